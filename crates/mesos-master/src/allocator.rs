@@ -1,0 +1,518 @@
+//! The hierarchical DRF allocator, as a pure state machine.
+//!
+//! Inputs are agents (total resources), frameworks (roles, suppression,
+//! filters) and recoveries; `allocate(now)` returns which framework gets
+//! which agent's free resources for which role. No I/O and no clock: the
+//! caller passes `now` (seconds), so tests and benchmarks control time.
+//!
+//! Fairness follows Mesos: roles are visited in order of weighted dominant
+//! share, frameworks within a role in order of dominant share; an agent's
+//! free resources usable by a role go whole to the first eligible framework
+//! (active, not suppressing the role, not filtering this agent). Shares live
+//! in ordered sets updated on every change, so a cycle costs
+//! O(agents x log frameworks) rather than a sort per agent.
+
+use mesos_types::values::to_milli;
+use mesos_types::{AgentID, FrameworkID, Resources};
+use std::collections::{BTreeSet, HashMap};
+
+/// The scalars DRF compares (Mesos: all scalars; these are the standard ones).
+const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
+
+type Quantities = [i64; 4];
+
+fn quantities(r: &Resources) -> Quantities {
+    let mut q = [0i64; 4];
+    for (i, n) in SHARE_NAMES.iter().enumerate() {
+        q[i] = to_milli(r.scalar(n));
+    }
+    q
+}
+
+fn add_q(a: &mut Quantities, b: &Quantities, sign: i64) {
+    for i in 0..4 {
+        a[i] += sign * b[i];
+    }
+}
+
+/// An allocation decision: `resources` (tagged with `role`) of `agent_id` go to `framework_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub framework_id: FrameworkID,
+    pub agent_id: AgentID,
+    pub role: String,
+    pub resources: Resources,
+}
+
+#[derive(Debug)]
+struct AgentSlot {
+    total: Resources,
+    /// Offered or used, tagged with allocation roles.
+    allocated: Resources,
+    active: bool,
+}
+
+#[derive(Debug)]
+struct Filter {
+    resources: Resources,
+    expires: f64,
+}
+
+#[derive(Debug, Default)]
+struct FrameworkSlot {
+    roles: BTreeSet<String>,
+    suppressed: BTreeSet<String>,
+    active: bool,
+    allocated: HashMap<String, Quantities>,
+    filters: HashMap<AgentID, Vec<Filter>>,
+}
+
+/// Ordered set of (share, name) with the current key of each member.
+#[derive(Debug, Default)]
+struct Sorter<K: Ord + Clone + std::hash::Hash> {
+    order: BTreeSet<(u64, K)>,
+    keys: HashMap<K, u64>,
+}
+
+impl<K: Ord + Clone + std::hash::Hash> Sorter<K> {
+    fn set(&mut self, k: &K, share: f64) {
+        // Non-negative f64s order like their bit patterns.
+        let bits = share.max(0.0).to_bits();
+        if let Some(old) = self.keys.insert(k.clone(), bits) {
+            self.order.remove(&(old, k.clone()));
+        }
+        self.order.insert((bits, k.clone()));
+    }
+    fn remove(&mut self, k: &K) {
+        if let Some(old) = self.keys.remove(k) {
+            self.order.remove(&(old, k.clone()));
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Allocator {
+    agents: HashMap<AgentID, AgentSlot>,
+    /// Agents in registration order; the cycle starts at a rotating offset so
+    /// no agent is always first.
+    agent_order: Vec<AgentID>,
+    rotation: usize,
+    frameworks: HashMap<FrameworkID, FrameworkSlot>,
+    role_members: HashMap<String, Sorter<FrameworkID>>,
+    role_allocated: HashMap<String, Quantities>,
+    roles: Sorter<String>,
+    weights: HashMap<String, f64>,
+    cluster_total: Quantities,
+    /// `--min_allocatable_resources` default `cpus:0.01|mem:32`: either suffices.
+    min_cpus: i64,
+    min_mem: i64,
+}
+
+impl Default for Allocator {
+    fn default() -> Self {
+        Allocator::new()
+    }
+}
+
+impl Allocator {
+    pub fn new() -> Allocator {
+        Allocator {
+            agents: HashMap::new(),
+            agent_order: Vec::new(),
+            rotation: 0,
+            frameworks: HashMap::new(),
+            role_members: HashMap::new(),
+            role_allocated: HashMap::new(),
+            roles: Sorter::default(),
+            weights: HashMap::new(),
+            cluster_total: [0; 4],
+            min_cpus: 10,
+            min_mem: 32_000,
+        }
+    }
+
+    pub fn set_weight(&mut self, role: &str, weight: f64) {
+        if weight > 0.0 {
+            self.weights.insert(role.to_string(), weight);
+            self.resort_role(role);
+        }
+    }
+
+    /// Adds an agent; `used` are resources already held (re-registration).
+    pub fn add_agent(&mut self, id: AgentID, total: Resources, used: Vec<(FrameworkID, String, Resources)>) {
+        let q = quantities(&total);
+        add_q(&mut self.cluster_total, &q, 1);
+        self.agent_order.push(id.clone());
+        self.agents.insert(id.clone(), AgentSlot { total, allocated: Resources::new(), active: true });
+        for (fid, role, r) in used {
+            self.track(&fid, &id, &role, &r, 1);
+        }
+        self.resort_all();
+    }
+
+    pub fn remove_agent(&mut self, id: &AgentID) {
+        if let Some(a) = self.agents.remove(id) {
+            add_q(&mut self.cluster_total, &quantities(&a.total), -1);
+            self.agent_order.retain(|x| x != id);
+            for f in self.frameworks.values_mut() {
+                f.filters.remove(id);
+            }
+            self.resort_all();
+        }
+    }
+
+    pub fn set_agent_active(&mut self, id: &AgentID, active: bool) {
+        if let Some(a) = self.agents.get_mut(id) {
+            a.active = active;
+        }
+    }
+
+    pub fn has_agent(&self, id: &AgentID) -> bool {
+        self.agents.contains_key(id)
+    }
+
+    pub fn add_framework(&mut self, id: FrameworkID, roles: Vec<String>, suppressed: Vec<String>) {
+        let slot = self.frameworks.entry(id.clone()).or_default();
+        slot.active = true;
+        slot.roles = roles.iter().cloned().collect();
+        slot.suppressed = suppressed.into_iter().filter(|r| slot.roles.contains(r)).collect();
+        for role in &roles {
+            slot.allocated.entry(role.clone()).or_insert([0; 4]);
+        }
+        for role in roles {
+            self.role_members.entry(role.clone()).or_default();
+            self.resort_framework(&id, &role);
+            self.resort_role(&role);
+        }
+    }
+
+    /// Forgets a framework. Its resources must have been recovered first.
+    pub fn remove_framework(&mut self, id: &FrameworkID) {
+        if let Some(slot) = self.frameworks.remove(id) {
+            for role in slot.roles {
+                if let Some(s) = self.role_members.get_mut(&role) {
+                    s.remove(id);
+                    if s.is_empty() {
+                        self.role_members.remove(&role);
+                        self.roles.remove(&role);
+                        continue;
+                    }
+                }
+                self.resort_role(&role);
+            }
+        }
+    }
+
+    pub fn set_framework_active(&mut self, id: &FrameworkID, active: bool) {
+        if let Some(f) = self.frameworks.get_mut(id) {
+            f.active = active;
+        }
+    }
+
+    /// SUPPRESS: no offers for these roles (empty = all of the framework's).
+    pub fn suppress(&mut self, id: &FrameworkID, roles: &[String]) {
+        if let Some(f) = self.frameworks.get_mut(id) {
+            let target: Vec<String> = if roles.is_empty() { f.roles.iter().cloned().collect() } else { roles.to_vec() };
+            f.suppressed.extend(target.into_iter().filter(|r| f.roles.contains(r)));
+        }
+    }
+
+    /// REVIVE: clear filters and suppression for these roles (empty = all).
+    pub fn revive(&mut self, id: &FrameworkID, roles: &[String]) {
+        if let Some(f) = self.frameworks.get_mut(id) {
+            if roles.is_empty() {
+                f.suppressed.clear();
+            } else {
+                for r in roles {
+                    f.suppressed.remove(r);
+                }
+            }
+            f.filters.clear();
+        }
+    }
+
+    /// Returns resources (offered or used) to the pool. With `refuse_seconds`,
+    /// the framework is not offered the same resources on that agent again
+    /// until `now + refuse_seconds`.
+    pub fn recover(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, resources: &Resources, refuse_seconds: Option<f64>, now: f64) {
+        self.track(fid, agent, role, resources, -1);
+        if let (Some(secs), Some(f)) = (refuse_seconds, self.frameworks.get_mut(fid)) {
+            if secs > 0.0 && !resources.is_empty() {
+                f.filters.entry(agent.clone()).or_default().push(Filter { resources: resources.unallocated(), expires: now + secs });
+            }
+        }
+        self.resort_framework(fid, role);
+        self.resort_role(role);
+    }
+
+    /// Marks resources as allocated outside a cycle (e.g. tasks re-reported).
+    pub fn track_used(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, resources: &Resources) {
+        self.track(fid, agent, role, resources, 1);
+        self.resort_framework(fid, role);
+        self.resort_role(role);
+    }
+
+    fn track(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, resources: &Resources, sign: i64) {
+        let tagged = resources.allocated_to(role);
+        if let Some(a) = self.agents.get_mut(agent) {
+            if sign > 0 {
+                a.allocated.add(&tagged);
+            } else {
+                a.allocated.subtract(&tagged);
+            }
+        }
+        let q = quantities(resources);
+        if let Some(f) = self.frameworks.get_mut(fid) {
+            add_q(f.allocated.entry(role.to_string()).or_insert([0; 4]), &q, sign);
+        }
+        add_q(self.role_allocated.entry(role.to_string()).or_insert([0; 4]), &q, sign);
+    }
+
+    fn share(&self, q: &Quantities, weight: f64) -> f64 {
+        let mut s: f64 = 0.0;
+        for i in 0..4 {
+            if self.cluster_total[i] > 0 {
+                s = s.max(q[i] as f64 / self.cluster_total[i] as f64);
+            }
+        }
+        s / weight
+    }
+
+    fn resort_framework(&mut self, fid: &FrameworkID, role: &str) {
+        let Some(q) = self.frameworks.get(fid).and_then(|f| f.allocated.get(role)).copied() else { return };
+        let share = self.share(&q, 1.0);
+        if let Some(s) = self.role_members.get_mut(role) {
+            s.set(fid, share);
+        }
+    }
+
+    fn resort_role(&mut self, role: &str) {
+        if !self.role_members.contains_key(role) {
+            return;
+        }
+        let q = self.role_allocated.get(role).copied().unwrap_or([0; 4]);
+        let w = self.weights.get(role).copied().unwrap_or(1.0);
+        let share = self.share(&q, w);
+        self.roles.set(&role.to_string(), share);
+    }
+
+    /// Totals changed: every share moves.
+    fn resort_all(&mut self) {
+        let pairs: Vec<(FrameworkID, String)> =
+            self.frameworks.iter().flat_map(|(id, f)| f.roles.iter().map(move |r| (id.clone(), r.clone()))).collect();
+        for (fid, role) in pairs {
+            self.resort_framework(&fid, &role);
+        }
+        let roles: Vec<String> = self.role_members.keys().cloned().collect();
+        for r in roles {
+            self.resort_role(&r);
+        }
+    }
+
+    fn allocatable(&self, r: &Resources) -> bool {
+        to_milli(r.scalar("cpus")) >= self.min_cpus || to_milli(r.scalar("mem")) >= self.min_mem
+    }
+
+    fn eligible(&self, fid: &FrameworkID, role: &str, agent: &AgentID, offer: &Resources, now: f64) -> bool {
+        let Some(f) = self.frameworks.get(fid) else { return false };
+        if !f.active || f.suppressed.contains(role) {
+            return false;
+        }
+        match f.filters.get(agent) {
+            Some(fs) => !fs.iter().any(|flt| flt.expires > now && flt.resources.contains(offer)),
+            None => true,
+        }
+    }
+
+    /// Free resources of an agent (total minus offered and used).
+    pub fn available(&self, agent: &AgentID) -> Option<Resources> {
+        self.agents.get(agent).map(|a| a.total.minus(&a.allocated.unallocated()))
+    }
+
+    /// Runs one allocation cycle over all agents.
+    pub fn allocate(&mut self, now: f64) -> Vec<Allocation> {
+        let ids: Vec<AgentID> = self.agent_order.clone();
+        self.allocate_agents(&ids, now)
+    }
+
+    /// Runs one allocation cycle over the given agents only (event-triggered).
+    pub fn allocate_agents(&mut self, agents: &[AgentID], now: f64) -> Vec<Allocation> {
+        self.expire_filters(now);
+        let mut out = Vec::new();
+        if agents.is_empty() || self.frameworks.is_empty() {
+            return out;
+        }
+        let n = agents.len();
+        let start = self.rotation % n;
+        self.rotation = self.rotation.wrapping_add(1);
+        for i in 0..n {
+            let agent = &agents[(start + i) % n];
+            let Some(slot) = self.agents.get(agent) else { continue };
+            if !slot.active {
+                continue;
+            }
+            let mut available = slot.total.minus(&slot.allocated.unallocated());
+            if !self.allocatable(&available) {
+                continue;
+            }
+            let role_order: Vec<String> = self.roles.order.iter().map(|(_, r)| r.clone()).collect();
+            for role in role_order {
+                let usable = available.usable_by(&role);
+                if !self.allocatable(&usable) {
+                    continue;
+                }
+                let chosen = self
+                    .role_members
+                    .get(&role)
+                    .and_then(|s| s.order.iter().map(|(_, f)| f).find(|f| self.eligible(f, &role, agent, &usable, now)).cloned());
+                if let Some(fid) = chosen {
+                    self.track(&fid, agent, &role, &usable, 1);
+                    self.resort_framework(&fid, &role);
+                    self.resort_role(&role);
+                    available.subtract(&usable);
+                    out.push(Allocation { framework_id: fid, agent_id: agent.clone(), role: role.clone(), resources: usable.allocated_to(&role) });
+                    if !self.allocatable(&available) {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn expire_filters(&mut self, now: f64) {
+        for f in self.frameworks.values_mut() {
+            f.filters.retain(|_, v| {
+                v.retain(|flt| flt.expires > now);
+                !v.is_empty()
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(s: &str) -> Resources {
+        Resources::parse(s, "*").unwrap()
+    }
+
+    fn fw(a: &mut Allocator, id: &str, role: &str) -> FrameworkID {
+        let f = FrameworkID::new(id);
+        a.add_framework(f.clone(), vec![role.into()], vec![]);
+        f
+    }
+
+    #[test]
+    fn offers_whole_agent_to_lowest_share() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), res("cpus:4;mem:1024"), vec![]);
+        a.add_agent("a2".into(), res("cpus:4;mem:1024"), vec![]);
+        fw(&mut a, "f1", "*");
+        fw(&mut a, "f2", "*");
+        let out = a.allocate(0.0);
+        assert_eq!(out.len(), 2);
+        assert_ne!(out[0].framework_id, out[1].framework_id, "DRF spreads agents over frameworks");
+        assert_eq!(out[0].resources.scalar("cpus"), 4.0);
+        assert!(a.allocate(0.0).is_empty(), "nothing left");
+    }
+
+    #[test]
+    fn decline_filter_blocks_until_expiry_and_revive_clears() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
+        let f = fw(&mut a, "f1", "*");
+        let o = a.allocate(0.0).pop().unwrap();
+        a.recover(&f, &o.agent_id, "*", &o.resources, Some(5.0), 0.0);
+        assert!(a.allocate(1.0).is_empty(), "filtered");
+        assert_eq!(a.allocate(6.0).len(), 1, "filter expired");
+        let o = a.available(&"a1".into()).unwrap();
+        assert!(o.is_empty());
+        let all = res("cpus:2;mem:512");
+        a.recover(&f, &"a1".into(), "*", &all, Some(1000.0), 6.0);
+        assert!(a.allocate(7.0).is_empty());
+        a.revive(&f, &[]);
+        assert_eq!(a.allocate(7.0).len(), 1);
+    }
+
+    #[test]
+    fn suppressed_and_inactive_get_nothing() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
+        let f = fw(&mut a, "f1", "*");
+        a.suppress(&f, &[]);
+        assert!(a.allocate(0.0).is_empty());
+        a.revive(&f, &[]);
+        a.set_framework_active(&f, false);
+        assert!(a.allocate(0.0).is_empty());
+        a.set_framework_active(&f, true);
+        assert_eq!(a.allocate(0.0).len(), 1);
+    }
+
+    #[test]
+    fn reserved_resources_go_only_to_their_role() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), Resources::parse("cpus(web):2;mem(web):256;cpus:1;mem:128", "*").unwrap(), vec![]);
+        fw(&mut a, "other", "batch");
+        let out = a.allocate(0.0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].resources.scalar("cpus"), 1.0, "only unreserved for batch");
+        fw(&mut a, "webfw", "web");
+        let out = a.allocate(0.0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].framework_id.value, "webfw");
+        assert_eq!(out[0].resources.scalar("cpus"), 2.0);
+    }
+
+    #[test]
+    fn weights_favour_heavier_role() {
+        let mut a = Allocator::new();
+        for i in 0..30 {
+            a.add_agent(AgentID::new(format!("a{i}")), res("cpus:1;mem:100"), vec![]);
+        }
+        fw(&mut a, "f1", "light");
+        fw(&mut a, "f2", "heavy");
+        a.set_weight("heavy", 2.0);
+        let out = a.allocate(0.0);
+        let heavy = out.iter().filter(|o| o.role == "heavy").count();
+        assert_eq!(heavy, 20, "2:1 weights give 20 of 30 agents");
+    }
+
+    #[test]
+    fn drf_matches_brute_force_fair_shares() {
+        // Oracle: with equal demand, identical agents and one role, DRF leaves
+        // every framework's agent count within one of every other's.
+        let mut a = Allocator::new();
+        for i in 0..97 {
+            a.add_agent(AgentID::new(format!("a{i}")), res("cpus:2;mem:256"), vec![]);
+        }
+        for i in 0..7 {
+            fw(&mut a, &format!("f{i}"), "*");
+        }
+        let out = a.allocate(0.0);
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for o in &out {
+            *counts.entry(o.framework_id.value.clone()).or_default() += 1;
+        }
+        let (min, max) = (counts.values().min().unwrap(), counts.values().max().unwrap());
+        assert_eq!(out.len(), 97);
+        assert!(max - min <= 1, "{counts:?}");
+    }
+
+    #[test]
+    fn removing_agent_and_framework_is_clean() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
+        let f = fw(&mut a, "f1", "*");
+        let o = a.allocate(0.0).pop().unwrap();
+        a.recover(&f, &o.agent_id, "*", &o.resources, None, 0.0);
+        a.remove_framework(&f);
+        a.remove_agent(&"a1".into());
+        assert!(a.allocate(0.0).is_empty());
+        assert!(!a.has_agent(&"a1".into()));
+    }
+}

@@ -1,0 +1,197 @@
+//! The master's HTTP shell: libprocess-style routing (`/master/X` == `/X`,
+//! trailing `/` ignored), request parsing and response encoding. Handlers
+//! lock the book only for synchronous work and never across I/O.
+
+mod agent;
+mod scheduler;
+pub mod stream;
+
+use crate::error::ApiError;
+use crate::server::Shared;
+use crate::state_json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(shared)
+}
+
+/// Maps a request path to the master's route, as libprocess delegation does.
+pub fn route_of(path: &str) -> String {
+    let p = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    match p.strip_prefix("/master") {
+        Some(rest) if rest.is_empty() => "/".to_string(),
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => p.to_string(),
+    }
+}
+
+async fn dispatch(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let route = route_of(uri.path());
+    let query = parse_query(uri.query());
+    let jsonp = query.get("jsonp").cloned();
+    let result = match route.as_str() {
+        "/api/v1/scheduler" => return scheduler::handle(shared, method, headers, body).await.unwrap_or_else(error_response),
+        "/api/v1/agent" => return agent::handle(shared, peer, method, headers, body).await.unwrap_or_else(error_response),
+        "/health" => return StatusCode::OK.into_response(),
+        "/version" => get_only(&method).map(|_| state_json::version()),
+        "/flags" => get_only(&method).map(|_| json!({"flags": shared.effective_flags})),
+        "/state" | "/state.json" => get_only(&method).map(|_| shared.read(|m| state_json::state(m, &shared.effective_flags, shared.flags.cluster.as_deref()))),
+        "/frameworks" => get_only(&method).map(|_| {
+            shared.read(|m| {
+                let keep = |id: &str| query.get("framework_id").is_none_or(|f| f == id);
+                let fws: Vec<Json> = m.frameworks.values().filter(|f| keep(&f.id.value)).map(|f| state_json::framework(m, f)).collect();
+                let done: Vec<Json> = m.completed_frameworks.iter().filter(|f| keep(&f.id.value)).map(|f| state_json::framework(m, f)).collect();
+                json!({"frameworks": fws, "completed_frameworks": done, "unregistered_frameworks": []})
+            })
+        }),
+        "/slaves" => get_only(&method).map(|_| {
+            shared.read(|m| {
+                let keep = |id: &str| query.get("slave_id").is_none_or(|f| f == id);
+                let agents: Vec<Json> = m.agents.values().filter(|a| keep(&a.id.value)).map(|a| state_json::agent(m, a)).collect();
+                json!({"slaves": agents, "recovered_slaves": []})
+            })
+        }),
+        "/tasks" | "/tasks.json" => get_only(&method).and_then(|_| shared.read(|m| state_json::tasks(m, &query)).map_err(ApiError::BadRequest)),
+        "/metrics/snapshot" => get_only(&method).map(|_| shared.read(|m| state_json::metrics(m, crate::master::now_secs()))),
+        "/redirect" => {
+            let (h, p) = shared.read(|m| (m.info.hostname.clone().unwrap_or_default(), m.info.port));
+            return Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(header::LOCATION, format!("//{h}:{p}"))
+                .body(Body::empty())
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        r if r == "/api/v1" || r.starts_with("/api/v1/") => Err(ApiError::NotImplemented("The v1 operator API is not implemented yet".into())),
+        r => Err(ApiError::NotFound(format!("No endpoint at '{r}'"))),
+    };
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v, jsonp.as_deref()),
+        Err(e) => error_response(e),
+    }
+}
+
+fn get_only(m: &Method) -> Result<(), ApiError> {
+    if m == Method::GET || m == Method::HEAD {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed(format!("Expecting 'GET', received '{m}'")))
+    }
+}
+
+pub fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.insert(percent_decode(k), percent_decode(v));
+    }
+    out
+}
+
+/// Query strings are tiny; a full URL crate is not worth a dependency.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// JSON (or JSONP when `?jsonp=cb` is given).
+pub fn json_response(status: StatusCode, v: &Json, jsonp: Option<&str>) -> Response {
+    let body = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+    let (ctype, body) = match jsonp.filter(|cb| !cb.is_empty() && cb.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')) {
+        Some(cb) => ("text/javascript", format!("{cb}({body});")),
+        None => ("application/json", body),
+    };
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+pub fn error_response(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "{e}");
+    } else {
+        tracing::warn!(status = status.as_u16(), "rejected request: {e}");
+    }
+    let mut r = json_response(status, &json!({"message": e.to_string()}), None);
+    if matches!(e, ApiError::MethodNotAllowed(_)) {
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    r
+}
+
+/// Checks `Content-Type` for the v1 APIs: JSON only for now.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .ok_or_else(|| ApiError::BadRequest("Expecting 'Content-Type' to be present".into()))?
+        .to_str()
+        .unwrap_or("");
+    let base = ct.split(';').next().unwrap_or("").trim();
+    match base {
+        "application/json" => Ok(()),
+        "application/x-protobuf" => Err(ApiError::UnsupportedMediaType(
+            "Content-Type 'application/x-protobuf' is not supported yet; send 'application/json'".into(),
+        )),
+        other => Err(ApiError::UnsupportedMediaType(format!("Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"))),
+    }
+}
+
+pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(format!("Request body exceeds the limit of {limit} bytes (or could not be read)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libprocess_delegation() {
+        assert_eq!(route_of("/master/state"), "/state");
+        assert_eq!(route_of("/state/"), "/state");
+        assert_eq!(route_of("/master/api/v1/scheduler"), "/api/v1/scheduler");
+        assert_eq!(route_of("/master"), "/");
+        assert_eq!(route_of("/masterx"), "/masterx");
+        assert_eq!(route_of("/"), "/");
+    }
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query(Some("jsonp=cb&path=%2Ftmp%2Fx+y&bad=%zz"));
+        assert_eq!(q["path"], "/tmp/x y");
+        assert_eq!(q["bad"], "%zz");
+    }
+}

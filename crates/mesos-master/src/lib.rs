@@ -1,0 +1,18 @@
+//! The Mesos master.
+//!
+//! * [`allocator`]: pure hierarchical DRF.
+//! * [`master`]: the synchronous book of frameworks, agents, tasks, offers.
+//! * [`http`]: the HTTP shell (scheduler API, agent protocol, read endpoints).
+//! * [`flags`]: command-line flags; [`server`]: wiring and timers.
+
+pub mod allocator;
+pub mod error;
+pub mod flags;
+pub mod http;
+pub mod master;
+pub mod server;
+pub mod state_json;
+
+pub use flags::MasterFlags;
+pub use server::{MasterHandle, start};
+

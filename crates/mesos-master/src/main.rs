@@ -1,0 +1,47 @@
+//! `mesos-master`: flags from argv, `MESOS_*` and `/etc/mesos-master`.
+
+use mesos_flags::FlagSources;
+use mesos_master::MasterFlags;
+
+#[tokio::main]
+async fn main() {
+    let sources = FlagSources::from_process("/etc/mesos-master", "zk");
+    let loaded = match mesos_flags::load::<MasterFlags>("mesos-master", &sources) {
+        Ok(l) => l,
+        Err(mesos_flags::FlagError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("mesos-master: {e}");
+            std::process::exit(1);
+        }
+    };
+    let level = match loaded.flags.logging_level.to_ascii_uppercase().as_str() {
+        "WARNING" => "warn",
+        "ERROR" => "error",
+        _ => "info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let handle = match mesos_master::start(loaded.flags, loaded.effective).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("mesos-master: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+    }
+    handle.stop().await;
+}
+
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}

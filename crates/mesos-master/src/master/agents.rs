@@ -1,0 +1,186 @@
+//! Agent admission, re-registration and disconnection.
+
+use super::{Master, Subscription, TaskEntry};
+use mesos_types::agent_protocol::{AgentEvent, AgentTask};
+use mesos_types::task_state::is_terminal;
+use mesos_types::*;
+use std::collections::HashSet;
+
+#[derive(Debug)]
+pub struct AgentEntry {
+    pub id: AgentID,
+    pub info: AgentInfo,
+    /// The address the agent is reached at (`ip:port` from its registration).
+    pub ip: String,
+    pub version: String,
+    pub total: Resources,
+    pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
+    pub subscription: Option<Subscription<AgentEvent>>,
+    pub tasks: HashSet<(FrameworkID, TaskID)>,
+    pub offers: HashSet<OfferID>,
+}
+
+impl AgentEntry {
+    pub fn pid(&self) -> String {
+        format!("slave(1)@{}:{}", self.ip, self.info.port)
+    }
+
+    pub fn url(&self) -> URL {
+        URL {
+            scheme: "http".into(),
+            address: Address { hostname: Some(self.info.hostname.clone()), ip: Some(self.ip.clone()), port: self.info.port },
+            path: Some("/slave(1)".into()),
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.subscription.is_some()
+    }
+
+    /// Resources held by non-terminal tasks and custom executors on this agent.
+    pub fn used_resources(&self, m: &Master) -> Resources {
+        let mut used = Resources::new();
+        for (fid, tid) in &self.tasks {
+            if let Some(t) = m.frameworks.get(fid).and_then(|f| f.tasks.get(tid)) {
+                if !t.resources_released {
+                    used.add(&t.resources);
+                }
+            }
+        }
+        for f in m.frameworks.values() {
+            if let Some(execs) = f.executors.get(&self.id) {
+                for (_, r, _) in execs.values() {
+                    used.add(r);
+                }
+            }
+        }
+        used
+    }
+}
+
+/// The registration request, already validated by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub info: AgentInfo,
+    pub ip: String,
+    pub version: String,
+    pub tasks: Vec<AgentTask>,
+    /// The agent asked to keep an id it had before.
+    pub reregister: bool,
+}
+
+impl Master {
+    /// Admits a new agent or re-admits a known one. `id` is the id to use
+    /// (freshly generated and already persisted in the registry by the
+    /// caller, or the agent's own on re-registration).
+    pub fn admit_agent(&mut self, id: AgentID, reg: Registration, tx: tokio::sync::mpsc::UnboundedSender<AgentEvent>, now: f64) -> String {
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let subscription = Subscription { stream_id: stream_id.clone(), tx };
+        let mut info = reg.info;
+        info.id = Some(id.clone());
+        let total = Resources::from_wire(info.resources.clone());
+        self.recovering_agents.remove(&id);
+
+        if let Some(agent) = self.agents.get_mut(&id) {
+            agent.subscription = Some(subscription.clone());
+            agent.reregistered_time = Some(now);
+            agent.version = reg.version;
+            agent.ip = reg.ip;
+            self.counters.agent_reregistrations += 1;
+            self.allocator.set_agent_active(&id, true);
+            tracing::info!(agent = %id, "agent re-registered");
+        } else {
+            let reregistering = reg.reregister;
+            let mut entry = AgentEntry {
+                id: id.clone(),
+                info: info.clone(),
+                ip: reg.ip,
+                version: reg.version,
+                total: total.clone(),
+                registered_time: now,
+                reregistered_time: None,
+                subscription: Some(subscription.clone()),
+                tasks: HashSet::new(),
+                offers: HashSet::new(),
+            };
+            // Tasks the agent still runs (after a master restart): adopt
+            // those of frameworks we know or that will re-subscribe.
+            let mut used = Vec::new();
+            for t in reg.tasks.into_iter().filter(|t| !is_terminal(t.state)) {
+                let res = Resources::from_wire(t.task.resources.clone());
+                let role = res.iter().find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone())).unwrap_or_else(|| "*".into());
+                let fw = self.frameworks.entry(t.framework_id.clone()).or_insert_with(|| super::FrameworkEntry {
+                    id: t.framework_id.clone(),
+                    info: FrameworkInfo { id: Some(t.framework_id.clone()), ..Default::default() },
+                    subscription: None,
+                    registered_time: now,
+                    reregistered_time: None,
+                    unregistered_time: 0.0,
+                    disconnected_at: None,
+                    tasks: Default::default(),
+                    completed_tasks: Default::default(),
+                    offers: Default::default(),
+                    executors: Default::default(),
+                    suppressed_roles: Default::default(),
+                });
+                entry.tasks.insert((t.framework_id.clone(), t.task.task_id.clone()));
+                used.push((t.framework_id.clone(), role.clone(), res.unallocated()));
+                fw.tasks.insert(
+                    t.task.task_id.clone(),
+                    TaskEntry {
+                        framework_id: t.framework_id.clone(),
+                        agent_id: id.clone(),
+                        state: t.state,
+                        statuses: Vec::new(),
+                        status_update_state: None,
+                        status_update_uuid: None,
+                        role,
+                        resources: res,
+                        resources_released: false,
+                        user: None,
+                        info: t.task,
+                    },
+                );
+            }
+            self.agents.insert(id.clone(), entry);
+            self.allocator.add_agent(id.clone(), total, used);
+            if reregistering {
+                self.counters.agent_reregistrations += 1;
+            } else {
+                self.counters.agent_registrations += 1;
+            }
+            tracing::info!(agent = %id, hostname = %info.hostname, "agent registered");
+        }
+        subscription.send(AgentEvent::Registered { agent_id: id, master_info: self.info.clone() });
+        self.allocation_wanted = true;
+        stream_id
+    }
+
+    pub fn check_agent_stream(&self, aid: &AgentID, stream_id: Option<&str>) -> Result<(), crate::error::ApiError> {
+        use crate::error::ApiError;
+        let a = self.agents.get(aid).ok_or_else(|| ApiError::BadRequest(format!("Agent {aid} is not registered")))?;
+        match (&a.subscription, stream_id) {
+            (Some(s), Some(id)) if s.stream_id == id => Ok(()),
+            (None, _) => Err(ApiError::Forbidden(format!("Agent {aid} is not connected"))),
+            _ => Err(ApiError::BadRequest("Missing or wrong 'Mesos-Stream-Id'".into())),
+        }
+    }
+
+    /// The agent's event stream closed: no more offers from it until it
+    /// re-registers; its outstanding offers are rescinded. Tasks are kept
+    /// (agent health checking decides when they are lost).
+    pub fn agent_disconnected(&mut self, aid: &AgentID, stream_id: &str, now: f64) {
+        let Some(a) = self.agents.get_mut(aid) else { return };
+        if a.subscription.as_ref().map(|s| s.stream_id.as_str()) != Some(stream_id) {
+            return;
+        }
+        a.subscription = None;
+        let offers: Vec<OfferID> = a.offers.iter().cloned().collect();
+        self.allocator.set_agent_active(aid, false);
+        for oid in offers {
+            self.rescind_offer(&oid, now);
+        }
+        tracing::warn!(agent = %aid, "agent disconnected");
+    }
+}

@@ -1,0 +1,328 @@
+//! Framework lifecycle: SUBSCRIBE (new, failover), disconnect, failover
+//! timeout, TEARDOWN, and the offer-shaping calls (DECLINE, REVIVE, SUPPRESS).
+
+use super::{Master, Subscription, TaskEntry, HEARTBEAT_INTERVAL_SECS};
+use crate::error::ApiError;
+use mesos_types::agent_protocol::AgentEvent;
+use mesos_types::scheduler::{Event, Subscribe, Subscribed};
+use mesos_types::task_state::is_terminal;
+use mesos_types::*;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+#[derive(Debug)]
+pub struct FrameworkEntry {
+    pub id: FrameworkID,
+    pub info: FrameworkInfo,
+    pub subscription: Option<Subscription<Event>>,
+    pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
+    pub unregistered_time: f64,
+    pub disconnected_at: Option<f64>,
+    pub tasks: HashMap<TaskID, TaskEntry>,
+    pub completed_tasks: VecDeque<TaskEntry>,
+    pub offers: HashSet<OfferID>,
+    /// Custom executors per agent, with the resources they hold.
+    pub executors: HashMap<AgentID, HashMap<ExecutorID, (ExecutorInfo, Resources, String)>>,
+    pub suppressed_roles: HashSet<String>,
+}
+
+impl FrameworkEntry {
+    pub fn connected(&self) -> bool {
+        self.subscription.is_some()
+    }
+
+    pub fn partition_aware(&self) -> bool {
+        self.info.has_capability(FrameworkCapability::PARTITION_AWARE)
+    }
+}
+
+/// What a SUBSCRIBE produced.
+#[derive(Debug)]
+pub enum SubscribeOutcome {
+    /// Stream opened; SUBSCRIBED and HEARTBEAT are already queued.
+    Subscribed { framework_id: FrameworkID, stream_id: String },
+    /// The framework is refused: answer 200 with one ERROR event, then close.
+    Refused(String),
+}
+
+/// Mesos role-name rules (`src/common/roles.cpp`).
+fn validate_role(role: &str) -> Result<(), String> {
+    if role == "*" {
+        return Ok(());
+    }
+    if role.is_empty() || role == "." || role == ".." || role.starts_with('-') {
+        return Err(format!("Role '{role}' is invalid"));
+    }
+    if role.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '/' && role.ends_with('/')) {
+        return Err(format!("Role '{role}' cannot include whitespace, control characters or backslashes"));
+    }
+    if role.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p == "*") {
+        return Err(format!("Role '{role}' has an invalid path component"));
+    }
+    Ok(())
+}
+
+impl Master {
+    /// SUBSCRIBE. `top_level_id` is the call's `framework_id`.
+    pub fn subscribe(
+        &mut self,
+        sub: Subscribe,
+        top_level_id: Option<FrameworkID>,
+        tx: tokio::sync::mpsc::UnboundedSender<Event>,
+        now: f64,
+    ) -> Result<SubscribeOutcome, ApiError> {
+        let mut info = sub.framework_info;
+        if top_level_id != info.id {
+            return Err(ApiError::BadRequest("'framework_id' differs from 'subscribe.framework_info.id'".into()));
+        }
+        if info.user.is_empty() || info.name.is_empty() {
+            return Err(ApiError::BadRequest("Missing required fields: framework_info.user, framework_info.name".into()));
+        }
+        let multi_role = info.has_capability(FrameworkCapability::MULTI_ROLE);
+        if multi_role && info.role.is_some() {
+            return Ok(SubscribeOutcome::Refused("'FrameworkInfo.role' must not be set when the MULTI_ROLE capability is present".into()));
+        }
+        if !multi_role && !info.roles.is_empty() {
+            return Ok(SubscribeOutcome::Refused("'FrameworkInfo.roles' is set but the MULTI_ROLE capability is missing".into()));
+        }
+        if !info.failover_timeout.is_finite() || info.failover_timeout < 0.0 {
+            return Ok(SubscribeOutcome::Refused("'FrameworkInfo.failover_timeout' must be a non-negative number".into()));
+        }
+        let roles = info.effective_roles();
+        for r in &roles {
+            if let Err(e) = validate_role(r) {
+                return Ok(SubscribeOutcome::Refused(e));
+            }
+            if let Some(wl) = &self.config.roles {
+                if r != "*" && !wl.contains(r) {
+                    return Ok(SubscribeOutcome::Refused(format!("Role '{r}' is not present in the master's --roles")));
+                }
+            }
+        }
+        for r in &sub.suppressed_roles {
+            if !roles.contains(r) {
+                return Ok(SubscribeOutcome::Refused(format!("Suppressed role '{r}' is not contained in the list of roles")));
+            }
+        }
+
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let subscription = Subscription { stream_id: stream_id.clone(), tx };
+        let framework_id = match info.id.clone() {
+            Some(id) if self.completed_frameworks.iter().any(|f| f.id == id) => {
+                return Ok(SubscribeOutcome::Refused("Framework has been removed".into()));
+            }
+            Some(id) if self.frameworks.contains_key(&id) => {
+                // Failover: the new connection replaces the old one.
+                let old_offers: Vec<OfferID> = self.frameworks[&id].offers.iter().cloned().collect();
+                for oid in old_offers {
+                    self.rescind_offer(&oid, now);
+                }
+                let fw = self.frameworks.get_mut(&id).expect("checked above");
+                if let Some(old) = fw.subscription.take() {
+                    old.send(Event::error("Framework failed over"));
+                }
+                // `user` and `checkpoint` cannot change on re-subscription.
+                info.user = fw.info.user.clone();
+                info.checkpoint = fw.info.checkpoint;
+                fw.info = info.clone();
+                fw.subscription = Some(subscription.clone());
+                fw.reregistered_time = Some(now);
+                fw.disconnected_at = None;
+                fw.suppressed_roles = sub.suppressed_roles.iter().cloned().collect();
+                self.allocator.add_framework(id.clone(), roles, sub.suppressed_roles.clone());
+                tracing::info!(framework = %id, name = %info.name, "framework re-subscribed");
+                id
+            }
+            maybe_id => {
+                let id = maybe_id.unwrap_or_else(|| self.ids.framework());
+                info.id = Some(id.clone());
+                self.frameworks.insert(
+                    id.clone(),
+                    FrameworkEntry {
+                        id: id.clone(),
+                        info: info.clone(),
+                        subscription: Some(subscription.clone()),
+                        registered_time: now,
+                        reregistered_time: None,
+                        unregistered_time: 0.0,
+                        disconnected_at: None,
+                        tasks: HashMap::new(),
+                        completed_tasks: VecDeque::new(),
+                        offers: HashSet::new(),
+                        executors: HashMap::new(),
+                        suppressed_roles: sub.suppressed_roles.iter().cloned().collect(),
+                    },
+                );
+                self.allocator.add_framework(id.clone(), roles, sub.suppressed_roles.clone());
+                // Tasks re-reported by agents under this id before it came back.
+                let used: Vec<(AgentID, String, Resources)> = self.frameworks[&id]
+                    .tasks
+                    .values()
+                    .filter(|t| !t.resources_released)
+                    .map(|t| (t.agent_id.clone(), t.role.clone(), t.resources.clone()))
+                    .collect();
+                for (aid, role, r) in used {
+                    self.allocator.track_used(&id, &aid, &role, &r);
+                }
+                tracing::info!(framework = %id, name = %info.name, "framework subscribed");
+                id
+            }
+        };
+        subscription.send(Event::subscribed(Subscribed {
+            framework_id: framework_id.clone(),
+            heartbeat_interval_seconds: Some(HEARTBEAT_INTERVAL_SECS),
+            master_info: Some(self.info.clone()),
+        }));
+        subscription.send(Event::heartbeat());
+        self.allocation_wanted = true;
+        Ok(SubscribeOutcome::Subscribed { framework_id, stream_id })
+    }
+
+    /// Checks a non-SUBSCRIBE call's framework and `Mesos-Stream-Id`.
+    pub fn check_stream(&self, fid: &FrameworkID, stream_id: Option<&str>) -> Result<(), ApiError> {
+        let Some(fw) = self.frameworks.get(fid) else {
+            return Err(ApiError::BadRequest("Framework cannot be found".into()));
+        };
+        let Some(sub) = &fw.subscription else {
+            return Err(ApiError::Forbidden("Framework is not subscribed".into()));
+        };
+        match stream_id {
+            None => Err(ApiError::BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header".into())),
+            Some(s) if s != sub.stream_id => Err(ApiError::BadRequest(format!(
+                "The stream ID '{s}' included in this request didn't match the stream ID currently associated with framework ID {fid}"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The subscription stream `stream_id` of `fid` closed.
+    pub fn framework_disconnected(&mut self, fid: &FrameworkID, stream_id: &str, now: f64) {
+        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        if fw.subscription.as_ref().map(|s| s.stream_id.as_str()) != Some(stream_id) {
+            return; // an older, superseded stream
+        }
+        fw.subscription = None;
+        fw.disconnected_at = Some(now);
+        let offers: Vec<OfferID> = fw.offers.iter().cloned().collect();
+        let timeout = fw.info.failover_timeout;
+        self.allocator.set_framework_active(fid, false);
+        for oid in offers {
+            self.rescind_offer(&oid, now);
+        }
+        tracing::info!(framework = %fid, failover_timeout = timeout, "framework disconnected");
+        if timeout <= 0.0 {
+            self.remove_framework(fid, now);
+        }
+    }
+
+    /// TEARDOWN, or failover timeout: kill everything, keep a completed record.
+    pub fn remove_framework(&mut self, fid: &FrameworkID, now: f64) {
+        let offers: Vec<OfferID> = match self.frameworks.get(fid) {
+            Some(f) => f.offers.iter().cloned().collect(),
+            None => return,
+        };
+        for oid in offers {
+            if let Some(o) = self.remove_offer(&oid) {
+                self.allocator.recover(&o.framework_id, &o.agent_id, &o.role, &o.resources, None, now);
+            }
+        }
+        let Some(mut fw) = self.frameworks.remove(fid) else { return };
+        let mut agents: HashSet<AgentID> = fw.executors.keys().cloned().collect();
+        let task_ids: Vec<TaskID> = fw.tasks.keys().cloned().collect();
+        for tid in task_ids {
+            let Some(mut t) = fw.tasks.remove(&tid) else { continue };
+            agents.insert(t.agent_id.clone());
+            if !t.resources_released {
+                self.allocator.recover(fid, &t.agent_id, &t.role, &t.resources, None, now);
+                t.resources_released = true;
+            }
+            if !is_terminal(t.state) {
+                let mut s = TaskStatus::new(tid.clone(), TaskState::TASK_KILLED);
+                s.source = Some(Source::SOURCE_MASTER);
+                s.reason = Some(Reason::REASON_FRAMEWORK_REMOVED);
+                s.message = Some("Framework removed".into());
+                s.timestamp = Some(now);
+                s.agent_id = Some(t.agent_id.clone());
+                t.state = TaskState::TASK_KILLED;
+                t.statuses.push(s);
+            }
+            if let Some(a) = self.agents.get_mut(&t.agent_id) {
+                a.tasks.remove(&(fid.clone(), tid.clone()));
+            }
+            fw.completed_tasks.push_back(t);
+        }
+        for (aid, execs) in &fw.executors {
+            for (_, res, role) in execs.values() {
+                self.allocator.recover(fid, aid, role, res, None, now);
+            }
+        }
+        while fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
+            fw.completed_tasks.pop_front();
+        }
+        for aid in agents {
+            self.send_to_agent(&aid, AgentEvent::ShutdownFramework { framework_id: fid.clone() });
+        }
+        self.allocator.remove_framework(fid);
+        fw.subscription = None; // dropping the sender ends the stream
+        fw.unregistered_time = now;
+        tracing::info!(framework = %fid, "framework removed");
+        self.completed_frameworks.push_back(fw);
+        while self.completed_frameworks.len() > self.config.max_completed_frameworks {
+            self.completed_frameworks.pop_front();
+        }
+        self.allocation_wanted = true;
+    }
+
+    /// DECLINE: offers back with a filter (default 5 s, capped at a year).
+    pub fn decline(&mut self, fid: &FrameworkID, offer_ids: &[OfferID], filters: Option<Filters>, now: f64) {
+        let refuse = filters.unwrap_or_default().refuse_seconds.clamp(0.0, MAX_REFUSE_SECONDS);
+        for oid in offer_ids {
+            match self.offers.get(oid) {
+                Some(o) if &o.framework_id == fid => {
+                    let o = self.remove_offer(oid).expect("present");
+                    self.allocator.recover(fid, &o.agent_id, &o.role, &o.resources, Some(refuse), now);
+                }
+                _ => tracing::warn!(framework = %fid, offer = %oid, "ignoring decline of unknown or foreign offer"),
+            }
+        }
+        self.allocation_wanted = true;
+    }
+
+    pub fn revive(&mut self, fid: &FrameworkID, roles: &[String]) {
+        self.allocator.revive(fid, roles);
+        if let Some(f) = self.frameworks.get_mut(fid) {
+            if roles.is_empty() {
+                f.suppressed_roles.clear();
+            } else {
+                for r in roles {
+                    f.suppressed_roles.remove(r);
+                }
+            }
+        }
+        self.allocation_wanted = true;
+    }
+
+    pub fn suppress(&mut self, fid: &FrameworkID, roles: &[String]) {
+        self.allocator.suppress(fid, roles);
+        if let Some(f) = self.frameworks.get_mut(fid) {
+            let all = f.info.effective_roles();
+            let target = if roles.is_empty() { all } else { roles.to_vec() };
+            f.suppressed_roles.extend(target);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_rules() {
+        assert!(validate_role("*").is_ok());
+        assert!(validate_role("web").is_ok());
+        assert!(validate_role("eng/web").is_ok());
+        for bad in ["", ".", "..", "-x", "a b", "a//b", "a/", "a\\b"] {
+            assert!(validate_role(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! ACCEPT: offer validation, task validation and launch.
+//!
+//! Validation failures never fail the call: as in Mesos, bad offers turn the
+//! tasks into TASK_LOST/TASK_DROPPED (`REASON_INVALID_OFFERS`) and bad tasks
+//! into TASK_ERROR (`REASON_TASK_INVALID`), each with a message.
+
+use super::{Master, TaskEntry};
+use mesos_types::agent_protocol::AgentEvent;
+use mesos_types::scheduler::{Accept, Event};
+use mesos_types::task_state::is_terminal;
+use mesos_types::*;
+use std::collections::HashSet;
+
+impl Master {
+    pub fn accept(&mut self, fid: &FrameworkID, accept: Accept, now: f64) {
+        let refuse = accept.filters.unwrap_or_default().refuse_seconds.clamp(0.0, MAX_REFUSE_SECONDS);
+        let invalid = self.validate_offers(fid, &accept.offer_ids);
+
+        // Take the valid offers of this framework off the book either way.
+        let mut offered = Resources::new();
+        let mut agent: Option<AgentID> = None;
+        let mut role = String::from("*");
+        for oid in &accept.offer_ids {
+            if self.offers.get(oid).is_some_and(|o| &o.framework_id == fid) {
+                let o = self.remove_offer(oid).expect("present");
+                agent = Some(o.agent_id.clone());
+                role = o.role.clone();
+                offered.add(&o.resources);
+            }
+        }
+
+        if let Some(reason) = invalid {
+            let pa = self.frameworks.get(fid).is_some_and(|f| f.partition_aware());
+            for op in &accept.operations {
+                for t in launched_tasks(op) {
+                    self.master_update(
+                        fid,
+                        t.task_id.clone(),
+                        Some(t.agent_id.clone()),
+                        if pa { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST },
+                        Reason::REASON_INVALID_OFFERS,
+                        format!("Task launched with invalid offers: {reason}"),
+                        now,
+                    );
+                }
+            }
+            if let Some(aid) = agent {
+                self.allocator.recover(fid, &aid, &role, &offered, None, now);
+            }
+            self.allocation_wanted = true;
+            return;
+        }
+        let agent = agent.expect("validated: at least one offer");
+        let mut remaining = offered;
+
+        for op in accept.operations {
+            match op.kind {
+                Some(OperationType::LAUNCH) => {
+                    for task in op.launch.map(|l| l.task_infos).unwrap_or_default() {
+                        match self.validate_task(fid, &agent, &role, &task, &remaining, false) {
+                            Ok((task_res, exec_res)) => {
+                                remaining.subtract(&task_res);
+                                remaining.subtract(&exec_res);
+                                self.launch_task(fid, &agent, &role, task, task_res, exec_res, now);
+                            }
+                            Err(msg) => self.master_update(fid, task.task_id.clone(), Some(agent.clone()), TaskState::TASK_ERROR, Reason::REASON_TASK_INVALID, msg, now),
+                        }
+                    }
+                }
+                Some(OperationType::LAUNCH_GROUP) => {
+                    let Some(group) = op.launch_group else { continue };
+                    match self.validate_group(fid, &agent, &role, &group, &remaining) {
+                        Ok((all, exec_res)) => {
+                            remaining.subtract(&all);
+                            remaining.subtract(&exec_res);
+                            self.launch_group(fid, &agent, &role, group, exec_res, now);
+                        }
+                        Err(msg) => {
+                            for t in &group.task_group.tasks {
+                                self.master_update(fid, t.task_id.clone(), Some(agent.clone()), TaskState::TASK_ERROR, Reason::REASON_TASK_GROUP_INVALID, msg.clone(), now);
+                            }
+                        }
+                    }
+                }
+                other => {
+                    tracing::warn!(framework = %fid, operation = ?other, "offer operation not supported; ignored");
+                }
+            }
+        }
+        self.allocator.recover(fid, &agent, &role, &remaining, Some(refuse), now);
+        self.allocation_wanted = true;
+    }
+
+    /// `None` if every offer id is valid for `fid` and all share one agent.
+    fn validate_offers(&self, fid: &FrameworkID, ids: &[OfferID]) -> Option<String> {
+        if ids.is_empty() {
+            return Some("No offers specified".into());
+        }
+        let mut seen = HashSet::new();
+        let mut agent = None;
+        for oid in ids {
+            if !seen.insert(oid) {
+                return Some(format!("Offer {oid} appears more than once"));
+            }
+            let Some(o) = self.offers.get(oid) else {
+                return Some(format!("Offer {oid} is no longer valid"));
+            };
+            if &o.framework_id != fid {
+                return Some(format!("Offer {oid} has invalid framework {} while framework {fid} is expected", o.framework_id));
+            }
+            if agent.get_or_insert(&o.agent_id) != &&o.agent_id {
+                return Some("Aggregated offers must belong to one single agent".into());
+            }
+        }
+        None
+    }
+
+    /// Checks one task against the framework's live tasks and what is left of
+    /// the offers; returns (task resources, new executor resources).
+    fn validate_task(&self, fid: &FrameworkID, agent: &AgentID, role: &str, t: &TaskInfo, remaining: &Resources, in_group: bool) -> Result<(Resources, Resources), String> {
+        let fw = self.frameworks.get(fid).ok_or("Framework cannot be found")?;
+        if t.task_id.value.is_empty() {
+            return Err("Task ID must not be empty".into());
+        }
+        if t.task_id.value.contains('/') || t.task_id.value.chars().any(char::is_control) {
+            return Err(format!("Task ID '{}' contains invalid characters", t.task_id));
+        }
+        if fw.tasks.get(&t.task_id).is_some_and(|x| !is_terminal(x.state)) {
+            return Err(format!("Task has duplicate ID: {}", t.task_id));
+        }
+        if &t.agent_id != agent {
+            return Err(format!("Task uses agent {} which differs from the offer's agent {agent}", t.agent_id));
+        }
+        if in_group {
+            if t.executor.is_some() {
+                return Err("'TaskInfo.executor' must not be set for tasks in a task group".into());
+            }
+        } else if t.command.is_some() == t.executor.is_some() {
+            return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
+        }
+        if let Some(g) = t.kill_policy.as_ref().and_then(|k| k.grace_period) {
+            if g.nanoseconds < 0 {
+                return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
+            }
+        }
+        if t.max_completion_time.is_some_and(|d| d.nanoseconds < 0) {
+            return Err("Task's 'max_completion_time' must be non-negative".into());
+        }
+        let task_res = self.tagged(&t.resources, role).map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        if task_res.is_empty() {
+            return Err("Task uses no resources".into());
+        }
+        let mut exec_res = Resources::new();
+        if let Some(e) = &t.executor {
+            if e.executor_id.value.is_empty() {
+                return Err("ExecutorInfo has an empty executor_id".into());
+            }
+            if e.command.is_none() {
+                return Err("ExecutorInfo of a custom executor must have a CommandInfo".into());
+            }
+            let known = fw.executors.get(agent).is_some_and(|m| m.contains_key(&e.executor_id));
+            if !known {
+                exec_res = self.tagged(&e.resources, role).map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+            }
+        }
+        let need = task_res.plus(&exec_res);
+        if !remaining.contains(&need) {
+            return Err(format!(
+                "Task uses more resources {} than available {}",
+                serde_json::Value::Object(need.to_map()),
+                serde_json::Value::Object(remaining.to_map())
+            ));
+        }
+        Ok((task_res, exec_res))
+    }
+
+    fn validate_group(&self, fid: &FrameworkID, agent: &AgentID, role: &str, g: &mesos_types::LaunchGroup, remaining: &Resources) -> Result<(Resources, Resources), String> {
+        if g.task_group.tasks.is_empty() {
+            return Err("Task group is empty".into());
+        }
+        if g.executor.kind != Some(ExecutorType::DEFAULT) {
+            return Err("Task group executor must be of type DEFAULT".into());
+        }
+        if g.executor.command.is_some() {
+            return Err("DEFAULT executor must not have a CommandInfo".into());
+        }
+        let known = self.frameworks.get(fid).and_then(|f| f.executors.get(agent)).is_some_and(|m| m.contains_key(&g.executor.executor_id));
+        let exec_res = if known { Resources::new() } else { self.tagged(&g.executor.resources, role).map_err(|e| format!("Executor uses invalid resources: {e}"))? };
+        let mut left = remaining.minus(&exec_res);
+        if !remaining.contains(&exec_res) {
+            return Err("Executor uses more resources than available".into());
+        }
+        let mut all = Resources::new();
+        let mut ids = HashSet::new();
+        for t in &g.task_group.tasks {
+            if !ids.insert(&t.task_id) {
+                return Err(format!("Duplicate task {} in task group", t.task_id));
+            }
+            let (r, _) = self.validate_task(fid, agent, role, t, &left, true)?;
+            left.subtract(&r);
+            all.add(&r);
+        }
+        Ok((all, exec_res))
+    }
+
+    /// Validates wire resources and tags them with the offer's role.
+    fn tagged(&self, list: &[Resource], role: &str) -> Result<Resources, String> {
+        for r in list {
+            r.validate().map_err(|e| e.to_string())?;
+            if let Some(other) = r.allocation_info.as_ref().and_then(|a| a.role.as_deref()) {
+                if other != role {
+                    return Err(format!("resource '{}' is allocated to role '{other}', not the offer's role '{role}'", r.name));
+                }
+            }
+        }
+        Ok(Resources::from_wire(list.iter().cloned()).allocated_to(role))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn launch_task(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, mut task: TaskInfo, res: Resources, exec_res: Resources, now: f64) {
+        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        task.resources = res.clone().into_vec();
+        if let Some(e) = task.executor.as_mut() {
+            e.framework_id = Some(fid.clone());
+            if !exec_res.is_empty() || !fw.executors.get(agent).is_some_and(|m| m.contains_key(&e.executor_id)) {
+                fw.executors.entry(agent.clone()).or_default().insert(e.executor_id.clone(), (e.clone(), exec_res, role.to_string()));
+            }
+        }
+        let framework_info = fw.info.clone();
+        let user = task.command.as_ref().and_then(|c| c.user.clone()).or_else(|| Some(framework_info.user.clone()));
+        fw.tasks.insert(
+            task.task_id.clone(),
+            TaskEntry {
+                info: task.clone(),
+                framework_id: fid.clone(),
+                agent_id: agent.clone(),
+                state: TaskState::TASK_STAGING,
+                statuses: Vec::new(),
+                status_update_state: None,
+                status_update_uuid: None,
+                role: role.to_string(),
+                resources: res,
+                resources_released: false,
+                user,
+            },
+        );
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.tasks.insert((fid.clone(), task.task_id.clone()));
+        }
+        self.counters.launched_tasks += 1;
+        let tid = task.task_id.clone();
+        if !self.send_to_agent(agent, AgentEvent::RunTask { framework_info, task }) {
+            let pa = self.frameworks.get(fid).is_some_and(|f| f.partition_aware());
+            self.task_failed_by_master(fid, &tid, if pa { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST }, Reason::REASON_AGENT_DISCONNECTED, "Agent is not connected".into(), now);
+        }
+    }
+
+    fn launch_group(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, mut g: mesos_types::LaunchGroup, exec_res: Resources, now: f64) {
+        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        g.executor.framework_id = Some(fid.clone());
+        fw.executors.entry(agent.clone()).or_default().entry(g.executor.executor_id.clone()).or_insert((g.executor.clone(), exec_res, role.to_string()));
+        let framework_info = fw.info.clone();
+        for t in g.task_group.tasks.iter_mut() {
+            let res = Resources::from_wire(t.resources.clone()).allocated_to(role);
+            t.resources = res.clone().into_vec();
+            fw.tasks.insert(
+                t.task_id.clone(),
+                TaskEntry {
+                    info: t.clone(),
+                    framework_id: fid.clone(),
+                    agent_id: agent.clone(),
+                    state: TaskState::TASK_STAGING,
+                    statuses: Vec::new(),
+                    status_update_state: None,
+                    status_update_uuid: None,
+                    role: role.to_string(),
+                    resources: res,
+                    resources_released: false,
+                    user: Some(framework_info.user.clone()),
+                },
+            );
+        }
+        let ids: Vec<TaskID> = g.task_group.tasks.iter().map(|t| t.task_id.clone()).collect();
+        if let Some(a) = self.agents.get_mut(agent) {
+            for id in &ids {
+                a.tasks.insert((fid.clone(), id.clone()));
+            }
+        }
+        self.counters.launched_tasks += ids.len() as u64;
+        if !self.send_to_agent(agent, AgentEvent::RunTaskGroup { framework_info, executor: g.executor, task_group: g.task_group }) {
+            for tid in ids {
+                self.task_failed_by_master(fid, &tid, TaskState::TASK_LOST, Reason::REASON_AGENT_DISCONNECTED, "Agent is not connected".into(), now);
+            }
+        }
+    }
+
+    /// Sends a master-generated update (no uuid, needs no ack).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn master_update(&self, fid: &FrameworkID, task_id: TaskID, agent_id: Option<AgentID>, state: TaskState, reason: Reason, message: String, now: f64) {
+        let pa = self.frameworks.get(fid).is_some_and(|f| f.partition_aware());
+        let mut s = TaskStatus::new(task_id, mesos_types::task_state::for_framework(state, pa));
+        s.source = Some(Source::SOURCE_MASTER);
+        s.reason = Some(reason);
+        s.message = Some(message);
+        s.agent_id = agent_id;
+        s.timestamp = Some(now);
+        self.send_to_framework(fid, Event::update(s));
+    }
+}
+
+fn launched_tasks(op: &Operation) -> Vec<&TaskInfo> {
+    let mut v: Vec<&TaskInfo> = Vec::new();
+    if let Some(l) = &op.launch {
+        v.extend(l.task_infos.iter());
+    }
+    if let Some(g) = &op.launch_group {
+        v.extend(g.task_group.tasks.iter());
+    }
+    v
+}

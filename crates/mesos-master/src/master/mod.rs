@@ -1,0 +1,271 @@
+//! The master's book-keeping: frameworks, agents, tasks and offers, and the
+//! rules that change them. Synchronous and I/O-free: callers pass `now`
+//! (epoch seconds) and the book pushes events into per-connection channels
+//! (unbounded senders never block, so the lock around the book is never held
+//! across I/O). The HTTP layer in `crate::http` is a thin shell around it.
+
+mod agents;
+mod frameworks;
+mod launch;
+mod updates;
+
+use crate::allocator::Allocator;
+use mesos_types::agent_protocol::AgentEvent;
+use mesos_types::scheduler::Event;
+use mesos_types::*;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use agents::{AgentEntry, Registration};
+
+/// Builds a [`Registration`] (kept as a function so the HTTP layer does not
+/// depend on the struct's layout).
+pub fn agents_registration(info: AgentInfo, ip: String, version: String, tasks: Vec<mesos_types::agent_protocol::AgentTask>, reregister: bool) -> Registration {
+    Registration { info, ip, version, tasks, reregister }
+}
+pub use frameworks::{FrameworkEntry, SubscribeOutcome};
+
+/// Heartbeat period announced in SUBSCRIBED (Mesos: 15 s).
+pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
+
+/// Master settings the book needs (a subset of the flags).
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// `--roles` whitelist; `None` = any role.
+    pub roles: Option<HashSet<String>>,
+    pub weights: BTreeMap<String, f64>,
+    pub max_completed_frameworks: usize,
+    pub max_completed_tasks_per_framework: usize,
+    /// `--offer_timeout` in seconds; `None` = offers never expire.
+    pub offer_timeout: Option<f64>,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        MasterConfig { roles: None, weights: BTreeMap::new(), max_completed_frameworks: 50, max_completed_tasks_per_framework: 1000, offer_timeout: None }
+    }
+}
+
+/// One subscriber's event channel and the stream id it was issued.
+#[derive(Debug, Clone)]
+pub struct Subscription<E> {
+    pub stream_id: String,
+    pub tx: UnboundedSender<E>,
+}
+
+impl<E> Subscription<E> {
+    pub fn send(&self, e: E) {
+        // A closed receiver means the connection is going away; its guard
+        // reports the disconnect, so a failed send needs no handling here.
+        let _ = self.tx.send(e);
+    }
+}
+
+/// A task as the master tracks it.
+#[derive(Debug, Clone)]
+pub struct TaskEntry {
+    pub info: TaskInfo,
+    pub framework_id: FrameworkID,
+    pub agent_id: AgentID,
+    pub state: TaskState,
+    pub statuses: Vec<TaskStatus>,
+    pub status_update_state: Option<TaskState>,
+    pub status_update_uuid: Option<String>,
+    pub role: String,
+    /// Allocated resources (with allocation role), returned on a terminal state.
+    pub resources: Resources,
+    pub resources_released: bool,
+    pub user: Option<String>,
+}
+
+/// An outstanding offer.
+#[derive(Debug, Clone)]
+pub struct OfferEntry {
+    pub offer: Offer,
+    pub framework_id: FrameworkID,
+    pub agent_id: AgentID,
+    pub role: String,
+    pub resources: Resources,
+    pub created: f64,
+}
+
+/// Counters for `/metrics/snapshot`.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub valid_status_updates: u64,
+    pub invalid_status_updates: u64,
+    pub valid_acks: u64,
+    pub invalid_acks: u64,
+    pub launched_tasks: u64,
+    pub agent_registrations: u64,
+    pub agent_reregistrations: u64,
+    pub allocation_runs: u64,
+}
+
+pub struct Master {
+    pub ids: IdGenerator,
+    pub info: MasterInfo,
+    pub config: MasterConfig,
+    pub start_time: f64,
+    pub elected_time: f64,
+    pub frameworks: HashMap<FrameworkID, FrameworkEntry>,
+    pub completed_frameworks: VecDeque<FrameworkEntry>,
+    pub agents: HashMap<AgentID, AgentEntry>,
+    /// Agents admitted in the registry by an earlier master run that have
+    /// not re-registered yet (reconciliation stays silent about them).
+    pub recovering_agents: HashSet<AgentID>,
+    pub offers: HashMap<OfferID, OfferEntry>,
+    pub allocator: Allocator,
+    pub counters: Counters,
+    /// Set when something freed resources or added demand; the shell runs
+    /// an allocation soon instead of waiting for the next interval.
+    pub allocation_wanted: bool,
+}
+
+impl Master {
+    pub fn new(info: MasterInfo, config: MasterConfig, now: f64) -> Master {
+        let mut allocator = Allocator::new();
+        for (role, w) in &config.weights {
+            allocator.set_weight(role, *w);
+        }
+        Master {
+            ids: IdGenerator::new(info.id.clone()),
+            info,
+            config,
+            start_time: now,
+            elected_time: now,
+            frameworks: HashMap::new(),
+            completed_frameworks: VecDeque::new(),
+            agents: HashMap::new(),
+            recovering_agents: HashSet::new(),
+            offers: HashMap::new(),
+            allocator,
+            counters: Counters::default(),
+            allocation_wanted: false,
+        }
+    }
+
+    pub(crate) fn send_to_framework(&self, fid: &FrameworkID, e: Event) {
+        if let Some(s) = self.frameworks.get(fid).and_then(|f| f.subscription.as_ref()) {
+            s.send(e);
+        }
+    }
+
+    pub(crate) fn send_to_agent(&self, aid: &AgentID, e: AgentEvent) -> bool {
+        match self.agents.get(aid).and_then(|a| a.subscription.as_ref()) {
+            Some(s) => {
+                s.send(e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs an allocation cycle and sends the resulting offers.
+    pub fn allocate(&mut self, now: f64) {
+        self.allocation_wanted = false;
+        self.counters.allocation_runs += 1;
+        let allocations = self.allocator.allocate(now);
+        let mut by_framework: BTreeMap<FrameworkID, Vec<Offer>> = BTreeMap::new();
+        for a in allocations {
+            let (Some(fw), Some(agent)) = (self.frameworks.get_mut(&a.framework_id), self.agents.get_mut(&a.agent_id)) else {
+                // Stale allocation (removed meanwhile): hand it straight back.
+                self.allocator.recover(&a.framework_id, &a.agent_id, &a.role, &a.resources, None, now);
+                continue;
+            };
+            let refinement = fw.info.has_capability(FrameworkCapability::RESERVATION_REFINEMENT);
+            let multi_role = fw.info.has_capability(FrameworkCapability::MULTI_ROLE);
+            let wire_resources = if multi_role { a.resources.clone() } else { a.resources.unallocated() };
+            let id = self.ids.offer();
+            let executor_ids: Vec<ExecutorID> = fw.executors.get(&a.agent_id).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+            let offer = Offer {
+                id: id.clone(),
+                framework_id: a.framework_id.clone(),
+                agent_id: a.agent_id.clone(),
+                hostname: agent.info.hostname.clone(),
+                url: Some(agent.url()),
+                resources: wire_resources.to_wire(refinement),
+                attributes: agent.info.attributes.clone(),
+                executor_ids,
+                allocation_info: multi_role.then(|| OfferAllocationInfo { role: Some(a.role.clone()) }),
+            };
+            fw.offers.insert(id.clone());
+            agent.offers.insert(id.clone());
+            by_framework.entry(a.framework_id.clone()).or_default().push(offer.clone());
+            self.offers.insert(
+                id,
+                OfferEntry { offer, framework_id: a.framework_id, agent_id: a.agent_id, role: a.role, resources: a.resources, created: now },
+            );
+        }
+        for (fid, offers) in by_framework {
+            self.send_to_framework(&fid, Event::offers(offers));
+        }
+    }
+
+    /// Withdraws an offer: RESCIND to the framework, resources back to the pool.
+    pub fn rescind_offer(&mut self, oid: &OfferID, now: f64) {
+        if let Some(o) = self.remove_offer(oid) {
+            self.allocator.recover(&o.framework_id, &o.agent_id, &o.role, &o.resources, None, now);
+            self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
+            self.allocation_wanted = true;
+        }
+    }
+
+    /// Removes an offer from every index without recovering its resources.
+    pub(crate) fn remove_offer(&mut self, oid: &OfferID) -> Option<OfferEntry> {
+        let o = self.offers.remove(oid)?;
+        if let Some(f) = self.frameworks.get_mut(&o.framework_id) {
+            f.offers.remove(oid);
+        }
+        if let Some(a) = self.agents.get_mut(&o.agent_id) {
+            a.offers.remove(oid);
+        }
+        Some(o)
+    }
+
+    /// Timers: framework failover timeouts and offer timeouts.
+    pub fn tick(&mut self, now: f64) {
+        let expired: Vec<FrameworkID> = self
+            .frameworks
+            .values()
+            .filter(|f| f.subscription.is_none() && f.disconnected_at.is_some_and(|t| now - t >= f.info.failover_timeout))
+            .map(|f| f.id.clone())
+            .collect();
+        for fid in expired {
+            tracing::info!(framework = %fid, "framework failover timeout expired; removing it");
+            self.remove_framework(&fid, now);
+        }
+        if let Some(timeout) = self.config.offer_timeout {
+            let old: Vec<OfferID> = self.offers.values().filter(|o| now - o.created >= timeout).map(|o| o.offer.id.clone()).collect();
+            for oid in old {
+                self.rescind_offer(&oid, now);
+            }
+        }
+    }
+
+    /// Total, used and offered resources across active agents.
+    pub fn cluster_resources(&self) -> (Resources, Resources, Resources) {
+        let mut total = Resources::new();
+        let mut used = Resources::new();
+        let mut offered = Resources::new();
+        for a in self.agents.values() {
+            total.add(&a.total);
+            used.add(&a.used_resources(self).unallocated());
+        }
+        for o in self.offers.values() {
+            offered.add(&o.resources.unallocated());
+        }
+        (total, used, offered)
+    }
+}
+
+/// Current time as epoch seconds (the shell's clock; the book never reads it).
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Random 16-byte UUID, base64 as Mesos JSON renders `bytes`.
+pub fn is_valid_uuid_b64(s: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).map(|b| b.len() == 16).unwrap_or(false)
+}

@@ -1,0 +1,144 @@
+//! Wiring: opens the registry, binds the listener, runs the HTTP server and
+//! the allocation/timer loop. Used by the `mesos-master` binary and by
+//! `mesos-local` (which embeds a master in its own process).
+
+use crate::flags::MasterFlags;
+use crate::master::{Master, MasterConfig, now_secs};
+use anyhow::Context;
+use mesos_coord::{LocalStore, MemoryStore, Store};
+use mesos_types::{AgentID, Address, MESOS_VERSION, MasterInfo, ipv4_to_master_ip};
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// State shared by every handler and loop.
+pub struct Shared {
+    master: Mutex<Master>,
+    /// Woken when the book wants an allocation before the next interval.
+    pub wake: Notify,
+    pub store: Arc<dyn Store>,
+    pub flags: MasterFlags,
+    pub effective_flags: BTreeMap<String, String>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Master> {
+        // A panic while holding the lock would be a bug; keep serving with
+        // the state as it was rather than poisoning every later request.
+        self.master.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a mutation with the current time; wakes the allocator if needed.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Master, f64) -> R) -> R {
+        let mut m = self.lock();
+        let r = f(&mut m, now_secs());
+        if m.allocation_wanted {
+            self.wake.notify_one();
+        }
+        r
+    }
+
+    pub fn read<R>(&self, f: impl FnOnce(&Master) -> R) -> R {
+        f(&self.lock())
+    }
+}
+
+/// A running master.
+pub struct MasterHandle {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl MasterHandle {
+    /// `host:port` to give agents and schedulers.
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a master; `--port=0` picks a free port (see [`MasterHandle::addr`]).
+pub async fn start(flags: MasterFlags, effective_flags: BTreeMap<String, String>) -> anyhow::Result<MasterHandle> {
+    flags.validate().map_err(anyhow::Error::msg)?;
+    let store: Arc<dyn Store> = match flags.registry.as_str() {
+        "in_memory" => Arc::new(MemoryStore::default()),
+        _ => {
+            let dir = flags.work_dir.clone().context("--work_dir is required")?;
+            let path = std::path::Path::new(&dir).join("registry.redb");
+            Arc::new(LocalStore::open(&path).with_context(|| format!("opening registry {}", path.display()))?)
+        }
+    };
+    let admitted: HashSet<AgentID> = store
+        .list("agents/")
+        .context("reading the registry")?
+        .into_iter()
+        .filter_map(|(k, _)| k.strip_prefix("agents/").map(AgentID::new))
+        .collect();
+
+    let bind: SocketAddr = format!("{}:{}", flags.ip, flags.port).parse().context("--ip/--port")?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+    let addr = listener.local_addr()?;
+    let adv_ip = flags.advertise_ip.clone().unwrap_or_else(|| if addr.ip().is_unspecified() { "127.0.0.1".into() } else { addr.ip().to_string() });
+    let adv_port = flags.advertise_port.unwrap_or(addr.port());
+    let hostname = flags.hostname.clone().unwrap_or_else(|| adv_ip.clone());
+    let id = uuid::Uuid::new_v4().to_string();
+    let info = MasterInfo {
+        id: id.clone(),
+        ip: adv_ip.parse().map(ipv4_to_master_ip).unwrap_or(0),
+        port: adv_port as u32,
+        pid: Some(format!("master@{adv_ip}:{adv_port}")),
+        hostname: Some(hostname.clone()),
+        version: Some(MESOS_VERSION.into()),
+        address: Some(Address { hostname: Some(hostname), ip: Some(adv_ip), port: adv_port as i32 }),
+        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"].iter().map(|c| serde_json::json!({"type": c})).collect(),
+    };
+    let config = MasterConfig {
+        roles: flags.roles.as_ref().map(|r| r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+        weights: flags.parse_weights().map_err(anyhow::Error::msg)?.into_iter().collect(),
+        max_completed_frameworks: flags.max_completed_frameworks,
+        max_completed_tasks_per_framework: flags.max_completed_tasks_per_framework,
+        offer_timeout: flags.offer_timeout.map(|d| d.get().as_secs_f64()),
+    };
+    let mut master = Master::new(info, config, now_secs());
+    master.recovering_agents = admitted;
+    let interval = flags.allocation_interval.get().max(std::time::Duration::from_millis(1));
+    let shared = Arc::new(Shared { master: Mutex::new(master), wake: Notify::new(), store, flags, effective_flags });
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = crate::http::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let timers = tokio::spawn(allocation_loop(shared.clone(), interval));
+    let task = tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!("master HTTP server failed: {e}");
+        }
+        timers.abort();
+    });
+    tracing::info!(%addr, master_id = %id, "master started");
+    Ok(MasterHandle { addr, shared, shutdown: Some(stop_tx), task })
+}
+
+/// Allocates every `--allocation_interval`, and early when the book asks
+/// (new framework, new agent, freed resources) so launches do not wait for
+/// the next batch. Timers (failover, offer timeout) run on the same beat.
+async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => shared.write(|m, now| { m.tick(now); m.allocate(now); }),
+            _ = shared.wake.notified() => shared.write(|m, now| m.allocate(now)),
+        }
+    }
+}
