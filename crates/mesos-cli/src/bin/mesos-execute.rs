@@ -1,0 +1,95 @@
+//! `mesos-execute --master=HOST:PORT --name=NAME --command=CMD`: runs one
+//! task and prints its status updates as Apache Mesos's tool does.
+
+use mesos_cli::{ExecuteFlags, format_update, pick_offer};
+use mesos_flags::FlagSources;
+use mesos_types::scheduler::EventType;
+use mesos_types::task_state::is_terminal;
+use mesos_types::*;
+
+#[tokio::main]
+async fn main() {
+    let sources = FlagSources { args: std::env::args().skip(1).collect(), ..Default::default() };
+    let flags = match mesos_flags::load::<ExecuteFlags>("mesos-execute", &sources) {
+        Ok(l) => l.flags,
+        Err(mesos_flags::FlagError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = flags.validate() {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    std::process::exit(match run(flags).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e:#}");
+            1
+        }
+    });
+}
+
+fn current_user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "root".into())
+}
+
+async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
+    let need = Resources::parse(&flags.resources, "*").map_err(anyhow::Error::msg)?;
+    let mut sub = mesos_scheduler::subscribe(&flags.master, flags.framework_info(current_user())).await?;
+    println!("Subscribed with ID {}", sub.caller.framework_id);
+    let caller = sub.caller.clone();
+    let mut launched: Option<AgentID> = None;
+    let mut kill_sent = false;
+    let mut exit_code = 1;
+    while let Some(event) = sub.events.recv().await {
+        match event.kind {
+            EventType::OFFERS => {
+                let offers = event.offers.map(|o| o.offers).unwrap_or_default();
+                let mut decline: Vec<OfferID> = offers.iter().map(|o| o.id.clone()).collect();
+                if launched.is_none() {
+                    if let Some(o) = pick_offer(&offers, &need, &flags.role) {
+                        decline.retain(|id| id != &o.id);
+                        caller.launch(vec![o.id.clone()], vec![flags.task(o.agent_id.clone())], None).await?;
+                        println!("Submitted task '{}' to agent '{}'", flags.name, o.agent_id);
+                        launched = Some(o.agent_id.clone());
+                        caller.suppress().await?;
+                    }
+                }
+                if !decline.is_empty() {
+                    caller.decline(decline, None).await?;
+                }
+            }
+            EventType::UPDATE => {
+                let Some(status) = event.update.map(|u| u.status) else { continue };
+                println!("{}", format_update(&status));
+                caller.acknowledge(&status).await?;
+                if status.state == TaskState::TASK_RUNNING && !kill_sent {
+                    if let (Some(after), Some(agent)) = (flags.kill_after, launched.clone()) {
+                        kill_sent = true;
+                        let c = caller.clone();
+                        let tid = status.task_id.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(after.get()).await;
+                            if c.kill(tid.clone(), Some(agent.clone())).await.is_ok() {
+                                println!("Asked to kill task '{tid}' on agent '{agent}'");
+                            }
+                        });
+                    }
+                }
+                if is_terminal(status.state) {
+                    exit_code = if status.state == TaskState::TASK_FINISHED { 0 } else { 1 };
+                    break;
+                }
+            }
+            EventType::ERROR => {
+                println!("Received an ERROR event: {}", event.error.map(|e| e.message).unwrap_or_default());
+                return Ok(1);
+            }
+            _ => {}
+        }
+    }
+    let _ = caller.teardown().await;
+    Ok(exit_code)
+}
