@@ -1,0 +1,128 @@
+//! Test harness: a master on a free port and a fake agent that speaks the
+//! real agent protocol over HTTP (no processes).
+
+#![allow(dead_code)]
+
+use futures::StreamExt;
+use mesos_master::{MasterFlags, MasterHandle};
+use mesos_types::agent_protocol::{AgentCall, AgentEvent};
+use mesos_types::recordio::Decoder;
+use mesos_types::*;
+use tokio::sync::mpsc;
+
+pub async fn master(extra: &[&str]) -> MasterHandle {
+    let mut args = vec!["mesos-master", "--port=0", "--registry=in_memory", "--allocation_interval=50ms"];
+    args.extend_from_slice(extra);
+    let flags = <MasterFlags as clap::Parser>::parse_from(args);
+    mesos_master::start(flags, Default::default()).await.expect("master starts")
+}
+
+pub struct FakeAgent {
+    pub id: AgentID,
+    pub stream_id: String,
+    pub url: String,
+    pub events: mpsc::UnboundedReceiver<AgentEvent>,
+    http: reqwest::Client,
+}
+
+pub async fn post_json(url: &str, body: &serde_json::Value, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = reqwest::Client::new().post(url).header("Content-Type", "application/json").body(body.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.expect("request sent")
+}
+
+impl FakeAgent {
+    pub async fn register(master: &MasterHandle, resources: &str) -> FakeAgent {
+        let url = format!("http://{}/master/api/v1/agent", master.addr);
+        let info = AgentInfo {
+            hostname: "fake-agent".into(),
+            port: 5051,
+            resources: Resources::parse(resources, "*").unwrap().to_wire(true),
+            ..Default::default()
+        };
+        let call = AgentCall::Register { agent_info: info, version: MESOS_VERSION.into(), tasks: vec![], frameworks: vec![] };
+        let resp = post_json(&url, &serde_json::to_value(&call).unwrap(), &[]).await;
+        assert_eq!(resp.status(), 200);
+        let stream_id = resp.headers()["mesos-stream-id"].to_str().unwrap().to_string();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut body = resp.bytes_stream();
+            let mut dec = Decoder::default();
+            while let Some(Ok(chunk)) = body.next().await {
+                dec.feed(&chunk);
+                while let Ok(Some(rec)) = dec.next_record() {
+                    let e: AgentEvent = serde_json::from_slice(&rec).expect("agent event decodes");
+                    if tx.send(e).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let id = match rx.recv().await {
+            Some(AgentEvent::Registered { agent_id, .. }) => agent_id,
+            other => panic!("expected REGISTERED, got {other:?}"),
+        };
+        FakeAgent { id, stream_id, url, events: rx, http: reqwest::Client::new() }
+    }
+
+    /// Next event that is not a PING.
+    pub async fn next(&mut self) -> AgentEvent {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), self.events.recv()).await {
+                Ok(Some(AgentEvent::Ping)) => continue,
+                Ok(Some(e)) => return e,
+                other => panic!("agent stream ended or timed out: {other:?}"),
+            }
+        }
+    }
+
+    /// Sends a reliable update (with a fresh uuid), as a real agent does.
+    pub async fn update(&self, fid: &FrameworkID, task_id: &TaskID, state: TaskState) -> String {
+        use base64::Engine;
+        let uuid = base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
+        let mut s = TaskStatus::new(task_id.clone(), state);
+        s.source = Some(Source::SOURCE_EXECUTOR);
+        s.uuid = Some(uuid.clone());
+        s.executor_id = Some(ExecutorID::new(task_id.value.clone()));
+        let call = AgentCall::Update { agent_id: self.id.clone(), framework_id: fid.clone(), status: s };
+        let r = self
+            .http
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Mesos-Stream-Id", &self.stream_id)
+            .body(serde_json::to_vec(&call).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        uuid
+    }
+}
+
+pub fn framework_info(name: &str) -> FrameworkInfo {
+    FrameworkInfo { user: "root".into(), name: name.into(), ..Default::default() }
+}
+
+/// Waits for the next event of `kind`, skipping heartbeats and others.
+pub async fn next_event(sub: &mut mesos_scheduler::Subscription, kind: mesos_types::scheduler::EventType) -> mesos_types::scheduler::Event {
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), sub.events.recv()).await {
+            Ok(Some(e)) if e.kind == kind => return e,
+            Ok(Some(_)) => continue,
+            other => panic!("no {kind} event: {other:?}"),
+        }
+    }
+}
+
+pub fn command_task(name: &str, agent: &AgentID, resources: &str) -> TaskInfo {
+    TaskInfo {
+        name: name.into(),
+        task_id: TaskID::new(name),
+        agent_id: agent.clone(),
+        resources: Resources::parse(resources, "*").unwrap().to_wire(false),
+        command: Some(CommandInfo { value: Some("true".into()), ..Default::default() }),
+        ..Default::default()
+    }
+}

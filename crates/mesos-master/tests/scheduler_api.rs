@@ -1,0 +1,290 @@
+//! In-process tests of the scheduler API: a real master on a free port, a
+//! fake agent on the real agent protocol, schedulers over real HTTP.
+
+mod common;
+
+use common::*;
+use mesos_types::agent_protocol::AgentEvent;
+use mesos_types::scheduler::EventType;
+use mesos_types::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn launch_update_acknowledge_roundtrip() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:4;mem:1024;ports:[31000-32000]").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("rt")).await.unwrap();
+    assert!(sub.subscribed.framework_id.value.ends_with("-0000"));
+    assert_eq!(sub.subscribed.heartbeat_interval_seconds, Some(15.0));
+
+    let offers = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers;
+    assert_eq!(offers.len(), 1);
+    let o = &offers[0];
+    assert_eq!(o.agent_id, agent.id);
+    assert!(o.id.value.contains("-O"));
+    let offered = Resources::from_wire(o.resources.clone());
+    assert_eq!(offered.scalar("cpus"), 4.0);
+    assert!(o.resources.iter().all(|r| r.role.as_deref() == Some("*")), "pre-refinement format for this framework");
+
+    sub.caller.launch(vec![o.id.clone()], vec![command_task("t1", &agent.id, "cpus:1;mem:128")], None).await.unwrap();
+    let (fid, tid) = match agent.next().await {
+        AgentEvent::RunTask { framework_info, task } => (framework_info.id.unwrap(), task.task_id),
+        other => panic!("expected RUN_TASK, got {other:?}"),
+    };
+    assert_eq!(tid.value, "t1");
+
+    let uuid = agent.update(&fid, &tid, TaskState::TASK_RUNNING).await;
+    let st = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    assert_eq!(st.state, TaskState::TASK_RUNNING);
+    assert_eq!(st.uuid.as_deref(), Some(uuid.as_str()));
+    assert_eq!(st.agent_id.as_ref(), Some(&agent.id), "pymesos needs agent_id whenever uuid is set");
+
+    sub.caller.acknowledge(&st).await.unwrap();
+    match agent.next().await {
+        AgentEvent::Acknowledge { task_id, uuid: u, .. } => {
+            assert_eq!(task_id, tid);
+            assert_eq!(u, uuid);
+        }
+        other => panic!("expected ACKNOWLEDGE, got {other:?}"),
+    }
+
+    // The remaining 3 cpus come back as a new offer after the 5 s default
+    // filter... unless revived; REVIVE clears filters.
+    sub.caller.revive().await.unwrap();
+    let again = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers;
+    assert_eq!(Resources::from_wire(again[0].resources.clone()).scalar("cpus"), 3.0);
+
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr)).await.unwrap().json().await.unwrap();
+    let task = &state["frameworks"][0]["tasks"][0];
+    assert_eq!(task["id"], "t1");
+    assert_eq!(task["state"], "TASK_RUNNING");
+    assert_eq!(task["resources"]["cpus"], 1.0);
+    assert_eq!(state["slaves"][0]["used_resources"]["cpus"], 1.0);
+    assert_eq!(state["activated_slaves"], 1);
+}
+
+#[tokio::test]
+async fn terminal_update_frees_resources_and_completes_task() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:1;mem:256").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("fin")).await.unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    sub.caller.launch(vec![o.id], vec![command_task("t", &agent.id, "cpus:1;mem:256")], None).await.unwrap();
+    let fid = sub.caller.framework_id.clone();
+    let AgentEvent::RunTask { .. } = agent.next().await else { panic!("no launch") };
+    agent.update(&fid, &TaskID::new("t"), TaskState::TASK_FINISHED).await;
+    let st = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    sub.caller.acknowledge(&st).await.unwrap();
+    // Freed resources are re-offered (the filter from ACCEPT covered nothing left).
+    let o2 = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    assert_eq!(Resources::from_wire(o2.resources).scalar("cpus"), 1.0);
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr)).await.unwrap().json().await.unwrap();
+    assert_eq!(state["frameworks"][0]["completed_tasks"][0]["state"], "TASK_FINISHED");
+    assert_eq!(state["frameworks"][0]["tasks"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn invalid_launches_become_task_errors_not_crashes() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("bad")).await.unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+
+    // More than offered, a duplicate id, and a task with neither command nor executor.
+    let too_big = command_task("big", &agent.id, "cpus:64;mem:512");
+    let ok = command_task("ok", &agent.id, "cpus:1;mem:64");
+    let dup = command_task("ok", &agent.id, "cpus:0.5;mem:64");
+    let mut neither = command_task("neither", &agent.id, "cpus:0.1;mem:32");
+    neither.command = None;
+    sub.caller.launch(vec![o.id.clone()], vec![too_big, ok, dup, neither], None).await.unwrap();
+
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..3 {
+        let s = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+        assert_eq!(s.state, TaskState::TASK_ERROR);
+        assert_eq!(s.reason, Some(Reason::REASON_TASK_INVALID));
+        assert!(s.uuid.is_none(), "master-generated updates need no ack");
+        seen.insert(s.message.clone().unwrap(), s.task_id.value);
+    }
+    assert!(seen.keys().any(|m| m.contains("more resources")), "{seen:?}");
+    assert!(seen.keys().any(|m| m.contains("duplicate ID")), "{seen:?}");
+    assert!(seen.keys().any(|m| m.contains("CommandInfo or ExecutorInfo")), "{seen:?}");
+    match agent.next().await {
+        AgentEvent::RunTask { task, .. } => assert_eq!(task.task_id.value, "ok"),
+        other => panic!("{other:?}"),
+    }
+
+    // The same offer again: it was consumed, so the task is LOST (not PA).
+    sub.caller.launch(vec![o.id.clone()], vec![command_task("late", &agent.id, "cpus:0.1;mem:32")], None).await.unwrap();
+    let s = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    assert_eq!(s.state, TaskState::TASK_LOST);
+    assert_eq!(s.reason, Some(Reason::REASON_INVALID_OFFERS));
+    assert!(s.message.unwrap().contains("is no longer valid"));
+}
+
+#[tokio::test]
+async fn foreign_offer_is_rejected_for_partition_aware_as_dropped() {
+    let m = master(&[]).await;
+    let agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut a = mesos_scheduler::subscribe(&m.endpoint(), framework_info("a")).await.unwrap();
+    let offer = next_event(&mut a, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    let mut info = framework_info("b");
+    info.capabilities = vec![Capability { kind: Some(FrameworkCapability::PARTITION_AWARE) }];
+    let mut b = mesos_scheduler::subscribe(&m.endpoint(), info).await.unwrap();
+    b.caller.launch(vec![offer.id.clone()], vec![command_task("steal", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
+    let s = next_event(&mut b, EventType::UPDATE).await.update.unwrap().status;
+    assert_eq!(s.state, TaskState::TASK_DROPPED);
+    assert_eq!(s.reason, Some(Reason::REASON_INVALID_OFFERS));
+    // The owner can still use its offer.
+    a.caller.launch(vec![offer.id], vec![command_task("mine", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_with_json_message_and_master_keeps_serving() {
+    let m = master(&["--max_request_body_bytes=4096"]).await;
+    let url = format!("http://{}/api/v1/scheduler", m.addr);
+    let sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("x")).await.unwrap();
+    let fid = sub.caller.framework_id.value.clone();
+    let sid = sub.caller.stream_id.clone();
+    let client = reqwest::Client::new();
+
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        ("malformed json", client.post(&url).header("Content-Type", "application/json").body("{not json"), 400),
+        ("unknown call type", client.post(&url).header("Content-Type", "application/json").body(r#"{"type":"FLY"}"#), 400),
+        (
+            "missing stream id",
+            client.post(&url).header("Content-Type", "application/json").body(json!({"type":"REVIVE","framework_id":{"value":fid}}).to_string()),
+            400,
+        ),
+        (
+            "wrong stream id",
+            client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Mesos-Stream-Id", "00000000-0000-0000-0000-000000000000")
+                .body(json!({"type":"REVIVE","framework_id":{"value":fid}}).to_string()),
+            400,
+        ),
+        (
+            "stream id on subscribe",
+            client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Mesos-Stream-Id", &sid)
+                .body(json!({"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n"}}}).to_string()),
+            400,
+        ),
+        (
+            "unknown framework",
+            client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Mesos-Stream-Id", &sid)
+                .body(json!({"type":"REVIVE","framework_id":{"value":"nope"}}).to_string()),
+            400,
+        ),
+        (
+            "ack with a bad uuid",
+            client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Mesos-Stream-Id", &sid)
+                .body(json!({"type":"ACKNOWLEDGE","framework_id":{"value":fid},"acknowledge":{"agent_id":{"value":"a"},"task_id":{"value":"t"},"uuid":"AAAA"}}).to_string()),
+            400,
+        ),
+        ("body too large", client.post(&url).header("Content-Type", "application/json").body("x".repeat(10_000)), 413),
+        ("protobuf", client.post(&url).header("Content-Type", "application/x-protobuf").body(vec![0u8; 4]), 415),
+        ("no content type", client.post(&url).body("{}"), 400),
+        ("GET", client.get(&url), 405),
+        ("unknown path", client.get(format!("http://{}/master/nope", m.addr)), 404),
+    ];
+    for (name, req, want) in cases {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "{name}");
+        let body: serde_json::Value = r.json().await.unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+        assert!(body["message"].as_str().is_some_and(|s| !s.is_empty()), "{name}: {body}");
+    }
+    // Still serving, and the framework is still subscribed.
+    sub.caller.revive().await.unwrap();
+    let state: serde_json::Value = reqwest::get(format!("http://{}/state", m.addr)).await.unwrap().json().await.unwrap();
+    assert_eq!(state["frameworks"][0]["active"], true);
+}
+
+#[tokio::test]
+async fn refused_subscription_gets_error_event() {
+    let m = master(&["--roles=web"]).await;
+    let mut info = framework_info("r");
+    info.role = Some("batch".into());
+    match mesos_scheduler::subscribe(&m.endpoint(), info).await {
+        Err(mesos_scheduler::SchedulerError::Refused(msg)) => assert!(msg.contains("--roles"), "{msg}"),
+        other => panic!("expected refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn teardown_kills_tasks_and_forbids_resubscribe() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("td")).await.unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    sub.caller.launch(vec![o.id], vec![command_task("t", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else { panic!() };
+    sub.caller.teardown().await.unwrap();
+    match agent.next().await {
+        AgentEvent::ShutdownFramework { framework_id } => assert_eq!(framework_id, sub.caller.framework_id),
+        other => panic!("{other:?}"),
+    }
+    let mut info = framework_info("td");
+    info.id = Some(sub.caller.framework_id.clone());
+    match mesos_scheduler::subscribe(&m.endpoint(), info).await {
+        Err(mesos_scheduler::SchedulerError::Refused(msg)) => assert_eq!(msg, "Framework has been removed"),
+        other => panic!("{other:?}"),
+    }
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr)).await.unwrap().json().await.unwrap();
+    assert_eq!(state["completed_frameworks"][0]["completed_tasks"][0]["state"], "TASK_KILLED");
+}
+
+#[tokio::test]
+async fn failover_resubscribe_keeps_tasks_and_closes_old_stream() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut info = framework_info("fo");
+    info.failover_timeout = 60.0;
+    let mut first = mesos_scheduler::subscribe(&m.endpoint(), info.clone()).await.unwrap();
+    let o = next_event(&mut first, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    first.caller.launch(vec![o.id], vec![command_task("keep", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else { panic!() };
+    info.id = Some(first.caller.framework_id.clone());
+    let second = mesos_scheduler::subscribe(&m.endpoint(), info).await.unwrap();
+    assert_eq!(second.caller.framework_id, first.caller.framework_id);
+    assert_ne!(second.caller.stream_id, first.caller.stream_id);
+    let e = next_event(&mut first, EventType::ERROR).await;
+    assert_eq!(e.error.unwrap().message, "Framework failed over");
+    // The old stream id no longer works; the new one does.
+    assert!(first.caller.revive().await.is_err());
+    second.caller.reconcile(vec![]).await.unwrap();
+    let mut second = second;
+    let s = next_event(&mut second, EventType::UPDATE).await.update.unwrap().status;
+    assert_eq!(s.task_id.value, "keep");
+    assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
+}
+
+#[tokio::test]
+async fn kill_and_reconcile_unknown_task() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("k")).await.unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    sub.caller.launch(vec![o.id], vec![command_task("victim", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else { panic!() };
+    sub.caller.kill(TaskID::new("victim"), None).await.unwrap();
+    match agent.next().await {
+        AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id.value, "victim"),
+        other => panic!("{other:?}"),
+    }
+    sub.caller.kill(TaskID::new("ghost"), None).await.unwrap();
+    let s = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    assert_eq!(s.task_id.value, "ghost");
+    assert_eq!(s.state, TaskState::TASK_LOST);
+    assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
+}
