@@ -1,0 +1,84 @@
+//! The `mesos-agent` / `mesos-slave` program: flags from the Mesos sources
+//! (`/etc/mesos-slave`, `MESOS_*`, argv), logging to stderr, run until
+//! SIGINT/SIGTERM.
+
+use crate::flags;
+use std::process::ExitCode;
+use tracing::info;
+
+/// `tracing` filter for a Mesos `--logging_level`.
+pub fn log_filter(level: &str) -> &'static str {
+    match level.to_ascii_uppercase().as_str() {
+        "ERROR" => "error",
+        "WARNING" | "WARN" => "warn",
+        _ => "info",
+    }
+}
+
+/// Entry point of both binaries.
+pub fn main() -> ExitCode {
+    let sources = mesos_flags::FlagSources::from_process("/etc/mesos-slave", "master");
+    let loaded = match flags::load(&sources) {
+        Ok(l) => l,
+        Err(mesos_flags::FlagError::Clap(e))
+            if e.kind() == clap::error::ErrorKind::DisplayVersion =>
+        {
+            println!("mesos {}", mesos_types::MESOS_VERSION);
+            return ExitCode::SUCCESS;
+        }
+        Err(mesos_flags::FlagError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("mesos-agent: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(log_filter(&loaded.flags.logging_level))
+    });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mesos-agent: failed to start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let agent = match crate::start(loaded.flags, loaded.effective).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("mesos-agent: {e:#}");
+                return ExitCode::from(1);
+            }
+        };
+        wait_for_signal().await;
+        info!("Shutting down");
+        agent.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The executor-facing half of the core: executor API calls (already parsed
+//! and validated by the HTTP layer) and executor process life cycle.
+
+use super::*;
+use crate::error::ApiError;
+
+impl Core {
+    /// SUBSCRIBE from executor `eid` on stream `connection`: answers
+    /// SUBSCRIBED, replays the executor's unacknowledged updates, then
+    /// delivers queued tasks.
+    pub fn subscribe(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        subscribe: exec::Subscribe,
+        connection: u64,
+        now: Instant,
+    ) -> Result<Vec<Effect>, ApiError> {
+        let agent_info = self.info.clone();
+        let fw = self
+            .frameworks
+            .get_mut(fid)
+            .ok_or_else(|| ApiError::bad_request("Framework cannot be found"))?;
+        let framework_info = fw.info.clone();
+        let terminating = fw.terminating;
+        let ex = fw
+            .executors
+            .get_mut(eid)
+            .ok_or_else(|| ApiError::bad_request("Executor cannot be found"))?;
+        if terminating || !ex.is_live() {
+            return Err(ApiError::forbidden("Executor is terminating"));
+        }
+        info!(%fid, %eid, "Executor subscribed");
+        let mut fx = Vec::new();
+        if let Some(old) = ex.connection.replace(connection) {
+            fx.push(Effect::CloseStream { connection: old });
+        }
+        ex.state = ExecutorState::Running;
+        let subscribed = exec::Subscribed {
+            executor_info: ex.info.clone(),
+            framework_info,
+            agent_info,
+            container_id: Some(ex.container_id.clone()),
+        };
+        fx.push(Effect::Executor {
+            connection,
+            event: exec_event(ExecutorEventType::SUBSCRIBED, |e| {
+                e.subscribed = Some(subscribed)
+            }),
+        });
+        for task in subscribe.unacknowledged_tasks {
+            if !ex.knows_task(&task.task_id) {
+                let id = task.task_id.clone();
+                ex.tasks
+                    .insert(id, Task::new(task, fid.clone(), eid.clone()));
+            }
+        }
+        for task in std::mem::take(&mut ex.queued_tasks) {
+            let launch = exec_event(ExecutorEventType::LAUNCH, |e| {
+                e.launch = Some(exec::LaunchEvent { task: task.clone() })
+            });
+            ex.tasks.insert(
+                task.task_id.clone(),
+                Task::new(task, fid.clone(), eid.clone()),
+            );
+            fx.push(Effect::Executor {
+                connection,
+                event: launch,
+            });
+        }
+        for update in subscribe.unacknowledged_updates {
+            self.accept_update(fid, eid, connection, update.status, now, &mut fx);
+        }
+        Ok(fx)
+    }
+
+    /// UPDATE from a subscribed executor: queued for the master, then
+    /// ACKNOWLEDGED on the executor's stream with the same uuid.
+    pub fn executor_update(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        status: TaskStatus,
+        now: Instant,
+    ) -> Result<Vec<Effect>, ApiError> {
+        let connection = self.subscribed_connection(fid, eid)?;
+        let mut fx = Vec::new();
+        self.accept_update(fid, eid, connection, status, now, &mut fx);
+        Ok(fx)
+    }
+
+    /// MESSAGE from a subscribed executor: forwarded to the master.
+    pub fn executor_message(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        data: String,
+    ) -> Result<Vec<Effect>, ApiError> {
+        self.subscribed_connection(fid, eid)?;
+        match self.info.id.clone().filter(|_| self.connected) {
+            Some(agent_id) => Ok(vec![Effect::Master(Box::new(AgentCall::Message {
+                agent_id,
+                framework_id: fid.clone(),
+                executor_id: eid.clone(),
+                data,
+            }))]),
+            None => {
+                warn!(%fid, %eid, "Dropping executor message: not connected to a master");
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// HEARTBEAT: accepted from any known executor.
+    pub fn executor_heartbeat(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+    ) -> Result<(), ApiError> {
+        let fw = self
+            .frameworks
+            .get(fid)
+            .ok_or_else(|| ApiError::bad_request("Framework cannot be found"))?;
+        fw.executors
+            .get(eid)
+            .ok_or_else(|| ApiError::bad_request("Executor cannot be found"))?;
+        Ok(())
+    }
+
+    /// The subscription stream `connection` of an executor ended.
+    pub fn executor_disconnected(&mut self, fid: &FrameworkID, eid: &ExecutorID, connection: u64) {
+        if let Some(ex) = self.live_executor_mut(fid, eid)
+            && ex.connection == Some(connection)
+        {
+            info!(%fid, %eid, "Executor disconnected");
+            ex.connection = None;
+        }
+    }
+
+    /// The executor process of container `cid` was forked as `pid`.
+    pub fn executor_launched(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        cid: &ContainerID,
+        pid: u32,
+    ) -> Vec<Effect> {
+        let timeout = self.config.executor_registration_timeout;
+        let Some(ex) = self
+            .live_executor_mut(fid, eid)
+            .filter(|e| &e.container_id == cid)
+        else {
+            return vec![Effect::Destroy { pid }];
+        };
+        ex.pid = Some(pid);
+        match ex.state {
+            ExecutorState::Launching => {
+                ex.state = ExecutorState::Registering;
+                let timer = Timer::RegistrationTimeout {
+                    framework_id: fid.clone(),
+                    executor_id: eid.clone(),
+                    container_id: cid.clone(),
+                };
+                vec![Effect::Schedule {
+                    after: timeout,
+                    timer,
+                }]
+            }
+            ExecutorState::Terminating => vec![Effect::Destroy { pid }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The container of `cid` could not be started: its tasks fail with
+    /// REASON_CONTAINER_LAUNCH_FAILED.
+    pub fn launch_failed(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        cid: &ContainerID,
+        error: &str,
+        now: Instant,
+    ) -> Vec<Effect> {
+        warn!(%fid, %eid, "Failed to launch executor: {error}");
+        let exit = ExitInfo {
+            wait_status: 1 << 8,
+            description: "failed to launch".into(),
+        };
+        let reason = Reason::REASON_CONTAINER_LAUNCH_FAILED;
+        self.executor_gone(fid, eid, cid, &exit, reason, error, now)
+    }
+
+    /// The executor process of `cid` exited: remaining tasks fail with
+    /// REASON_EXECUTOR_TERMINATED and the master learns about it.
+    pub fn executor_exited(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        cid: &ContainerID,
+        exit: &ExitInfo,
+        now: Instant,
+    ) -> Vec<Effect> {
+        info!(%fid, %eid, "Executor {}", exit.description);
+        let message = format!("Executor {}", exit.description);
+        self.executor_gone(
+            fid,
+            eid,
+            cid,
+            exit,
+            Reason::REASON_EXECUTOR_TERMINATED,
+            &message,
+            now,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn executor_gone(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        cid: &ContainerID,
+        exit: &ExitInfo,
+        reason: Reason,
+        message: &str,
+        now: Instant,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return fx;
+        };
+        if fw.executors.get(eid).is_none_or(|e| &e.container_id != cid) {
+            return fx;
+        }
+        let Some(mut ex) = fw.executors.remove(eid) else {
+            return fx;
+        };
+        if let Some(connection) = ex.connection.take() {
+            fx.push(Effect::CloseStream { connection });
+        }
+        ex.state = ExecutorState::Terminated;
+        for tid in ex
+            .queued_tasks
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect::<Vec<_>>()
+        {
+            ex.dequeue(&tid);
+        }
+        let live = ex.live_task_ids();
+        let custom = !ex.command_executor;
+        let terminating = fw.terminating;
+        if terminating {
+            for tid in ex.tasks.keys().cloned().collect::<Vec<_>>() {
+                ex.complete_task(&tid);
+            }
+        }
+        fw.push_completed(ex);
+        if !terminating {
+            for tid in live {
+                self.agent_update(
+                    fid,
+                    Some(eid),
+                    &tid,
+                    TaskState::TASK_FAILED,
+                    Some(reason),
+                    message,
+                    now,
+                    &mut fx,
+                );
+            }
+        }
+        if let (true, Some(agent_id), true) = (custom, self.info.id.clone(), self.connected) {
+            fx.push(Effect::Master(Box::new(AgentCall::ExecutorExited {
+                agent_id,
+                framework_id: fid.clone(),
+                executor_id: eid.clone(),
+                status: exit.wait_status,
+            })));
+        }
+        self.maybe_remove_framework(fid);
+        fx
+    }
+
+    /// A timer armed through [`Effect::Schedule`] fired.
+    pub fn timer_fired(&mut self, timer: Timer, now: Instant) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match timer {
+            Timer::RegistrationTimeout {
+                framework_id: fid,
+                executor_id: eid,
+                container_id: cid,
+            } => {
+                let timeout = mesos_flags::Duration(self.config.executor_registration_timeout);
+                let Some(ex) = self
+                    .live_executor_mut(&fid, &eid)
+                    .filter(|e| e.container_id == cid)
+                else {
+                    return fx;
+                };
+                if !matches!(
+                    ex.state,
+                    ExecutorState::Launching | ExecutorState::Registering
+                ) {
+                    return fx;
+                }
+                warn!(%fid, %eid, "Executor did not register within {timeout}; destroying it");
+                ex.state = ExecutorState::Terminating;
+                if let Some(pid) = ex.pid {
+                    fx.push(Effect::Destroy { pid });
+                }
+                let queued: Vec<TaskID> =
+                    ex.queued_tasks.iter().map(|t| t.task_id.clone()).collect();
+                for tid in &queued {
+                    ex.dequeue(tid);
+                }
+                let message = format!("Executor did not register within {timeout}");
+                let reason = Some(Reason::REASON_EXECUTOR_REGISTRATION_TIMEOUT);
+                for tid in queued {
+                    self.agent_update(
+                        &fid,
+                        Some(&eid),
+                        &tid,
+                        TaskState::TASK_FAILED,
+                        reason,
+                        message.clone(),
+                        now,
+                        &mut fx,
+                    );
+                }
+            }
+            Timer::ShutdownTimeout {
+                framework_id: fid,
+                executor_id: eid,
+                container_id: cid,
+            } => {
+                if let Some(ex) = self
+                    .live_executor_mut(&fid, &eid)
+                    .filter(|e| e.container_id == cid)
+                {
+                    warn!(%fid, %eid, "Executor did not exit after SHUTDOWN; killing it");
+                    if let Some(pid) = ex.pid {
+                        fx.push(Effect::Destroy { pid });
+                    }
+                }
+            }
+        }
+        fx
+    }
+
+    /// The agent is stopping: close every stream and destroy every executor.
+    pub fn shutdown_all(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for ex in self
+            .frameworks
+            .values_mut()
+            .flat_map(|f| f.executors.values_mut())
+        {
+            ex.state = ExecutorState::Terminating;
+            if let Some(connection) = ex.connection.take() {
+                fx.push(Effect::CloseStream { connection });
+            }
+            if let Some(pid) = ex.pid {
+                fx.push(Effect::Destroy { pid });
+            }
+        }
+        fx
+    }
+
+    fn subscribed_connection(&self, fid: &FrameworkID, eid: &ExecutorID) -> Result<u64, ApiError> {
+        let fw = self
+            .frameworks
+            .get(fid)
+            .ok_or_else(|| ApiError::bad_request("Framework cannot be found"))?;
+        let ex = fw
+            .executors
+            .get(eid)
+            .ok_or_else(|| ApiError::bad_request("Executor cannot be found"))?;
+        ex.connection
+            .ok_or_else(|| ApiError::forbidden("Executor is not subscribed"))
+    }
+
+    fn accept_update(
+        &mut self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        connection: u64,
+        status: TaskStatus,
+        now: Instant,
+        fx: &mut Vec<Effect>,
+    ) {
+        let ack = exec::Acknowledged {
+            task_id: status.task_id.clone(),
+            uuid: status.uuid.clone().unwrap_or_default(),
+        };
+        self.record_update(fid, Some(eid), status, now, fx);
+        fx.push(Effect::Executor {
+            connection,
+            event: exec_event(ExecutorEventType::ACKNOWLEDGED, |e| {
+                e.acknowledged = Some(ack)
+            }),
+        });
+    }
+}

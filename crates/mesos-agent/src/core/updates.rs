@@ -1,0 +1,242 @@
+//! The status update manager (spec §3.2): per task an ordered queue of
+//! updates; only the head is in flight to the master and it is re-sent every
+//! retry interval until the master's ACKNOWLEDGE with its uuid arrives.
+//!
+//! Pure bookkeeping: callers pass `now` and decide what to do with the
+//! updates it says are due.
+
+use mesos_types::task_state::is_terminal;
+use mesos_types::{FrameworkID, TaskID, TaskStatus};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug, Default)]
+struct Stream {
+    pending: VecDeque<TaskStatus>,
+    /// When the head was last sent (None = not sent yet).
+    sent_at: Option<Instant>,
+    /// Every uuid this stream accepted, to drop duplicates.
+    seen: HashSet<String>,
+    /// A terminal update was accepted; later ones are ignored.
+    terminated: bool,
+}
+
+/// What [`UpdateManager::push`] did with an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pushed {
+    /// Same uuid seen before: acknowledge again, forward nothing.
+    Duplicate,
+    /// The task already had a terminal update: dropped.
+    AfterTerminal,
+    /// Queued; `send` is the update to forward now (it became the head).
+    Queued { send: Option<Box<TaskStatus>> },
+}
+
+/// What [`UpdateManager::acknowledge`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Acked {
+    /// No update with this uuid at the head of that task's stream.
+    Unexpected,
+    /// The head was removed; `terminal` = the stream is finished and gone;
+    /// `next` = the new head, to forward now.
+    Done {
+        terminal: bool,
+        next: Option<Box<TaskStatus>>,
+    },
+}
+
+/// Status update streams keyed by framework and task.
+#[derive(Debug, Default)]
+pub struct UpdateManager {
+    streams: BTreeMap<(FrameworkID, TaskID), Stream>,
+}
+
+impl UpdateManager {
+    /// Queues `status` (which must carry a uuid). `connected` = the master link
+    /// is up, so a new head can be sent right away.
+    pub fn push(
+        &mut self,
+        framework_id: &FrameworkID,
+        status: TaskStatus,
+        connected: bool,
+        now: Instant,
+    ) -> Pushed {
+        let key = (framework_id.clone(), status.task_id.clone());
+        let stream = self.streams.entry(key).or_default();
+        let uuid = status.uuid.clone().unwrap_or_default();
+        if !stream.seen.insert(uuid) {
+            return Pushed::Duplicate;
+        }
+        if stream.terminated {
+            return Pushed::AfterTerminal;
+        }
+        stream.terminated = is_terminal(status.state);
+        stream.pending.push_back(status);
+        let send = if stream.pending.len() == 1 && connected {
+            stream.sent_at = Some(now);
+            stream.pending.front().cloned().map(Box::new)
+        } else {
+            None
+        };
+        Pushed::Queued { send }
+    }
+
+    /// Whether `uuid` was already accepted for this task.
+    pub fn is_duplicate(&self, framework_id: &FrameworkID, task_id: &TaskID, uuid: &str) -> bool {
+        self.streams
+            .get(&(framework_id.clone(), task_id.clone()))
+            .is_some_and(|s| s.seen.contains(uuid))
+    }
+
+    /// Handles the master's acknowledgement of `uuid`.
+    pub fn acknowledge(
+        &mut self,
+        framework_id: &FrameworkID,
+        task_id: &TaskID,
+        uuid: &str,
+        connected: bool,
+        now: Instant,
+    ) -> Acked {
+        let key = (framework_id.clone(), task_id.clone());
+        let Some(stream) = self.streams.get_mut(&key) else {
+            return Acked::Unexpected;
+        };
+        if stream.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
+            return Acked::Unexpected;
+        }
+        let acked = stream.pending.pop_front();
+        stream.sent_at = None;
+        if acked.is_some_and(|s| is_terminal(s.state)) {
+            self.streams.remove(&key);
+            return Acked::Done {
+                terminal: true,
+                next: None,
+            };
+        }
+        let next = match (stream.pending.front(), connected) {
+            (Some(head), true) => {
+                stream.sent_at = Some(now);
+                Some(Box::new(head.clone()))
+            }
+            _ => None,
+        };
+        Acked::Done {
+            terminal: false,
+            next,
+        }
+    }
+
+    /// Heads not sent yet or sent at least `interval` ago; marks them sent.
+    pub fn due(&mut self, now: Instant, interval: Duration) -> Vec<(FrameworkID, TaskStatus)> {
+        let mut out = Vec::new();
+        for ((fid, _), s) in self.streams.iter_mut() {
+            let Some(head) = s.pending.front() else {
+                continue;
+            };
+            if s.sent_at
+                .is_none_or(|t| now.saturating_duration_since(t) >= interval)
+            {
+                s.sent_at = Some(now);
+                out.push((fid.clone(), head.clone()));
+            }
+        }
+        out
+    }
+
+    /// Every head, to send right after (re-)registering; marks them sent.
+    pub fn all_heads(&mut self, now: Instant) -> Vec<(FrameworkID, TaskStatus)> {
+        for s in self.streams.values_mut() {
+            s.sent_at = None;
+        }
+        self.due(now, Duration::ZERO)
+    }
+
+    /// Drops the streams of a framework that is being removed.
+    pub fn remove_framework(&mut self, framework_id: &FrameworkID) {
+        self.streams.retain(|(f, _), _| f != framework_id);
+    }
+
+    /// Number of queued updates of one task (tests and metrics).
+    pub fn pending(&self, framework_id: &FrameworkID, task_id: &TaskID) -> usize {
+        self.streams
+            .get(&(framework_id.clone(), task_id.clone()))
+            .map_or(0, |s| s.pending.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_types::TaskState::{self, *};
+
+    fn status(task: &str, state: TaskState, uuid: &str) -> TaskStatus {
+        let mut s = TaskStatus::new(task.into(), state);
+        s.uuid = Some(uuid.into());
+        s
+    }
+
+    #[test]
+    fn only_the_head_is_in_flight_and_acks_advance() {
+        let f = FrameworkID::new("f");
+        let mut m = UpdateManager::default();
+        let now = Instant::now();
+        let Pushed::Queued { send: Some(first) } =
+            m.push(&f, status("t", TASK_RUNNING, "u1"), true, now)
+        else {
+            panic!()
+        };
+        assert_eq!(first.uuid.as_deref(), Some("u1"));
+        assert_eq!(
+            m.push(&f, status("t", TASK_FINISHED, "u2"), true, now),
+            Pushed::Queued { send: None }
+        );
+        assert_eq!(
+            m.push(&f, status("t", TASK_FINISHED, "u2"), true, now),
+            Pushed::Duplicate
+        );
+        assert_eq!(
+            m.push(&f, status("t", TASK_FAILED, "u3"), true, now),
+            Pushed::AfterTerminal
+        );
+        assert_eq!(
+            m.acknowledge(&f, &"t".into(), "u2", true, now),
+            Acked::Unexpected
+        );
+        let Acked::Done {
+            terminal: false,
+            next: Some(n),
+        } = m.acknowledge(&f, &"t".into(), "u1", true, now)
+        else {
+            panic!()
+        };
+        assert_eq!(n.uuid.as_deref(), Some("u2"));
+        assert_eq!(
+            m.acknowledge(&f, &"t".into(), "u2", true, now),
+            Acked::Done {
+                terminal: true,
+                next: None
+            }
+        );
+        assert_eq!(m.pending(&f, &"t".into()), 0);
+    }
+
+    #[test]
+    fn heads_are_retried_after_the_interval_and_on_reconnect() {
+        let f = FrameworkID::new("f");
+        let mut m = UpdateManager::default();
+        let t0 = Instant::now();
+        // Disconnected: queued but not sent.
+        assert_eq!(
+            m.push(&f, status("t", TASK_RUNNING, "u1"), false, t0),
+            Pushed::Queued { send: None }
+        );
+        assert_eq!(m.all_heads(t0).len(), 1, "sent on registration");
+        let interval = Duration::from_secs(10);
+        assert!(m.due(t0 + Duration::from_secs(9), interval).is_empty());
+        assert_eq!(m.due(t0 + Duration::from_secs(10), interval).len(), 1);
+        assert!(m.due(t0 + Duration::from_secs(11), interval).is_empty());
+        m.remove_framework(&f);
+        assert!(m.all_heads(t0).is_empty());
+    }
+}

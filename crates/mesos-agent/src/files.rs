@@ -1,0 +1,285 @@
+//! The files endpoints' logic (spec §6.8): virtual paths, confinement to
+//! sandboxes, and the browse/read semantics.
+//!
+//! A request path is mapped to a registered root (an executor sandbox, or
+//! one of its `runs/latest` aliases) by longest prefix. Paths with `..` are
+//! refused, and the final path is canonicalized (symlinks resolved) and must
+//! stay inside the canonical root, so a symlink in a sandbox pointing at
+//! `/etc/passwd` is never followed out.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Largest chunk `/files/read` returns (16 pages of 4 KiB).
+pub const MAX_READ: u64 = 16 * 4096;
+
+/// Why a files request failed; the HTTP layer maps these to 400/403/404.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilesError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// The virtual paths the agent serves and their real directories.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileRoots {
+    roots: BTreeMap<String, PathBuf>,
+}
+
+/// A request path mapped to a real file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Normalized virtual path (`/a/b`).
+    pub virtual_path: String,
+    /// Canonical real path, inside its root.
+    pub real: PathBuf,
+}
+
+impl FileRoots {
+    /// Registers `virtual_path` as an alias of `real`.
+    pub fn add(&mut self, virtual_path: &str, real: PathBuf) {
+        let v = normalize(virtual_path).unwrap_or_else(|_| virtual_path.to_string());
+        self.roots.insert(v, real);
+    }
+
+    /// Roots for executor sandboxes: the directory itself, and the
+    /// `runs/latest` forms (long and short) for each executor.
+    pub fn for_sandboxes(sandboxes: &[crate::core::Sandbox]) -> FileRoots {
+        let mut roots = FileRoots::default();
+        for s in sandboxes {
+            roots.add(&s.directory.display().to_string(), s.directory.clone());
+            if let Some(runs) = s.directory.parent() {
+                let latest = runs.join("latest");
+                roots.add(&latest.display().to_string(), latest.clone());
+                let short =
+                    crate::paths::virtual_latest(&s.framework_id.value, &s.executor_id.value);
+                roots.add(&short, latest);
+            }
+        }
+        roots
+    }
+
+    /// `virtual path -> real path`, for `/files/debug`.
+    pub fn debug(&self) -> Value {
+        Value::Object(
+            self.roots
+                .iter()
+                .map(|(v, r)| (v.clone(), Value::from(r.display().to_string())))
+                .collect(),
+        )
+    }
+
+    /// Maps a request path to a real path inside one of the roots.
+    pub fn resolve(&self, path: &str) -> Result<Resolved, FilesError> {
+        let virtual_path = normalize(path)?;
+        let (root_virtual, root_real) = self
+            .roots
+            .iter()
+            .filter(|(v, _)| is_prefix(v, &virtual_path))
+            .max_by_key(|(v, _)| v.len())
+            .ok_or_else(|| FilesError::NotFound(format!("No such file or directory: '{path}'")))?;
+        let rest = virtual_path[root_virtual.len()..].trim_start_matches('/');
+        let candidate = if rest.is_empty() {
+            root_real.clone()
+        } else {
+            root_real.join(rest)
+        };
+        let root = root_real
+            .canonicalize()
+            .map_err(|_| FilesError::NotFound(format!("No such file or directory: '{path}'")))?;
+        let real = candidate.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                FilesError::NotFound(format!("No such file or directory: '{path}'"))
+            }
+            _ => FilesError::Forbidden(format!("Cannot access '{path}'")),
+        })?;
+        if !real.starts_with(&root) {
+            return Err(FilesError::Forbidden(format!(
+                "'{path}' points outside the sandbox"
+            )));
+        }
+        Ok(Resolved { virtual_path, real })
+    }
+}
+
+fn is_prefix(root: &str, path: &str) -> bool {
+    root == "/"
+        || path == root
+        || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
+}
+
+/// `/a//b/./c/` -> `/a/b/c`; any `..` is refused.
+pub fn normalize(path: &str) -> Result<String, FilesError> {
+    let mut parts = Vec::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                return Err(FilesError::Forbidden("Paths must not contain '..'".into()));
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// Parses an `offset`/`length` query value; absent means -1.
+fn parse_position(name: &str, value: Option<&str>) -> Result<i64, FilesError> {
+    let Some(v) = value else { return Ok(-1) };
+    let n: i64 = v.trim().parse().map_err(|_| {
+        FilesError::BadRequest(format!("Failed to parse {name}: '{v}' is not a number"))
+    })?;
+    if n < -1 {
+        return Err(FilesError::BadRequest(format!(
+            "Negative {name} provided: {n}"
+        )));
+    }
+    Ok(n)
+}
+
+/// `/files/read`: `{"data": <text>, "offset": <n>}` (spec §6.8).
+pub fn read(real: &Path, offset: Option<&str>, length: Option<&str>) -> Result<Value, FilesError> {
+    let offset = parse_position("offset", offset)?;
+    let length = parse_position("length", length)?;
+    let meta = std::fs::metadata(real).map_err(|_| FilesError::NotFound("No such file".into()))?;
+    if meta.is_dir() {
+        return Err(FilesError::BadRequest("Cannot read a directory.".into()));
+    }
+    let size = meta.len();
+    if offset == -1 {
+        return Ok(json!({"data": "", "offset": size}));
+    }
+    let offset = offset as u64;
+    if offset >= size {
+        return Ok(json!({"data": "", "offset": offset}));
+    }
+    let wanted = if length == -1 {
+        MAX_READ
+    } else {
+        (length as u64).min(MAX_READ)
+    };
+    let count = wanted.min(size - offset);
+    let mut file = std::fs::File::open(real)
+        .map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| FilesError::BadRequest(format!("Cannot seek: {e}")))?;
+    let mut buf = Vec::with_capacity(count as usize);
+    file.take(count)
+        .read_to_end(&mut buf)
+        .map_err(|e| FilesError::BadRequest(format!("Cannot read file: {e}")))?;
+    Ok(json!({"data": String::from_utf8_lossy(&buf), "offset": offset}))
+}
+
+/// `/files/browse`: the entries of a directory (or the file itself), sorted by path.
+pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
+    let meta = std::fs::metadata(&resolved.real)
+        .map_err(|_| FilesError::NotFound("No such file or directory".into()))?;
+    let mut entries = Vec::new();
+    if meta.is_dir() {
+        let list = std::fs::read_dir(&resolved.real)
+            .map_err(|e| FilesError::Forbidden(format!("Cannot list directory: {e}")))?;
+        for entry in list.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(m) = std::fs::symlink_metadata(entry.path()) else {
+                continue;
+            };
+            let path = format!("{}/{}", resolved.virtual_path.trim_end_matches('/'), name);
+            entries.push(file_info(&path, &m));
+        }
+    } else {
+        entries.push(file_info(&resolved.virtual_path, &meta));
+    }
+    entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    Ok(Value::Array(entries))
+}
+
+fn file_info(path: &str, m: &std::fs::Metadata) -> Value {
+    json!({
+        "path": path,
+        "nlink": m.nlink(),
+        "size": m.size(),
+        "mtime": m.mtime(),
+        "mode": mode_string(m.mode()),
+        "uid": user_name(m.uid()),
+        "gid": group_name(m.gid()),
+    })
+}
+
+/// `ls -l` style permissions: `drwxr-xr-x`, `-rw-r--r--`, with s/S/t/T bits.
+pub fn mode_string(mode: u32) -> String {
+    let kind = match mode & 0o170000 {
+        0o040000 => 'd',
+        0o120000 => 'l',
+        0o020000 => 'c',
+        0o060000 => 'b',
+        0o010000 => 'p',
+        0o140000 => 's',
+        _ => '-',
+    };
+    let mut s = String::with_capacity(10);
+    s.push(kind);
+    let special = [(0o4000, 's', 'S'), (0o2000, 's', 'S'), (0o1000, 't', 'T')];
+    for (i, (bit, on, off)) in special.iter().enumerate() {
+        let shift = 6 - 3 * i as u32;
+        let bits = (mode >> shift) & 0o7;
+        let (r, w, x) = (bits & 0o4 != 0, bits & 0o2 != 0, bits & 0o1 != 0);
+        s.push(if r { 'r' } else { '-' });
+        s.push(if w { 'w' } else { '-' });
+        s.push(match (mode & bit != 0, x) {
+            (true, true) => *on,
+            (true, false) => *off,
+            (false, true) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => uid.to_string(),
+    }
+}
+
+fn group_name(gid: u32) -> String {
+    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
+        Ok(Some(g)) => g.name,
+        _ => gid.to_string(),
+    }
+}
+
+/// A MIME type for `/files/download`, from the extension.
+pub fn content_type(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" | "log" => "text/plain",
+        "html" | "htm" => "text/html",
+        "css" => "text/css",
+        "js" => "application/javascript",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "gz" | "tgz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests;

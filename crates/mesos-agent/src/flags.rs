@@ -1,0 +1,357 @@
+//! Agent command-line flags (spec §7.4) and their validation.
+//!
+//! Flags are parsed by clap from the argv that `mesos_flags::load` assembles
+//! out of `/etc/mesos-slave`, `MESOS_*` variables and the command line.
+//! [`AgentFlags::validate`] then checks what clap cannot (master address
+//! syntax, enumerated values) and produces the typed settings the agent uses.
+
+use clap::Parser;
+use mesos_flags::Duration;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// The agent's flags. Names, defaults and spellings follow Mesos.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "mesos-agent",
+    version = mesos_types::MESOS_VERSION,
+    about = "Mesos agent: runs tasks on behalf of a Mesos master",
+    args_override_self = true,
+    rename_all = "snake_case"
+)]
+pub struct AgentFlags {
+    /// Master to register with: `host:port` (also `http://host:port`).
+    #[arg(long)]
+    pub master: String,
+    /// IP address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, default_value_t = 5051)]
+    pub port: u16,
+    /// IP address advertised to the master and executors.
+    #[arg(long)]
+    pub advertise_ip: Option<IpAddr>,
+    /// Port advertised to the master and executors.
+    #[arg(long)]
+    pub advertise_port: Option<u16>,
+    /// Hostname reported to the master.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Look up the hostname when `--hostname` is absent (else use the IP).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = true)]
+    pub hostname_lookup: bool,
+    /// Directory for sandboxes (`<work_dir>/slaves/...`).
+    #[arg(long)]
+    pub work_dir: PathBuf,
+    /// Total resources, e.g. `cpus:4;mem:8192;ports:[31000-32000]` or a JSON array.
+    #[arg(long)]
+    pub resources: Option<String>,
+    /// Attributes, e.g. `rack:r1;os:ubuntu`.
+    #[arg(long)]
+    pub attributes: Option<String>,
+    /// Role of resources without an explicit role.
+    #[arg(long, default_value = "*")]
+    pub default_role: String,
+    /// Containerizers to use; only `mesos` is available in this build.
+    #[arg(long, default_value = "mesos")]
+    pub containerizers: String,
+    /// How long an executor may take to subscribe.
+    #[arg(long, default_value = "1mins")]
+    pub executor_registration_timeout: Duration,
+    /// Maximum backoff of re-subscribing executors (`MESOS_SUBSCRIPTION_BACKOFF_MAX`).
+    #[arg(long, default_value = "2secs")]
+    pub executor_reregistration_timeout: Duration,
+    /// How long an executor may take to exit after SHUTDOWN.
+    #[arg(long, default_value = "5secs")]
+    pub executor_shutdown_grace_period: Duration,
+    /// JSON object of variables executors get instead of the agent's environment.
+    #[arg(long)]
+    pub executor_environment_variables: Option<String>,
+    /// Isolators (accepted; this build isolates nothing beyond process groups).
+    #[arg(long, default_value = "posix/cpu,posix/mem")]
+    pub isolation: String,
+    /// Directory holding `mesos-executor` (default: next to this program).
+    #[arg(long)]
+    pub launcher_dir: Option<PathBuf>,
+    /// `reconnect` or `cleanup` (accepted; executors are not recovered yet).
+    #[arg(long, default_value = "reconnect")]
+    pub recover: String,
+    /// How long checkpointing executors try to re-subscribe (`MESOS_RECOVERY_TIMEOUT`).
+    #[arg(long, default_value = "15mins")]
+    pub recovery_timeout: Duration,
+    /// Treat recovery errors as fatal (accepted).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = true)]
+    pub strict: bool,
+    /// Run tasks as their user (accepted; tasks run as the agent's user).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = true)]
+    pub switch_user: bool,
+    /// Initial backoff between registration attempts (doubles up to 10 s).
+    #[arg(long, default_value = "1secs")]
+    pub registration_backoff_factor: Duration,
+    /// How often an unacknowledged status update is re-sent to the master.
+    #[arg(long, default_value = "10secs", hide = true)]
+    pub status_update_retry_interval: Duration,
+    /// Log directory (accepted; logs go to stderr).
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+    /// Log level: INFO, WARNING or ERROR.
+    #[arg(long, default_value = "INFO")]
+    pub logging_level: String,
+    /// Do not log to stderr (accepted).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub quiet: bool,
+    /// Use the HTTP executor API for command executors (always the case here).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub http_command_executor: bool,
+    /// Sandbox garbage collection delay (accepted; sandboxes are kept).
+    #[arg(long, default_value = "1weeks")]
+    pub gc_delay: Duration,
+}
+
+/// A flag value that clap accepted but the agent cannot use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FlagsError {
+    #[error("ZooKeeper master detection is not available in this build; pass --master=<host:port>")]
+    ZooKeeper,
+    #[error("invalid --master '{0}': {1}")]
+    Master(String, String),
+    #[error("invalid --recover '{0}': expected 'reconnect' or 'cleanup'")]
+    Recover(String),
+    #[error("invalid --containerizers '{0}': this build only provides the 'mesos' containerizer")]
+    Containerizers(String),
+    #[error("invalid --executor_environment_variables: {0}")]
+    ExecutorEnvironment(String),
+}
+
+/// Where the master is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterAddress {
+    pub host: String,
+    pub port: u16,
+}
+
+impl MasterAddress {
+    /// `http://host:port`.
+    pub fn base_url(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The agent API endpoint on the master.
+    pub fn agent_api_url(&self) -> String {
+        format!("{}/master/api/v1/agent", self.base_url())
+    }
+}
+
+/// Parses `--master`: `host:port`, `http://host:port[/...]`, `master@host:port`.
+/// The port defaults to 5050.
+pub fn parse_master(text: &str) -> Result<MasterAddress, FlagsError> {
+    let t = text.trim();
+    if t.starts_with("zk://") {
+        return Err(FlagsError::ZooKeeper);
+    }
+    let bad = |why: &str| FlagsError::Master(text.to_string(), why.to_string());
+    if t.starts_with("https://") {
+        return Err(bad("https is not supported in this build"));
+    }
+    let rest = t.strip_prefix("http://").unwrap_or(t);
+    let rest = rest.strip_prefix("master@").unwrap_or(rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(bad("expected host:port"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(bad("expected host:port"));
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().map_err(|_| bad("invalid port"))?,
+        None => 5050,
+    };
+    Ok(MasterAddress { host, port })
+}
+
+/// Values derived from the flags once they are known to be usable.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub master: MasterAddress,
+    /// Replaces the inherited environment of executors when set.
+    pub executor_environment: Option<BTreeMap<String, String>>,
+}
+
+impl AgentFlags {
+    /// Checks the values clap could not check.
+    pub fn validate(&self) -> Result<Validated, FlagsError> {
+        let master = parse_master(&self.master)?;
+        if self.recover != "reconnect" && self.recover != "cleanup" {
+            return Err(FlagsError::Recover(self.recover.clone()));
+        }
+        let containerizers: Vec<&str> = self.containerizers.split(',').map(str::trim).collect();
+        if !containerizers.contains(&"mesos") {
+            return Err(FlagsError::Containerizers(self.containerizers.clone()));
+        }
+        let executor_environment = match &self.executor_environment_variables {
+            None => None,
+            Some(text) => {
+                let v: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| FlagsError::ExecutorEnvironment(e.to_string()))?;
+                let obj = v.as_object().ok_or_else(|| {
+                    FlagsError::ExecutorEnvironment("expected a JSON object".into())
+                })?;
+                let mut env = BTreeMap::new();
+                for (k, v) in obj {
+                    let v = v.as_str().ok_or_else(|| {
+                        FlagsError::ExecutorEnvironment(format!("value of '{k}' must be a string"))
+                    })?;
+                    env.insert(k.clone(), v.to_string());
+                }
+                Some(env)
+            }
+        };
+        Ok(Validated {
+            master,
+            executor_environment,
+        })
+    }
+
+    /// `--launcher_dir`, defaulting to the directory of the running program.
+    pub fn launcher_dir(&self) -> PathBuf {
+        self.launcher_dir.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("/usr/libexec/mesos"))
+        })
+    }
+}
+
+/// Loads the flags from the given sources (see `mesos_flags::load`).
+pub fn load(
+    sources: &mesos_flags::FlagSources,
+) -> Result<mesos_flags::Loaded<AgentFlags>, mesos_flags::FlagError> {
+    mesos_flags::load::<AgentFlags>("mesos-agent", sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<AgentFlags, mesos_flags::FlagError> {
+        let sources = mesos_flags::FlagSources {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        load(&sources).map(|l| l.flags)
+    }
+
+    #[test]
+    fn defaults_follow_mesos() {
+        let f = parse(&["--master=m:5050", "--work_dir=/w"]).unwrap();
+        assert_eq!(f.port, 5051);
+        assert_eq!(f.ip.to_string(), "127.0.0.1");
+        assert_eq!(f.default_role, "*");
+        assert_eq!(f.executor_registration_timeout.to_string(), "1mins");
+        assert_eq!(f.executor_shutdown_grace_period.to_string(), "5secs");
+        assert_eq!(f.status_update_retry_interval.to_string(), "10secs");
+        assert_eq!(f.registration_backoff_factor.to_string(), "1secs");
+        assert!(f.strict && f.switch_user && f.hostname_lookup);
+        assert!(f.validate().is_ok());
+    }
+
+    #[test]
+    fn required_and_unknown_flags_are_errors() {
+        assert!(
+            parse(&["--work_dir=/w"])
+                .unwrap_err()
+                .to_string()
+                .contains("--master")
+        );
+        assert!(
+            parse(&["--master=m:1"])
+                .unwrap_err()
+                .to_string()
+                .contains("--work_dir")
+        );
+        assert!(
+            parse(&["--master=m:1", "--work_dir=/w", "--bogus=1"])
+                .unwrap_err()
+                .to_string()
+                .contains("--bogus")
+        );
+        let f = parse(&[
+            "--master=m:1",
+            "--work_dir=/w",
+            "--no-switch_user",
+            "--port=0",
+        ])
+        .unwrap();
+        assert!(!f.switch_user);
+        assert_eq!(f.port, 0);
+    }
+
+    #[test]
+    fn master_forms() {
+        assert_eq!(
+            parse_master("10.0.0.1:5050").unwrap(),
+            MasterAddress {
+                host: "10.0.0.1".into(),
+                port: 5050
+            }
+        );
+        assert_eq!(
+            parse_master("http://h:6000/").unwrap(),
+            MasterAddress {
+                host: "h".into(),
+                port: 6000
+            }
+        );
+        assert_eq!(parse_master("master@h:7000").unwrap().port, 7000);
+        assert_eq!(parse_master("h").unwrap().port, 5050);
+        assert_eq!(
+            parse_master("[::1]:5050").unwrap().base_url(),
+            "http://[::1]:5050"
+        );
+        assert_eq!(
+            parse_master("zk://a:2181/mesos"),
+            Err(FlagsError::ZooKeeper)
+        );
+        assert!(
+            FlagsError::ZooKeeper
+                .to_string()
+                .contains("ZooKeeper master detection is not available in this build")
+        );
+        assert!(parse_master("h:notaport").is_err());
+        assert!(parse_master("").is_err());
+    }
+
+    #[test]
+    fn value_validation() {
+        let mut f = parse(&["--master=m:1", "--work_dir=/w"]).unwrap();
+        f.recover = "never".into();
+        assert!(matches!(f.validate(), Err(FlagsError::Recover(_))));
+        f.recover = "cleanup".into();
+        f.containerizers = "docker".into();
+        assert!(matches!(f.validate(), Err(FlagsError::Containerizers(_))));
+        f.containerizers = "docker,mesos".into();
+        f.executor_environment_variables = Some(r#"{"PATH":"/bin"}"#.into());
+        assert_eq!(
+            f.validate().unwrap().executor_environment.unwrap()["PATH"],
+            "/bin"
+        );
+        f.executor_environment_variables = Some("[1]".into());
+        assert!(f.validate().is_err());
+    }
+}

@@ -1,0 +1,276 @@
+//! Starting executor processes (the posix launcher of this agent).
+//!
+//! A [`LaunchSpec`] is produced by the agent core; [`launch`] creates the
+//! sandbox, fetches URIs, and spawns the executor in its own process group
+//! with stdout/stderr going to the sandbox files `stdout` and `stderr`. The
+//! executor environment (spec §4.1) is built by the pure [`executor_env`].
+
+use crate::fetcher;
+use mesos_types::{CommandInfo, ContainerID, ExecutorID, FrameworkID, URI};
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Everything needed to start one executor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchSpec {
+    pub framework_id: FrameworkID,
+    pub executor_id: ExecutorID,
+    pub container_id: ContainerID,
+    /// The sandbox (`runs/<container_id>`).
+    pub directory: PathBuf,
+    /// The `runs/latest` symlink to point at `directory`.
+    pub latest: PathBuf,
+    /// What to run.
+    pub command: CommandInfo,
+    /// Variables set on top of the inherited environment.
+    pub env: BTreeMap<String, String>,
+    /// Inherit the agent's environment (false with `--executor_environment_variables`).
+    pub inherit_env: bool,
+    /// Fetched into the sandbox first.
+    pub uris: Vec<URI>,
+}
+
+/// Inputs of [`executor_env`].
+#[derive(Debug, Clone)]
+pub struct EnvParams<'a> {
+    pub framework_id: &'a str,
+    pub executor_id: &'a str,
+    pub agent_id: &'a str,
+    pub directory: &'a Path,
+    /// `ip:port` of the agent's HTTP server.
+    pub agent_endpoint: &'a str,
+    pub checkpoint: bool,
+    pub http_command_executor: bool,
+    pub shutdown_grace_period: Duration,
+    pub recovery_timeout: Duration,
+    pub subscription_backoff_max: Duration,
+}
+
+/// The environment the agent gives every executor (spec §4.1).
+pub fn executor_env(p: &EnvParams<'_>) -> BTreeMap<String, String> {
+    let dir = p.directory.display().to_string();
+    let flag = |b: bool| if b { "1" } else { "0" }.to_string();
+    let duration = |d: Duration| mesos_flags::Duration(d).to_string();
+    BTreeMap::from([
+        ("MESOS_FRAMEWORK_ID".into(), p.framework_id.to_string()),
+        ("MESOS_EXECUTOR_ID".into(), p.executor_id.to_string()),
+        ("MESOS_DIRECTORY".into(), dir.clone()),
+        ("MESOS_SANDBOX".into(), dir),
+        ("MESOS_AGENT_ENDPOINT".into(), p.agent_endpoint.to_string()),
+        (
+            "MESOS_SLAVE_PID".into(),
+            format!("slave(1)@{}", p.agent_endpoint),
+        ),
+        ("MESOS_SLAVE_ID".into(), p.agent_id.to_string()),
+        ("MESOS_CHECKPOINT".into(), flag(p.checkpoint)),
+        (
+            "MESOS_HTTP_COMMAND_EXECUTOR".into(),
+            flag(p.http_command_executor),
+        ),
+        (
+            "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
+            duration(p.shutdown_grace_period),
+        ),
+        (
+            "MESOS_RECOVERY_TIMEOUT".into(),
+            duration(p.recovery_timeout),
+        ),
+        (
+            "MESOS_SUBSCRIPTION_BACKOFF_MAX".into(),
+            duration(p.subscription_backoff_max),
+        ),
+        ("LIBPROCESS_PORT".into(), "0".into()),
+    ])
+}
+
+/// The variables of a `CommandInfo.environment` that carry a plain value.
+pub fn command_env(command: &CommandInfo) -> BTreeMap<String, String> {
+    command
+        .environment
+        .iter()
+        .flat_map(|e| e.variables.iter())
+        .filter_map(|v| v.value.as_ref().map(|val| (v.name.clone(), val.clone())))
+        .collect()
+}
+
+/// The program, its arguments and `argv[0]` for a `CommandInfo`.
+pub fn argv(command: &CommandInfo) -> Result<(String, Vec<String>, Option<String>), String> {
+    let value = command
+        .value
+        .clone()
+        .filter(|v| !v.is_empty())
+        .ok_or("the executor command has no 'value'")?;
+    if command.shell {
+        Ok(("/bin/sh".into(), vec!["-c".into(), value], None))
+    } else {
+        Ok((
+            value,
+            command.arguments.iter().skip(1).cloned().collect(),
+            command.arguments.first().cloned(),
+        ))
+    }
+}
+
+/// Creates the sandbox, fetches URIs and spawns the executor. Errors are
+/// worded for a TASK_FAILED message.
+pub async fn launch(
+    spec: &LaunchSpec,
+    client: &reqwest::Client,
+) -> Result<tokio::process::Child, String> {
+    crate::paths::create_run_dir(&spec.directory, &spec.latest).map_err(|e| {
+        format!(
+            "Failed to create sandbox '{}': {e}",
+            spec.directory.display()
+        )
+    })?;
+    let open = |name: &str| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spec.directory.join(name))
+            .map_err(|e| format!("Failed to open sandbox file '{name}': {e}"))
+    };
+    let mut log = open("stderr")?;
+    for uri in &spec.uris {
+        let _ = writeln!(log, "Fetching URI '{}'", uri.value);
+        match fetcher::fetch(uri, &spec.directory, client).await {
+            Ok(dest) => {
+                let _ = writeln!(log, "Fetched '{}' to '{}'", uri.value, dest.display());
+            }
+            Err(e) => {
+                let _ = writeln!(log, "Failed to fetch '{}': {e}", uri.value);
+                return Err(format!(
+                    "Failed to fetch all URIs for container '{}': {e}",
+                    spec.container_id.value
+                ));
+            }
+        }
+    }
+    let (program, args, arg0) = argv(&spec.command)?;
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&args);
+    if let Some(arg0) = arg0 {
+        cmd.arg0(arg0);
+    }
+    if !spec.inherit_env {
+        cmd.env_clear();
+    }
+    cmd.envs(&spec.env)
+        .current_dir(&spec.directory)
+        .stdin(Stdio::null())
+        .stdout(open("stdout")?)
+        .stderr(open("stderr")?)
+        .process_group(0)
+        .kill_on_drop(false);
+    cmd.spawn()
+        .map_err(|e| format!("Failed to launch executor '{program}': {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_has_every_spec_variable() {
+        let env = executor_env(&EnvParams {
+            framework_id: "F-0001",
+            executor_id: "task-1",
+            agent_id: "M-S0",
+            directory: Path::new("/w/run"),
+            agent_endpoint: "10.0.0.5:5051",
+            checkpoint: false,
+            http_command_executor: true,
+            shutdown_grace_period: Duration::from_secs(5),
+            recovery_timeout: Duration::from_secs(900),
+            subscription_backoff_max: Duration::from_secs(2),
+        });
+        let expect = [
+            ("MESOS_FRAMEWORK_ID", "F-0001"),
+            ("MESOS_EXECUTOR_ID", "task-1"),
+            ("MESOS_DIRECTORY", "/w/run"),
+            ("MESOS_SANDBOX", "/w/run"),
+            ("MESOS_AGENT_ENDPOINT", "10.0.0.5:5051"),
+            ("MESOS_SLAVE_PID", "slave(1)@10.0.0.5:5051"),
+            ("MESOS_SLAVE_ID", "M-S0"),
+            ("MESOS_CHECKPOINT", "0"),
+            ("MESOS_HTTP_COMMAND_EXECUTOR", "1"),
+            ("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs"),
+            ("MESOS_RECOVERY_TIMEOUT", "15mins"),
+            ("MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"),
+            ("LIBPROCESS_PORT", "0"),
+        ];
+        for (k, v) in expect {
+            assert_eq!(env.get(k).map(String::as_str), Some(v), "{k}");
+        }
+    }
+
+    #[test]
+    fn argv_for_shell_and_plain_commands() {
+        let shell = CommandInfo {
+            value: Some("echo hi".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            argv(&shell).unwrap(),
+            ("/bin/sh".into(), vec!["-c".into(), "echo hi".into()], None)
+        );
+        let plain = CommandInfo {
+            shell: false,
+            value: Some("/usr/bin/python3".into()),
+            arguments: vec!["python3".into(), "exec.py".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            argv(&plain).unwrap(),
+            (
+                "/usr/bin/python3".into(),
+                vec!["exec.py".into()],
+                Some("python3".into())
+            )
+        );
+        assert!(argv(&CommandInfo::default()).is_err());
+    }
+
+    #[tokio::test]
+    async fn launch_runs_in_the_sandbox_with_output_files() {
+        let d = tempfile::tempdir().unwrap();
+        let spec = LaunchSpec {
+            framework_id: "f".into(),
+            executor_id: "e".into(),
+            container_id: ContainerID {
+                value: "c".into(),
+                parent: None,
+            },
+            directory: d.path().join("runs/c"),
+            latest: d.path().join("runs/latest"),
+            command: CommandInfo {
+                value: Some("echo out-$GREETING; echo err >&2; pwd".into()),
+                ..Default::default()
+            },
+            env: BTreeMap::from([("GREETING".to_string(), "hello".to_string())]),
+            inherit_env: true,
+            uris: vec![],
+        };
+        let mut child = launch(&spec, &reqwest::Client::new()).await.unwrap();
+        assert!(child.wait().await.unwrap().success());
+        let out = std::fs::read_to_string(d.path().join("runs/latest/stdout")).unwrap();
+        assert!(out.starts_with("out-hello\n"), "{out}");
+        assert!(out.trim_end().ends_with("runs/c"), "{out}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("runs/c/stderr")).unwrap(),
+            "err\n"
+        );
+
+        let mut bad = spec.clone();
+        bad.uris = vec![URI {
+            value: "/no/such/file".into(),
+            ..Default::default()
+        }];
+        let e = launch(&bad, &reqwest::Client::new()).await.unwrap_err();
+        assert!(e.contains("Failed to fetch"), "{e}");
+    }
+}

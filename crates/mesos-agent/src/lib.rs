@@ -1,0 +1,297 @@
+//! The Mesos agent (`mesos-agent` / `mesos-slave`), as a library so that
+//! `mesos-local` can run several agents inside one process.
+//!
+//! Embedding: build [`AgentFlags`] (e.g. with [`flags::load`] or
+//! `AgentFlags::try_parse_from`), call [`start`], and keep the returned
+//! [`AgentHandle`]; `--port=0` picks a free port, reported in
+//! [`AgentHandle::addr`]. [`AgentHandle::shutdown`] kills the agent's
+//! executors and stops it.
+//!
+//! Layering (sans-IO core, I/O at the edge):
+//! * [`core`] — all bookkeeping and protocol decisions as a synchronous
+//!   state machine returning [`core::Effect`]s; unit-tested without I/O.
+//! * [`runtime`] — performs effects (master calls, executor streams, process
+//!   launch/kill, timers) and feeds results back into the core.
+//! * [`master_link`] — registration with the master and the call sender.
+//! * [`http`] — routing and endpoints (executor API, state, files, ...).
+//! * Leaf modules: [`flags`], [`detect`] (resources), [`paths`] (sandbox
+//!   layout), [`launcher`], [`fetcher`], [`proc_tree`] (killing process
+//!   trees), [`files`] (path confinement and read semantics).
+
+pub mod cli;
+pub mod core;
+pub mod detect;
+pub mod error;
+pub mod fetcher;
+pub mod files;
+pub mod flags;
+pub mod http;
+pub mod launcher;
+pub mod master_link;
+pub mod paths;
+pub mod proc_tree;
+pub mod runtime;
+
+pub use flags::AgentFlags;
+
+use anyhow::Context;
+use mesos_types::{AgentID, AgentInfo, Attribute};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// How often the core re-sends due status updates.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A running agent.
+pub struct AgentHandle {
+    /// The address the HTTP server is bound to.
+    pub addr: SocketAddr,
+    /// The address reported to the master and executors.
+    pub advertised_addr: SocketAddr,
+    shared: Arc<runtime::Shared>,
+    agent_id: watch::Receiver<Option<AgentID>>,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl AgentHandle {
+    /// The agent id, once registered.
+    pub fn agent_id(&self) -> Option<AgentID> {
+        self.agent_id.borrow().clone()
+    }
+
+    /// A watch on the agent id (None until registered).
+    pub fn agent_id_watch(&self) -> watch::Receiver<Option<AgentID>> {
+        self.agent_id.clone()
+    }
+
+    /// Waits until the agent has registered with the master.
+    pub async fn registered(&self) -> AgentID {
+        let mut rx = self.agent_id.clone();
+        loop {
+            if let Some(id) = rx.borrow_and_update().clone() {
+                return id;
+            }
+            if rx.changed().await.is_err() {
+                // The agent is gone; wait forever like a never-registering agent.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Kills all executors, disconnects from the master and stops the HTTP server.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.shared.shutdown();
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for AgentHandle {
+    fn drop(&mut self) {
+        if !*self.shutdown.borrow() {
+            self.stop();
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Starts an agent: binds the HTTP server, then registers with the master
+/// and serves in the background. `effective_flags` is what `/flags` and
+/// `state.flags` report.
+pub async fn start(
+    flags: AgentFlags,
+    effective_flags: BTreeMap<String, String>,
+) -> anyhow::Result<AgentHandle> {
+    let validated = flags.validate()?;
+    if flags
+        .containerizers
+        .split(',')
+        .any(|c| c.trim() == "docker")
+    {
+        warn!(
+            "The docker containerizer is not available in this build; using the mesos containerizer only"
+        );
+    }
+    std::fs::create_dir_all(&flags.work_dir)
+        .with_context(|| format!("Failed to create --work_dir '{}'", flags.work_dir.display()))?;
+    let work_dir = flags
+        .work_dir
+        .canonicalize()
+        .context("Failed to resolve --work_dir")?;
+    let machine = detect::probe(&work_dir);
+    let resources =
+        detect::agent_resources(&machine, flags.resources.as_deref(), &flags.default_role)
+            .map_err(|e| anyhow::anyhow!("Invalid --resources: {e}"))?;
+    let attributes = match &flags.attributes {
+        Some(text) => {
+            Attribute::parse_list(text).map_err(|e| anyhow::anyhow!("Invalid --attributes: {e}"))?
+        }
+        None => Vec::new(),
+    };
+
+    let listener = tokio::net::TcpListener::bind((flags.ip, flags.port))
+        .await
+        .with_context(|| format!("Failed to bind {}:{}", flags.ip, flags.port))?;
+    let addr = listener.local_addr()?;
+    let advertise_ip = match flags.advertise_ip {
+        Some(ip) => ip,
+        None if !flags.ip.is_unspecified() => flags.ip,
+        None => outbound_ip(&validated.master)
+            .await
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    };
+    let advertised_addr =
+        SocketAddr::new(advertise_ip, flags.advertise_port.unwrap_or(addr.port()));
+    let hostname = match &flags.hostname {
+        Some(h) => h.clone(),
+        None if flags.hostname_lookup => {
+            system_hostname().unwrap_or_else(|| advertise_ip.to_string())
+        }
+        None => advertise_ip.to_string(),
+    };
+    let launcher_dir = flags.launcher_dir();
+    if !launcher_dir.join("mesos-executor").exists() {
+        warn!(
+            "No mesos-executor in '{}': command tasks will fail (set --launcher_dir)",
+            launcher_dir.display()
+        );
+    }
+
+    let info = AgentInfo {
+        hostname,
+        port: i32::from(advertised_addr.port()),
+        resources: resources.into_vec(),
+        attributes,
+        id: None,
+        domain: None,
+    };
+    let config = core::CoreConfig {
+        work_dir,
+        launcher_dir,
+        ip: advertised_addr.ip(),
+        port: advertised_addr.port(),
+        executor_registration_timeout: flags.executor_registration_timeout.get(),
+        executor_shutdown_grace_period: flags.executor_shutdown_grace_period.get(),
+        executor_reregistration_timeout: flags.executor_reregistration_timeout.get(),
+        recovery_timeout: flags.recovery_timeout.get(),
+        status_update_retry_interval: flags.status_update_retry_interval.get(),
+        executor_environment: validated.executor_environment,
+    };
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("Failed to create the HTTP client")?;
+    let (calls_tx, calls_rx) = mpsc::unbounded_channel();
+    let facts = runtime::Facts {
+        flags: effective_flags,
+        start_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+        pid: format!("slave(1)@{advertised_addr}"),
+    };
+    let shared = runtime::Shared::new(core::Core::new(config, info), facts, client, calls_tx);
+    let agent_id = shared.agent_id();
+
+    let (shutdown, mut shutdown_rx) = watch::channel(false);
+    let app = http::router(shared.clone());
+    let server = tokio::spawn(async move {
+        let stop = async move {
+            while !*shutdown_rx.borrow_and_update() {
+                if shutdown_rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            warn!("HTTP server failed: {e}");
+        }
+    });
+    let link = Arc::new(master_link::Link::default());
+    let backoff = flags.registration_backoff_factor.get();
+    let tasks = vec![
+        tokio::spawn(master_link::run_registration(
+            shared.clone(),
+            link.clone(),
+            validated.master,
+            backoff,
+        )),
+        tokio::spawn(master_link::run_call_sender(shared.clone(), link, calls_rx)),
+        tokio::spawn(tick_loop(shared.clone())),
+    ];
+    info!("Agent listening on {addr} (advertised as {advertised_addr})");
+    Ok(AgentHandle {
+        addr,
+        advertised_addr,
+        shared,
+        agent_id,
+        shutdown,
+        server: Some(server),
+        tasks,
+    })
+}
+
+/// Status update retries every second; executor heartbeats every 30 s.
+async fn tick_loop(shared: Arc<runtime::Shared>) {
+    let mut interval = tokio::time::interval(TICK);
+    let mut last_heartbeat = tokio::time::Instant::now();
+    loop {
+        let now = interval.tick().await;
+        shared.handle(|c| c.tick(now));
+        if now.duration_since(last_heartbeat) >= runtime::EXECUTOR_HEARTBEAT_INTERVAL {
+            last_heartbeat = now;
+            shared.heartbeat_executors();
+        }
+    }
+}
+
+/// The local address used to reach the master (no packet is sent).
+async fn outbound_ip(master: &flags::MasterAddress) -> Option<IpAddr> {
+    let target = tokio::net::lookup_host((master.host.as_str(), master.port))
+        .await
+        .ok()?
+        .next()?;
+    let bind: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0".parse().ok()?
+    } else {
+        "[::]:0".parse().ok()?
+    };
+    let socket = std::net::UdpSocket::bind(bind).ok()?;
+    socket.connect(target).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
+}
+
+fn system_hostname() -> Option<String> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let h = h.trim();
+    (!h.is_empty()).then(|| h.to_string())
+}

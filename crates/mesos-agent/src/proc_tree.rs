@@ -1,0 +1,172 @@
+//! Killing an executor with everything it started.
+//!
+//! Executors run in their own process group, and the command executor puts
+//! its task in yet another group. Destroying a container therefore kills
+//! the process groups of the executor and of all its descendants (found by
+//! walking `/proc`), then the descendants themselves — the equivalent of the
+//! posix launcher's `killtree`. The walk is a pure function over parsed
+//! `/proc/<pid>/stat` records so it can be tested on fixtures.
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, getpgrp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The fields of `/proc/<pid>/stat` we need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: i32,
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+}
+
+/// Parses one `/proc/<pid>/stat` line. The command name is in parentheses
+/// and may itself contain spaces and parentheses, so fields are read after
+/// the last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let (head, tail) = text.rsplit_once(')')?;
+    let pid = head.split_once('(')?.0.trim().parse().ok()?;
+    let mut fields = tail.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcStat {
+        pid,
+        state,
+        ppid,
+        pgrp,
+    })
+}
+
+/// All processes under `proc_root` (normally `/proc`).
+pub fn snapshot(proc_root: &Path) -> Vec<ProcStat> {
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|t| parse_stat(&t))
+        .collect()
+}
+
+/// `root` and its live descendants, and the process groups they lead or belong to.
+pub fn tree(procs: &[ProcStat], root: i32) -> (BTreeSet<i32>, BTreeSet<i32>) {
+    let mut children: BTreeMap<i32, Vec<&ProcStat>> = BTreeMap::new();
+    for p in procs {
+        children.entry(p.ppid).or_default().push(p);
+    }
+    let mut pids = BTreeSet::new();
+    let mut groups = BTreeSet::from([root]);
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        if !pids.insert(pid) {
+            continue;
+        }
+        for c in children.get(&pid).into_iter().flatten() {
+            if c.state != 'Z' {
+                groups.insert(c.pgrp);
+                todo.push(c.pid);
+            }
+        }
+    }
+    (pids, groups)
+}
+
+/// SIGKILLs the process tree rooted at `pid` and all its process groups,
+/// never the agent's own group.
+pub fn kill_tree(pid: u32) {
+    let Ok(root) = i32::try_from(pid) else { return };
+    if root <= 1 {
+        return;
+    }
+    let own_group = getpgrp().as_raw();
+    let (pids, groups) = tree(&snapshot(Path::new("/proc")), root);
+    for g in groups.into_iter().filter(|g| *g > 1 && *g != own_group) {
+        let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+    }
+    for p in pids.into_iter().filter(|p| *p > 1) {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
+}
+
+/// SIGKILLs whatever is left in the process group `pgid` (after its leader exited).
+pub fn kill_group(pgid: u32) {
+    let Ok(g) = i32::try_from(pgid) else { return };
+    if g > 1 && g != getpgrp().as_raw() {
+        let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_command_names() {
+        let s = parse_stat("1234 (sleep) S 1200 1234 1200 0 -1 4194560 96 0 0 0").unwrap();
+        assert_eq!(
+            s,
+            ProcStat {
+                pid: 1234,
+                state: 'S',
+                ppid: 1200,
+                pgrp: 1234
+            }
+        );
+        let s = parse_stat("77 (we (ird) name) R 1 77 77 0").unwrap();
+        assert_eq!((s.pid, s.state, s.ppid, s.pgrp), (77, 'R', 1, 77));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn tree_collects_descendants_and_their_groups() {
+        let p = |pid, ppid, pgrp, state| ProcStat {
+            pid,
+            state,
+            ppid,
+            pgrp,
+        };
+        let procs = [
+            p(10, 1, 10, 'S'),  // executor
+            p(11, 10, 11, 'S'), // task (own group)
+            p(12, 11, 11, 'S'), // task child
+            p(13, 11, 11, 'Z'), // zombie: ignored
+            p(20, 1, 20, 'S'),  // unrelated
+        ];
+        let (pids, groups) = tree(&procs, 10);
+        assert_eq!(pids, BTreeSet::from([10, 11, 12]));
+        assert_eq!(groups, BTreeSet::from([10, 11]));
+    }
+
+    #[test]
+    fn kill_tree_kills_children_in_other_groups() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 1000 & wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Wait for the background sleep to appear.
+        let mut seen = false;
+        for _ in 0..100 {
+            if tree(&snapshot(Path::new("/proc")), pid as i32).0.len() >= 2 {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(seen);
+        kill_tree(pid);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+    }
+}
