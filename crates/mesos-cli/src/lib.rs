@@ -60,10 +60,16 @@ impl ExecuteFlags {
             return Err("Missing flag '--command'".into());
         }
         if self.docker_image.is_some() {
-            return Err("--docker_image needs the Docker containerizer, which this build does not have yet".into());
+            return Err(
+                "--docker_image needs the Docker containerizer, which this build does not have yet"
+                    .into(),
+            );
         }
         if self.content_type != "protobuf" && self.content_type != "json" {
-            return Err(format!("Invalid --content_type '{}': expected 'json' or 'protobuf'", self.content_type));
+            return Err(format!(
+                "Invalid --content_type '{}': expected 'json' or 'protobuf'",
+                self.content_type
+            ));
         }
         Resources::parse(&self.resources, "*").map_err(|e| format!("Invalid --resources: {e}"))?;
         if let Some(e) = &self.env {
@@ -73,7 +79,11 @@ impl ExecuteFlags {
     }
 
     pub fn framework_info(&self, user: String) -> FrameworkInfo {
-        let mut caps = vec![FrameworkCapability::RESERVATION_REFINEMENT, FrameworkCapability::TASK_KILLING_STATE, FrameworkCapability::REVOCABLE_RESOURCES];
+        let mut caps = vec![
+            FrameworkCapability::RESERVATION_REFINEMENT,
+            FrameworkCapability::TASK_KILLING_STATE,
+            FrameworkCapability::REVOCABLE_RESOURCES,
+        ];
         if self.partition_aware {
             caps.push(FrameworkCapability::PARTITION_AWARE);
         }
@@ -83,7 +93,10 @@ impl ExecuteFlags {
             checkpoint: self.checkpoint,
             role: Some(self.role.clone()),
             principal: self.principal.clone(),
-            capabilities: caps.into_iter().map(|k| Capability { kind: Some(k) }).collect(),
+            capabilities: caps
+                .into_iter()
+                .map(|k| Capability { kind: Some(k) })
+                .collect(),
             ..Default::default()
         }
     }
@@ -91,22 +104,40 @@ impl ExecuteFlags {
     /// The task for `offer`.
     pub fn task(&self, agent_id: AgentID) -> TaskInfo {
         let resources = Resources::parse(&self.resources, "*").unwrap_or_default();
-        let environment = self.env.as_deref().and_then(|e| parse_env(e).ok()).map(|vars| Environment {
-            variables: vars.into_iter().map(|(name, value)| EnvVariable { name, kind: Some(EnvVarType::VALUE), value: Some(value), secret: None }).collect(),
-        });
+        let environment = self
+            .env
+            .as_deref()
+            .and_then(|e| parse_env(e).ok())
+            .map(|vars| Environment {
+                variables: vars
+                    .into_iter()
+                    .map(|(name, value)| EnvVariable {
+                        name,
+                        kind: Some(EnvVarType::VALUE),
+                        value: Some(value),
+                        secret: None,
+                    })
+                    .collect(),
+            });
         TaskInfo {
             name: self.name.clone(),
             task_id: TaskID::new(self.name.clone()),
             agent_id,
             resources: resources.to_wire(true),
-            command: Some(CommandInfo { value: self.command.clone(), shell: self.shell, environment, ..Default::default() }),
+            command: Some(CommandInfo {
+                value: self.command.clone(),
+                shell: self.shell,
+                environment,
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
 }
 
 pub fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("Invalid --env JSON: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("Invalid --env JSON: {e}"))?;
     let obj = v.as_object().ok_or("--env must be a JSON object")?;
     obj.iter()
         .map(|(k, v)| match v {
@@ -118,12 +149,20 @@ pub fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
 
 /// The first offer whose unreserved resources (or those reserved for `role`) hold `need`.
 pub fn pick_offer<'a>(offers: &'a [Offer], need: &Resources, role: &str) -> Option<&'a Offer> {
-    offers.iter().find(|o| Resources::from_wire(o.resources.iter().cloned()).unallocated().usable_by(role).contains(need))
+    offers.iter().find(|o| {
+        Resources::from_wire(o.resources.iter().cloned())
+            .unallocated()
+            .usable_by(role)
+            .contains(need)
+    })
 }
 
 /// The lines the original prints for a status update.
 pub fn format_update(s: &TaskStatus) -> String {
-    let mut out = format!("Received status update {} for task '{}'", s.state, s.task_id);
+    let mut out = format!(
+        "Received status update {} for task '{}'",
+        s.state, s.task_id
+    );
     if let Some(m) = &s.message {
         out.push_str(&format!("\n  message: '{m}'"));
     }
@@ -144,7 +183,12 @@ mod tests {
     use super::*;
 
     fn flags(extra: &[&str]) -> ExecuteFlags {
-        let mut a = vec!["mesos-execute", "--master=m:5050", "--name=hello", "--command=echo hi"];
+        let mut a = vec![
+            "mesos-execute",
+            "--master=m:5050",
+            "--name=hello",
+            "--command=echo hi",
+        ];
         a.extend_from_slice(extra);
         ExecuteFlags::parse_from(a)
     }
@@ -187,7 +231,10 @@ mod tests {
         assert_eq!(t.task_id.value, "hello");
         let c = t.command.unwrap();
         assert!(!c.shell);
-        assert_eq!(c.environment.unwrap().variables[0].value.as_deref(), Some("1"));
+        assert_eq!(
+            c.environment.unwrap().variables[0].value.as_deref(),
+            Some("1")
+        );
         assert!(flags(&["--env=[1]"]).validate().is_err());
         assert!(flags(&["--resources=cpus:x"]).validate().is_err());
         assert!(flags(&["--docker_image=busybox"]).validate().is_err());

@@ -8,7 +8,11 @@ use std::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("version conflict on '{key}': expected {expected}, found {found}")]
-    Conflict { key: String, expected: u64, found: u64 },
+    Conflict {
+        key: String,
+        expected: u64,
+        found: u64,
+    },
     #[error("storage failure: {0}")]
     Backend(String),
 }
@@ -37,22 +41,47 @@ pub struct MemoryStore {
 
 impl Store for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        Ok(self.map.lock().map_err(|e| StoreError::Backend(e.to_string()))?.get(key).cloned())
+        Ok(self
+            .map
+            .lock()
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .get(key)
+            .cloned())
     }
 
     fn put(&self, key: &str, value: &[u8], expected: u64) -> Result<u64, StoreError> {
-        let mut m = self.map.lock().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut m = self
+            .map
+            .lock()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let found = m.get(key).map(|v| v.version).unwrap_or(0);
         if found != expected {
-            return Err(StoreError::Conflict { key: key.to_string(), expected, found });
+            return Err(StoreError::Conflict {
+                key: key.to_string(),
+                expected,
+                found,
+            });
         }
-        m.insert(key.to_string(), Versioned { version: found + 1, value: value.to_vec() });
+        m.insert(
+            key.to_string(),
+            Versioned {
+                version: found + 1,
+                value: value.to_vec(),
+            },
+        );
         Ok(found + 1)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<(String, Versioned)>, StoreError> {
-        let m = self.map.lock().map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut v: Vec<(String, Versioned)> = m.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let m = self
+            .map
+            .lock()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut v: Vec<(String, Versioned)> = m
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(v)
     }
@@ -94,7 +123,10 @@ impl Store for LocalStore {
         let t = tx.open_table(TABLE).map_err(backend)?;
         Ok(t.get(key).map_err(backend)?.map(|g| {
             let (version, value) = g.value();
-            Versioned { version, value: value.to_vec() }
+            Versioned {
+                version,
+                value: value.to_vec(),
+            }
         }))
     }
 
@@ -102,9 +134,17 @@ impl Store for LocalStore {
         let tx = self.db.begin_write().map_err(backend)?;
         let next = {
             let mut t = tx.open_table(TABLE).map_err(backend)?;
-            let found = t.get(key).map_err(backend)?.map(|g| g.value().0).unwrap_or(0);
+            let found = t
+                .get(key)
+                .map_err(backend)?
+                .map(|g| g.value().0)
+                .unwrap_or(0);
             if found != expected {
-                return Err(StoreError::Conflict { key: key.to_string(), expected, found });
+                return Err(StoreError::Conflict {
+                    key: key.to_string(),
+                    expected,
+                    found,
+                });
             }
             t.insert(key, (found + 1, value)).map_err(backend)?;
             found + 1
@@ -124,7 +164,13 @@ impl Store for LocalStore {
                 break;
             }
             let (version, value) = v.value();
-            out.push((key, Versioned { version, value: value.to_vec() }));
+            out.push((
+                key,
+                Versioned {
+                    version,
+                    value: value.to_vec(),
+                },
+            ));
         }
         Ok(out)
     }
@@ -134,15 +180,29 @@ impl Store for LocalStore {
 pub fn conformance(store: &dyn Store) {
     assert_eq!(store.get("k").unwrap(), None);
     assert_eq!(store.put("k", b"a", 0).unwrap(), 1);
-    assert!(matches!(store.put("k", b"b", 0), Err(StoreError::Conflict { found: 1, .. })));
+    assert!(matches!(
+        store.put("k", b"b", 0),
+        Err(StoreError::Conflict { found: 1, .. })
+    ));
     assert_eq!(store.put("k", b"b", 1).unwrap(), 2);
-    assert_eq!(store.get("k").unwrap(), Some(Versioned { version: 2, value: b"b".to_vec() }));
+    assert_eq!(
+        store.get("k").unwrap(),
+        Some(Versioned {
+            version: 2,
+            value: b"b".to_vec()
+        })
+    );
     assert_eq!(store.put("other", b"", 0).unwrap(), 1);
     assert_eq!(store.get("k").unwrap().unwrap().value, b"b");
     store.put("agents/b", b"2", 0).unwrap();
     store.put("agents/a", b"1", 0).unwrap();
     store.put("agentsx", b"", 0).unwrap();
-    let keys: Vec<String> = store.list("agents/").unwrap().into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<String> = store
+        .list("agents/")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(keys, vec!["agents/a".to_string(), "agents/b".to_string()]);
 }
 
@@ -164,6 +224,12 @@ mod tests {
             conformance(&s);
         }
         let s = LocalStore::open(&p).unwrap();
-        assert_eq!(s.get("k").unwrap().unwrap(), Versioned { version: 2, value: b"b".to_vec() });
+        assert_eq!(
+            s.get("k").unwrap().unwrap(),
+            Versioned {
+                version: 2,
+                value: b"b".to_vec()
+            }
+        );
     }
 }

@@ -55,7 +55,7 @@ impl fmt::Display for Duration {
             (1, "ns"),
         ];
         for (size, name) in units {
-            if ns >= size && ns % size == 0 {
+            if ns >= size && ns.is_multiple_of(size) {
                 return write!(f, "{}{}", ns / size, name);
             }
         }

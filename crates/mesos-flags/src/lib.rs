@@ -28,7 +28,11 @@ pub enum FlagError {
     #[error("{0}")]
     Clap(#[from] clap::Error),
     #[error("failed to read flag '{flag}' from '{path}': {source}")]
-    Read { flag: String, path: String, source: std::io::Error },
+    Read {
+        flag: String,
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Where flags come from. Build with [`FlagSources::from_process`] in a
@@ -50,10 +54,24 @@ impl FlagSources {
     /// overrides `default_config_dir`, so tests and unusual layouts can move it.
     pub fn from_process(default_config_dir: &str, zk_flag: &'static str) -> FlagSources {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        let config_dir = env.iter().find(|(k, _)| k == "MESOS_CONFIG_DIR").map(|(_, v)| v.clone());
-        let base = config_dir.clone().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default_config_dir));
-        let zk = base.parent().map(|p| p.join("mesos/zk")).unwrap_or_else(|| PathBuf::from("/etc/mesos/zk"));
-        FlagSources { args: std::env::args().skip(1).collect(), env, config_dir: Some(base), zk_file: Some((zk, zk_flag)) }
+        let config_dir = env
+            .iter()
+            .find(|(k, _)| k == "MESOS_CONFIG_DIR")
+            .map(|(_, v)| v.clone());
+        let base = config_dir
+            .clone()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(default_config_dir));
+        let zk = base
+            .parent()
+            .map(|p| p.join("mesos/zk"))
+            .unwrap_or_else(|| PathBuf::from("/etc/mesos/zk"));
+        FlagSources {
+            args: std::env::args().skip(1).collect(),
+            env,
+            config_dir: Some(base),
+            zk_file: Some((zk, zk_flag)),
+        }
     }
 }
 
@@ -66,12 +84,18 @@ pub struct Loaded<P> {
 }
 
 /// Loads `P` from `sources`.
-pub fn load<P: CommandFactory + FromArgMatches>(program: &str, sources: &FlagSources) -> Result<Loaded<P>, FlagError> {
+pub fn load<P: CommandFactory + FromArgMatches>(
+    program: &str,
+    sources: &FlagSources,
+) -> Result<Loaded<P>, FlagError> {
     let cmd = P::command();
     let mut known: BTreeMap<String, bool> = BTreeMap::new(); // name -> is boolean switch
     for a in cmd.get_arguments() {
         if let Some(l) = a.get_long() {
-            let is_bool = a.get_num_args().map(|r| r.min_values() == 0).unwrap_or(false);
+            let is_bool = a
+                .get_num_args()
+                .map(|r| r.min_values() == 0)
+                .unwrap_or(false);
             known.insert(l.to_string(), is_bool);
             for alias in a.get_all_aliases().unwrap_or_default() {
                 known.insert(alias.to_string(), is_bool);
@@ -80,14 +104,12 @@ pub fn load<P: CommandFactory + FromArgMatches>(program: &str, sources: &FlagSou
     }
 
     let mut raw: Vec<String> = Vec::new();
-    if let Some((path, flag)) = &sources.zk_file {
-        if known.contains_key(*flag) {
-            if let Ok(v) = std::fs::read_to_string(path) {
-                if !v.trim().is_empty() {
-                    raw.push(format!("--{flag}={}", v.trim()));
-                }
-            }
-        }
+    if let Some((path, flag)) = &sources.zk_file
+        && known.contains_key(*flag)
+        && let Ok(v) = std::fs::read_to_string(path)
+        && !v.trim().is_empty()
+    {
+        raw.push(format!("--{flag}={}", v.trim()));
     }
     if let Some(dir) = &sources.config_dir {
         raw.extend(read_config_dir(dir, &known)?);
@@ -129,44 +151,66 @@ pub fn load<P: CommandFactory + FromArgMatches>(program: &str, sources: &FlagSou
 
 /// `--no-x` -> `--x=false` for switches; `--x=file:///p` -> the file's content.
 fn rewrite(arg: String, known: &BTreeMap<String, bool>) -> Result<String, FlagError> {
-    let Some(body) = arg.strip_prefix("--") else { return Ok(arg) };
+    let Some(body) = arg.strip_prefix("--") else {
+        return Ok(arg);
+    };
     let (name, value) = match body.split_once('=') {
         Some((n, v)) => (n.to_string(), Some(v.to_string())),
         None => (body.to_string(), None),
     };
     if value.is_none() {
-        if let Some(base) = name.strip_prefix("no-") {
-            if known.get(base) == Some(&true) {
-                return Ok(format!("--{base}=false"));
-            }
+        if let Some(base) = name.strip_prefix("no-")
+            && known.get(base) == Some(&true)
+        {
+            return Ok(format!("--{base}=false"));
         }
         return Ok(arg);
     }
     let value = value.unwrap_or_default();
     if let Some(path) = value.strip_prefix("file://") {
-        let content = std::fs::read_to_string(path).map_err(|e| FlagError::Read { flag: name.clone(), path: path.to_string(), source: e })?;
-        return Ok(format!("--{name}={}", content.trim_end_matches(['\n', '\r'])));
+        let content = std::fs::read_to_string(path).map_err(|e| FlagError::Read {
+            flag: name.clone(),
+            path: path.to_string(),
+            source: e,
+        })?;
+        return Ok(format!(
+            "--{name}={}",
+            content.trim_end_matches(['\n', '\r'])
+        ));
     }
     Ok(format!("--{name}={value}"))
 }
 
 /// Every regular file in the packaging directory is a flag; the agent's
 /// `attributes/` and `resources/` subdirectories are joined with `;`.
-fn read_config_dir(dir: &std::path::Path, known: &BTreeMap<String, bool>) -> Result<Vec<String>, FlagError> {
+fn read_config_dir(
+    dir: &std::path::Path,
+    known: &BTreeMap<String, bool>,
+) -> Result<Vec<String>, FlagError> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
         let read = |p: &std::path::Path, flag: &str| {
-            std::fs::read_to_string(p).map_err(|source| FlagError::Read { flag: flag.to_string(), path: p.display().to_string(), source })
+            std::fs::read_to_string(p).map_err(|source| FlagError::Read {
+                flag: flag.to_string(),
+                path: p.display().to_string(),
+                source,
+            })
         };
         if path.is_dir() {
             if (name == "attributes" || name == "resources") && known.contains_key(&name) {
                 let mut parts = Vec::new();
-                let mut subs: Vec<_> = std::fs::read_dir(&path).into_iter().flatten().filter_map(Result::ok).collect();
+                let mut subs: Vec<_> = std::fs::read_dir(&path)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Result::ok)
+                    .collect();
                 subs.sort_by_key(|e| e.file_name());
                 for s in subs {
                     let v = read(&s.path(), &name)?;
@@ -212,14 +256,28 @@ mod tests {
     fn src(args: &[&str], env: &[(&str, &str)]) -> FlagSources {
         FlagSources {
             args: args.iter().map(|s| s.to_string()).collect(),
-            env: env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             ..Default::default()
         }
     }
 
     #[test]
     fn precedence_env_then_argv() {
-        let l: Loaded<Flags> = load("m", &src(&["--port=6000"], &[("MESOS_PORT", "7000"), ("MESOS_WORK_DIR", "/w"), ("MESOS_UNRELATED", "x")])).unwrap();
+        let l: Loaded<Flags> = load(
+            "m",
+            &src(
+                &["--port=6000"],
+                &[
+                    ("MESOS_PORT", "7000"),
+                    ("MESOS_WORK_DIR", "/w"),
+                    ("MESOS_UNRELATED", "x"),
+                ],
+            ),
+        )
+        .unwrap();
         assert_eq!(l.flags.port, 6000);
         assert_eq!(l.flags.work_dir.as_deref(), Some("/w"));
         assert_eq!(l.effective["port"], "6000");
@@ -236,7 +294,9 @@ mod tests {
 
     #[test]
     fn unknown_flag_is_named() {
-        let e = load::<Flags>("m", &src(&["--bogus_flag=1"], &[])).unwrap_err().to_string();
+        let e = load::<Flags>("m", &src(&["--bogus_flag=1"], &[]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--bogus_flag"), "{e}");
     }
 

@@ -59,7 +59,9 @@ impl LocalCluster {
             "--registry=replicated_log".into(),
             format!("--allocation_interval={}", flags.allocation_interval),
         ];
-        let mf = MasterFlags::try_parse_from(std::iter::once("mesos-master".to_string()).chain(master_args.iter().cloned()))?;
+        let mf = MasterFlags::try_parse_from(
+            std::iter::once("mesos-master".to_string()).chain(master_args.iter().cloned()),
+        )?;
         let master = mesos_master::start(mf, effective(&master_args)).await?;
         let mut agents = Vec::with_capacity(flags.num_agents);
         for i in 0..flags.num_agents {
@@ -72,7 +74,9 @@ impl LocalCluster {
             if let Some(r) = &flags.resources {
                 args.push(format!("--resources={r}"));
             }
-            let af = AgentFlags::try_parse_from(std::iter::once("mesos-agent".to_string()).chain(args.iter().cloned()))?;
+            let af = AgentFlags::try_parse_from(
+                std::iter::once("mesos-agent".to_string()).chain(args.iter().cloned()),
+            )?;
             agents.push(mesos_agent::start(af, effective(&args)).await?);
         }
         for a in &agents {

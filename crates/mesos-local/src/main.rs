@@ -5,7 +5,11 @@ use mesos_local::{LocalCluster, LocalFlags};
 
 #[tokio::main]
 async fn main() {
-    let sources = FlagSources { args: std::env::args().skip(1).collect(), env: std::env::vars().collect(), ..Default::default() };
+    let sources = FlagSources {
+        args: std::env::args().skip(1).collect(),
+        env: std::env::vars().collect(),
+        ..Default::default()
+    };
     let flags = match mesos_flags::load::<LocalFlags>("mesos-local", &sources) {
         Ok(l) => l.flags,
         Err(mesos_flags::FlagError::Clap(e)) => e.exit(),
@@ -15,7 +19,9 @@ async fn main() {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cluster = match LocalCluster::start(&flags).await {
@@ -27,9 +33,16 @@ async fn main() {
     };
     println!("Mesos master listening on http://{}", cluster.master.addr);
     for (i, a) in cluster.agents.iter().enumerate() {
-        println!("Agent {i} ({}) listening on http://{}", a.agent_id().map(|id| id.value).unwrap_or_default(), a.addr);
+        println!(
+            "Agent {i} ({}) listening on http://{}",
+            a.agent_id().map(|id| id.value).unwrap_or_default(),
+            a.addr
+        );
     }
-    println!("Try: mesos-execute --master={} --name=echo-test --command='echo Hello, World'", cluster.master.addr);
+    println!(
+        "Try: mesos-execute --master={} --name=echo-test --command='echo Hello, World'",
+        cluster.master.addr
+    );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -45,7 +45,11 @@ fn p1(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     for (agents, frameworks) in [(1_000, 100), (10_000, 1_000), (20_000, 2_000)] {
         g.bench_function(format!("{agents}x{frameworks}"), |b| {
-            b.iter_batched(|| cluster(agents, frameworks), |mut a| a.allocate(1.0), BatchSize::PerIteration)
+            b.iter_batched(
+                || cluster(agents, frameworks),
+                |mut a| a.allocate(1.0),
+                BatchSize::PerIteration,
+            )
         });
     }
     g.finish();
@@ -56,7 +60,9 @@ fn p2(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     let (agents, frameworks) = (10_000, 1_000);
     let mut a = all_declined(agents, frameworks);
-    g.bench_function(format!("{agents}x{frameworks}"), |b| b.iter(|| a.allocate(2.0)));
+    g.bench_function(format!("{agents}x{frameworks}"), |b| {
+        b.iter(|| a.allocate(2.0))
+    });
     g.finish();
 }
 

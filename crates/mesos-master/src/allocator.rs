@@ -142,11 +142,23 @@ impl Allocator {
     }
 
     /// Adds an agent; `used` are resources already held (re-registration).
-    pub fn add_agent(&mut self, id: AgentID, total: Resources, used: Vec<(FrameworkID, String, Resources)>) {
+    pub fn add_agent(
+        &mut self,
+        id: AgentID,
+        total: Resources,
+        used: Vec<(FrameworkID, String, Resources)>,
+    ) {
         let q = quantities(&total);
         add_q(&mut self.cluster_total, &q, 1);
         self.agent_order.push(id.clone());
-        self.agents.insert(id.clone(), AgentSlot { total, allocated: Resources::new(), active: true });
+        self.agents.insert(
+            id.clone(),
+            AgentSlot {
+                total,
+                allocated: Resources::new(),
+                active: true,
+            },
+        );
         for (fid, role, r) in used {
             self.track(&fid, &id, &role, &r, 1);
         }
@@ -178,7 +190,10 @@ impl Allocator {
         let slot = self.frameworks.entry(id.clone()).or_default();
         slot.active = true;
         slot.roles = roles.iter().cloned().collect();
-        slot.suppressed = suppressed.into_iter().filter(|r| slot.roles.contains(r)).collect();
+        slot.suppressed = suppressed
+            .into_iter()
+            .filter(|r| slot.roles.contains(r))
+            .collect();
         for role in &roles {
             slot.allocated.entry(role.clone()).or_insert([0; 4]);
         }
@@ -215,8 +230,13 @@ impl Allocator {
     /// SUPPRESS: no offers for these roles (empty = all of the framework's).
     pub fn suppress(&mut self, id: &FrameworkID, roles: &[String]) {
         if let Some(f) = self.frameworks.get_mut(id) {
-            let target: Vec<String> = if roles.is_empty() { f.roles.iter().cloned().collect() } else { roles.to_vec() };
-            f.suppressed.extend(target.into_iter().filter(|r| f.roles.contains(r)));
+            let target: Vec<String> = if roles.is_empty() {
+                f.roles.iter().cloned().collect()
+            } else {
+                roles.to_vec()
+            };
+            f.suppressed
+                .extend(target.into_iter().filter(|r| f.roles.contains(r)));
         }
     }
 
@@ -237,25 +257,50 @@ impl Allocator {
     /// Returns resources (offered or used) to the pool. With `refuse_seconds`,
     /// the framework is not offered the same resources on that agent again
     /// until `now + refuse_seconds`.
-    pub fn recover(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, resources: &Resources, refuse_seconds: Option<f64>, now: f64) {
+    pub fn recover(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        resources: &Resources,
+        refuse_seconds: Option<f64>,
+        now: f64,
+    ) {
         self.track(fid, agent, role, resources, -1);
-        if let (Some(secs), Some(f)) = (refuse_seconds, self.frameworks.get_mut(fid)) {
-            if secs > 0.0 && !resources.is_empty() {
-                f.filters.entry(agent.clone()).or_default().push(Filter { resources: resources.unallocated(), expires: now + secs });
-            }
+        if let (Some(secs), Some(f)) = (refuse_seconds, self.frameworks.get_mut(fid))
+            && secs > 0.0
+            && !resources.is_empty()
+        {
+            f.filters.entry(agent.clone()).or_default().push(Filter {
+                resources: resources.unallocated(),
+                expires: now + secs,
+            });
         }
         self.resort_framework(fid, role);
         self.resort_role(role);
     }
 
     /// Marks resources as allocated outside a cycle (e.g. tasks re-reported).
-    pub fn track_used(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, resources: &Resources) {
+    pub fn track_used(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        resources: &Resources,
+    ) {
         self.track(fid, agent, role, resources, 1);
         self.resort_framework(fid, role);
         self.resort_role(role);
     }
 
-    fn track(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, resources: &Resources, sign: i64) {
+    fn track(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        resources: &Resources,
+        sign: i64,
+    ) {
         let tagged = resources.allocated_to(role);
         if let Some(a) = self.agents.get_mut(agent) {
             if sign > 0 {
@@ -266,23 +311,40 @@ impl Allocator {
         }
         let q = quantities(resources);
         if let Some(f) = self.frameworks.get_mut(fid) {
-            add_q(f.allocated.entry(role.to_string()).or_insert([0; 4]), &q, sign);
+            add_q(
+                f.allocated.entry(role.to_string()).or_insert([0; 4]),
+                &q,
+                sign,
+            );
         }
-        add_q(self.role_allocated.entry(role.to_string()).or_insert([0; 4]), &q, sign);
+        add_q(
+            self.role_allocated
+                .entry(role.to_string())
+                .or_insert([0; 4]),
+            &q,
+            sign,
+        );
     }
 
     fn share(&self, q: &Quantities, weight: f64) -> f64 {
-        let mut s: f64 = 0.0;
-        for i in 0..4 {
-            if self.cluster_total[i] > 0 {
-                s = s.max(q[i] as f64 / self.cluster_total[i] as f64);
-            }
-        }
+        let s = q
+            .iter()
+            .zip(self.cluster_total.iter())
+            .filter(|(_, total)| **total > 0)
+            .map(|(used, total)| *used as f64 / *total as f64)
+            .fold(0.0, f64::max);
         s / weight
     }
 
     fn resort_framework(&mut self, fid: &FrameworkID, role: &str) {
-        let Some(q) = self.frameworks.get(fid).and_then(|f| f.allocated.get(role)).copied() else { return };
+        let Some(q) = self
+            .frameworks
+            .get(fid)
+            .and_then(|f| f.allocated.get(role))
+            .copied()
+        else {
+            return;
+        };
         let share = self.share(&q, 1.0);
         if let Some(s) = self.role_members.get_mut(role) {
             s.set(fid, share);
@@ -301,8 +363,11 @@ impl Allocator {
 
     /// Totals changed: every share moves.
     fn resort_all(&mut self) {
-        let pairs: Vec<(FrameworkID, String)> =
-            self.frameworks.iter().flat_map(|(id, f)| f.roles.iter().map(move |r| (id.clone(), r.clone()))).collect();
+        let pairs: Vec<(FrameworkID, String)> = self
+            .frameworks
+            .iter()
+            .flat_map(|(id, f)| f.roles.iter().map(move |r| (id.clone(), r.clone())))
+            .collect();
         for (fid, role) in pairs {
             self.resort_framework(&fid, &role);
         }
@@ -316,20 +381,33 @@ impl Allocator {
         to_milli(r.scalar("cpus")) >= self.min_cpus || to_milli(r.scalar("mem")) >= self.min_mem
     }
 
-    fn eligible(&self, fid: &FrameworkID, role: &str, agent: &AgentID, offer: &Resources, now: f64) -> bool {
-        let Some(f) = self.frameworks.get(fid) else { return false };
+    fn eligible(
+        &self,
+        fid: &FrameworkID,
+        role: &str,
+        agent: &AgentID,
+        offer: &Resources,
+        now: f64,
+    ) -> bool {
+        let Some(f) = self.frameworks.get(fid) else {
+            return false;
+        };
         if !f.active || f.suppressed.contains(role) {
             return false;
         }
         match f.filters.get(agent) {
-            Some(fs) => !fs.iter().any(|flt| flt.expires > now && flt.resources.contains(offer)),
+            Some(fs) => !fs
+                .iter()
+                .any(|flt| flt.expires > now && flt.resources.contains(offer)),
             None => true,
         }
     }
 
     /// Free resources of an agent (total minus offered and used).
     pub fn available(&self, agent: &AgentID) -> Option<Resources> {
-        self.agents.get(agent).map(|a| a.total.minus(&a.allocated.unallocated()))
+        self.agents
+            .get(agent)
+            .map(|a| a.total.minus(&a.allocated.unallocated()))
     }
 
     /// Runs one allocation cycle over all agents.
@@ -350,7 +428,9 @@ impl Allocator {
         self.rotation = self.rotation.wrapping_add(1);
         for i in 0..n {
             let agent = &agents[(start + i) % n];
-            let Some(slot) = self.agents.get(agent) else { continue };
+            let Some(slot) = self.agents.get(agent) else {
+                continue;
+            };
             if !slot.active {
                 continue;
             }
@@ -364,16 +444,24 @@ impl Allocator {
                 if !self.allocatable(&usable) {
                     continue;
                 }
-                let chosen = self
-                    .role_members
-                    .get(&role)
-                    .and_then(|s| s.order.iter().map(|(_, f)| f).find(|f| self.eligible(f, &role, agent, &usable, now)).cloned());
+                let chosen = self.role_members.get(&role).and_then(|s| {
+                    s.order
+                        .iter()
+                        .map(|(_, f)| f)
+                        .find(|f| self.eligible(f, &role, agent, &usable, now))
+                        .cloned()
+                });
                 if let Some(fid) = chosen {
                     self.track(&fid, agent, &role, &usable, 1);
                     self.resort_framework(&fid, &role);
                     self.resort_role(&role);
                     available.subtract(&usable);
-                    out.push(Allocation { framework_id: fid, agent_id: agent.clone(), role: role.clone(), resources: usable.allocated_to(&role) });
+                    out.push(Allocation {
+                        framework_id: fid,
+                        agent_id: agent.clone(),
+                        role: role.clone(),
+                        resources: usable.allocated_to(&role),
+                    });
                     if !self.allocatable(&available) {
                         break;
                     }
@@ -416,7 +504,10 @@ mod tests {
         fw(&mut a, "f2", "*");
         let out = a.allocate(0.0);
         assert_eq!(out.len(), 2);
-        assert_ne!(out[0].framework_id, out[1].framework_id, "DRF spreads agents over frameworks");
+        assert_ne!(
+            out[0].framework_id, out[1].framework_id,
+            "DRF spreads agents over frameworks"
+        );
         assert_eq!(out[0].resources.scalar("cpus"), 4.0);
         assert!(a.allocate(0.0).is_empty(), "nothing left");
     }
@@ -456,11 +547,19 @@ mod tests {
     #[test]
     fn reserved_resources_go_only_to_their_role() {
         let mut a = Allocator::new();
-        a.add_agent("a1".into(), Resources::parse("cpus(web):2;mem(web):256;cpus:1;mem:128", "*").unwrap(), vec![]);
+        a.add_agent(
+            "a1".into(),
+            Resources::parse("cpus(web):2;mem(web):256;cpus:1;mem:128", "*").unwrap(),
+            vec![],
+        );
         fw(&mut a, "other", "batch");
         let out = a.allocate(0.0);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].resources.scalar("cpus"), 1.0, "only unreserved for batch");
+        assert_eq!(
+            out[0].resources.scalar("cpus"),
+            1.0,
+            "only unreserved for batch"
+        );
         fw(&mut a, "webfw", "web");
         let out = a.allocate(0.0);
         assert_eq!(out.len(), 1);
@@ -498,7 +597,10 @@ mod tests {
         for o in &out {
             *counts.entry(o.framework_id.value.clone()).or_default() += 1;
         }
-        let (min, max) = (counts.values().min().unwrap(), counts.values().max().unwrap());
+        let (min, max) = (
+            counts.values().min().unwrap(),
+            counts.values().max().unwrap(),
+        );
         assert_eq!(out.len(), 97);
         assert!(max - min <= 1, "{counts:?}");
     }

@@ -86,12 +86,19 @@ pub struct MasterFlags {
 impl MasterFlags {
     /// Parses `--weights=role1=2,role2=1`.
     pub fn parse_weights(&self) -> Result<Vec<(String, f64)>, String> {
-        let Some(w) = &self.weights else { return Ok(vec![]) };
+        let Some(w) = &self.weights else {
+            return Ok(vec![]);
+        };
         w.split(',')
             .filter(|p| !p.trim().is_empty())
             .map(|p| {
-                let (r, v) = p.split_once('=').ok_or_else(|| format!("invalid --weights entry '{p}': expected role=weight"))?;
-                let v: f64 = v.trim().parse().map_err(|_| format!("invalid weight in '{p}'"))?;
+                let (r, v) = p.split_once('=').ok_or_else(|| {
+                    format!("invalid --weights entry '{p}': expected role=weight")
+                })?;
+                let v: f64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("invalid weight in '{p}'"))?;
                 if !(v > 0.0 && v.is_finite()) {
                     return Err(format!("weight in '{p}' must be positive"));
                 }
@@ -102,7 +109,10 @@ impl MasterFlags {
 
     pub fn validate(&self) -> Result<(), String> {
         if self.registry != "in_memory" && self.registry != "replicated_log" {
-            return Err(format!("'{}' is not a supported registry (in_memory, replicated_log)", self.registry));
+            return Err(format!(
+                "'{}' is not a supported registry (in_memory, replicated_log)",
+                self.registry
+            ));
         }
         if self.registry == "replicated_log" && self.work_dir.is_none() {
             return Err("--work_dir is required with --registry=replicated_log (or use --registry=in_memory)".into());
@@ -111,7 +121,9 @@ impl MasterFlags {
             return Err("--zk: ZooKeeper leader election is not available in this build yet; run a standalone master".into());
         }
         self.parse_weights()?;
-        self.ip.parse::<std::net::IpAddr>().map_err(|_| format!("--ip '{}' is not an IP address", self.ip))?;
+        self.ip
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| format!("--ip '{}' is not an IP address", self.ip))?;
         Ok(())
     }
 }

@@ -15,4 +15,3 @@ pub mod state_json;
 
 pub use flags::MasterFlags;
 pub use server::{MasterHandle, start};
-

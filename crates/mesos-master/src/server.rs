@@ -6,7 +6,7 @@ use crate::flags::MasterFlags;
 use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
 use mesos_coord::{LocalStore, MemoryStore, Store};
-use mesos_types::{AgentID, Address, MESOS_VERSION, MasterInfo, ipv4_to_master_ip};
+use mesos_types::{Address, AgentID, MESOS_VERSION, MasterInfo, ipv4_to_master_ip};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,14 +67,20 @@ impl MasterHandle {
 }
 
 /// Starts a master; `--port=0` picks a free port (see [`MasterHandle::addr`]).
-pub async fn start(flags: MasterFlags, effective_flags: BTreeMap<String, String>) -> anyhow::Result<MasterHandle> {
+pub async fn start(
+    flags: MasterFlags,
+    effective_flags: BTreeMap<String, String>,
+) -> anyhow::Result<MasterHandle> {
     flags.validate().map_err(anyhow::Error::msg)?;
     let store: Arc<dyn Store> = match flags.registry.as_str() {
         "in_memory" => Arc::new(MemoryStore::default()),
         _ => {
             let dir = flags.work_dir.clone().context("--work_dir is required")?;
             let path = std::path::Path::new(&dir).join("registry.redb");
-            Arc::new(LocalStore::open(&path).with_context(|| format!("opening registry {}", path.display()))?)
+            Arc::new(
+                LocalStore::open(&path)
+                    .with_context(|| format!("opening registry {}", path.display()))?,
+            )
         }
     };
     let admitted: HashSet<AgentID> = store
@@ -84,10 +90,20 @@ pub async fn start(flags: MasterFlags, effective_flags: BTreeMap<String, String>
         .filter_map(|(k, _)| k.strip_prefix("agents/").map(AgentID::new))
         .collect();
 
-    let bind: SocketAddr = format!("{}:{}", flags.ip, flags.port).parse().context("--ip/--port")?;
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+    let bind: SocketAddr = format!("{}:{}", flags.ip, flags.port)
+        .parse()
+        .context("--ip/--port")?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr()?;
-    let adv_ip = flags.advertise_ip.clone().unwrap_or_else(|| if addr.ip().is_unspecified() { "127.0.0.1".into() } else { addr.ip().to_string() });
+    let adv_ip = flags.advertise_ip.clone().unwrap_or_else(|| {
+        if addr.ip().is_unspecified() {
+            "127.0.0.1".into()
+        } else {
+            addr.ip().to_string()
+        }
+    });
     let adv_port = flags.advertise_port.unwrap_or(addr.port());
     let hostname = flags.hostname.clone().unwrap_or_else(|| adv_ip.clone());
     let id = uuid::Uuid::new_v4().to_string();
@@ -98,23 +114,49 @@ pub async fn start(flags: MasterFlags, effective_flags: BTreeMap<String, String>
         pid: Some(format!("master@{adv_ip}:{adv_port}")),
         hostname: Some(hostname.clone()),
         version: Some(MESOS_VERSION.into()),
-        address: Some(Address { hostname: Some(hostname), ip: Some(adv_ip), port: adv_port as i32 }),
-        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"].iter().map(|c| serde_json::json!({"type": c})).collect(),
+        address: Some(Address {
+            hostname: Some(hostname),
+            ip: Some(adv_ip),
+            port: adv_port as i32,
+        }),
+        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]
+            .iter()
+            .map(|c| serde_json::json!({"type": c}))
+            .collect(),
     };
     let config = MasterConfig {
-        roles: flags.roles.as_ref().map(|r| r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
-        weights: flags.parse_weights().map_err(anyhow::Error::msg)?.into_iter().collect(),
+        roles: flags.roles.as_ref().map(|r| {
+            r.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        }),
+        weights: flags
+            .parse_weights()
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .collect(),
         max_completed_frameworks: flags.max_completed_frameworks,
         max_completed_tasks_per_framework: flags.max_completed_tasks_per_framework,
         offer_timeout: flags.offer_timeout.map(|d| d.get().as_secs_f64()),
     };
     let mut master = Master::new(info, config, now_secs());
     master.recovering_agents = admitted;
-    let interval = flags.allocation_interval.get().max(std::time::Duration::from_millis(1));
-    let shared = Arc::new(Shared { master: Mutex::new(master), wake: Notify::new(), store, flags, effective_flags });
+    let interval = flags
+        .allocation_interval
+        .get()
+        .max(std::time::Duration::from_millis(1));
+    let shared = Arc::new(Shared {
+        master: Mutex::new(master),
+        wake: Notify::new(),
+        store,
+        flags,
+        effective_flags,
+    });
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::http::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        crate::http::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let timers = tokio::spawn(allocation_loop(shared.clone(), interval));
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -126,7 +168,12 @@ pub async fn start(flags: MasterFlags, effective_flags: BTreeMap<String, String>
         timers.abort();
     });
     tracing::info!(%addr, master_id = %id, "master started");
-    Ok(MasterHandle { addr, shared, shutdown: Some(stop_tx), task })
+    Ok(MasterHandle {
+        addr,
+        shared,
+        shutdown: Some(stop_tx),
+        task,
+    })
 }
 
 /// Allocates every `--allocation_interval`, and early when the book asks

@@ -26,7 +26,16 @@ pub fn task(t: &TaskEntry) -> Json {
     o.insert("id".into(), json!(t.info.task_id.value));
     o.insert("name".into(), json!(t.info.name));
     o.insert("framework_id".into(), json!(t.framework_id.value));
-    o.insert("executor_id".into(), json!(t.info.executor.as_ref().map(|e| e.executor_id.value.clone()).unwrap_or_default()));
+    o.insert(
+        "executor_id".into(),
+        json!(
+            t.info
+                .executor
+                .as_ref()
+                .map(|e| e.executor_id.value.clone())
+                .unwrap_or_default()
+        ),
+    );
     o.insert("slave_id".into(), json!(t.agent_id.value));
     o.insert("state".into(), json!(t.state.as_str()));
     o.insert("resources".into(), map(&t.resources.unallocated()));
@@ -39,13 +48,19 @@ pub fn task(t: &TaskEntry) -> Json {
             x.insert("state".into(), json!(s.state.as_str()));
             x.insert("timestamp".into(), json!(s.timestamp.unwrap_or(0.0)));
             if let Some(c) = &s.container_status {
-                x.insert("container_status".into(), serde_json::to_value(c).unwrap_or(Json::Null));
+                x.insert(
+                    "container_status".into(),
+                    serde_json::to_value(c).unwrap_or(Json::Null),
+                );
             }
             if let Some(h) = s.healthy {
                 x.insert("healthy".into(), json!(h));
             }
             if let Some(l) = &s.labels {
-                x.insert("labels".into(), l.get("labels").cloned().unwrap_or_else(|| l.clone()));
+                x.insert(
+                    "labels".into(),
+                    l.get("labels").cloned().unwrap_or_else(|| l.clone()),
+                );
             }
             Json::Object(x)
         })
@@ -54,9 +69,18 @@ pub fn task(t: &TaskEntry) -> Json {
     if let Some(u) = &t.user {
         o.insert("user".into(), json!(u));
     }
-    for (k, v) in [("labels", &t.info.labels), ("discovery", &t.info.discovery), ("container", &t.info.container), ("health_check", &t.info.health_check)] {
+    for (k, v) in [
+        ("labels", &t.info.labels),
+        ("discovery", &t.info.discovery),
+        ("container", &t.info.container),
+        ("health_check", &t.info.health_check),
+    ] {
         if let Some(v) = v {
-            let v = if k == "labels" { v.get("labels").cloned().unwrap_or_else(|| v.clone()) } else { v.clone() };
+            let v = if k == "labels" {
+                v.get("labels").cloned().unwrap_or_else(|| v.clone())
+            } else {
+                v.clone()
+            };
             o.insert(k.into(), v);
         }
     }
@@ -64,7 +88,13 @@ pub fn task(t: &TaskEntry) -> Json {
 }
 
 fn capabilities(info: &FrameworkInfo) -> Json {
-    Json::Array(info.capabilities.iter().filter_map(|c| c.kind).map(|k| json!(k.as_str())).collect())
+    Json::Array(
+        info.capabilities
+            .iter()
+            .filter_map(|c| c.kind)
+            .map(|k| json!(k.as_str()))
+            .collect(),
+    )
 }
 
 pub fn framework(m: &Master, f: &FrameworkEntry) -> Json {
@@ -95,8 +125,14 @@ pub fn framework(m: &Master, f: &FrameworkEntry) -> Json {
     o.insert("offered_resources".into(), map(&offered));
     o.insert("resources".into(), map(&used.plus(&offered)));
     o.insert("capabilities".into(), capabilities(&f.info));
-    o.insert("hostname".into(), json!(f.info.hostname.clone().unwrap_or_default()));
-    o.insert("webui_url".into(), json!(f.info.webui_url.clone().unwrap_or_default()));
+    o.insert(
+        "hostname".into(),
+        json!(f.info.hostname.clone().unwrap_or_default()),
+    );
+    o.insert(
+        "webui_url".into(),
+        json!(f.info.webui_url.clone().unwrap_or_default()),
+    );
     o.insert("active".into(), json!(f.connected()));
     o.insert("connected".into(), json!(f.connected()));
     o.insert("recovered".into(), json!(f.info.name.is_empty()));
@@ -114,13 +150,22 @@ pub fn framework(m: &Master, f: &FrameworkEntry) -> Json {
     if f.info.has_capability(FrameworkCapability::MULTI_ROLE) {
         o.insert("roles".into(), json!(f.info.roles));
     } else {
-        o.insert("role".into(), json!(f.info.role.clone().unwrap_or_else(|| "*".into())));
+        o.insert(
+            "role".into(),
+            json!(f.info.role.clone().unwrap_or_else(|| "*".into())),
+        );
     }
     let mut tasks: Vec<&TaskEntry> = f.tasks.values().collect();
     tasks.sort_by(|a, b| a.info.task_id.cmp(&b.info.task_id));
-    o.insert("tasks".into(), Json::Array(tasks.into_iter().map(task).collect()));
+    o.insert(
+        "tasks".into(),
+        Json::Array(tasks.into_iter().map(task).collect()),
+    );
     o.insert("unreachable_tasks".into(), json!([]));
-    o.insert("completed_tasks".into(), Json::Array(f.completed_tasks.iter().map(task).collect()));
+    o.insert(
+        "completed_tasks".into(),
+        Json::Array(f.completed_tasks.iter().map(task).collect()),
+    );
     o.insert("offers".into(), Json::Array(offers));
     let execs: Vec<Json> = f
         .executors
@@ -135,7 +180,10 @@ pub fn framework(m: &Master, f: &FrameworkEntry) -> Json {
         .collect();
     o.insert("executors".into(), Json::Array(execs));
     if let Some(l) = &f.info.labels {
-        o.insert("labels".into(), l.get("labels").cloned().unwrap_or_else(|| l.clone()));
+        o.insert(
+            "labels".into(),
+            l.get("labels").cloned().unwrap_or_else(|| l.clone()),
+        );
     }
     o.insert("offer_constraints".into(), json!({}));
     Json::Object(o)
@@ -155,10 +203,18 @@ pub fn agent(m: &Master, a: &AgentEntry) -> Json {
         if r.is_unreserved() {
             unreserved.add_one(r.clone());
         } else {
-            reserved.entry(r.reservation_role().to_string()).or_default().add_one(r.clone());
+            reserved
+                .entry(r.reservation_role().to_string())
+                .or_default()
+                .add_one(r.clone());
         }
     }
-    let attrs: Map<String, Json> = a.info.attributes.iter().map(|x| (x.name.clone(), x.json_value())).collect();
+    let attrs: Map<String, Json> = a
+        .info
+        .attributes
+        .iter()
+        .map(|x| (x.name.clone(), x.json_value()))
+        .collect();
     let mut o = Map::new();
     o.insert("id".into(), json!(a.id.value));
     o.insert("hostname".into(), json!(a.info.hostname));
@@ -172,7 +228,10 @@ pub fn agent(m: &Master, a: &AgentEntry) -> Json {
     o.insert("resources".into(), map(&a.total));
     o.insert("used_resources".into(), map(&used));
     o.insert("offered_resources".into(), map(&offered));
-    o.insert("reserved_resources".into(), Json::Object(reserved.iter().map(|(k, v)| (k.clone(), map(v))).collect()));
+    o.insert(
+        "reserved_resources".into(),
+        Json::Object(reserved.iter().map(|(k, v)| (k.clone(), map(v))).collect()),
+    );
     o.insert("unreserved_resources".into(), map(&unreserved));
     o.insert("active".into(), json!(a.connected()));
     o.insert("deactivated".into(), json!(false));
@@ -203,7 +262,10 @@ pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>
     o.insert("id".into(), json!(m.info.id));
     o.insert("pid".into(), json!(m.info.pid));
     o.insert("hostname".into(), json!(m.info.hostname));
-    o.insert("capabilities".into(), json!(["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]));
+    o.insert(
+        "capabilities".into(),
+        json!(["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]),
+    );
     o.insert("activated_slaves".into(), json!(activated));
     o.insert("deactivated_slaves".into(), json!(agents.len() - activated));
     o.insert("unreachable_slaves".into(), json!(0));
@@ -213,13 +275,32 @@ pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>
         o.insert("cluster".into(), json!(c));
     }
     o.insert("flags".into(), json!(flags));
-    o.insert("slaves".into(), Json::Array(agents.iter().map(|a| agent(m, a)).collect()));
+    o.insert(
+        "slaves".into(),
+        Json::Array(agents.iter().map(|a| agent(m, a)).collect()),
+    );
     o.insert(
         "recovered_slaves".into(),
-        Json::Array(m.recovering_agents.iter().map(|id| json!({"id": id.value})).collect()),
+        Json::Array(
+            m.recovering_agents
+                .iter()
+                .map(|id| json!({"id": id.value}))
+                .collect(),
+        ),
     );
-    o.insert("frameworks".into(), Json::Array(fws.iter().map(|f| framework(m, f)).collect()));
-    o.insert("completed_frameworks".into(), Json::Array(m.completed_frameworks.iter().map(|f| framework(m, f)).collect()));
+    o.insert(
+        "frameworks".into(),
+        Json::Array(fws.iter().map(|f| framework(m, f)).collect()),
+    );
+    o.insert(
+        "completed_frameworks".into(),
+        Json::Array(
+            m.completed_frameworks
+                .iter()
+                .map(|f| framework(m, f))
+                .collect(),
+        ),
+    );
     o.insert("orphan_tasks".into(), json!([]));
     o.insert("unregistered_frameworks".into(), json!([]));
     Json::Object(o)
@@ -227,8 +308,16 @@ pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>
 
 /// `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`.
 pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Json, String> {
-    let limit: usize = q.get("limit").map(|v| v.parse().map_err(|_| format!("invalid limit '{v}'"))).transpose()?.unwrap_or(100);
-    let offset: usize = q.get("offset").map(|v| v.parse().map_err(|_| format!("invalid offset '{v}'"))).transpose()?.unwrap_or(0);
+    let limit: usize = q
+        .get("limit")
+        .map(|v| v.parse().map_err(|_| format!("invalid limit '{v}'")))
+        .transpose()?
+        .unwrap_or(100);
+    let offset: usize = q
+        .get("offset")
+        .map(|v| v.parse().map_err(|_| format!("invalid offset '{v}'")))
+        .transpose()?
+        .unwrap_or(0);
     let asc = match q.get("order").map(String::as_str) {
         None | Some("desc") => false,
         Some("asc") => true,
@@ -244,8 +333,17 @@ pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Json, String> {
     if let Some(tid) = q.get("task_id") {
         all.retain(|t| &t.info.task_id.value == tid);
     }
-    let first = |t: &TaskEntry| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(f64::MAX);
-    all.sort_by(|a, b| first(a).total_cmp(&first(b)).then_with(|| a.info.task_id.cmp(&b.info.task_id)));
+    let first = |t: &TaskEntry| {
+        t.statuses
+            .first()
+            .and_then(|s| s.timestamp)
+            .unwrap_or(f64::MAX)
+    };
+    all.sort_by(|a, b| {
+        first(a)
+            .total_cmp(&first(b))
+            .then_with(|| a.info.task_id.cmp(&b.info.task_id))
+    });
     if !asc {
         all.reverse();
     }
@@ -269,7 +367,10 @@ pub fn metrics(m: &Master, now: f64) -> Json {
     put("master/frameworks_active", fa);
     put("master/frameworks_connected", fa);
     put("master/frameworks_inactive", m.frameworks.len() as f64 - fa);
-    put("master/frameworks_disconnected", m.frameworks.len() as f64 - fa);
+    put(
+        "master/frameworks_disconnected",
+        m.frameworks.len() as f64 - fa,
+    );
     put("master/outstanding_offers", m.offers.len() as f64);
     let mut counts: BTreeMap<&'static str, f64> = BTreeMap::new();
     for s in TaskState::ALL {
@@ -281,25 +382,51 @@ pub fn metrics(m: &Master, now: f64) -> Json {
         }
     }
     for (k, v) in counts {
-        put(&format!("master/tasks_{}", k.trim_start_matches("TASK_").to_lowercase()), v);
+        put(
+            &format!(
+                "master/tasks_{}",
+                k.trim_start_matches("TASK_").to_lowercase()
+            ),
+            v,
+        );
     }
     let (total, used, _) = m.cluster_resources();
     for r in ["cpus", "gpus", "mem", "disk"] {
         let (t, u) = (total.scalar(r), used.scalar(r));
         put(&format!("master/{r}_total"), t);
         put(&format!("master/{r}_used"), u);
-        put(&format!("master/{r}_percent"), if t > 0.0 { u / t } else { 0.0 });
+        put(
+            &format!("master/{r}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        );
     }
     let c = &m.counters;
     put("master/valid_status_updates", c.valid_status_updates as f64);
-    put("master/invalid_status_updates", c.invalid_status_updates as f64);
-    put("master/valid_status_update_acknowledgements", c.valid_acks as f64);
-    put("master/invalid_status_update_acknowledgements", c.invalid_acks as f64);
+    put(
+        "master/invalid_status_updates",
+        c.invalid_status_updates as f64,
+    );
+    put(
+        "master/valid_status_update_acknowledgements",
+        c.valid_acks as f64,
+    );
+    put(
+        "master/invalid_status_update_acknowledgements",
+        c.invalid_acks as f64,
+    );
     put("master/messages_launch_tasks", c.launched_tasks as f64);
     put("master/slave_registrations", c.agent_registrations as f64);
-    put("master/slave_reregistrations", c.agent_reregistrations as f64);
+    put(
+        "master/slave_reregistrations",
+        c.agent_reregistrations as f64,
+    );
     put("allocator/mesos/allocation_runs", c.allocation_runs as f64);
-    let live = m.frameworks.values().flat_map(|f| f.tasks.values()).filter(|t| !is_terminal(t.state)).count();
+    let live = m
+        .frameworks
+        .values()
+        .flat_map(|f| f.tasks.values())
+        .filter(|t| !is_terminal(t.state))
+        .count();
     put("master/tasks_active", live as f64);
     Json::Object(o)
 }

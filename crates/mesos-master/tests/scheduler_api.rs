@@ -13,35 +13,64 @@ use serde_json::json;
 async fn launch_update_acknowledge_roundtrip() {
     let m = master(&[]).await;
     let mut agent = FakeAgent::register(&m, "cpus:4;mem:1024;ports:[31000-32000]").await;
-    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("rt")).await.unwrap();
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("rt"))
+        .await
+        .unwrap();
     assert!(sub.subscribed.framework_id.value.ends_with("-0000"));
     assert_eq!(sub.subscribed.heartbeat_interval_seconds, Some(15.0));
 
-    let offers = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers;
+    let offers = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers;
     assert_eq!(offers.len(), 1);
     let o = &offers[0];
     assert_eq!(o.agent_id, agent.id);
     assert!(o.id.value.contains("-O"));
     let offered = Resources::from_wire(o.resources.clone());
     assert_eq!(offered.scalar("cpus"), 4.0);
-    assert!(o.resources.iter().all(|r| r.role.as_deref() == Some("*")), "pre-refinement format for this framework");
+    assert!(
+        o.resources.iter().all(|r| r.role.as_deref() == Some("*")),
+        "pre-refinement format for this framework"
+    );
 
-    sub.caller.launch(vec![o.id.clone()], vec![command_task("t1", &agent.id, "cpus:1;mem:128")], None).await.unwrap();
+    sub.caller
+        .launch(
+            vec![o.id.clone()],
+            vec![command_task("t1", &agent.id, "cpus:1;mem:128")],
+            None,
+        )
+        .await
+        .unwrap();
     let (fid, tid) = match agent.next().await {
-        AgentEvent::RunTask { framework_info, task } => (framework_info.id.unwrap(), task.task_id),
+        AgentEvent::RunTask {
+            framework_info,
+            task,
+        } => (framework_info.id.unwrap(), task.task_id),
         other => panic!("expected RUN_TASK, got {other:?}"),
     };
     assert_eq!(tid.value, "t1");
 
     let uuid = agent.update(&fid, &tid, TaskState::TASK_RUNNING).await;
-    let st = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    let st = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
     assert_eq!(st.state, TaskState::TASK_RUNNING);
     assert_eq!(st.uuid.as_deref(), Some(uuid.as_str()));
-    assert_eq!(st.agent_id.as_ref(), Some(&agent.id), "pymesos needs agent_id whenever uuid is set");
+    assert_eq!(
+        st.agent_id.as_ref(),
+        Some(&agent.id),
+        "pymesos needs agent_id whenever uuid is set"
+    );
 
     sub.caller.acknowledge(&st).await.unwrap();
     match agent.next().await {
-        AgentEvent::Acknowledge { task_id, uuid: u, .. } => {
+        AgentEvent::Acknowledge {
+            task_id, uuid: u, ..
+        } => {
             assert_eq!(task_id, tid);
             assert_eq!(u, uuid);
         }
@@ -51,10 +80,22 @@ async fn launch_update_acknowledge_roundtrip() {
     // The remaining 3 cpus come back as a new offer after the 5 s default
     // filter... unless revived; REVIVE clears filters.
     sub.caller.revive().await.unwrap();
-    let again = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers;
-    assert_eq!(Resources::from_wire(again[0].resources.clone()).scalar("cpus"), 3.0);
+    let again = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers;
+    assert_eq!(
+        Resources::from_wire(again[0].resources.clone()).scalar("cpus"),
+        3.0
+    );
 
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr)).await.unwrap().json().await.unwrap();
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let task = &state["frameworks"][0]["tasks"][0];
     assert_eq!(task["id"], "t1");
     assert_eq!(task["state"], "TASK_RUNNING");
@@ -67,19 +108,54 @@ async fn launch_update_acknowledge_roundtrip() {
 async fn terminal_update_frees_resources_and_completes_task() {
     let m = master(&[]).await;
     let mut agent = FakeAgent::register(&m, "cpus:1;mem:256").await;
-    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("fin")).await.unwrap();
-    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
-    sub.caller.launch(vec![o.id], vec![command_task("t", &agent.id, "cpus:1;mem:256")], None).await.unwrap();
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("fin"))
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("t", &agent.id, "cpus:1;mem:256")],
+            None,
+        )
+        .await
+        .unwrap();
     let fid = sub.caller.framework_id.clone();
-    let AgentEvent::RunTask { .. } = agent.next().await else { panic!("no launch") };
-    agent.update(&fid, &TaskID::new("t"), TaskState::TASK_FINISHED).await;
-    let st = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!("no launch")
+    };
+    agent
+        .update(&fid, &TaskID::new("t"), TaskState::TASK_FINISHED)
+        .await;
+    let st = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
     sub.caller.acknowledge(&st).await.unwrap();
     // Freed resources are re-offered (the filter from ACCEPT covered nothing left).
-    let o2 = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    let o2 = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
     assert_eq!(Resources::from_wire(o2.resources).scalar("cpus"), 1.0);
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr)).await.unwrap().json().await.unwrap();
-    assert_eq!(state["frameworks"][0]["completed_tasks"][0]["state"], "TASK_FINISHED");
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["frameworks"][0]["completed_tasks"][0]["state"],
+        "TASK_FINISHED"
+    );
     assert_eq!(state["frameworks"][0]["tasks"].as_array().unwrap().len(), 0);
 }
 
@@ -87,8 +163,15 @@ async fn terminal_update_frees_resources_and_completes_task() {
 async fn invalid_launches_become_task_errors_not_crashes() {
     let m = master(&[]).await;
     let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
-    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("bad")).await.unwrap();
-    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("bad"))
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
 
     // More than offered, a duplicate id, and a task with neither command nor executor.
     let too_big = command_task("big", &agent.id, "cpus:64;mem:512");
@@ -96,27 +179,52 @@ async fn invalid_launches_become_task_errors_not_crashes() {
     let dup = command_task("ok", &agent.id, "cpus:0.5;mem:64");
     let mut neither = command_task("neither", &agent.id, "cpus:0.1;mem:32");
     neither.command = None;
-    sub.caller.launch(vec![o.id.clone()], vec![too_big, ok, dup, neither], None).await.unwrap();
+    sub.caller
+        .launch(vec![o.id.clone()], vec![too_big, ok, dup, neither], None)
+        .await
+        .unwrap();
 
     let mut seen = std::collections::BTreeMap::new();
     for _ in 0..3 {
-        let s = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+        let s = next_event(&mut sub, EventType::UPDATE)
+            .await
+            .update
+            .unwrap()
+            .status;
         assert_eq!(s.state, TaskState::TASK_ERROR);
         assert_eq!(s.reason, Some(Reason::REASON_TASK_INVALID));
         assert!(s.uuid.is_none(), "master-generated updates need no ack");
         seen.insert(s.message.clone().unwrap(), s.task_id.value);
     }
-    assert!(seen.keys().any(|m| m.contains("more resources")), "{seen:?}");
+    assert!(
+        seen.keys().any(|m| m.contains("more resources")),
+        "{seen:?}"
+    );
     assert!(seen.keys().any(|m| m.contains("duplicate ID")), "{seen:?}");
-    assert!(seen.keys().any(|m| m.contains("CommandInfo or ExecutorInfo")), "{seen:?}");
+    assert!(
+        seen.keys()
+            .any(|m| m.contains("CommandInfo or ExecutorInfo")),
+        "{seen:?}"
+    );
     match agent.next().await {
         AgentEvent::RunTask { task, .. } => assert_eq!(task.task_id.value, "ok"),
         other => panic!("{other:?}"),
     }
 
     // The same offer again: it was consumed, so the task is LOST (not PA).
-    sub.caller.launch(vec![o.id.clone()], vec![command_task("late", &agent.id, "cpus:0.1;mem:32")], None).await.unwrap();
-    let s = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    sub.caller
+        .launch(
+            vec![o.id.clone()],
+            vec![command_task("late", &agent.id, "cpus:0.1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_INVALID_OFFERS));
     assert!(s.message.unwrap().contains("is no longer valid"));
@@ -126,24 +234,55 @@ async fn invalid_launches_become_task_errors_not_crashes() {
 async fn foreign_offer_is_rejected_for_partition_aware_as_dropped() {
     let m = master(&[]).await;
     let agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
-    let mut a = mesos_scheduler::subscribe(&m.endpoint(), framework_info("a")).await.unwrap();
-    let offer = next_event(&mut a, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
+    let mut a = mesos_scheduler::subscribe(&m.endpoint(), framework_info("a"))
+        .await
+        .unwrap();
+    let offer = next_event(&mut a, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
     let mut info = framework_info("b");
-    info.capabilities = vec![Capability { kind: Some(FrameworkCapability::PARTITION_AWARE) }];
-    let mut b = mesos_scheduler::subscribe(&m.endpoint(), info).await.unwrap();
-    b.caller.launch(vec![offer.id.clone()], vec![command_task("steal", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
-    let s = next_event(&mut b, EventType::UPDATE).await.update.unwrap().status;
+    info.capabilities = vec![Capability {
+        kind: Some(FrameworkCapability::PARTITION_AWARE),
+    }];
+    let mut b = mesos_scheduler::subscribe(&m.endpoint(), info)
+        .await
+        .unwrap();
+    b.caller
+        .launch(
+            vec![offer.id.clone()],
+            vec![command_task("steal", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let s = next_event(&mut b, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
     assert_eq!(s.state, TaskState::TASK_DROPPED);
     assert_eq!(s.reason, Some(Reason::REASON_INVALID_OFFERS));
     // The owner can still use its offer.
-    a.caller.launch(vec![offer.id], vec![command_task("mine", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
+    a.caller
+        .launch(
+            vec![offer.id],
+            vec![command_task("mine", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn bad_requests_get_4xx_with_json_message_and_master_keeps_serving() {
     let m = master(&["--max_request_body_bytes=4096"]).await;
     let url = format!("http://{}/api/v1/scheduler", m.addr);
-    let sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("x")).await.unwrap();
+    let sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("x"))
+        .await
+        .unwrap();
     let fid = sub.caller.framework_id.value.clone();
     let sid = sub.caller.stream_id.clone();
     let client = reqwest::Client::new();
@@ -201,12 +340,23 @@ async fn bad_requests_get_4xx_with_json_message_and_master_keeps_serving() {
     for (name, req, want) in cases {
         let r = req.send().await.unwrap();
         assert_eq!(r.status().as_u16(), want, "{name}");
-        let body: serde_json::Value = r.json().await.unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
-        assert!(body["message"].as_str().is_some_and(|s| !s.is_empty()), "{name}: {body}");
+        let body: serde_json::Value = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+        assert!(
+            body["message"].as_str().is_some_and(|s| !s.is_empty()),
+            "{name}: {body}"
+        );
     }
     // Still serving, and the framework is still subscribed.
     sub.caller.revive().await.unwrap();
-    let state: serde_json::Value = reqwest::get(format!("http://{}/state", m.addr)).await.unwrap().json().await.unwrap();
+    let state: serde_json::Value = reqwest::get(format!("http://{}/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(state["frameworks"][0]["active"], true);
 }
 
@@ -216,7 +366,9 @@ async fn refused_subscription_gets_error_event() {
     let mut info = framework_info("r");
     info.role = Some("batch".into());
     match mesos_scheduler::subscribe(&m.endpoint(), info).await {
-        Err(mesos_scheduler::SchedulerError::Refused(msg)) => assert!(msg.contains("--roles"), "{msg}"),
+        Err(mesos_scheduler::SchedulerError::Refused(msg)) => {
+            assert!(msg.contains("--roles"), "{msg}")
+        }
         other => panic!("expected refusal, got {other:?}"),
     }
 }
@@ -225,23 +377,51 @@ async fn refused_subscription_gets_error_event() {
 async fn teardown_kills_tasks_and_forbids_resubscribe() {
     let m = master(&[]).await;
     let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
-    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("td")).await.unwrap();
-    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
-    sub.caller.launch(vec![o.id], vec![command_task("t", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
-    let AgentEvent::RunTask { .. } = agent.next().await else { panic!() };
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("td"))
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("t", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!()
+    };
     sub.caller.teardown().await.unwrap();
     match agent.next().await {
-        AgentEvent::ShutdownFramework { framework_id } => assert_eq!(framework_id, sub.caller.framework_id),
+        AgentEvent::ShutdownFramework { framework_id } => {
+            assert_eq!(framework_id, sub.caller.framework_id)
+        }
         other => panic!("{other:?}"),
     }
     let mut info = framework_info("td");
     info.id = Some(sub.caller.framework_id.clone());
     match mesos_scheduler::subscribe(&m.endpoint(), info).await {
-        Err(mesos_scheduler::SchedulerError::Refused(msg)) => assert_eq!(msg, "Framework has been removed"),
+        Err(mesos_scheduler::SchedulerError::Refused(msg)) => {
+            assert_eq!(msg, "Framework has been removed")
+        }
         other => panic!("{other:?}"),
     }
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr)).await.unwrap().json().await.unwrap();
-    assert_eq!(state["completed_frameworks"][0]["completed_tasks"][0]["state"], "TASK_KILLED");
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["completed_frameworks"][0]["completed_tasks"][0]["state"],
+        "TASK_KILLED"
+    );
 }
 
 #[tokio::test]
@@ -250,12 +430,31 @@ async fn failover_resubscribe_keeps_tasks_and_closes_old_stream() {
     let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
     let mut info = framework_info("fo");
     info.failover_timeout = 60.0;
-    let mut first = mesos_scheduler::subscribe(&m.endpoint(), info.clone()).await.unwrap();
-    let o = next_event(&mut first, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
-    first.caller.launch(vec![o.id], vec![command_task("keep", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
-    let AgentEvent::RunTask { .. } = agent.next().await else { panic!() };
+    let mut first = mesos_scheduler::subscribe(&m.endpoint(), info.clone())
+        .await
+        .unwrap();
+    let o = next_event(&mut first, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    first
+        .caller
+        .launch(
+            vec![o.id],
+            vec![command_task("keep", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!()
+    };
     info.id = Some(first.caller.framework_id.clone());
-    let second = mesos_scheduler::subscribe(&m.endpoint(), info).await.unwrap();
+    let second = mesos_scheduler::subscribe(&m.endpoint(), info)
+        .await
+        .unwrap();
     assert_eq!(second.caller.framework_id, first.caller.framework_id);
     assert_ne!(second.caller.stream_id, first.caller.stream_id);
     let e = next_event(&mut first, EventType::ERROR).await;
@@ -264,7 +463,11 @@ async fn failover_resubscribe_keeps_tasks_and_closes_old_stream() {
     assert!(first.caller.revive().await.is_err());
     second.caller.reconcile(vec![]).await.unwrap();
     let mut second = second;
-    let s = next_event(&mut second, EventType::UPDATE).await.update.unwrap().status;
+    let s = next_event(&mut second, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
     assert_eq!(s.task_id.value, "keep");
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
 }
@@ -273,17 +476,37 @@ async fn failover_resubscribe_keeps_tasks_and_closes_old_stream() {
 async fn kill_and_reconcile_unknown_task() {
     let m = master(&[]).await;
     let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
-    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("k")).await.unwrap();
-    let o = next_event(&mut sub, EventType::OFFERS).await.offers.unwrap().offers.remove(0);
-    sub.caller.launch(vec![o.id], vec![command_task("victim", &agent.id, "cpus:1;mem:32")], None).await.unwrap();
-    let AgentEvent::RunTask { .. } = agent.next().await else { panic!() };
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("k"))
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("victim", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!()
+    };
     sub.caller.kill(TaskID::new("victim"), None).await.unwrap();
     match agent.next().await {
         AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id.value, "victim"),
         other => panic!("{other:?}"),
     }
     sub.caller.kill(TaskID::new("ghost"), None).await.unwrap();
-    let s = next_event(&mut sub, EventType::UPDATE).await.update.unwrap().status;
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
     assert_eq!(s.task_id.value, "ghost");
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));

@@ -61,7 +61,10 @@ pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Subscription
     let http = reqwest::Client::builder().build()?;
     let mut base = master_base(master)?;
     let mut call = Call::new(CallType::SUBSCRIBE, info.id.clone());
-    call.subscribe = Some(Subscribe { framework_info: info, suppressed_roles: vec![] });
+    call.subscribe = Some(Subscribe {
+        framework_info: info,
+        suppressed_roles: vec![],
+    });
     let body = serde_json::to_vec(&call).unwrap_or_default();
     for _attempt in 0..10 {
         let url = format!("{base}/master/api/v1/scheduler");
@@ -75,22 +78,47 @@ pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Subscription
         match resp.status().as_u16() {
             200 => return read_subscription(http, url, resp).await,
             307 => {
-                let loc = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                let hostport = loc.trim_start_matches("http:").trim_start_matches("//").split('/').next().unwrap_or("").to_string();
+                let loc = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let hostport = loc
+                    .trim_start_matches("http:")
+                    .trim_start_matches("//")
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 if hostport.is_empty() {
                     return Err(SchedulerError::NoLeader);
                 }
                 base = format!("http://{hostport}");
             }
             503 => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
-            s => return Err(SchedulerError::Status { status: s, body: resp.text().await.unwrap_or_default() }),
+            s => {
+                return Err(SchedulerError::Status {
+                    status: s,
+                    body: resp.text().await.unwrap_or_default(),
+                });
+            }
         }
     }
     Err(SchedulerError::NoLeader)
 }
 
-async fn read_subscription(http: reqwest::Client, url: String, resp: reqwest::Response) -> Result<Subscription, SchedulerError> {
-    let stream_id = resp.headers().get("mesos-stream-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+async fn read_subscription(
+    http: reqwest::Client,
+    url: String,
+    resp: reqwest::Response,
+) -> Result<Subscription, SchedulerError> {
+    let stream_id = resp
+        .headers()
+        .get("mesos-stream-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut bytes = resp.bytes_stream();
     tokio::spawn(async move {
@@ -118,9 +146,21 @@ async fn read_subscription(http: reqwest::Client, url: String, resp: reqwest::Re
         }
     });
     match rx.recv().await {
-        Some(Event { subscribed: Some(s), .. }) => {
-            let caller = Caller { http, url, framework_id: s.framework_id.clone(), stream_id };
-            Ok(Subscription { caller, subscribed: s, events: rx })
+        Some(Event {
+            subscribed: Some(s),
+            ..
+        }) => {
+            let caller = Caller {
+                http,
+                url,
+                framework_id: s.framework_id.clone(),
+                stream_id,
+            };
+            Ok(Subscription {
+                caller,
+                subscribed: s,
+                events: rx,
+            })
         }
         Some(Event { error: Some(e), .. }) => Err(SchedulerError::Refused(e.message)),
         _ => Err(SchedulerError::NotSubscribed),
@@ -142,7 +182,10 @@ impl Caller {
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(SchedulerError::Status { status: resp.status().as_u16(), body: resp.text().await.unwrap_or_default() })
+            Err(SchedulerError::Status {
+                status: resp.status().as_u16(),
+                body: resp.text().await.unwrap_or_default(),
+            })
         }
     }
 
@@ -150,32 +193,60 @@ impl Caller {
         Call::new(kind, Some(self.framework_id.clone()))
     }
 
-    pub async fn launch(&self, offer_ids: Vec<OfferID>, tasks: Vec<TaskInfo>, filters: Option<Filters>) -> Result<(), SchedulerError> {
+    pub async fn launch(
+        &self,
+        offer_ids: Vec<OfferID>,
+        tasks: Vec<TaskInfo>,
+        filters: Option<Filters>,
+    ) -> Result<(), SchedulerError> {
         let mut c = self.new_call(CallType::ACCEPT);
         c.accept = Some(Accept {
             offer_ids,
-            operations: vec![Operation { kind: Some(OperationType::LAUNCH), id: None, launch: Some(Launch { task_infos: tasks }), launch_group: None }],
+            operations: vec![Operation {
+                kind: Some(OperationType::LAUNCH),
+                id: None,
+                launch: Some(Launch { task_infos: tasks }),
+                launch_group: None,
+            }],
             filters,
         });
         self.call(c).await
     }
 
-    pub async fn decline(&self, offer_ids: Vec<OfferID>, filters: Option<Filters>) -> Result<(), SchedulerError> {
+    pub async fn decline(
+        &self,
+        offer_ids: Vec<OfferID>,
+        filters: Option<Filters>,
+    ) -> Result<(), SchedulerError> {
         let mut c = self.new_call(CallType::DECLINE);
         c.decline = Some(Decline { offer_ids, filters });
         self.call(c).await
     }
 
     pub async fn acknowledge(&self, status: &TaskStatus) -> Result<(), SchedulerError> {
-        let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone()) else { return Ok(()) };
+        let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone()) else {
+            return Ok(());
+        };
         let mut c = self.new_call(CallType::ACKNOWLEDGE);
-        c.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id.clone(), uuid });
+        c.acknowledge = Some(Acknowledge {
+            agent_id,
+            task_id: status.task_id.clone(),
+            uuid,
+        });
         self.call(c).await
     }
 
-    pub async fn kill(&self, task_id: TaskID, agent_id: Option<AgentID>) -> Result<(), SchedulerError> {
+    pub async fn kill(
+        &self,
+        task_id: TaskID,
+        agent_id: Option<AgentID>,
+    ) -> Result<(), SchedulerError> {
         let mut c = self.new_call(CallType::KILL);
-        c.kill = Some(Kill { task_id, agent_id, kill_policy: None });
+        c.kill = Some(Kill {
+            task_id,
+            agent_id,
+            kill_policy: None,
+        });
         self.call(c).await
     }
 

@@ -12,17 +12,28 @@ use std::time::{Duration, Instant};
 /// `target/debug` (the directory holding this test binary's `deps/`).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(|p| p.parent()).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
 }
 
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        p.display()
+    );
     p
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A `mesos-local` process; killed (with its executors' process groups
@@ -54,15 +65,27 @@ impl LocalCluster {
         let mut master = String::new();
         // mesos-local prints its endpoints once everything is registered.
         while agents.len() < num_agents {
-            let line = lines.next().expect("mesos-local exited before it was ready").expect("read");
+            let line = lines
+                .next()
+                .expect("mesos-local exited before it was ready")
+                .expect("read");
             if let Some(m) = line.strip_prefix("Mesos master listening on http://") {
                 master = m.trim().to_string();
             } else if let Some(pos) = line.find("listening on http://") {
-                agents.push(line[pos + "listening on http://".len()..].trim().to_string());
+                agents.push(
+                    line[pos + "listening on http://".len()..]
+                        .trim()
+                        .to_string(),
+                );
             }
         }
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        LocalCluster { child, master, agents, work_dir }
+        LocalCluster {
+            child,
+            master,
+            agents,
+            work_dir,
+        }
     }
 
     pub fn get(&self, path: &str) -> serde_json::Value {
@@ -87,7 +110,10 @@ impl Drop for LocalCluster {
 }
 
 pub fn get_json(url: &str) -> serde_json::Value {
-    reqwest::blocking::get(url).unwrap_or_else(|e| panic!("GET {url}: {e}")).json().unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+    reqwest::blocking::get(url)
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
 /// Output of a finished command.
@@ -99,7 +125,11 @@ pub struct Output {
 
 /// Runs a command to completion, killing it after `timeout`.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let out = child.stdout.take().expect("stdout");
     let err = child.stderr.take().expect("stderr");
     let t_out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
@@ -116,36 +146,52 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     };
-    Output { code, stdout: t_out.join().unwrap_or_default(), stderr: t_err.join().unwrap_or_default() }
+    Output {
+        code,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
 }
 
 /// The virtualenv Python with the client libraries, or `None` (the test
 /// then says why it is skipped). Under CI a missing venv is a failure.
 pub fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("MESOS_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| bin_dir().parent().expect("target").join("venv/bin/python"));
+    let candidate = std::env::var_os("MESOS_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin_dir().parent().expect("target").join("venv/bin/python"));
     if candidate.exists() {
         return Some(candidate);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{} is missing; scripts/test.sh builds it with scripts/python-clients.sh", candidate.display());
+        panic!(
+            "{} is missing; scripts/test.sh builds it with scripts/python-clients.sh",
+            candidate.display()
+        );
     }
-    eprintln!("SKIP: no Python client venv at {} (run scripts/python-clients.sh)", candidate.display());
+    eprintln!(
+        "SKIP: no Python client venv at {} (run scripts/python-clients.sh)",
+        candidate.display()
+    );
     None
 }
 
 pub fn python_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
 }
 
 /// Pids of live processes whose environment contains `marker`.
 pub fn processes_with_env(marker: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        if let Ok(env) = std::fs::read(e.path().join("environ")) {
-            if env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
-                out.push(pid);
-            }
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(env) = std::fs::read(e.path().join("environ"))
+            && env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+        {
+            out.push(pid);
         }
     }
     out

@@ -6,10 +6,24 @@ use std::process::Command;
 use std::time::Duration;
 
 fn run_py(py: &std::path::Path, script: &str, args: &[&str]) -> serde_json::Value {
-    let out = run(Command::new(py).arg(python_script(script)).args(args), Duration::from_secs(120));
-    assert_eq!(out.code, Some(0), "{script} failed:\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = run(
+        Command::new(py).arg(python_script(script)).args(args),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{script} failed:\nstdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
     let last = out.stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: no JSON summary ({e}):\n{}\n{}", out.stdout, out.stderr))
+    serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!(
+            "{script}: no JSON summary ({e}):\n{}\n{}",
+            out.stdout, out.stderr
+        )
+    })
 }
 
 #[test]
@@ -22,7 +36,12 @@ fn pymesos_hello_world_scheduler_launches_acks_and_suppresses() {
     let states = summary["states"].as_object().unwrap();
     assert_eq!(states.len(), 4, "{summary}");
     for (task, seq) in states {
-        let seq: Vec<&str> = seq.as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        let seq: Vec<&str> = seq
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
         assert_eq!(seq.last(), Some(&"TASK_FINISHED"), "{task}: {seq:?}");
         assert!(seq.contains(&"TASK_RUNNING"), "{task}: {seq:?}");
     }
@@ -30,11 +49,26 @@ fn pymesos_hello_world_scheduler_launches_acks_and_suppresses() {
     // outstanding in the master's view, and the tasks are completed.
     let fid = summary["framework_id"].as_str().unwrap();
     let fw = c.get(&format!("/master/frameworks?framework_id={fid}"));
-    let all: Vec<&serde_json::Value> = fw["frameworks"].as_array().unwrap().iter().chain(fw["completed_frameworks"].as_array().unwrap()).collect();
+    let all: Vec<&serde_json::Value> = fw["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(fw["completed_frameworks"].as_array().unwrap())
+        .collect();
     assert_eq!(all.len(), 1, "{fw}");
-    assert_eq!(all[0]["completed_tasks"].as_array().unwrap().len(), 4, "{fw}");
+    assert_eq!(
+        all[0]["completed_tasks"].as_array().unwrap().len(),
+        4,
+        "{fw}"
+    );
     let m = c.get("/metrics/snapshot");
-    assert!(m["master/valid_status_update_acknowledgements"].as_f64().unwrap() >= 12.0, "{m}");
+    assert!(
+        m["master/valid_status_update_acknowledgements"]
+            .as_f64()
+            .unwrap()
+            >= 12.0,
+        "{m}"
+    );
 }
 
 #[test]
@@ -48,7 +82,12 @@ fn pymesos_executor_driver_runs_a_task_and_exchanges_messages() {
     assert_eq!(last["state"], "TASK_FINISHED", "{summary}");
     assert_eq!(last["message"], "pymesos executor done");
     assert_eq!(last["source"], "SOURCE_EXECUTOR");
-    let msgs: Vec<&str> = summary["messages"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    let msgs: Vec<&str> = summary["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
     assert!(msgs.contains(&"data:payload-from-scheduler"), "{msgs:?}");
     assert!(msgs.contains(&"pong"), "{msgs:?}");
 }

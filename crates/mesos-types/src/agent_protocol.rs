@@ -56,6 +56,9 @@ pub enum AgentCall {
     Pong { agent_id: AgentID },
 }
 
+// Events are built, serialized once and dropped; boxing the launch payloads
+// would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AgentEvent {
@@ -105,14 +108,17 @@ pub enum AgentEvent {
     },
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn tagged_json_shape() {
-        let e = AgentEvent::KillTask { framework_id: "f".into(), task_id: "t".into(), kill_policy: None };
+        let e = AgentEvent::KillTask {
+            framework_id: "f".into(),
+            task_id: "t".into(),
+            kill_policy: None,
+        };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "KILL_TASK");
         assert_eq!(v["task_id"]["value"], "t");

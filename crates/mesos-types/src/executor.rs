@@ -108,6 +108,15 @@ pub struct Event {
 
 impl Event {
     pub fn bare(kind: ExecutorEventType) -> Event {
-        Event { kind, subscribed: None, launch: None, launch_group: None, kill: None, acknowledged: None, message: None, error: None }
+        Event {
+            kind,
+            subscribed: None,
+            launch: None,
+            launch_group: None,
+            kill: None,
+            acknowledged: None,
+            message: None,
+            error: None,
+        }
     }
 }

@@ -25,7 +25,14 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(FrameworkID, AgentID, OfferID, TaskID, ExecutorID, OperationID);
+id_type!(
+    FrameworkID,
+    AgentID,
+    OfferID,
+    TaskID,
+    ExecutorID,
+    OperationID
+);
 
 /// Container ids may nest (`parent`) for nested containers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -47,7 +54,12 @@ pub struct IdGenerator {
 
 impl IdGenerator {
     pub fn new(master_id: impl Into<String>) -> Self {
-        Self { master_id: master_id.into(), next_framework: 0, next_agent: 0, next_offer: 0 }
+        Self {
+            master_id: master_id.into(),
+            next_framework: 0,
+            next_agent: 0,
+            next_offer: 0,
+        }
     }
 
     pub fn master_id(&self) -> &str {

@@ -4,17 +4,24 @@
 //! Rarely inspected sub-messages (ContainerInfo, HealthCheck, Labels, ...)
 //! are kept as raw JSON so they pass through unchanged.
 
-use crate::enums::{lenient, ExecutorType, FrameworkCapability, OperationType, Reason, Source, TaskState, ValueType, EnvVarType};
+use crate::enums::{
+    EnvVarType, ExecutorType, FrameworkCapability, OperationType, Reason, Source, TaskState,
+    ValueType, lenient,
+};
 use crate::ids::*;
 use crate::resources::Resource;
 use crate::values::{Ranges, Scalar, Set, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Capability {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub kind: Option<FrameworkCapability>,
 }
 
@@ -79,7 +86,12 @@ pub struct URI {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct EnvVariable {
     pub name: String,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub kind: Option<EnvVarType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -115,7 +127,14 @@ pub struct CommandInfo {
 
 impl Default for CommandInfo {
     fn default() -> Self {
-        CommandInfo { uris: vec![], environment: None, shell: true, value: None, arguments: vec![], user: None }
+        CommandInfo {
+            uris: vec![],
+            environment: None,
+            shell: true,
+            value: None,
+            arguments: vec![],
+            user: None,
+        }
     }
 }
 
@@ -132,7 +151,12 @@ pub struct KillPolicy {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ExecutorInfo {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub kind: Option<ExecutorType>,
     pub executor_id: ExecutorID,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,9 +234,17 @@ pub struct TaskStatus {
     pub state: TaskState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub source: Option<Source>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub reason: Option<Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
@@ -296,20 +328,32 @@ impl Attribute {
     pub fn parse_list(text: &str) -> Result<Vec<Attribute>, String> {
         let mut out = Vec::new();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part.split_once(':').ok_or_else(|| format!("invalid attribute '{part}': expected name:value"))?;
+            let (name, value) = part
+                .split_once(':')
+                .ok_or_else(|| format!("invalid attribute '{part}': expected name:value"))?;
             let (name, value) = (name.trim().to_string(), value.trim());
-            let mut a = Attribute { name, kind: ValueType::TEXT, scalar: None, ranges: None, set: None, text: None };
+            let mut a = Attribute {
+                name,
+                kind: ValueType::TEXT,
+                scalar: None,
+                ranges: None,
+                set: None,
+                text: None,
+            };
             if let Ok(v) = value.parse::<f64>() {
                 a.kind = ValueType::SCALAR;
                 a.scalar = Some(Scalar { value: v });
             } else if value.starts_with('[') {
-                let r = crate::resources::Resources::parse(&format!("x:{value}"), "*").map_err(|e| e.to_string())?;
+                let r = crate::resources::Resources::parse(&format!("x:{value}"), "*")
+                    .map_err(|e| e.to_string())?;
                 a.kind = ValueType::RANGES;
                 a.ranges = r.iter().next().and_then(|x| x.ranges.clone());
             } else if value.starts_with('{') {
                 return Err(format!("invalid attribute '{part}': sets are not allowed"));
             } else {
-                a.text = Some(Text { value: value.to_string() });
+                a.text = Some(Text {
+                    value: value.to_string(),
+                });
             }
             out.push(a);
         }
@@ -407,7 +451,12 @@ pub struct LaunchGroup {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Operation {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub kind: Option<OperationType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<OperationID>,
@@ -425,7 +474,9 @@ pub struct Filters {
 
 impl Default for Filters {
     fn default() -> Self {
-        Filters { refuse_seconds: default_refuse() }
+        Filters {
+            refuse_seconds: default_refuse(),
+        }
     }
 }
 
@@ -448,7 +499,6 @@ pub struct Label {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,10 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new(max_record: usize) -> Decoder {
-        Decoder { buf: Vec::new(), max_record }
+        Decoder {
+            buf: Vec::new(),
+            max_record,
+        }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -52,7 +55,10 @@ impl Decoder {
         if header.is_empty() || header.len() > 20 || !header.iter().all(u8::is_ascii_digit) {
             return Err(RecordIoError::BadHeader);
         }
-        let len: usize = std::str::from_utf8(header).ok().and_then(|s| s.parse().ok()).ok_or(RecordIoError::BadHeader)?;
+        let len: usize = std::str::from_utf8(header)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(RecordIoError::BadHeader)?;
         if len > self.max_record {
             return Err(RecordIoError::TooLarge(len, self.max_record));
         }
@@ -74,7 +80,10 @@ mod tests {
     fn spec_example() {
         let mut d = Decoder::default();
         d.feed(b"20\n{\"type\":\"HEARTBEAT\"}5\nhel");
-        assert_eq!(d.next_record().unwrap().unwrap(), b"{\"type\":\"HEARTBEAT\"}");
+        assert_eq!(
+            d.next_record().unwrap().unwrap(),
+            b"{\"type\":\"HEARTBEAT\"}"
+        );
         assert_eq!(d.next_record().unwrap(), None);
         d.feed(b"lo");
         assert_eq!(d.next_record().unwrap().unwrap(), b"hello");

@@ -21,7 +21,12 @@ pub struct AllocationInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ReservationInfo {
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient::deserialize")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::deserialize"
+    )]
     pub kind: Option<ReservationType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -81,7 +86,12 @@ impl Resource {
     }
 
     pub fn ranges(name: &str, ranges: Vec<(u64, u64)>) -> Resource {
-        let r = Ranges::normalized(ranges.into_iter().map(|(begin, end)| Range { begin, end }).collect());
+        let r = Ranges::normalized(
+            ranges
+                .into_iter()
+                .map(|(begin, end)| Range { begin, end })
+                .collect(),
+        );
         Resource::with_value(name, ValueType::RANGES, None, Some(r), None)
     }
 
@@ -90,7 +100,13 @@ impl Resource {
         Resource::with_value(name, ValueType::SET, None, None, Some(s))
     }
 
-    fn with_value(name: &str, kind: ValueType, scalar: Option<Scalar>, ranges: Option<Ranges>, set: Option<Set>) -> Resource {
+    fn with_value(
+        name: &str,
+        kind: ValueType,
+        scalar: Option<Scalar>,
+        ranges: Option<Ranges>,
+        set: Option<Set>,
+    ) -> Resource {
         Resource {
             name: name.to_string(),
             kind,
@@ -115,13 +131,19 @@ impl Resource {
         }
         match self.kind {
             ValueType::SCALAR => {
-                let v = self.scalar.ok_or_else(|| ResourceError::TypeMismatch(self.name.clone(), self.kind))?.value;
+                let v = self
+                    .scalar
+                    .ok_or_else(|| ResourceError::TypeMismatch(self.name.clone(), self.kind))?
+                    .value;
                 if !v.is_finite() || v < 0.0 {
                     return Err(ResourceError::BadScalar(self.name.clone()));
                 }
             }
             ValueType::RANGES => {
-                let r = self.ranges.as_ref().ok_or_else(|| ResourceError::TypeMismatch(self.name.clone(), self.kind))?;
+                let r = self
+                    .ranges
+                    .as_ref()
+                    .ok_or_else(|| ResourceError::TypeMismatch(self.name.clone(), self.kind))?;
                 if r.range.iter().any(|x| x.begin > x.end) {
                     return Err(ResourceError::BadRange(self.name.clone()));
                 }
@@ -131,35 +153,46 @@ impl Resource {
                     return Err(ResourceError::TypeMismatch(self.name.clone(), self.kind));
                 }
             }
-            ValueType::TEXT => return Err(ResourceError::TypeMismatch(self.name.clone(), self.kind)),
+            ValueType::TEXT => {
+                return Err(ResourceError::TypeMismatch(self.name.clone(), self.kind));
+            }
         }
         Ok(())
     }
 
     /// Moves a pre-refinement `role`/`reservation` into the `reservations` stack.
     pub fn normalized(mut self) -> Resource {
-        if self.reservations.is_empty() {
-            if let Some(role) = self.role.take().filter(|r| r != "*") {
-                let dynamic = self.reservation.take();
-                self.reservations.push(ReservationInfo {
-                    kind: Some(if dynamic.is_some() { ReservationType::DYNAMIC } else { ReservationType::STATIC }),
-                    role: Some(role),
-                    principal: dynamic.as_ref().and_then(|d| d.principal.clone()),
-                    labels: dynamic.and_then(|d| d.labels),
-                });
-            }
+        if self.reservations.is_empty()
+            && let Some(role) = self.role.take().filter(|r| r != "*")
+        {
+            let dynamic = self.reservation.take();
+            self.reservations.push(ReservationInfo {
+                kind: Some(if dynamic.is_some() {
+                    ReservationType::DYNAMIC
+                } else {
+                    ReservationType::STATIC
+                }),
+                role: Some(role),
+                principal: dynamic.as_ref().and_then(|d| d.principal.clone()),
+                labels: dynamic.and_then(|d| d.labels),
+            });
         }
         self.role = None;
         self.reservation = None;
         if let Some(Scalar { value }) = self.scalar {
-            self.scalar = Some(Scalar { value: from_milli(to_milli(value)) });
+            self.scalar = Some(Scalar {
+                value: from_milli(to_milli(value)),
+            });
         }
         self
     }
 
     /// The role this resource is reserved for, `*` when unreserved.
     pub fn reservation_role(&self) -> &str {
-        self.reservations.last().and_then(|r| r.role.as_deref()).unwrap_or("*")
+        self.reservations
+            .last()
+            .and_then(|r| r.role.as_deref())
+            .unwrap_or("*")
     }
 
     pub fn is_unreserved(&self) -> bool {
@@ -171,9 +204,18 @@ impl Resource {
         let mut r = self.clone();
         let top = r.reservations.pop();
         r.reservations.clear();
-        r.role = Some(top.as_ref().and_then(|t| t.role.clone()).unwrap_or_else(|| "*".into()));
+        r.role = Some(
+            top.as_ref()
+                .and_then(|t| t.role.clone())
+                .unwrap_or_else(|| "*".into()),
+        );
         if let Some(t) = top.filter(|t| t.kind == Some(ReservationType::DYNAMIC)) {
-            r.reservation = Some(ReservationInfo { kind: None, role: None, principal: t.principal, labels: t.labels });
+            r.reservation = Some(ReservationInfo {
+                kind: None,
+                role: None,
+                principal: t.principal,
+                labels: t.labels,
+            });
         }
         r
     }
@@ -203,7 +245,9 @@ impl Resource {
             ValueType::SCALAR => {
                 let a = to_milli(self.scalar.unwrap_or_default().value);
                 let b = to_milli(other.scalar.unwrap_or_default().value);
-                self.scalar = Some(Scalar { value: from_milli(a + b) });
+                self.scalar = Some(Scalar {
+                    value: from_milli(a + b),
+                });
             }
             ValueType::RANGES => {
                 let a = self.ranges.clone().unwrap_or_default();
@@ -223,7 +267,9 @@ impl Resource {
             ValueType::SCALAR => {
                 let a = to_milli(self.scalar.unwrap_or_default().value);
                 let b = to_milli(other.scalar.unwrap_or_default().value);
-                self.scalar = Some(Scalar { value: from_milli((a - b).max(0)) });
+                self.scalar = Some(Scalar {
+                    value: from_milli((a - b).max(0)),
+                });
             }
             ValueType::RANGES => {
                 let a = self.ranges.clone().unwrap_or_default();
@@ -242,11 +288,22 @@ impl Resource {
 
     fn covers(&self, other: &Resource) -> bool {
         match self.kind {
-            ValueType::SCALAR => to_milli(self.scalar.unwrap_or_default().value) >= to_milli(other.scalar.unwrap_or_default().value),
-            ValueType::RANGES => self.ranges.clone().unwrap_or_default().contains(&other.ranges.clone().unwrap_or_default()),
+            ValueType::SCALAR => {
+                to_milli(self.scalar.unwrap_or_default().value)
+                    >= to_milli(other.scalar.unwrap_or_default().value)
+            }
+            ValueType::RANGES => self
+                .ranges
+                .clone()
+                .unwrap_or_default()
+                .contains(&other.ranges.clone().unwrap_or_default()),
             ValueType::SET => {
                 let mine = self.set.clone().unwrap_or_default().to_set();
-                other.set.as_ref().map(|s| s.item.iter().all(|i| mine.contains(i))).unwrap_or(true)
+                other
+                    .set
+                    .as_ref()
+                    .map(|s| s.item.iter().all(|i| mine.contains(i)))
+                    .unwrap_or(true)
             }
             ValueType::TEXT => false,
         }
@@ -328,7 +385,10 @@ impl Resources {
     }
 
     pub fn contains(&self, other: &Resources) -> bool {
-        other.0.iter().all(|o| self.0.iter().any(|x| x.same_kind(o) && x.covers(o)))
+        other
+            .0
+            .iter()
+            .all(|o| self.0.iter().any(|x| x.same_kind(o) && x.covers(o)))
     }
 
     /// Sum of a scalar resource across all reservations and allocations.
@@ -344,7 +404,9 @@ impl Resources {
 
     /// The same resources tagged as allocated to `role`.
     pub fn allocated_to(&self, role: &str) -> Resources {
-        let info = Some(AllocationInfo { role: Some(role.to_string()) });
+        let info = Some(AllocationInfo {
+            role: Some(role.to_string()),
+        });
         Resources::from_iter_merged(self.0.iter().cloned().map(|mut r| {
             r.allocation_info = info.clone();
             r
@@ -361,7 +423,12 @@ impl Resources {
 
     /// Resources usable by `role`: unreserved ones plus those reserved for it.
     pub fn usable_by(&self, role: &str) -> Resources {
-        Resources::from_iter_merged(self.0.iter().filter(|r| r.is_unreserved() || r.reservation_role() == role).cloned())
+        Resources::from_iter_merged(
+            self.0
+                .iter()
+                .filter(|r| r.is_unreserved() || r.reservation_role() == role)
+                .cloned(),
+        )
     }
 
     fn from_iter_merged(it: impl Iterator<Item = Resource>) -> Resources {
@@ -374,7 +441,11 @@ impl Resources {
 
     /// Wire form for a framework with or without `RESERVATION_REFINEMENT`.
     pub fn to_wire(&self, refinement: bool) -> Vec<Resource> {
-        if refinement { self.0.clone() } else { self.0.iter().map(Resource::to_pre_refinement).collect() }
+        if refinement {
+            self.0.clone()
+        } else {
+            self.0.iter().map(Resource::to_pre_refinement).collect()
+        }
     }
 
     /// The legacy endpoints' resource map: always `cpus`, `gpus`, `mem`,
@@ -387,11 +458,20 @@ impl Resources {
         let mut ranges: BTreeMap<String, Ranges> = BTreeMap::new();
         let mut sets: BTreeMap<String, Set> = BTreeMap::new();
         for r in &self.0 {
-            let key = if r.revocable.is_some() { format!("{}_revocable", r.name) } else { r.name.clone() };
+            let key = if r.revocable.is_some() {
+                format!("{}_revocable", r.name)
+            } else {
+                r.name.clone()
+            };
             match r.kind {
                 ValueType::SCALAR if !["cpus", "gpus", "mem", "disk"].contains(&key.as_str()) => {
                     let cur = m.get(&key).and_then(Json::as_f64).unwrap_or(0.0);
-                    m.insert(key, Json::from(from_milli(to_milli(cur) + to_milli(r.scalar.unwrap_or_default().value))));
+                    m.insert(
+                        key,
+                        Json::from(from_milli(
+                            to_milli(cur) + to_milli(r.scalar.unwrap_or_default().value),
+                        )),
+                    );
                 }
                 ValueType::RANGES => {
                     let e = ranges.entry(key).or_default();
@@ -421,7 +501,8 @@ impl Resources {
     pub fn parse(text: &str, default_role: &str) -> Result<Resources, ResourceError> {
         let t = text.trim();
         if t.starts_with('[') {
-            let list: Vec<Resource> = serde_json::from_str(t).map_err(|e| ResourceError::Parse(t.to_string(), e.to_string()))?;
+            let list: Vec<Resource> = serde_json::from_str(t)
+                .map_err(|e| ResourceError::Parse(t.to_string(), e.to_string()))?;
             for r in &list {
                 r.validate()?;
             }
@@ -430,9 +511,16 @@ impl Resources {
         let mut out = Resources::new();
         for part in t.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let err = |m: &str| ResourceError::Parse(part.to_string(), m.to_string());
-            let (key, value) = part.split_once(':').ok_or_else(|| err("expected name:value"))?;
+            let (key, value) = part
+                .split_once(':')
+                .ok_or_else(|| err("expected name:value"))?;
             let (name, role) = match key.split_once('(') {
-                Some((n, rest)) => (n.trim(), rest.strip_suffix(')').ok_or_else(|| err("unclosed '('"))?.trim()),
+                Some((n, rest)) => (
+                    n.trim(),
+                    rest.strip_suffix(')')
+                        .ok_or_else(|| err("unclosed '('"))?
+                        .trim(),
+                ),
                 None => (key.trim(), default_role),
             };
             let value = value.trim();
@@ -440,7 +528,9 @@ impl Resources {
                 let inner = inner.strip_suffix(']').ok_or_else(|| err("unclosed '['"))?;
                 let mut v = Vec::new();
                 for piece in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let (b, e) = piece.split_once('-').ok_or_else(|| err("range needs begin-end"))?;
+                    let (b, e) = piece
+                        .split_once('-')
+                        .ok_or_else(|| err("range needs begin-end"))?;
                     let b: u64 = b.trim().parse().map_err(|_| err("bad range number"))?;
                     let e: u64 = e.trim().parse().map_err(|_| err("bad range number"))?;
                     v.push((b, e));
@@ -452,7 +542,14 @@ impl Resources {
                 res
             } else if let Some(inner) = value.strip_prefix('{') {
                 let inner = inner.strip_suffix('}').ok_or_else(|| err("unclosed '{'"))?;
-                Resource::set(name, inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                Resource::set(
+                    name,
+                    inner
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                )
             } else {
                 let v: f64 = value.parse().map_err(|_| err("not a number"))?;
                 Resource::scalar(name, v)
@@ -492,7 +589,11 @@ mod tests {
 
     #[test]
     fn parses_json_form_and_rejects_garbage() {
-        let r = Resources::parse(r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":1.5}}]"#, "*").unwrap();
+        let r = Resources::parse(
+            r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":1.5}}]"#,
+            "*",
+        )
+        .unwrap();
         assert_eq!(r.scalar("cpus"), 1.5);
         assert!(Resources::parse("cpus:abc", "*").is_err());
         assert!(Resources::parse("cpus:-1", "*").is_err());
@@ -519,13 +620,21 @@ mod tests {
     }
 
     fn arb_resources() -> impl Strategy<Value = Resources> {
-        (0u32..8000, 0u32..100_000, proptest::collection::vec((31000u64..32000, 0u64..10), 0..4)).prop_map(|(c, m, p)| {
-            let mut r = Resources::new();
-            r.add_one(Resource::scalar("cpus", c as f64 / 1000.0));
-            r.add_one(Resource::scalar("mem", m as f64));
-            r.add_one(Resource::ranges("ports", p.into_iter().map(|(b, l)| (b, b + l)).collect()));
-            r
-        })
+        (
+            0u32..8000,
+            0u32..100_000,
+            proptest::collection::vec((31000u64..32000, 0u64..10), 0..4),
+        )
+            .prop_map(|(c, m, p)| {
+                let mut r = Resources::new();
+                r.add_one(Resource::scalar("cpus", c as f64 / 1000.0));
+                r.add_one(Resource::scalar("mem", m as f64));
+                r.add_one(Resource::ranges(
+                    "ports",
+                    p.into_iter().map(|(b, l)| (b, b + l)).collect(),
+                ));
+                r
+            })
     }
 
     proptest! {

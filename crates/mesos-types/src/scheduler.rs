@@ -206,31 +206,63 @@ fn lenient_event_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventTyp
 
 impl Event {
     fn bare(kind: EventType) -> Event {
-        Event { kind, subscribed: None, offers: None, rescind: None, update: None, message: None, failure: None, error: None }
+        Event {
+            kind,
+            subscribed: None,
+            offers: None,
+            rescind: None,
+            update: None,
+            message: None,
+            failure: None,
+            error: None,
+        }
     }
     pub fn heartbeat() -> Event {
         Event::bare(EventType::HEARTBEAT)
     }
     pub fn subscribed(s: Subscribed) -> Event {
-        Event { subscribed: Some(s), ..Event::bare(EventType::SUBSCRIBED) }
+        Event {
+            subscribed: Some(s),
+            ..Event::bare(EventType::SUBSCRIBED)
+        }
     }
     pub fn offers(offers: Vec<Offer>) -> Event {
-        Event { offers: Some(Offers { offers }), ..Event::bare(EventType::OFFERS) }
+        Event {
+            offers: Some(Offers { offers }),
+            ..Event::bare(EventType::OFFERS)
+        }
     }
     pub fn rescind(offer_id: OfferID) -> Event {
-        Event { rescind: Some(Rescind { offer_id }), ..Event::bare(EventType::RESCIND) }
+        Event {
+            rescind: Some(Rescind { offer_id }),
+            ..Event::bare(EventType::RESCIND)
+        }
     }
     pub fn update(status: TaskStatus) -> Event {
-        Event { update: Some(Update { status }), ..Event::bare(EventType::UPDATE) }
+        Event {
+            update: Some(Update { status }),
+            ..Event::bare(EventType::UPDATE)
+        }
     }
     pub fn message(m: Message) -> Event {
-        Event { message: Some(m), ..Event::bare(EventType::MESSAGE) }
+        Event {
+            message: Some(m),
+            ..Event::bare(EventType::MESSAGE)
+        }
     }
     pub fn failure(f: Failure) -> Event {
-        Event { failure: Some(f), ..Event::bare(EventType::FAILURE) }
+        Event {
+            failure: Some(f),
+            ..Event::bare(EventType::FAILURE)
+        }
     }
     pub fn error(message: impl Into<String>) -> Event {
-        Event { error: Some(ErrorMessage { message: message.into() }), ..Event::bare(EventType::ERROR) }
+        Event {
+            error: Some(ErrorMessage {
+                message: message.into(),
+            }),
+            ..Event::bare(EventType::ERROR)
+        }
     }
 }
 
@@ -240,7 +272,8 @@ mod tests {
 
     #[test]
     fn pymesos_style_calls_parse() {
-        let c: Call = serde_json::from_str(r#"{"type":"REVIVE","framework_id":{"value":"f"}}"#).unwrap();
+        let c: Call =
+            serde_json::from_str(r#"{"type":"REVIVE","framework_id":{"value":"f"}}"#).unwrap();
         assert_eq!(c.kind, CallType::REVIVE);
         let c: Call = serde_json::from_str(
             r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","failover_timeout":100,"command.environment":{}}}}"#,

@@ -5,7 +5,17 @@ use crate::enums::TaskState::{self, *};
 
 /// Terminal states free the task's resources and move it to completed tasks.
 pub fn is_terminal(s: TaskState) -> bool {
-    matches!(s, TASK_FINISHED | TASK_FAILED | TASK_KILLED | TASK_ERROR | TASK_LOST | TASK_DROPPED | TASK_GONE | TASK_GONE_BY_OPERATOR)
+    matches!(
+        s,
+        TASK_FINISHED
+            | TASK_FAILED
+            | TASK_KILLED
+            | TASK_ERROR
+            | TASK_LOST
+            | TASK_DROPPED
+            | TASK_GONE
+            | TASK_GONE_BY_OPERATOR
+    )
 }
 
 /// Whether an update from `from` to `to` is a legal step. Terminal states
@@ -14,11 +24,10 @@ pub fn can_transition(from: TaskState, to: TaskState) -> bool {
     if is_terminal(from) || to == TASK_STAGING {
         return false;
     }
-    match (from, to) {
-        (TASK_RUNNING, TASK_STARTING) => false,
-        (TASK_KILLING, TASK_STARTING | TASK_RUNNING) => false,
-        _ => true,
-    }
+    !matches!(
+        (from, to),
+        (TASK_RUNNING, TASK_STARTING) | (TASK_KILLING, TASK_STARTING | TASK_RUNNING)
+    )
 }
 
 /// The state a framework without PARTITION_AWARE sees instead of the newer ones.
@@ -27,7 +36,9 @@ pub fn for_framework(s: TaskState, partition_aware: bool) -> TaskState {
         return s;
     }
     match s {
-        TASK_DROPPED | TASK_UNREACHABLE | TASK_GONE | TASK_GONE_BY_OPERATOR | TASK_UNKNOWN => TASK_LOST,
+        TASK_DROPPED | TASK_UNREACHABLE | TASK_GONE | TASK_GONE_BY_OPERATOR | TASK_UNKNOWN => {
+            TASK_LOST
+        }
         other => other,
     }
 }

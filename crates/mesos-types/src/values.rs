@@ -65,10 +65,16 @@ impl Ranges {
                     continue;
                 }
                 if cut.begin > r.begin {
-                    next.push(Range { begin: r.begin, end: cut.begin - 1 });
+                    next.push(Range {
+                        begin: r.begin,
+                        end: cut.begin - 1,
+                    });
                 }
                 if cut.end < r.end {
-                    next.push(Range { begin: cut.end + 1, end: r.end });
+                    next.push(Range {
+                        begin: cut.end + 1,
+                        end: r.end,
+                    });
                 }
             }
             cur = next;
@@ -98,7 +104,11 @@ impl Ranges {
 
     /// `[31000-32000, 33000-34000]`, the legacy endpoints' rendering.
     pub fn render(&self) -> String {
-        let parts: Vec<String> = self.range.iter().map(|r| format!("{}-{}", r.begin, r.end)).collect();
+        let parts: Vec<String> = self
+            .range
+            .iter()
+            .map(|r| format!("{}-{}", r.begin, r.end))
+            .collect();
         format!("[{}]", parts.join(", "))
     }
 }
@@ -114,7 +124,9 @@ impl Set {
         self.item.iter().cloned().collect()
     }
     pub fn from_set(s: BTreeSet<String>) -> Set {
-        Set { item: s.into_iter().collect() }
+        Set {
+            item: s.into_iter().collect(),
+        }
     }
     pub fn render(&self) -> String {
         format!("{{{}}}", self.item.join(", "))
@@ -139,7 +151,9 @@ mod tests {
     fn ranges_merge_and_subtract() {
         let a = Ranges::normalized(vec![r(5, 10), r(1, 3), r(4, 4)]);
         assert_eq!(a.range, vec![r(1, 10)]);
-        let b = a.subtract(&Ranges { range: vec![r(3, 4)] });
+        let b = a.subtract(&Ranges {
+            range: vec![r(3, 4)],
+        });
         assert_eq!(b.range, vec![r(1, 2), r(5, 10)]);
         assert!(a.contains(&b));
         assert!(!b.contains(&a));

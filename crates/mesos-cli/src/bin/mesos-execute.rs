@@ -9,7 +9,10 @@ use mesos_types::*;
 
 #[tokio::main]
 async fn main() {
-    let sources = FlagSources { args: std::env::args().skip(1).collect(), ..Default::default() };
+    let sources = FlagSources {
+        args: std::env::args().skip(1).collect(),
+        ..Default::default()
+    };
     let flags = match mesos_flags::load::<ExecuteFlags>("mesos-execute", &sources) {
         Ok(l) => l.flags,
         Err(mesos_flags::FlagError::Clap(e)) => e.exit(),
@@ -32,12 +35,15 @@ async fn main() {
 }
 
 fn current_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "root".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
 }
 
 async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
     let need = Resources::parse(&flags.resources, "*").map_err(anyhow::Error::msg)?;
-    let mut sub = mesos_scheduler::subscribe(&flags.master, flags.framework_info(current_user())).await?;
+    let mut sub =
+        mesos_scheduler::subscribe(&flags.master, flags.framework_info(current_user())).await?;
     println!("Subscribed with ID {}", sub.caller.framework_id);
     let caller = sub.caller.clone();
     let mut launched: Option<AgentID> = None;
@@ -48,43 +54,59 @@ async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
             EventType::OFFERS => {
                 let offers = event.offers.map(|o| o.offers).unwrap_or_default();
                 let mut decline: Vec<OfferID> = offers.iter().map(|o| o.id.clone()).collect();
-                if launched.is_none() {
-                    if let Some(o) = pick_offer(&offers, &need, &flags.role) {
-                        decline.retain(|id| id != &o.id);
-                        caller.launch(vec![o.id.clone()], vec![flags.task(o.agent_id.clone())], None).await?;
-                        println!("Submitted task '{}' to agent '{}'", flags.name, o.agent_id);
-                        launched = Some(o.agent_id.clone());
-                        caller.suppress().await?;
-                    }
+                if launched.is_none()
+                    && let Some(o) = pick_offer(&offers, &need, &flags.role)
+                {
+                    decline.retain(|id| id != &o.id);
+                    caller
+                        .launch(
+                            vec![o.id.clone()],
+                            vec![flags.task(o.agent_id.clone())],
+                            None,
+                        )
+                        .await?;
+                    println!("Submitted task '{}' to agent '{}'", flags.name, o.agent_id);
+                    launched = Some(o.agent_id.clone());
+                    caller.suppress().await?;
                 }
                 if !decline.is_empty() {
                     caller.decline(decline, None).await?;
                 }
             }
             EventType::UPDATE => {
-                let Some(status) = event.update.map(|u| u.status) else { continue };
+                let Some(status) = event.update.map(|u| u.status) else {
+                    continue;
+                };
                 println!("{}", format_update(&status));
                 caller.acknowledge(&status).await?;
-                if status.state == TaskState::TASK_RUNNING && !kill_sent {
-                    if let (Some(after), Some(agent)) = (flags.kill_after, launched.clone()) {
-                        kill_sent = true;
-                        let c = caller.clone();
-                        let tid = status.task_id.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(after.get()).await;
-                            if c.kill(tid.clone(), Some(agent.clone())).await.is_ok() {
-                                println!("Asked to kill task '{tid}' on agent '{agent}'");
-                            }
-                        });
-                    }
+                if status.state == TaskState::TASK_RUNNING
+                    && !kill_sent
+                    && let (Some(after), Some(agent)) = (flags.kill_after, launched.clone())
+                {
+                    kill_sent = true;
+                    let c = caller.clone();
+                    let tid = status.task_id.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after.get()).await;
+                        if c.kill(tid.clone(), Some(agent.clone())).await.is_ok() {
+                            println!("Asked to kill task '{tid}' on agent '{agent}'");
+                        }
+                    });
                 }
                 if is_terminal(status.state) {
-                    exit_code = if status.state == TaskState::TASK_FINISHED { 0 } else { 1 };
+                    exit_code = if status.state == TaskState::TASK_FINISHED {
+                        0
+                    } else {
+                        1
+                    };
                     break;
                 }
             }
             EventType::ERROR => {
-                println!("Received an ERROR event: {}", event.error.map(|e| e.message).unwrap_or_default());
+                println!(
+                    "Received an ERROR event: {}",
+                    event.error.map(|e| e.message).unwrap_or_default()
+                );
                 return Ok(1);
             }
             _ => {}

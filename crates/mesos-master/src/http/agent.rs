@@ -15,24 +15,50 @@ use std::sync::Arc;
 
 const STREAM_ID: &str = "Mesos-Stream-Id";
 
-pub async fn handle(shared: Arc<Shared>, peer: SocketAddr, method: Method, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!("Expecting 'POST', received '{method}'")));
+        return Err(ApiError::MethodNotAllowed(format!(
+            "Expecting 'POST', received '{method}'"
+        )));
     }
     require_json(&headers)?;
     let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
-    let call: AgentCall = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("Failed to parse agent call: {e}")))?;
-    let stream_header = headers.get(STREAM_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let call: AgentCall = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse agent call: {e}")))?;
+    let stream_header = headers
+        .get(STREAM_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     match call {
-        AgentCall::Register { agent_info, version, tasks, frameworks: _ } => register(shared, peer, agent_info, version, tasks).await,
-        AgentCall::Update { agent_id, framework_id, status } => {
+        AgentCall::Register {
+            agent_info,
+            version,
+            tasks,
+            frameworks: _,
+        } => register(shared, peer, agent_info, version, tasks).await,
+        AgentCall::Update {
+            agent_id,
+            framework_id,
+            status,
+        } => {
             shared.write(|m, now| {
                 m.check_agent_stream(&agent_id, stream_header.as_deref())?;
                 m.agent_update(&agent_id, &framework_id, status, now)
             })?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        AgentCall::Message { agent_id, framework_id, executor_id, data } => {
+        AgentCall::Message {
+            agent_id,
+            framework_id,
+            executor_id,
+            data,
+        } => {
             shared.write(|m, _| {
                 m.check_agent_stream(&agent_id, stream_header.as_deref())?;
                 m.executor_message(&agent_id, &framework_id, executor_id, data);
@@ -40,7 +66,12 @@ pub async fn handle(shared: Arc<Shared>, peer: SocketAddr, method: Method, heade
             })?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        AgentCall::ExecutorExited { agent_id, framework_id, executor_id, status } => {
+        AgentCall::ExecutorExited {
+            agent_id,
+            framework_id,
+            executor_id,
+            status,
+        } => {
             shared.write(|m, now| {
                 m.check_agent_stream(&agent_id, stream_header.as_deref())?;
                 m.executor_exited(&agent_id, &framework_id, &executor_id, status, now);
@@ -57,18 +88,30 @@ pub async fn handle(shared: Arc<Shared>, peer: SocketAddr, method: Method, heade
 
 fn validate_info(info: &AgentInfo) -> Result<(), ApiError> {
     if info.hostname.trim().is_empty() {
-        return Err(ApiError::BadRequest("'agent_info.hostname' must not be empty".into()));
+        return Err(ApiError::BadRequest(
+            "'agent_info.hostname' must not be empty".into(),
+        ));
     }
     if !(1..=65535).contains(&info.port) {
-        return Err(ApiError::BadRequest(format!("'agent_info.port' {} is not a valid port", info.port)));
+        return Err(ApiError::BadRequest(format!(
+            "'agent_info.port' {} is not a valid port",
+            info.port
+        )));
     }
     for r in &info.resources {
-        r.validate().map_err(|e| ApiError::BadRequest(format!("Invalid agent resources: {e}")))?;
+        r.validate()
+            .map_err(|e| ApiError::BadRequest(format!("Invalid agent resources: {e}")))?;
     }
     Ok(())
 }
 
-async fn register(shared: Arc<Shared>, peer: SocketAddr, info: AgentInfo, version: String, tasks: Vec<mesos_types::agent_protocol::AgentTask>) -> Result<Response, ApiError> {
+async fn register(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    info: AgentInfo,
+    version: String,
+    tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+) -> Result<Response, ApiError> {
     validate_info(&info)?;
     let reregister = info.id.is_some();
     let id: AgentID = match &info.id {
@@ -82,7 +125,9 @@ async fn register(shared: Arc<Shared>, peer: SocketAddr, info: AgentInfo, versio
     let record = serde_json::to_vec(&info).map_err(|e| ApiError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || match store.put(&key, &record, 0) {
         Ok(_) | Err(mesos_coord::StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(ApiError::Unavailable(format!("Failed to persist agent in the registry: {e}"))),
+        Err(e) => Err(ApiError::Unavailable(format!(
+            "Failed to persist agent in the registry: {e}"
+        ))),
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -98,9 +143,17 @@ async fn register(shared: Arc<Shared>, peer: SocketAddr, info: AgentInfo, versio
             s.write(|m, now| m.agent_disconnected(&aid, &sid, now));
         }
     });
-    let body = event_body(rx, shared.flags.agent_ping_timeout.get(), AgentEvent::Ping, Some(guard));
+    let body = event_body(
+        rx,
+        shared.flags.agent_ping_timeout.get(),
+        AgentEvent::Ping,
+        Some(guard),
+    );
     let mut r = Response::new(body);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::from_str(&stream_id) {
         r.headers_mut().insert(STREAM_ID, v);
     }

@@ -24,9 +24,13 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
 
 /// Maps a request path to the master's route, as libprocess delegation does.
 pub fn route_of(path: &str) -> String {
-    let p = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let p = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     match p.strip_prefix("/master") {
-        Some(rest) if rest.is_empty() => "/".to_string(),
+        Some("") => "/".to_string(),
         Some(rest) if rest.starts_with('/') => rest.to_string(),
         _ => p.to_string(),
     }
@@ -88,7 +92,9 @@ fn get_only(m: &Method) -> Result<(), ApiError> {
     if m == Method::GET || m == Method::HEAD {
         Ok(())
     } else {
-        Err(ApiError::MethodNotAllowed(format!("Expecting 'GET', received '{m}'")))
+        Err(ApiError::MethodNotAllowed(format!(
+            "Expecting 'GET', received '{m}'"
+        )))
     }
 }
 
@@ -110,7 +116,8 @@ fn percent_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -128,12 +135,18 @@ fn percent_decode(s: &str) -> String {
 /// JSON (or JSONP when `?jsonp=cb` is given).
 pub fn json_response(status: StatusCode, v: &Json, jsonp: Option<&str>) -> Response {
     let body = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
-    let (ctype, body) = match jsonp.filter(|cb| !cb.is_empty() && cb.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')) {
+    let (ctype, body) = match jsonp.filter(|cb| {
+        !cb.is_empty()
+            && cb
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
+    }) {
         Some(cb) => ("text/javascript", format!("{cb}({body});")),
         None => ("application/json", body),
     };
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
 }
 
@@ -146,7 +159,8 @@ pub fn error_response(e: ApiError) -> Response {
     }
     let mut r = json_response(status, &json!({"message": e.to_string()}), None);
     if matches!(e, ApiError::MethodNotAllowed(_)) {
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     r
 }
@@ -162,16 +176,21 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     match base {
         "application/json" => Ok(()),
         "application/x-protobuf" => Err(ApiError::UnsupportedMediaType(
-            "Content-Type 'application/x-protobuf' is not supported yet; send 'application/json'".into(),
+            "Content-Type 'application/x-protobuf' is not supported yet; send 'application/json'"
+                .into(),
         )),
-        other => Err(ApiError::UnsupportedMediaType(format!("Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"))),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
+        ))),
     }
 }
 
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(format!("Request body exceeds the limit of {limit} bytes (or could not be read)")))
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!(
+            "Request body exceeds the limit of {limit} bytes (or could not be read)"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -14,19 +14,33 @@ use std::time::Duration;
 
 const STREAM_ID: &str = "Mesos-Stream-Id";
 
-pub async fn handle(shared: Arc<Shared>, method: Method, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!("Expecting 'POST', received '{method}'")));
+        return Err(ApiError::MethodNotAllowed(format!(
+            "Expecting 'POST', received '{method}'"
+        )));
     }
     require_json(&headers)?;
     let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
-    let call: Call = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("Failed to parse body into Call: {e}")))?;
-    let stream_header = headers.get(STREAM_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let call: Call = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into Call: {e}")))?;
+    let stream_header = headers
+        .get(STREAM_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
 
     if call.kind == CallType::SUBSCRIBE {
         return subscribe(shared, call, stream_header, &headers);
     }
-    let fid = call.framework_id.clone().ok_or_else(|| ApiError::BadRequest("Expecting 'framework_id' to be present".into()))?;
+    let fid = call
+        .framework_id
+        .clone()
+        .ok_or_else(|| ApiError::BadRequest("Expecting 'framework_id' to be present".into()))?;
     let missing = |what: &str| ApiError::BadRequest(format!("Expecting '{what}' to be present"));
     shared.write(|m, now| {
         m.check_stream(&fid, stream_header.as_deref())?;
@@ -38,7 +52,9 @@ pub async fn handle(shared: Arc<Shared>, method: Method, headers: HeaderMap, bod
                 m.decline(&fid, &d.offer_ids, d.filters, now)
             }
             CallType::REVIVE => m.revive(&fid, &call.revive.map(|r| r.roles).unwrap_or_default()),
-            CallType::SUPPRESS => m.suppress(&fid, &call.suppress.map(|r| r.roles).unwrap_or_default()),
+            CallType::SUPPRESS => {
+                m.suppress(&fid, &call.suppress.map(|r| r.roles).unwrap_or_default())
+            }
             CallType::KILL => {
                 let k = call.kill.ok_or_else(|| missing("kill"))?;
                 m.kill(&fid, &k.task_id, k.kill_policy, now)
@@ -51,8 +67,14 @@ pub async fn handle(shared: Arc<Shared>, method: Method, headers: HeaderMap, bod
                 let a = call.acknowledge.ok_or_else(|| missing("acknowledge"))?;
                 m.acknowledge(&fid, &a.agent_id, &a.task_id, &a.uuid)?
             }
-            CallType::RECONCILE => m.reconcile(&fid, &call.reconcile.map(|r| r.tasks).unwrap_or_default(), now),
-            CallType::MESSAGE => m.framework_message(&fid, call.message.ok_or_else(|| missing("message"))?)?,
+            CallType::RECONCILE => m.reconcile(
+                &fid,
+                &call.reconcile.map(|r| r.tasks).unwrap_or_default(),
+                now,
+            ),
+            CallType::MESSAGE => {
+                m.framework_message(&fid, call.message.ok_or_else(|| missing("message"))?)?
+            }
             // No inverse offers or operations exist yet; REQUEST is ignored by
             // the default allocator in Mesos too.
             CallType::REQUEST
@@ -60,8 +82,14 @@ pub async fn handle(shared: Arc<Shared>, method: Method, headers: HeaderMap, bod
             | CallType::DECLINE_INVERSE_OFFERS
             | CallType::ACKNOWLEDGE_OPERATION_STATUS
             | CallType::RECONCILE_OPERATIONS => {}
-            CallType::UPDATE_FRAMEWORK => return Err(ApiError::NotImplemented("UPDATE_FRAMEWORK is not implemented yet".into())),
-            CallType::UNKNOWN | CallType::SUBSCRIBE => return Err(ApiError::NotImplemented("Received an UNKNOWN call".into())),
+            CallType::UPDATE_FRAMEWORK => {
+                return Err(ApiError::NotImplemented(
+                    "UPDATE_FRAMEWORK is not implemented yet".into(),
+                ));
+            }
+            CallType::UNKNOWN | CallType::SUBSCRIBE => {
+                return Err(ApiError::NotImplemented("Received an UNKNOWN call".into()));
+            }
         }
         Ok::<(), ApiError>(())
     })?;
@@ -69,23 +97,41 @@ pub async fn handle(shared: Arc<Shared>, method: Method, headers: HeaderMap, bod
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {
-    let Some(a) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return true };
-    a.split(',').map(|p| p.split(';').next().unwrap_or("").trim()).any(|t| matches!(t, "application/json" | "*/*" | "application/*" | ""))
+    let Some(a) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    a.split(',')
+        .map(|p| p.split(';').next().unwrap_or("").trim())
+        .any(|t| matches!(t, "application/json" | "*/*" | "application/*" | ""))
 }
 
-fn subscribe(shared: Arc<Shared>, call: Call, stream_header: Option<String>, headers: &HeaderMap) -> Result<Response, ApiError> {
+fn subscribe(
+    shared: Arc<Shared>,
+    call: Call,
+    stream_header: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     if stream_header.is_some() {
-        return Err(ApiError::BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header".into()));
+        return Err(ApiError::BadRequest(
+            "Subscribe calls should not include the 'Mesos-Stream-Id' header".into(),
+        ));
     }
     if !accepts_json(headers) {
-        return Err(ApiError::NotAcceptable("Only 'application/json' responses are supported yet".into()));
+        return Err(ApiError::NotAcceptable(
+            "Only 'application/json' responses are supported yet".into(),
+        ));
     }
-    let sub = call.subscribe.ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
+    let sub = call
+        .subscribe
+        .ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = shared.write(|m, now| m.subscribe(sub, call.framework_id, tx.clone(), now))?;
     let every = Duration::from_secs_f64(HEARTBEAT_INTERVAL_SECS);
     let (body, stream_id) = match outcome {
-        SubscribeOutcome::Subscribed { framework_id, stream_id } => {
+        SubscribeOutcome::Subscribed {
+            framework_id,
+            stream_id,
+        } => {
             let weak = Arc::downgrade(&shared);
             let sid = stream_id.clone();
             let guard = CloseGuard::new(move || {
@@ -94,7 +140,10 @@ fn subscribe(shared: Arc<Shared>, call: Call, stream_header: Option<String>, hea
                 }
             });
             drop(tx);
-            (event_body(rx, every, Event::heartbeat(), Some(guard)), Some(stream_id))
+            (
+                event_body(rx, every, Event::heartbeat(), Some(guard)),
+                Some(stream_id),
+            )
         }
         SubscribeOutcome::Refused(message) => {
             tracing::warn!("framework subscription refused: {message}");
@@ -104,7 +153,10 @@ fn subscribe(shared: Arc<Shared>, call: Call, stream_header: Option<String>, hea
         }
     };
     let mut r = Response::new(body);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Some(id) = stream_id.and_then(|s| HeaderValue::from_str(&s).ok()) {
         r.headers_mut().insert(STREAM_ID, id);
     }

@@ -40,14 +40,24 @@ fn frame<E: Serialize>(e: &E) -> Bytes {
 
 /// A body that writes every event from `rx` as a RecordIO record, plus
 /// `heartbeat_event` whenever `every` passes, until the sender is dropped.
-pub fn event_body<E>(rx: UnboundedReceiver<E>, every: Duration, heartbeat_event: E, guard: Option<CloseGuard>) -> Body
+pub fn event_body<E>(
+    rx: UnboundedReceiver<E>,
+    every: Duration,
+    heartbeat_event: E,
+    guard: Option<CloseGuard>,
+) -> Body
 where
     E: Serialize + Clone + Send + Sync + 'static,
 {
     // Start one period from now: callers queue their own first events.
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let state = StreamState { rx, heartbeat, heartbeat_event, _guard: guard };
+    let state = StreamState {
+        rx,
+        heartbeat,
+        heartbeat_event,
+        _guard: guard,
+    };
     let stream = futures::stream::unfold(Some(state), |st| async move {
         let mut st = st?;
         tokio::select! {

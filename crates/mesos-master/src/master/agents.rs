@@ -29,7 +29,11 @@ impl AgentEntry {
     pub fn url(&self) -> URL {
         URL {
             scheme: "http".into(),
-            address: Address { hostname: Some(self.info.hostname.clone()), ip: Some(self.ip.clone()), port: self.info.port },
+            address: Address {
+                hostname: Some(self.info.hostname.clone()),
+                ip: Some(self.ip.clone()),
+                port: self.info.port,
+            },
             path: Some("/slave(1)".into()),
         }
     }
@@ -42,10 +46,10 @@ impl AgentEntry {
     pub fn used_resources(&self, m: &Master) -> Resources {
         let mut used = Resources::new();
         for (fid, tid) in &self.tasks {
-            if let Some(t) = m.frameworks.get(fid).and_then(|f| f.tasks.get(tid)) {
-                if !t.resources_released {
-                    used.add(&t.resources);
-                }
+            if let Some(t) = m.frameworks.get(fid).and_then(|f| f.tasks.get(tid))
+                && !t.resources_released
+            {
+                used.add(&t.resources);
             }
         }
         for f in m.frameworks.values() {
@@ -74,9 +78,18 @@ impl Master {
     /// Admits a new agent or re-admits a known one. `id` is the id to use
     /// (freshly generated and already persisted in the registry by the
     /// caller, or the agent's own on re-registration).
-    pub fn admit_agent(&mut self, id: AgentID, reg: Registration, tx: tokio::sync::mpsc::UnboundedSender<AgentEvent>, now: f64) -> String {
+    pub fn admit_agent(
+        &mut self,
+        id: AgentID,
+        reg: Registration,
+        tx: tokio::sync::mpsc::UnboundedSender<AgentEvent>,
+        now: f64,
+    ) -> String {
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let subscription = Subscription { stream_id: stream_id.clone(), tx };
+        let subscription = Subscription {
+            stream_id: stream_id.clone(),
+            tx,
+        };
         let mut info = reg.info;
         info.id = Some(id.clone());
         let total = Resources::from_wire(info.resources.clone());
@@ -109,22 +122,33 @@ impl Master {
             let mut used = Vec::new();
             for t in reg.tasks.into_iter().filter(|t| !is_terminal(t.state)) {
                 let res = Resources::from_wire(t.task.resources.clone());
-                let role = res.iter().find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone())).unwrap_or_else(|| "*".into());
-                let fw = self.frameworks.entry(t.framework_id.clone()).or_insert_with(|| super::FrameworkEntry {
-                    id: t.framework_id.clone(),
-                    info: FrameworkInfo { id: Some(t.framework_id.clone()), ..Default::default() },
-                    subscription: None,
-                    registered_time: now,
-                    reregistered_time: None,
-                    unregistered_time: 0.0,
-                    disconnected_at: None,
-                    tasks: Default::default(),
-                    completed_tasks: Default::default(),
-                    offers: Default::default(),
-                    executors: Default::default(),
-                    suppressed_roles: Default::default(),
-                });
-                entry.tasks.insert((t.framework_id.clone(), t.task.task_id.clone()));
+                let role = res
+                    .iter()
+                    .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
+                    .unwrap_or_else(|| "*".into());
+                let fw = self
+                    .frameworks
+                    .entry(t.framework_id.clone())
+                    .or_insert_with(|| super::FrameworkEntry {
+                        id: t.framework_id.clone(),
+                        info: FrameworkInfo {
+                            id: Some(t.framework_id.clone()),
+                            ..Default::default()
+                        },
+                        subscription: None,
+                        registered_time: now,
+                        reregistered_time: None,
+                        unregistered_time: 0.0,
+                        disconnected_at: None,
+                        tasks: Default::default(),
+                        completed_tasks: Default::default(),
+                        offers: Default::default(),
+                        executors: Default::default(),
+                        suppressed_roles: Default::default(),
+                    });
+                entry
+                    .tasks
+                    .insert((t.framework_id.clone(), t.task.task_id.clone()));
                 used.push((t.framework_id.clone(), role.clone(), res.unallocated()));
                 fw.tasks.insert(
                     t.task.task_id.clone(),
@@ -152,18 +176,30 @@ impl Master {
             }
             tracing::info!(agent = %id, hostname = %info.hostname, "agent registered");
         }
-        subscription.send(AgentEvent::Registered { agent_id: id, master_info: self.info.clone() });
+        subscription.send(AgentEvent::Registered {
+            agent_id: id,
+            master_info: self.info.clone(),
+        });
         self.allocation_wanted = true;
         stream_id
     }
 
-    pub fn check_agent_stream(&self, aid: &AgentID, stream_id: Option<&str>) -> Result<(), crate::error::ApiError> {
+    pub fn check_agent_stream(
+        &self,
+        aid: &AgentID,
+        stream_id: Option<&str>,
+    ) -> Result<(), crate::error::ApiError> {
         use crate::error::ApiError;
-        let a = self.agents.get(aid).ok_or_else(|| ApiError::BadRequest(format!("Agent {aid} is not registered")))?;
+        let a = self
+            .agents
+            .get(aid)
+            .ok_or_else(|| ApiError::BadRequest(format!("Agent {aid} is not registered")))?;
         match (&a.subscription, stream_id) {
             (Some(s), Some(id)) if s.stream_id == id => Ok(()),
             (None, _) => Err(ApiError::Forbidden(format!("Agent {aid} is not connected"))),
-            _ => Err(ApiError::BadRequest("Missing or wrong 'Mesos-Stream-Id'".into())),
+            _ => Err(ApiError::BadRequest(
+                "Missing or wrong 'Mesos-Stream-Id'".into(),
+            )),
         }
     }
 
@@ -171,7 +207,9 @@ impl Master {
     /// re-registers; its outstanding offers are rescinded. Tasks are kept
     /// (agent health checking decides when they are lost).
     pub fn agent_disconnected(&mut self, aid: &AgentID, stream_id: &str, now: f64) {
-        let Some(a) = self.agents.get_mut(aid) else { return };
+        let Some(a) = self.agents.get_mut(aid) else {
+            return;
+        };
         if a.subscription.as_ref().map(|s| s.stream_id.as_str()) != Some(stream_id) {
             return;
         }

@@ -1,7 +1,7 @@
 //! Framework lifecycle: SUBSCRIBE (new, failover), disconnect, failover
 //! timeout, TEARDOWN, and the offer-shaping calls (DECLINE, REVIVE, SUPPRESS).
 
-use super::{Master, Subscription, TaskEntry, HEARTBEAT_INTERVAL_SECS};
+use super::{HEARTBEAT_INTERVAL_SECS, Master, Subscription, TaskEntry};
 use crate::error::ApiError;
 use mesos_types::agent_protocol::AgentEvent;
 use mesos_types::scheduler::{Event, Subscribe, Subscribed};
@@ -32,7 +32,8 @@ impl FrameworkEntry {
     }
 
     pub fn partition_aware(&self) -> bool {
-        self.info.has_capability(FrameworkCapability::PARTITION_AWARE)
+        self.info
+            .has_capability(FrameworkCapability::PARTITION_AWARE)
     }
 }
 
@@ -40,7 +41,10 @@ impl FrameworkEntry {
 #[derive(Debug)]
 pub enum SubscribeOutcome {
     /// Stream opened; SUBSCRIBED and HEARTBEAT are already queued.
-    Subscribed { framework_id: FrameworkID, stream_id: String },
+    Subscribed {
+        framework_id: FrameworkID,
+        stream_id: String,
+    },
     /// The framework is refused: answer 200 with one ERROR event, then close.
     Refused(String),
 }
@@ -53,10 +57,17 @@ fn validate_role(role: &str) -> Result<(), String> {
     if role.is_empty() || role == "." || role == ".." || role.starts_with('-') {
         return Err(format!("Role '{role}' is invalid"));
     }
-    if role.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '/' && role.ends_with('/')) {
-        return Err(format!("Role '{role}' cannot include whitespace, control characters or backslashes"));
+    if role.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || c == '\\' || c == '/' && role.ends_with('/')
+    }) {
+        return Err(format!(
+            "Role '{role}' cannot include whitespace, control characters or backslashes"
+        ));
     }
-    if role.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p == "*") {
+    if role
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == ".." || p == "*")
+    {
         return Err(format!("Role '{role}' has an invalid path component"));
     }
     Ok(())
@@ -73,47 +84,69 @@ impl Master {
     ) -> Result<SubscribeOutcome, ApiError> {
         let mut info = sub.framework_info;
         if top_level_id != info.id {
-            return Err(ApiError::BadRequest("'framework_id' differs from 'subscribe.framework_info.id'".into()));
+            return Err(ApiError::BadRequest(
+                "'framework_id' differs from 'subscribe.framework_info.id'".into(),
+            ));
         }
         if info.user.is_empty() || info.name.is_empty() {
-            return Err(ApiError::BadRequest("Missing required fields: framework_info.user, framework_info.name".into()));
+            return Err(ApiError::BadRequest(
+                "Missing required fields: framework_info.user, framework_info.name".into(),
+            ));
         }
         let multi_role = info.has_capability(FrameworkCapability::MULTI_ROLE);
         if multi_role && info.role.is_some() {
-            return Ok(SubscribeOutcome::Refused("'FrameworkInfo.role' must not be set when the MULTI_ROLE capability is present".into()));
+            return Ok(SubscribeOutcome::Refused(
+                "'FrameworkInfo.role' must not be set when the MULTI_ROLE capability is present"
+                    .into(),
+            ));
         }
         if !multi_role && !info.roles.is_empty() {
-            return Ok(SubscribeOutcome::Refused("'FrameworkInfo.roles' is set but the MULTI_ROLE capability is missing".into()));
+            return Ok(SubscribeOutcome::Refused(
+                "'FrameworkInfo.roles' is set but the MULTI_ROLE capability is missing".into(),
+            ));
         }
         if !info.failover_timeout.is_finite() || info.failover_timeout < 0.0 {
-            return Ok(SubscribeOutcome::Refused("'FrameworkInfo.failover_timeout' must be a non-negative number".into()));
+            return Ok(SubscribeOutcome::Refused(
+                "'FrameworkInfo.failover_timeout' must be a non-negative number".into(),
+            ));
         }
         let roles = info.effective_roles();
         for r in &roles {
             if let Err(e) = validate_role(r) {
                 return Ok(SubscribeOutcome::Refused(e));
             }
-            if let Some(wl) = &self.config.roles {
-                if r != "*" && !wl.contains(r) {
-                    return Ok(SubscribeOutcome::Refused(format!("Role '{r}' is not present in the master's --roles")));
-                }
+            if let Some(wl) = &self.config.roles
+                && r != "*"
+                && !wl.contains(r)
+            {
+                return Ok(SubscribeOutcome::Refused(format!(
+                    "Role '{r}' is not present in the master's --roles"
+                )));
             }
         }
         for r in &sub.suppressed_roles {
             if !roles.contains(r) {
-                return Ok(SubscribeOutcome::Refused(format!("Suppressed role '{r}' is not contained in the list of roles")));
+                return Ok(SubscribeOutcome::Refused(format!(
+                    "Suppressed role '{r}' is not contained in the list of roles"
+                )));
             }
         }
 
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let subscription = Subscription { stream_id: stream_id.clone(), tx };
+        let subscription = Subscription {
+            stream_id: stream_id.clone(),
+            tx,
+        };
         let framework_id = match info.id.clone() {
             Some(id) if self.completed_frameworks.iter().any(|f| f.id == id) => {
-                return Ok(SubscribeOutcome::Refused("Framework has been removed".into()));
+                return Ok(SubscribeOutcome::Refused(
+                    "Framework has been removed".into(),
+                ));
             }
             Some(id) if self.frameworks.contains_key(&id) => {
                 // Failover: the new connection replaces the old one.
-                let old_offers: Vec<OfferID> = self.frameworks[&id].offers.iter().cloned().collect();
+                let old_offers: Vec<OfferID> =
+                    self.frameworks[&id].offers.iter().cloned().collect();
                 for oid in old_offers {
                     self.rescind_offer(&oid, now);
                 }
@@ -129,7 +162,8 @@ impl Master {
                 fw.reregistered_time = Some(now);
                 fw.disconnected_at = None;
                 fw.suppressed_roles = sub.suppressed_roles.iter().cloned().collect();
-                self.allocator.add_framework(id.clone(), roles, sub.suppressed_roles.clone());
+                self.allocator
+                    .add_framework(id.clone(), roles, sub.suppressed_roles.clone());
                 tracing::info!(framework = %id, name = %info.name, "framework re-subscribed");
                 id
             }
@@ -153,7 +187,8 @@ impl Master {
                         suppressed_roles: sub.suppressed_roles.iter().cloned().collect(),
                     },
                 );
-                self.allocator.add_framework(id.clone(), roles, sub.suppressed_roles.clone());
+                self.allocator
+                    .add_framework(id.clone(), roles, sub.suppressed_roles.clone());
                 // Tasks re-reported by agents under this id before it came back.
                 let used: Vec<(AgentID, String, Resources)> = self.frameworks[&id]
                     .tasks
@@ -175,7 +210,10 @@ impl Master {
         }));
         subscription.send(Event::heartbeat());
         self.allocation_wanted = true;
-        Ok(SubscribeOutcome::Subscribed { framework_id, stream_id })
+        Ok(SubscribeOutcome::Subscribed {
+            framework_id,
+            stream_id,
+        })
     }
 
     /// Checks a non-SUBSCRIBE call's framework and `Mesos-Stream-Id`.
@@ -187,7 +225,9 @@ impl Master {
             return Err(ApiError::Forbidden("Framework is not subscribed".into()));
         };
         match stream_id {
-            None => Err(ApiError::BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header".into())),
+            None => Err(ApiError::BadRequest(
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header".into(),
+            )),
             Some(s) if s != sub.stream_id => Err(ApiError::BadRequest(format!(
                 "The stream ID '{s}' included in this request didn't match the stream ID currently associated with framework ID {fid}"
             ))),
@@ -197,7 +237,9 @@ impl Master {
 
     /// The subscription stream `stream_id` of `fid` closed.
     pub fn framework_disconnected(&mut self, fid: &FrameworkID, stream_id: &str, now: f64) {
-        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
         if fw.subscription.as_ref().map(|s| s.stream_id.as_str()) != Some(stream_id) {
             return; // an older, superseded stream
         }
@@ -223,17 +265,29 @@ impl Master {
         };
         for oid in offers {
             if let Some(o) = self.remove_offer(&oid) {
-                self.allocator.recover(&o.framework_id, &o.agent_id, &o.role, &o.resources, None, now);
+                self.allocator.recover(
+                    &o.framework_id,
+                    &o.agent_id,
+                    &o.role,
+                    &o.resources,
+                    None,
+                    now,
+                );
             }
         }
-        let Some(mut fw) = self.frameworks.remove(fid) else { return };
+        let Some(mut fw) = self.frameworks.remove(fid) else {
+            return;
+        };
         let mut agents: HashSet<AgentID> = fw.executors.keys().cloned().collect();
         let task_ids: Vec<TaskID> = fw.tasks.keys().cloned().collect();
         for tid in task_ids {
-            let Some(mut t) = fw.tasks.remove(&tid) else { continue };
+            let Some(mut t) = fw.tasks.remove(&tid) else {
+                continue;
+            };
             agents.insert(t.agent_id.clone());
             if !t.resources_released {
-                self.allocator.recover(fid, &t.agent_id, &t.role, &t.resources, None, now);
+                self.allocator
+                    .recover(fid, &t.agent_id, &t.role, &t.resources, None, now);
                 t.resources_released = true;
             }
             if !is_terminal(t.state) {
@@ -260,7 +314,12 @@ impl Master {
             fw.completed_tasks.pop_front();
         }
         for aid in agents {
-            self.send_to_agent(&aid, AgentEvent::ShutdownFramework { framework_id: fid.clone() });
+            self.send_to_agent(
+                &aid,
+                AgentEvent::ShutdownFramework {
+                    framework_id: fid.clone(),
+                },
+            );
         }
         self.allocator.remove_framework(fid);
         fw.subscription = None; // dropping the sender ends the stream
@@ -274,15 +333,33 @@ impl Master {
     }
 
     /// DECLINE: offers back with a filter (default 5 s, capped at a year).
-    pub fn decline(&mut self, fid: &FrameworkID, offer_ids: &[OfferID], filters: Option<Filters>, now: f64) {
-        let refuse = filters.unwrap_or_default().refuse_seconds.clamp(0.0, MAX_REFUSE_SECONDS);
+    pub fn decline(
+        &mut self,
+        fid: &FrameworkID,
+        offer_ids: &[OfferID],
+        filters: Option<Filters>,
+        now: f64,
+    ) {
+        let refuse = filters
+            .unwrap_or_default()
+            .refuse_seconds
+            .clamp(0.0, MAX_REFUSE_SECONDS);
         for oid in offer_ids {
             match self.offers.get(oid) {
                 Some(o) if &o.framework_id == fid => {
                     let o = self.remove_offer(oid).expect("present");
-                    self.allocator.recover(fid, &o.agent_id, &o.role, &o.resources, Some(refuse), now);
+                    self.allocator.recover(
+                        fid,
+                        &o.agent_id,
+                        &o.role,
+                        &o.resources,
+                        Some(refuse),
+                        now,
+                    );
                 }
-                _ => tracing::warn!(framework = %fid, offer = %oid, "ignoring decline of unknown or foreign offer"),
+                _ => {
+                    tracing::warn!(framework = %fid, offer = %oid, "ignoring decline of unknown or foreign offer")
+                }
             }
         }
         self.allocation_wanted = true;
@@ -306,7 +383,11 @@ impl Master {
         self.allocator.suppress(fid, roles);
         if let Some(f) = self.frameworks.get_mut(fid) {
             let all = f.info.effective_roles();
-            let target = if roles.is_empty() { all } else { roles.to_vec() };
+            let target = if roles.is_empty() {
+                all
+            } else {
+                roles.to_vec()
+            };
             f.suppressed_roles.extend(target);
         }
     }

@@ -13,7 +13,11 @@ use std::collections::HashSet;
 
 impl Master {
     pub fn accept(&mut self, fid: &FrameworkID, accept: Accept, now: f64) {
-        let refuse = accept.filters.unwrap_or_default().refuse_seconds.clamp(0.0, MAX_REFUSE_SECONDS);
+        let refuse = accept
+            .filters
+            .unwrap_or_default()
+            .refuse_seconds
+            .clamp(0.0, MAX_REFUSE_SECONDS);
         let invalid = self.validate_offers(fid, &accept.offer_ids);
 
         // Take the valid offers of this framework off the book either way.
@@ -30,14 +34,21 @@ impl Master {
         }
 
         if let Some(reason) = invalid {
-            let pa = self.frameworks.get(fid).is_some_and(|f| f.partition_aware());
+            let pa = self
+                .frameworks
+                .get(fid)
+                .is_some_and(|f| f.partition_aware());
             for op in &accept.operations {
                 for t in launched_tasks(op) {
                     self.master_update(
                         fid,
                         t.task_id.clone(),
                         Some(t.agent_id.clone()),
-                        if pa { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST },
+                        if pa {
+                            TaskState::TASK_DROPPED
+                        } else {
+                            TaskState::TASK_LOST
+                        },
                         Reason::REASON_INVALID_OFFERS,
                         format!("Task launched with invalid offers: {reason}"),
                         now,
@@ -45,7 +56,8 @@ impl Master {
                 }
             }
             if let Some(aid) = agent {
-                self.allocator.recover(fid, &aid, &role, &offered, None, now);
+                self.allocator
+                    .recover(fid, &aid, &role, &offered, None, now);
             }
             self.allocation_wanted = true;
             return;
@@ -63,12 +75,22 @@ impl Master {
                                 remaining.subtract(&exec_res);
                                 self.launch_task(fid, &agent, &role, task, task_res, exec_res, now);
                             }
-                            Err(msg) => self.master_update(fid, task.task_id.clone(), Some(agent.clone()), TaskState::TASK_ERROR, Reason::REASON_TASK_INVALID, msg, now),
+                            Err(msg) => self.master_update(
+                                fid,
+                                task.task_id.clone(),
+                                Some(agent.clone()),
+                                TaskState::TASK_ERROR,
+                                Reason::REASON_TASK_INVALID,
+                                msg,
+                                now,
+                            ),
                         }
                     }
                 }
                 Some(OperationType::LAUNCH_GROUP) => {
-                    let Some(group) = op.launch_group else { continue };
+                    let Some(group) = op.launch_group else {
+                        continue;
+                    };
                     match self.validate_group(fid, &agent, &role, &group, &remaining) {
                         Ok((all, exec_res)) => {
                             remaining.subtract(&all);
@@ -77,7 +99,15 @@ impl Master {
                         }
                         Err(msg) => {
                             for t in &group.task_group.tasks {
-                                self.master_update(fid, t.task_id.clone(), Some(agent.clone()), TaskState::TASK_ERROR, Reason::REASON_TASK_GROUP_INVALID, msg.clone(), now);
+                                self.master_update(
+                                    fid,
+                                    t.task_id.clone(),
+                                    Some(agent.clone()),
+                                    TaskState::TASK_ERROR,
+                                    Reason::REASON_TASK_GROUP_INVALID,
+                                    msg.clone(),
+                                    now,
+                                );
                             }
                         }
                     }
@@ -87,7 +117,8 @@ impl Master {
                 }
             }
         }
-        self.allocator.recover(fid, &agent, &role, &remaining, Some(refuse), now);
+        self.allocator
+            .recover(fid, &agent, &role, &remaining, Some(refuse), now);
         self.allocation_wanted = true;
     }
 
@@ -106,7 +137,10 @@ impl Master {
                 return Some(format!("Offer {oid} is no longer valid"));
             };
             if &o.framework_id != fid {
-                return Some(format!("Offer {oid} has invalid framework {} while framework {fid} is expected", o.framework_id));
+                return Some(format!(
+                    "Offer {oid} has invalid framework {} while framework {fid} is expected",
+                    o.framework_id
+                ));
             }
             if agent.get_or_insert(&o.agent_id) != &&o.agent_id {
                 return Some("Aggregated offers must belong to one single agent".into());
@@ -117,19 +151,40 @@ impl Master {
 
     /// Checks one task against the framework's live tasks and what is left of
     /// the offers; returns (task resources, new executor resources).
-    fn validate_task(&self, fid: &FrameworkID, agent: &AgentID, role: &str, t: &TaskInfo, remaining: &Resources, in_group: bool) -> Result<(Resources, Resources), String> {
-        let fw = self.frameworks.get(fid).ok_or("Framework cannot be found")?;
+    fn validate_task(
+        &self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        t: &TaskInfo,
+        remaining: &Resources,
+        in_group: bool,
+    ) -> Result<(Resources, Resources), String> {
+        let fw = self
+            .frameworks
+            .get(fid)
+            .ok_or("Framework cannot be found")?;
         if t.task_id.value.is_empty() {
             return Err("Task ID must not be empty".into());
         }
         if t.task_id.value.contains('/') || t.task_id.value.chars().any(char::is_control) {
-            return Err(format!("Task ID '{}' contains invalid characters", t.task_id));
+            return Err(format!(
+                "Task ID '{}' contains invalid characters",
+                t.task_id
+            ));
         }
-        if fw.tasks.get(&t.task_id).is_some_and(|x| !is_terminal(x.state)) {
+        if fw
+            .tasks
+            .get(&t.task_id)
+            .is_some_and(|x| !is_terminal(x.state))
+        {
             return Err(format!("Task has duplicate ID: {}", t.task_id));
         }
         if &t.agent_id != agent {
-            return Err(format!("Task uses agent {} which differs from the offer's agent {agent}", t.agent_id));
+            return Err(format!(
+                "Task uses agent {} which differs from the offer's agent {agent}",
+                t.agent_id
+            ));
         }
         if in_group {
             if t.executor.is_some() {
@@ -138,15 +193,17 @@ impl Master {
         } else if t.command.is_some() == t.executor.is_some() {
             return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
         }
-        if let Some(g) = t.kill_policy.as_ref().and_then(|k| k.grace_period) {
-            if g.nanoseconds < 0 {
-                return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
-            }
+        if let Some(g) = t.kill_policy.as_ref().and_then(|k| k.grace_period)
+            && g.nanoseconds < 0
+        {
+            return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
         }
         if t.max_completion_time.is_some_and(|d| d.nanoseconds < 0) {
             return Err("Task's 'max_completion_time' must be non-negative".into());
         }
-        let task_res = self.tagged(&t.resources, role).map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        let task_res = self
+            .tagged(&t.resources, role)
+            .map_err(|e| format!("Task uses invalid resources: {e}"))?;
         if task_res.is_empty() {
             return Err("Task uses no resources".into());
         }
@@ -158,9 +215,14 @@ impl Master {
             if e.command.is_none() {
                 return Err("ExecutorInfo of a custom executor must have a CommandInfo".into());
             }
-            let known = fw.executors.get(agent).is_some_and(|m| m.contains_key(&e.executor_id));
+            let known = fw
+                .executors
+                .get(agent)
+                .is_some_and(|m| m.contains_key(&e.executor_id));
             if !known {
-                exec_res = self.tagged(&e.resources, role).map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+                exec_res = self
+                    .tagged(&e.resources, role)
+                    .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
             }
         }
         let need = task_res.plus(&exec_res);
@@ -174,7 +236,14 @@ impl Master {
         Ok((task_res, exec_res))
     }
 
-    fn validate_group(&self, fid: &FrameworkID, agent: &AgentID, role: &str, g: &mesos_types::LaunchGroup, remaining: &Resources) -> Result<(Resources, Resources), String> {
+    fn validate_group(
+        &self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        g: &mesos_types::LaunchGroup,
+        remaining: &Resources,
+    ) -> Result<(Resources, Resources), String> {
         if g.task_group.tasks.is_empty() {
             return Err("Task group is empty".into());
         }
@@ -184,8 +253,17 @@ impl Master {
         if g.executor.command.is_some() {
             return Err("DEFAULT executor must not have a CommandInfo".into());
         }
-        let known = self.frameworks.get(fid).and_then(|f| f.executors.get(agent)).is_some_and(|m| m.contains_key(&g.executor.executor_id));
-        let exec_res = if known { Resources::new() } else { self.tagged(&g.executor.resources, role).map_err(|e| format!("Executor uses invalid resources: {e}"))? };
+        let known = self
+            .frameworks
+            .get(fid)
+            .and_then(|f| f.executors.get(agent))
+            .is_some_and(|m| m.contains_key(&g.executor.executor_id));
+        let exec_res = if known {
+            Resources::new()
+        } else {
+            self.tagged(&g.executor.resources, role)
+                .map_err(|e| format!("Executor uses invalid resources: {e}"))?
+        };
         let mut left = remaining.minus(&exec_res);
         if !remaining.contains(&exec_res) {
             return Err("Executor uses more resources than available".into());
@@ -207,27 +285,53 @@ impl Master {
     fn tagged(&self, list: &[Resource], role: &str) -> Result<Resources, String> {
         for r in list {
             r.validate().map_err(|e| e.to_string())?;
-            if let Some(other) = r.allocation_info.as_ref().and_then(|a| a.role.as_deref()) {
-                if other != role {
-                    return Err(format!("resource '{}' is allocated to role '{other}', not the offer's role '{role}'", r.name));
-                }
+            if let Some(other) = r.allocation_info.as_ref().and_then(|a| a.role.as_deref())
+                && other != role
+            {
+                return Err(format!(
+                    "resource '{}' is allocated to role '{other}', not the offer's role '{role}'",
+                    r.name
+                ));
             }
         }
         Ok(Resources::from_wire(list.iter().cloned()).allocated_to(role))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn launch_task(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, mut task: TaskInfo, res: Resources, exec_res: Resources, now: f64) {
-        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+    fn launch_task(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        mut task: TaskInfo,
+        res: Resources,
+        exec_res: Resources,
+        now: f64,
+    ) {
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
         task.resources = res.clone().into_vec();
         if let Some(e) = task.executor.as_mut() {
             e.framework_id = Some(fid.clone());
-            if !exec_res.is_empty() || !fw.executors.get(agent).is_some_and(|m| m.contains_key(&e.executor_id)) {
-                fw.executors.entry(agent.clone()).or_default().insert(e.executor_id.clone(), (e.clone(), exec_res, role.to_string()));
+            if !exec_res.is_empty()
+                || !fw
+                    .executors
+                    .get(agent)
+                    .is_some_and(|m| m.contains_key(&e.executor_id))
+            {
+                fw.executors.entry(agent.clone()).or_default().insert(
+                    e.executor_id.clone(),
+                    (e.clone(), exec_res, role.to_string()),
+                );
             }
         }
         let framework_info = fw.info.clone();
-        let user = task.command.as_ref().and_then(|c| c.user.clone()).or_else(|| Some(framework_info.user.clone()));
+        let user = task
+            .command
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .or_else(|| Some(framework_info.user.clone()));
         fw.tasks.insert(
             task.task_id.clone(),
             TaskEntry {
@@ -249,16 +353,50 @@ impl Master {
         }
         self.counters.launched_tasks += 1;
         let tid = task.task_id.clone();
-        if !self.send_to_agent(agent, AgentEvent::RunTask { framework_info, task }) {
-            let pa = self.frameworks.get(fid).is_some_and(|f| f.partition_aware());
-            self.task_failed_by_master(fid, &tid, if pa { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST }, Reason::REASON_AGENT_DISCONNECTED, "Agent is not connected".into(), now);
+        if !self.send_to_agent(
+            agent,
+            AgentEvent::RunTask {
+                framework_info,
+                task,
+            },
+        ) {
+            let pa = self
+                .frameworks
+                .get(fid)
+                .is_some_and(|f| f.partition_aware());
+            self.task_failed_by_master(
+                fid,
+                &tid,
+                if pa {
+                    TaskState::TASK_DROPPED
+                } else {
+                    TaskState::TASK_LOST
+                },
+                Reason::REASON_AGENT_DISCONNECTED,
+                "Agent is not connected".into(),
+                now,
+            );
         }
     }
 
-    fn launch_group(&mut self, fid: &FrameworkID, agent: &AgentID, role: &str, mut g: mesos_types::LaunchGroup, exec_res: Resources, now: f64) {
-        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+    fn launch_group(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        mut g: mesos_types::LaunchGroup,
+        exec_res: Resources,
+        now: f64,
+    ) {
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
         g.executor.framework_id = Some(fid.clone());
-        fw.executors.entry(agent.clone()).or_default().entry(g.executor.executor_id.clone()).or_insert((g.executor.clone(), exec_res, role.to_string()));
+        fw.executors
+            .entry(agent.clone())
+            .or_default()
+            .entry(g.executor.executor_id.clone())
+            .or_insert((g.executor.clone(), exec_res, role.to_string()));
         let framework_info = fw.info.clone();
         for t in g.task_group.tasks.iter_mut() {
             let res = Resources::from_wire(t.resources.clone()).allocated_to(role);
@@ -280,24 +418,55 @@ impl Master {
                 },
             );
         }
-        let ids: Vec<TaskID> = g.task_group.tasks.iter().map(|t| t.task_id.clone()).collect();
+        let ids: Vec<TaskID> = g
+            .task_group
+            .tasks
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect();
         if let Some(a) = self.agents.get_mut(agent) {
             for id in &ids {
                 a.tasks.insert((fid.clone(), id.clone()));
             }
         }
         self.counters.launched_tasks += ids.len() as u64;
-        if !self.send_to_agent(agent, AgentEvent::RunTaskGroup { framework_info, executor: g.executor, task_group: g.task_group }) {
+        if !self.send_to_agent(
+            agent,
+            AgentEvent::RunTaskGroup {
+                framework_info,
+                executor: g.executor,
+                task_group: g.task_group,
+            },
+        ) {
             for tid in ids {
-                self.task_failed_by_master(fid, &tid, TaskState::TASK_LOST, Reason::REASON_AGENT_DISCONNECTED, "Agent is not connected".into(), now);
+                self.task_failed_by_master(
+                    fid,
+                    &tid,
+                    TaskState::TASK_LOST,
+                    Reason::REASON_AGENT_DISCONNECTED,
+                    "Agent is not connected".into(),
+                    now,
+                );
             }
         }
     }
 
     /// Sends a master-generated update (no uuid, needs no ack).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn master_update(&self, fid: &FrameworkID, task_id: TaskID, agent_id: Option<AgentID>, state: TaskState, reason: Reason, message: String, now: f64) {
-        let pa = self.frameworks.get(fid).is_some_and(|f| f.partition_aware());
+    pub(crate) fn master_update(
+        &self,
+        fid: &FrameworkID,
+        task_id: TaskID,
+        agent_id: Option<AgentID>,
+        state: TaskState,
+        reason: Reason,
+        message: String,
+        now: f64,
+    ) {
+        let pa = self
+            .frameworks
+            .get(fid)
+            .is_some_and(|f| f.partition_aware());
         let mut s = TaskStatus::new(task_id, mesos_types::task_state::for_framework(state, pa));
         s.source = Some(Source::SOURCE_MASTER);
         s.reason = Some(reason);

@@ -20,8 +20,20 @@ pub use agents::{AgentEntry, Registration};
 
 /// Builds a [`Registration`] (kept as a function so the HTTP layer does not
 /// depend on the struct's layout).
-pub fn agents_registration(info: AgentInfo, ip: String, version: String, tasks: Vec<mesos_types::agent_protocol::AgentTask>, reregister: bool) -> Registration {
-    Registration { info, ip, version, tasks, reregister }
+pub fn agents_registration(
+    info: AgentInfo,
+    ip: String,
+    version: String,
+    tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+    reregister: bool,
+) -> Registration {
+    Registration {
+        info,
+        ip,
+        version,
+        tasks,
+        reregister,
+    }
 }
 pub use frameworks::{FrameworkEntry, SubscribeOutcome};
 
@@ -42,7 +54,13 @@ pub struct MasterConfig {
 
 impl Default for MasterConfig {
     fn default() -> Self {
-        MasterConfig { roles: None, weights: BTreeMap::new(), max_completed_frameworks: 50, max_completed_tasks_per_framework: 1000, offer_timeout: None }
+        MasterConfig {
+            roles: None,
+            weights: BTreeMap::new(),
+            max_completed_frameworks: 50,
+            max_completed_tasks_per_framework: 1000,
+            offer_timeout: None,
+        }
     }
 }
 
@@ -146,7 +164,11 @@ impl Master {
     }
 
     pub(crate) fn send_to_framework(&self, fid: &FrameworkID, e: Event) {
-        if let Some(s) = self.frameworks.get(fid).and_then(|f| f.subscription.as_ref()) {
+        if let Some(s) = self
+            .frameworks
+            .get(fid)
+            .and_then(|f| f.subscription.as_ref())
+        {
             s.send(e);
         }
     }
@@ -168,16 +190,36 @@ impl Master {
         let allocations = self.allocator.allocate(now);
         let mut by_framework: BTreeMap<FrameworkID, Vec<Offer>> = BTreeMap::new();
         for a in allocations {
-            let (Some(fw), Some(agent)) = (self.frameworks.get_mut(&a.framework_id), self.agents.get_mut(&a.agent_id)) else {
+            let (Some(fw), Some(agent)) = (
+                self.frameworks.get_mut(&a.framework_id),
+                self.agents.get_mut(&a.agent_id),
+            ) else {
                 // Stale allocation (removed meanwhile): hand it straight back.
-                self.allocator.recover(&a.framework_id, &a.agent_id, &a.role, &a.resources, None, now);
+                self.allocator.recover(
+                    &a.framework_id,
+                    &a.agent_id,
+                    &a.role,
+                    &a.resources,
+                    None,
+                    now,
+                );
                 continue;
             };
-            let refinement = fw.info.has_capability(FrameworkCapability::RESERVATION_REFINEMENT);
+            let refinement = fw
+                .info
+                .has_capability(FrameworkCapability::RESERVATION_REFINEMENT);
             let multi_role = fw.info.has_capability(FrameworkCapability::MULTI_ROLE);
-            let wire_resources = if multi_role { a.resources.clone() } else { a.resources.unallocated() };
+            let wire_resources = if multi_role {
+                a.resources.clone()
+            } else {
+                a.resources.unallocated()
+            };
             let id = self.ids.offer();
-            let executor_ids: Vec<ExecutorID> = fw.executors.get(&a.agent_id).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+            let executor_ids: Vec<ExecutorID> = fw
+                .executors
+                .get(&a.agent_id)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
             let offer = Offer {
                 id: id.clone(),
                 framework_id: a.framework_id.clone(),
@@ -187,14 +229,26 @@ impl Master {
                 resources: wire_resources.to_wire(refinement),
                 attributes: agent.info.attributes.clone(),
                 executor_ids,
-                allocation_info: multi_role.then(|| OfferAllocationInfo { role: Some(a.role.clone()) }),
+                allocation_info: multi_role.then(|| OfferAllocationInfo {
+                    role: Some(a.role.clone()),
+                }),
             };
             fw.offers.insert(id.clone());
             agent.offers.insert(id.clone());
-            by_framework.entry(a.framework_id.clone()).or_default().push(offer.clone());
+            by_framework
+                .entry(a.framework_id.clone())
+                .or_default()
+                .push(offer.clone());
             self.offers.insert(
                 id,
-                OfferEntry { offer, framework_id: a.framework_id, agent_id: a.agent_id, role: a.role, resources: a.resources, created: now },
+                OfferEntry {
+                    offer,
+                    framework_id: a.framework_id,
+                    agent_id: a.agent_id,
+                    role: a.role,
+                    resources: a.resources,
+                    created: now,
+                },
             );
         }
         for (fid, offers) in by_framework {
@@ -205,7 +259,14 @@ impl Master {
     /// Withdraws an offer: RESCIND to the framework, resources back to the pool.
     pub fn rescind_offer(&mut self, oid: &OfferID, now: f64) {
         if let Some(o) = self.remove_offer(oid) {
-            self.allocator.recover(&o.framework_id, &o.agent_id, &o.role, &o.resources, None, now);
+            self.allocator.recover(
+                &o.framework_id,
+                &o.agent_id,
+                &o.role,
+                &o.resources,
+                None,
+                now,
+            );
             self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
             self.allocation_wanted = true;
         }
@@ -228,7 +289,11 @@ impl Master {
         let expired: Vec<FrameworkID> = self
             .frameworks
             .values()
-            .filter(|f| f.subscription.is_none() && f.disconnected_at.is_some_and(|t| now - t >= f.info.failover_timeout))
+            .filter(|f| {
+                f.subscription.is_none()
+                    && f.disconnected_at
+                        .is_some_and(|t| now - t >= f.info.failover_timeout)
+            })
             .map(|f| f.id.clone())
             .collect();
         for fid in expired {
@@ -236,7 +301,12 @@ impl Master {
             self.remove_framework(&fid, now);
         }
         if let Some(timeout) = self.config.offer_timeout {
-            let old: Vec<OfferID> = self.offers.values().filter(|o| now - o.created >= timeout).map(|o| o.offer.id.clone()).collect();
+            let old: Vec<OfferID> = self
+                .offers
+                .values()
+                .filter(|o| now - o.created >= timeout)
+                .map(|o| o.offer.id.clone())
+                .collect();
             for oid in old {
                 self.rescind_offer(&oid, now);
             }
@@ -261,11 +331,17 @@ impl Master {
 
 /// Current time as epoch seconds (the shell's clock; the book never reads it).
 pub fn now_secs() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Random 16-byte UUID, base64 as Mesos JSON renders `bytes`.
 pub fn is_valid_uuid_b64(s: &str) -> bool {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).map(|b| b.len() == 16).unwrap_or(false)
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map(|b| b.len() == 16)
+        .unwrap_or(false)
 }

@@ -12,14 +12,28 @@ impl Master {
     /// An update forwarded by an agent. Reliable ones (with uuid) are
     /// forwarded to the scheduler every time they arrive (the agent retries
     /// until acknowledged, so duplicates are expected); state changes once.
-    pub fn agent_update(&mut self, aid: &AgentID, fid: &FrameworkID, mut status: TaskStatus, now: f64) -> Result<(), ApiError> {
+    pub fn agent_update(
+        &mut self,
+        aid: &AgentID,
+        fid: &FrameworkID,
+        mut status: TaskStatus,
+        now: f64,
+    ) -> Result<(), ApiError> {
         if status.state == TaskState::TASK_STAGING {
             self.counters.invalid_status_updates += 1;
-            return Err(ApiError::BadRequest("TASK_STAGING is not a valid status update".into()));
+            return Err(ApiError::BadRequest(
+                "TASK_STAGING is not a valid status update".into(),
+            ));
         }
-        if status.uuid.as_deref().is_some_and(|u| !super::is_valid_uuid_b64(u)) {
+        if status
+            .uuid
+            .as_deref()
+            .is_some_and(|u| !super::is_valid_uuid_b64(u))
+        {
             self.counters.invalid_status_updates += 1;
-            return Err(ApiError::BadRequest("'status.uuid' must be 16 bytes".into()));
+            return Err(ApiError::BadRequest(
+                "'status.uuid' must be 16 bytes".into(),
+            ));
         }
         status.agent_id = Some(aid.clone());
         if status.timestamp.is_none() {
@@ -33,7 +47,8 @@ impl Master {
         let pa = fw.partition_aware();
         let mut release = None;
         if let Some(t) = fw.tasks.get_mut(&status.task_id) {
-            let duplicate = status.uuid.is_some() && t.statuses.iter().any(|s| s.uuid == status.uuid);
+            let duplicate =
+                status.uuid.is_some() && t.statuses.iter().any(|s| s.uuid == status.uuid);
             if !duplicate {
                 if !is_terminal(t.state) {
                     t.state = status.state;
@@ -65,7 +80,9 @@ impl Master {
     /// Moves a task to the framework's completed list.
     fn complete_task(&mut self, fid: &FrameworkID, tid: &TaskID) {
         let max = self.config.max_completed_tasks_per_framework;
-        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
         if let Some(t) = fw.tasks.remove(tid) {
             if let Some(a) = self.agents.get_mut(&t.agent_id) {
                 a.tasks.remove(&(fid.clone(), tid.clone()));
@@ -78,10 +95,22 @@ impl Master {
     }
 
     /// A task ends without reaching its agent (master-generated, no uuid).
-    pub(crate) fn task_failed_by_master(&mut self, fid: &FrameworkID, tid: &TaskID, state: TaskState, reason: Reason, message: String, now: f64) {
+    pub(crate) fn task_failed_by_master(
+        &mut self,
+        fid: &FrameworkID,
+        tid: &TaskID,
+        state: TaskState,
+        reason: Reason,
+        message: String,
+        now: f64,
+    ) {
         let mut release = None;
         let mut agent_id = None;
-        if let Some(t) = self.frameworks.get_mut(fid).and_then(|f| f.tasks.get_mut(tid)) {
+        if let Some(t) = self
+            .frameworks
+            .get_mut(fid)
+            .and_then(|f| f.tasks.get_mut(tid))
+        {
             let mut s = TaskStatus::new(tid.clone(), state);
             s.source = Some(Source::SOURCE_MASTER);
             s.reason = Some(reason);
@@ -105,7 +134,13 @@ impl Master {
     }
 
     /// ACKNOWLEDGE: forwarded to the agent, which then sends the next update.
-    pub fn acknowledge(&mut self, fid: &FrameworkID, aid: &AgentID, tid: &TaskID, uuid: &str) -> Result<(), ApiError> {
+    pub fn acknowledge(
+        &mut self,
+        fid: &FrameworkID,
+        aid: &AgentID,
+        tid: &TaskID,
+        uuid: &str,
+    ) -> Result<(), ApiError> {
         if !super::is_valid_uuid_b64(uuid) {
             self.counters.invalid_acks += 1;
             return Err(ApiError::BadRequest("Failed to validate scheduler::Call: 'acknowledge.uuid' must be a base64 encoded 16-byte UUID".into()));
@@ -114,8 +149,18 @@ impl Master {
             .frameworks
             .get(fid)
             .and_then(|f| f.tasks.get(tid))
-            .is_some_and(|t| t.status_update_uuid.as_deref() == Some(uuid) && t.status_update_state.is_some_and(is_terminal));
-        if self.send_to_agent(aid, AgentEvent::Acknowledge { framework_id: fid.clone(), task_id: tid.clone(), uuid: uuid.to_string() }) {
+            .is_some_and(|t| {
+                t.status_update_uuid.as_deref() == Some(uuid)
+                    && t.status_update_state.is_some_and(is_terminal)
+            });
+        if self.send_to_agent(
+            aid,
+            AgentEvent::Acknowledge {
+                framework_id: fid.clone(),
+                task_id: tid.clone(),
+                uuid: uuid.to_string(),
+            },
+        ) {
             self.counters.valid_acks += 1;
         } else {
             tracing::warn!(agent = %aid, task = %tid, "acknowledgement for an unknown or disconnected agent dropped");
@@ -129,24 +174,54 @@ impl Master {
 
     /// KILL: forwarded to the task's agent; unknown tasks get a
     /// reconciliation answer so the scheduler learns their fate.
-    pub fn kill(&mut self, fid: &FrameworkID, tid: &TaskID, kill_policy: Option<KillPolicy>, now: f64) {
-        let live = self.frameworks.get(fid).and_then(|f| f.tasks.get(tid)).filter(|t| !is_terminal(t.state)).map(|t| t.agent_id.clone());
+    pub fn kill(
+        &mut self,
+        fid: &FrameworkID,
+        tid: &TaskID,
+        kill_policy: Option<KillPolicy>,
+        now: f64,
+    ) {
+        let live = self
+            .frameworks
+            .get(fid)
+            .and_then(|f| f.tasks.get(tid))
+            .filter(|t| !is_terminal(t.state))
+            .map(|t| t.agent_id.clone());
         match live {
             Some(aid) => {
-                if !self.send_to_agent(&aid, AgentEvent::KillTask { framework_id: fid.clone(), task_id: tid.clone(), kill_policy }) {
+                if !self.send_to_agent(
+                    &aid,
+                    AgentEvent::KillTask {
+                        framework_id: fid.clone(),
+                        task_id: tid.clone(),
+                        kill_policy,
+                    },
+                ) {
                     tracing::warn!(task = %tid, agent = %aid, "kill for a task on a disconnected agent; it will be retried by reconciliation");
                 }
             }
-            None => self.reconcile(fid, &[ReconcileTask { task_id: tid.clone(), agent_id: None }], now),
+            None => self.reconcile(
+                fid,
+                &[ReconcileTask {
+                    task_id: tid.clone(),
+                    agent_id: None,
+                }],
+                now,
+            ),
         }
     }
 
     /// RECONCILE (spec 3.3): implicit when `tasks` is empty.
     pub fn reconcile(&self, fid: &FrameworkID, tasks: &[ReconcileTask], now: f64) {
-        let Some(fw) = self.frameworks.get(fid) else { return };
+        let Some(fw) = self.frameworks.get(fid) else {
+            return;
+        };
         let pa = fw.partition_aware();
         let answer = |t: &super::TaskEntry| {
-            let mut s = TaskStatus::new(t.info.task_id.clone(), for_framework(t.status_update_state.unwrap_or(t.state), pa));
+            let mut s = TaskStatus::new(
+                t.info.task_id.clone(),
+                for_framework(t.status_update_state.unwrap_or(t.state), pa),
+            );
             s.source = Some(Source::SOURCE_MASTER);
             s.reason = Some(Reason::REASON_RECONCILIATION);
             s.message = Some("Reconciliation: Latest task state".into());
@@ -175,7 +250,10 @@ impl Master {
                 continue; // the agent may still report it; answer later
             }
             let (state, msg) = match &rt.agent_id {
-                Some(a) if self.agents.contains_key(a) => (TaskState::TASK_GONE, "Reconciliation: Task is unknown to the agent"),
+                Some(a) if self.agents.contains_key(a) => (
+                    TaskState::TASK_GONE,
+                    "Reconciliation: Task is unknown to the agent",
+                ),
                 _ => (TaskState::TASK_UNKNOWN, "Reconciliation: Task is unknown"),
             };
             let mut s = TaskStatus::new(rt.task_id.clone(), for_framework(state, pa));
@@ -191,33 +269,87 @@ impl Master {
     /// MESSAGE scheduler -> executor (best effort).
     pub fn framework_message(&self, fid: &FrameworkID, m: Message) -> Result<(), ApiError> {
         if !self.agents.contains_key(&m.agent_id) {
-            return Err(ApiError::BadRequest(format!("Agent {} is not registered", m.agent_id)));
+            return Err(ApiError::BadRequest(format!(
+                "Agent {} is not registered",
+                m.agent_id
+            )));
         }
-        self.send_to_agent(&m.agent_id, AgentEvent::Message { framework_id: fid.clone(), executor_id: m.executor_id, data: m.data });
+        self.send_to_agent(
+            &m.agent_id,
+            AgentEvent::Message {
+                framework_id: fid.clone(),
+                executor_id: m.executor_id,
+                data: m.data,
+            },
+        );
         Ok(())
     }
 
     /// SHUTDOWN of a custom executor.
-    pub fn shutdown_executor(&self, fid: &FrameworkID, aid: &AgentID, eid: &ExecutorID) -> Result<(), ApiError> {
+    pub fn shutdown_executor(
+        &self,
+        fid: &FrameworkID,
+        aid: &AgentID,
+        eid: &ExecutorID,
+    ) -> Result<(), ApiError> {
         if !self.agents.contains_key(aid) {
-            return Err(ApiError::BadRequest(format!("Agent {aid} is not registered")));
+            return Err(ApiError::BadRequest(format!(
+                "Agent {aid} is not registered"
+            )));
         }
-        self.send_to_agent(aid, AgentEvent::ShutdownExecutor { framework_id: fid.clone(), executor_id: eid.clone() });
+        self.send_to_agent(
+            aid,
+            AgentEvent::ShutdownExecutor {
+                framework_id: fid.clone(),
+                executor_id: eid.clone(),
+            },
+        );
         Ok(())
     }
 
     /// MESSAGE executor -> scheduler, relayed by the agent.
-    pub fn executor_message(&self, aid: &AgentID, fid: &FrameworkID, eid: ExecutorID, data: String) {
-        self.send_to_framework(fid, Event::message(Message { agent_id: aid.clone(), executor_id: eid, data }));
+    pub fn executor_message(
+        &self,
+        aid: &AgentID,
+        fid: &FrameworkID,
+        eid: ExecutorID,
+        data: String,
+    ) {
+        self.send_to_framework(
+            fid,
+            Event::message(Message {
+                agent_id: aid.clone(),
+                executor_id: eid,
+                data,
+            }),
+        );
     }
 
     /// A custom executor exited: its resources return and the scheduler gets FAILURE.
-    pub fn executor_exited(&mut self, aid: &AgentID, fid: &FrameworkID, eid: &ExecutorID, status: i32, now: f64) {
-        let removed = self.frameworks.get_mut(fid).and_then(|f| f.executors.get_mut(aid)).and_then(|m| m.remove(eid));
+    pub fn executor_exited(
+        &mut self,
+        aid: &AgentID,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        status: i32,
+        now: f64,
+    ) {
+        let removed = self
+            .frameworks
+            .get_mut(fid)
+            .and_then(|f| f.executors.get_mut(aid))
+            .and_then(|m| m.remove(eid));
         if let Some((_, res, role)) = removed {
             self.allocator.recover(fid, aid, &role, &res, None, now);
             self.allocation_wanted = true;
         }
-        self.send_to_framework(fid, Event::failure(Failure { agent_id: Some(aid.clone()), executor_id: Some(eid.clone()), status: Some(status) }));
+        self.send_to_framework(
+            fid,
+            Event::failure(Failure {
+                agent_id: Some(aid.clone()),
+                executor_id: Some(eid.clone()),
+                status: Some(status),
+            }),
+        );
     }
 }

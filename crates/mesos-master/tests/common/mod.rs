@@ -11,10 +11,17 @@ use mesos_types::*;
 use tokio::sync::mpsc;
 
 pub async fn master(extra: &[&str]) -> MasterHandle {
-    let mut args = vec!["mesos-master", "--port=0", "--registry=in_memory", "--allocation_interval=50ms"];
+    let mut args = vec![
+        "mesos-master",
+        "--port=0",
+        "--registry=in_memory",
+        "--allocation_interval=50ms",
+    ];
     args.extend_from_slice(extra);
     let flags = <MasterFlags as clap::Parser>::parse_from(args);
-    mesos_master::start(flags, Default::default()).await.expect("master starts")
+    mesos_master::start(flags, Default::default())
+        .await
+        .expect("master starts")
 }
 
 pub struct FakeAgent {
@@ -25,8 +32,15 @@ pub struct FakeAgent {
     http: reqwest::Client,
 }
 
-pub async fn post_json(url: &str, body: &serde_json::Value, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut req = reqwest::Client::new().post(url).header("Content-Type", "application/json").body(body.to_string());
+pub async fn post_json(
+    url: &str,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -42,10 +56,18 @@ impl FakeAgent {
             resources: Resources::parse(resources, "*").unwrap().to_wire(true),
             ..Default::default()
         };
-        let call = AgentCall::Register { agent_info: info, version: MESOS_VERSION.into(), tasks: vec![], frameworks: vec![] };
+        let call = AgentCall::Register {
+            agent_info: info,
+            version: MESOS_VERSION.into(),
+            tasks: vec![],
+            frameworks: vec![],
+        };
         let resp = post_json(&url, &serde_json::to_value(&call).unwrap(), &[]).await;
         assert_eq!(resp.status(), 200);
-        let stream_id = resp.headers()["mesos-stream-id"].to_str().unwrap().to_string();
+        let stream_id = resp.headers()["mesos-stream-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut body = resp.bytes_stream();
@@ -64,13 +86,20 @@ impl FakeAgent {
             Some(AgentEvent::Registered { agent_id, .. }) => agent_id,
             other => panic!("expected REGISTERED, got {other:?}"),
         };
-        FakeAgent { id, stream_id, url, events: rx, http: reqwest::Client::new() }
+        FakeAgent {
+            id,
+            stream_id,
+            url,
+            events: rx,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Next event that is not a PING.
     pub async fn next(&mut self) -> AgentEvent {
         loop {
-            match tokio::time::timeout(std::time::Duration::from_secs(10), self.events.recv()).await {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), self.events.recv()).await
+            {
                 Ok(Some(AgentEvent::Ping)) => continue,
                 Ok(Some(e)) => return e,
                 other => panic!("agent stream ended or timed out: {other:?}"),
@@ -81,12 +110,17 @@ impl FakeAgent {
     /// Sends a reliable update (with a fresh uuid), as a real agent does.
     pub async fn update(&self, fid: &FrameworkID, task_id: &TaskID, state: TaskState) -> String {
         use base64::Engine;
-        let uuid = base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
+        let uuid =
+            base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
         let mut s = TaskStatus::new(task_id.clone(), state);
         s.source = Some(Source::SOURCE_EXECUTOR);
         s.uuid = Some(uuid.clone());
         s.executor_id = Some(ExecutorID::new(task_id.value.clone()));
-        let call = AgentCall::Update { agent_id: self.id.clone(), framework_id: fid.clone(), status: s };
+        let call = AgentCall::Update {
+            agent_id: self.id.clone(),
+            framework_id: fid.clone(),
+            status: s,
+        };
         let r = self
             .http
             .post(&self.url)
@@ -102,11 +136,18 @@ impl FakeAgent {
 }
 
 pub fn framework_info(name: &str) -> FrameworkInfo {
-    FrameworkInfo { user: "root".into(), name: name.into(), ..Default::default() }
+    FrameworkInfo {
+        user: "root".into(),
+        name: name.into(),
+        ..Default::default()
+    }
 }
 
 /// Waits for the next event of `kind`, skipping heartbeats and others.
-pub async fn next_event(sub: &mut mesos_scheduler::Subscription, kind: mesos_types::scheduler::EventType) -> mesos_types::scheduler::Event {
+pub async fn next_event(
+    sub: &mut mesos_scheduler::Subscription,
+    kind: mesos_types::scheduler::EventType,
+) -> mesos_types::scheduler::Event {
     loop {
         match tokio::time::timeout(std::time::Duration::from_secs(10), sub.events.recv()).await {
             Ok(Some(e)) if e.kind == kind => return e,
@@ -122,7 +163,10 @@ pub fn command_task(name: &str, agent: &AgentID, resources: &str) -> TaskInfo {
         task_id: TaskID::new(name),
         agent_id: agent.clone(),
         resources: Resources::parse(resources, "*").unwrap().to_wire(false),
-        command: Some(CommandInfo { value: Some("true".into()), ..Default::default() }),
+        command: Some(CommandInfo {
+            value: Some("true".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
