@@ -58,7 +58,10 @@ fn p1(c: &mut Criterion) {
 fn p2(c: &mut Criterion) {
     let mut g = c.benchmark_group("p2_all_declined");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
-    let (agents, frameworks) = (10_000, 1_000);
+    let (agents, frameworks): (usize, usize) = std::env::var("P2_SHAPE")
+        .ok()
+        .and_then(|s| s.split_once('x').and_then(|(a, f)| Some((a.parse().ok()?, f.parse().ok()?))))
+        .unwrap_or((10_000, 1_000));
     let mut a = all_declined(agents, frameworks);
     g.bench_function(format!("{agents}x{frameworks}"), |b| {
         b.iter(|| a.allocate(2.0))
