@@ -60,7 +60,10 @@ fn p2(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     let (agents, frameworks): (usize, usize) = std::env::var("P2_SHAPE")
         .ok()
-        .and_then(|s| s.split_once('x').and_then(|(a, f)| Some((a.parse().ok()?, f.parse().ok()?))))
+        .and_then(|s| {
+            s.split_once('x')
+                .and_then(|(a, f)| Some((a.parse().ok()?, f.parse().ok()?)))
+        })
         .unwrap_or((10_000, 1_000));
     let mut a = all_declined(agents, frameworks);
     g.bench_function(format!("{agents}x{frameworks}"), |b| {

@@ -14,7 +14,8 @@
 
 use mesos_types::values::to_milli;
 use mesos_types::{AgentID, FrameworkID, Resources};
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 /// The scalars DRF compares (Mesos: all scalars; these are the standard ones).
 const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
@@ -46,25 +47,36 @@ pub struct Allocation {
 
 #[derive(Debug)]
 struct AgentSlot {
+    idx: u32,
     total: Resources,
     /// Offered or used, tagged with allocation roles.
     allocated: Resources,
     active: bool,
+    /// Frameworks holding a filter over this whole agent. When every
+    /// framework does, the agent is skipped without looking at any of them
+    /// (the shape of Mesos's "all offers declined" benchmark, P2).
+    whole_filtered_by: u32,
 }
 
-#[derive(Debug)]
-struct Filter {
-    resources: Resources,
-    expires: f64,
+/// A framework's offer filters on one agent. A filter covering the agent's
+/// whole total is kept as just its expiry, so millions of declines cost a
+/// few bytes each; partial filters keep the refused resources.
+#[derive(Debug, Default)]
+struct FilterSet {
+    /// 0 = none; else the expiry of the whole-agent filter.
+    whole_until: f64,
+    partial: Vec<(Resources, f64)>,
 }
 
 #[derive(Debug, Default)]
 struct FrameworkSlot {
+    idx: u32,
     roles: BTreeSet<String>,
     suppressed: BTreeSet<String>,
     active: bool,
     allocated: HashMap<String, Quantities>,
-    filters: HashMap<AgentID, Vec<Filter>>,
+    /// By agent index.
+    filters: HashMap<u32, FilterSet>,
 }
 
 /// Ordered set of (share, name) with the current key of each member.
@@ -101,6 +113,12 @@ pub struct Allocator {
     agent_order: Vec<AgentID>,
     rotation: usize,
     frameworks: HashMap<FrameworkID, FrameworkSlot>,
+    /// Dense indexes keep filters small: agent and framework by index.
+    agent_by_idx: Vec<Option<AgentID>>,
+    framework_by_idx: Vec<Option<FrameworkID>>,
+    /// Filter expiries (expiry bits, framework idx, agent idx); entries made
+    /// stale by REVIVE are skipped when popped.
+    expiries: BinaryHeap<Reverse<(u64, u32, u32)>>,
     role_members: HashMap<String, Sorter<FrameworkID>>,
     role_allocated: HashMap<String, Quantities>,
     roles: Sorter<String>,
@@ -124,6 +142,9 @@ impl Allocator {
             agent_order: Vec::new(),
             rotation: 0,
             frameworks: HashMap::new(),
+            agent_by_idx: Vec::new(),
+            framework_by_idx: Vec::new(),
+            expiries: BinaryHeap::new(),
             role_members: HashMap::new(),
             role_allocated: HashMap::new(),
             roles: Sorter::default(),
@@ -151,12 +172,16 @@ impl Allocator {
         let q = quantities(&total);
         add_q(&mut self.cluster_total, &q, 1);
         self.agent_order.push(id.clone());
+        let idx = self.agent_by_idx.len() as u32;
+        self.agent_by_idx.push(Some(id.clone()));
         self.agents.insert(
             id.clone(),
             AgentSlot {
+                idx,
                 total,
                 allocated: Resources::new(),
                 active: true,
+                whole_filtered_by: 0,
             },
         );
         for (fid, role, r) in used {
@@ -169,8 +194,9 @@ impl Allocator {
         if let Some(a) = self.agents.remove(id) {
             add_q(&mut self.cluster_total, &quantities(&a.total), -1);
             self.agent_order.retain(|x| x != id);
+            self.agent_by_idx[a.idx as usize] = None;
             for f in self.frameworks.values_mut() {
-                f.filters.remove(id);
+                f.filters.remove(&a.idx);
             }
             self.resort_all();
         }
@@ -187,7 +213,17 @@ impl Allocator {
     }
 
     pub fn add_framework(&mut self, id: FrameworkID, roles: Vec<String>, suppressed: Vec<String>) {
-        let slot = self.frameworks.entry(id.clone()).or_default();
+        let next_idx = self.framework_by_idx.len() as u32;
+        let slot = self
+            .frameworks
+            .entry(id.clone())
+            .or_insert_with(|| FrameworkSlot {
+                idx: next_idx,
+                ..Default::default()
+            });
+        if slot.idx == next_idx {
+            self.framework_by_idx.push(Some(id.clone()));
+        }
         slot.active = true;
         slot.roles = roles.iter().cloned().collect();
         slot.suppressed = suppressed
@@ -206,7 +242,9 @@ impl Allocator {
 
     /// Forgets a framework. Its resources must have been recovered first.
     pub fn remove_framework(&mut self, id: &FrameworkID) {
+        self.clear_filters(id);
         if let Some(slot) = self.frameworks.remove(id) {
+            self.framework_by_idx[slot.idx as usize] = None;
             for role in slot.roles {
                 if let Some(s) = self.role_members.get_mut(&role) {
                     s.remove(id);
@@ -250,8 +288,57 @@ impl Allocator {
                     f.suppressed.remove(r);
                 }
             }
-            f.filters.clear();
         }
+        self.clear_filters(id);
+    }
+
+    fn clear_filters(&mut self, id: &FrameworkID) {
+        let Some(f) = self.frameworks.get_mut(id) else {
+            return;
+        };
+        let whole: Vec<u32> = f
+            .filters
+            .drain()
+            .filter(|(_, fs)| fs.whole_until != 0.0)
+            .map(|(a, _)| a)
+            .collect();
+        for aidx in whole {
+            self.uncount_whole(aidx);
+        }
+    }
+
+    fn uncount_whole(&mut self, aidx: u32) {
+        if let Some(slot) = self
+            .agent_by_idx
+            .get(aidx as usize)
+            .and_then(|a| a.as_ref())
+            .and_then(|id| self.agents.get_mut(id))
+        {
+            slot.whole_filtered_by = slot.whole_filtered_by.saturating_sub(1);
+        }
+    }
+
+    fn add_filter(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        resources: Resources,
+        expires: f64,
+    ) {
+        let (Some(f), Some(a)) = (self.frameworks.get_mut(fid), self.agents.get_mut(agent)) else {
+            return;
+        };
+        let fs = f.filters.entry(a.idx).or_default();
+        if resources.contains(&a.total) {
+            if fs.whole_until == 0.0 {
+                a.whole_filtered_by += 1;
+            }
+            fs.whole_until = fs.whole_until.max(expires);
+        } else {
+            fs.partial.push((resources, expires));
+        }
+        self.expiries
+            .push(Reverse((expires.max(0.0).to_bits(), f.idx, a.idx)));
     }
 
     /// Returns resources (offered or used) to the pool. With `refuse_seconds`,
@@ -267,14 +354,11 @@ impl Allocator {
         now: f64,
     ) {
         self.track(fid, agent, role, resources, -1);
-        if let (Some(secs), Some(f)) = (refuse_seconds, self.frameworks.get_mut(fid))
+        if let Some(secs) = refuse_seconds
             && secs > 0.0
             && !resources.is_empty()
         {
-            f.filters.entry(agent.clone()).or_default().push(Filter {
-                resources: resources.unallocated(),
-                expires: now + secs,
-            });
+            self.add_filter(fid, agent, resources.unallocated(), now + secs);
         }
         self.resort_framework(fid, role);
         self.resort_role(role);
@@ -385,7 +469,7 @@ impl Allocator {
         &self,
         fid: &FrameworkID,
         role: &str,
-        agent: &AgentID,
+        agent: u32,
         offer: &Resources,
         now: f64,
     ) -> bool {
@@ -395,10 +479,14 @@ impl Allocator {
         if !f.active || f.suppressed.contains(role) {
             return false;
         }
-        match f.filters.get(agent) {
-            Some(fs) => !fs
-                .iter()
-                .any(|flt| flt.expires > now && flt.resources.contains(offer)),
+        match f.filters.get(&agent) {
+            Some(fs) => {
+                fs.whole_until <= now
+                    && !fs
+                        .partial
+                        .iter()
+                        .any(|(r, expires)| *expires > now && r.contains(offer))
+            }
             None => true,
         }
     }
@@ -431,9 +519,10 @@ impl Allocator {
             let Some(slot) = self.agents.get(agent) else {
                 continue;
             };
-            if !slot.active {
+            if !slot.active || slot.whole_filtered_by as usize >= self.frameworks.len() {
                 continue;
             }
+            let aidx = slot.idx;
             let mut available = slot.total.minus(&slot.allocated.unallocated());
             if !self.allocatable(&available) {
                 continue;
@@ -448,7 +537,7 @@ impl Allocator {
                     s.order
                         .iter()
                         .map(|(_, f)| f)
-                        .find(|f| self.eligible(f, &role, agent, &usable, now))
+                        .find(|f| self.eligible(f, &role, aidx, &usable, now))
                         .cloned()
                 });
                 if let Some(fid) = chosen {
@@ -471,12 +560,34 @@ impl Allocator {
         out
     }
 
+    /// Drops filters that expired by `now`: only those, via the heap.
     fn expire_filters(&mut self, now: f64) {
-        for f in self.frameworks.values_mut() {
-            f.filters.retain(|_, v| {
-                v.retain(|flt| flt.expires > now);
-                !v.is_empty()
-            });
+        while let Some(Reverse((bits, fidx, aidx))) = self.expiries.peek().copied() {
+            if f64::from_bits(bits) > now {
+                break;
+            }
+            self.expiries.pop();
+            let Some(fid) = self.framework_by_idx.get(fidx as usize).cloned().flatten() else {
+                continue;
+            };
+            let Some(f) = self.frameworks.get_mut(&fid) else {
+                continue;
+            };
+            let Some(fs) = f.filters.get_mut(&aidx) else {
+                continue;
+            };
+            let mut uncount = false;
+            if fs.whole_until != 0.0 && fs.whole_until <= now {
+                fs.whole_until = 0.0;
+                uncount = true;
+            }
+            fs.partial.retain(|(_, e)| *e > now);
+            if fs.whole_until == 0.0 && fs.partial.is_empty() {
+                f.filters.remove(&aidx);
+            }
+            if uncount {
+                self.uncount_whole(aidx);
+            }
         }
     }
 }
@@ -616,5 +727,48 @@ mod tests {
         a.remove_agent(&"a1".into());
         assert!(a.allocate(0.0).is_empty());
         assert!(!a.has_agent(&"a1".into()));
+    }
+
+    #[test]
+    fn whole_agent_filters_skip_agent_until_revive_or_expiry() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
+        let f1 = fw(&mut a, "f1", "*");
+        let f2 = fw(&mut a, "f2", "*");
+        let all = res("cpus:2;mem:512");
+        for f in [&f1, &f2] {
+            a.track_used(f, &"a1".into(), "*", &all);
+            a.recover(f, &"a1".into(), "*", &all, Some(100.0), 0.0);
+        }
+        assert!(
+            a.allocate(1.0).is_empty(),
+            "both frameworks filter the whole agent"
+        );
+        a.revive(&f2, &[]);
+        let out = a.allocate(2.0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].framework_id, f2);
+        let o = out.into_iter().next().unwrap();
+        a.recover(&f2, &o.agent_id, "*", &o.resources, None, 2.0);
+        // f1's filter expires at t=100; f2 filters nothing now.
+        assert_eq!(a.allocate(3.0)[0].framework_id, f2);
+    }
+
+    #[test]
+    fn partial_filter_refuses_only_what_was_declined() {
+        let mut a = Allocator::new();
+        a.add_agent("a1".into(), res("cpus:4;mem:1024"), vec![]);
+        let f = fw(&mut a, "f1", "*");
+        let half = res("cpus:2;mem:512");
+        // Half the agent is in use by a task, the other half was declined.
+        a.track_used(&f, &"a1".into(), "*", &half);
+        a.track_used(&f, &"a1".into(), "*", &half);
+        a.recover(&f, &"a1".into(), "*", &half, Some(100.0), 0.0);
+        assert!(a.allocate(1.0).is_empty(), "the same 2 cpus are filtered");
+        // The task ends: 4 cpus free, more than the filter covers.
+        a.recover(&f, &"a1".into(), "*", &half, None, 1.0);
+        let out = a.allocate(2.0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].resources.scalar("cpus"), 4.0);
     }
 }
