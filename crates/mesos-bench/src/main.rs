@@ -156,10 +156,10 @@ async fn launch_scenario(args: &Args) -> anyhow::Result<Vec<Figure>> {
                 let Some(s) = event.update.map(|u| u.status) else {
                     continue;
                 };
-                if s.state == TaskState::TASK_RUNNING {
-                    if let Some(t) = launched_at.get(&s.task_id.value) {
-                        to_running.push(t.elapsed().as_secs_f64() * 1000.0);
-                    }
+                if s.state == TaskState::TASK_RUNNING
+                    && let Some(t) = launched_at.get(&s.task_id.value)
+                {
+                    to_running.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
                 caller.acknowledge(&s).await?;
                 if is_terminal(s.state) {

@@ -49,8 +49,9 @@ pub struct Allocation {
 struct AgentSlot {
     idx: u32,
     total: Resources,
-    /// Offered or used, tagged with allocation roles.
-    allocated: Resources,
+    /// Neither offered nor used (plain, without allocation info). Kept
+    /// incrementally so a cycle does not recompute it per agent.
+    free: Resources,
     active: bool,
     /// Frameworks holding a filter over this whole agent. When every
     /// framework does, the agent is skipped without looking at any of them
@@ -178,8 +179,8 @@ impl Allocator {
             id.clone(),
             AgentSlot {
                 idx,
+                free: total.clone(),
                 total,
-                allocated: Resources::new(),
                 active: true,
                 whole_filtered_by: 0,
             },
@@ -385,12 +386,22 @@ impl Allocator {
         resources: &Resources,
         sign: i64,
     ) {
-        let tagged = resources.allocated_to(role);
         if let Some(a) = self.agents.get_mut(agent) {
-            if sign > 0 {
-                a.allocated.add(&tagged);
+            let plain = if resources.iter().any(|r| r.allocation_info.is_some()) {
+                std::borrow::Cow::Owned(resources.unallocated())
             } else {
-                a.allocated.subtract(&tagged);
+                std::borrow::Cow::Borrowed(resources)
+            };
+            if sign > 0 {
+                a.free.subtract(&plain);
+            } else {
+                a.free.add(&plain);
+                if !a.total.contains(&a.free) {
+                    // Recovering more than was allocated would over-commit
+                    // the agent; keep free within the total.
+                    tracing::error!(agent = %agent, "allocator recovered more than was allocated; clamping");
+                    a.free = a.total.minus(&a.total.minus(&a.free));
+                }
             }
         }
         let q = quantities(resources);
@@ -493,9 +504,7 @@ impl Allocator {
 
     /// Free resources of an agent (total minus offered and used).
     pub fn available(&self, agent: &AgentID) -> Option<Resources> {
-        self.agents
-            .get(agent)
-            .map(|a| a.total.minus(&a.allocated.unallocated()))
+        self.agents.get(agent).map(|a| a.free.clone())
     }
 
     /// Runs one allocation cycle over all agents.
@@ -523,7 +532,7 @@ impl Allocator {
                 continue;
             }
             let aidx = slot.idx;
-            let mut available = slot.total.minus(&slot.allocated.unallocated());
+            let mut available = slot.free.clone();
             if !self.allocatable(&available) {
                 continue;
             }
