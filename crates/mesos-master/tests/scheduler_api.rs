@@ -511,3 +511,62 @@ async fn kill_and_reconcile_unknown_task() {
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
 }
+
+#[tokio::test]
+async fn agent_disconnect_rescinds_its_offers() {
+    // Short pings make the master write to the agent stream, so a closed
+    // connection is noticed promptly.
+    let m = master(&["--agent_ping_timeout=100ms"]).await;
+    let agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("dc"))
+        .await
+        .unwrap();
+    let offer = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    agent.disconnect();
+    let r = next_event(&mut sub, EventType::RESCIND)
+        .await
+        .rescind
+        .unwrap();
+    assert_eq!(r.offer_id, offer.id);
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["deactivated_slaves"], 1);
+    assert_eq!(state["slaves"][0]["active"], false);
+}
+
+#[tokio::test]
+async fn offer_timeout_rescinds_unanswered_offers() {
+    let m = master(&["--offer_timeout=200ms"]).await;
+    let _agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("slow"))
+        .await
+        .unwrap();
+    let offer = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    let r = next_event(&mut sub, EventType::RESCIND)
+        .await
+        .rescind
+        .unwrap();
+    assert_eq!(r.offer_id, offer.id);
+    // The resources come back in a new offer.
+    let again = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    assert_ne!(again.id, offer.id);
+}

@@ -30,6 +30,7 @@ pub struct FakeAgent {
     pub url: String,
     pub events: mpsc::UnboundedReceiver<AgentEvent>,
     http: reqwest::Client,
+    reader: tokio::task::JoinHandle<()>,
 }
 
 pub async fn post_json(
@@ -69,7 +70,7 @@ impl FakeAgent {
             .unwrap()
             .to_string();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut body = resp.bytes_stream();
             let mut dec = Decoder::default();
             while let Some(Ok(chunk)) = body.next().await {
@@ -92,7 +93,13 @@ impl FakeAgent {
             url,
             events: rx,
             http: reqwest::Client::new(),
+            reader,
         }
+    }
+
+    /// Drops the event stream's connection, as a crashed agent would.
+    pub fn disconnect(&self) {
+        self.reader.abort();
     }
 
     /// Next event that is not a PING.
