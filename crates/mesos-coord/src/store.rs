@@ -3,7 +3,7 @@
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -89,10 +89,40 @@ impl Store for MemoryStore {
 
 const TABLE: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("state");
 
-/// An embedded redb file; each `put` is one durable transaction.
+/// An embedded redb file. Writes use group commit: concurrent `put`s are
+/// queued to one writer thread, which applies every queued put in one
+/// transaction and answers each caller only after that transaction is
+/// durable. One fsync then covers many writes (P10 in shared/BENCHMARKS.md),
+/// and each put keeps its own compare-and-set outcome.
 pub struct LocalStore {
-    db: redb::Database,
+    db: Arc<redb::Database>,
+    /// `None` once dropping: closing the queue stops the writer.
+    writes: Mutex<Option<std::sync::mpsc::Sender<WriteRequest>>>,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
+
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.writes.lock() {
+            w.take();
+        }
+        // The writer finishes queued batches, then releases the database
+        // file, so it can be reopened as soon as this returns.
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct WriteRequest {
+    key: String,
+    value: Vec<u8>,
+    expected: u64,
+    reply: std::sync::mpsc::Sender<Result<u64, StoreError>>,
+}
+
+/// Most puts applied in one transaction.
+const MAX_BATCH: usize = 4096;
 
 impl std::fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,8 +143,76 @@ impl LocalStore {
         let tx = db.begin_write().map_err(backend)?;
         tx.open_table(TABLE).map_err(backend)?;
         tx.commit().map_err(backend)?;
-        Ok(LocalStore { db })
+        let db = Arc::new(db);
+        let (tx, rx) = std::sync::mpsc::channel::<WriteRequest>();
+        let writer_db = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(&writer_db, rx))
+            .map_err(backend)?;
+        Ok(LocalStore {
+            db,
+            writes: Mutex::new(Some(tx)),
+            writer: Some(writer),
+        })
     }
+}
+
+/// Applies queued puts in batches until every sender is gone.
+fn writer_loop(db: &redb::Database, rx: std::sync::mpsc::Receiver<WriteRequest>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        match apply_batch(db, &batch) {
+            Ok(results) => {
+                for (req, res) in batch.into_iter().zip(results) {
+                    let _ = req.reply.send(res);
+                }
+            }
+            Err(e) => {
+                for req in batch {
+                    let _ = req.reply.send(Err(StoreError::Backend(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for the whole batch; per-put CAS results, in order.
+fn apply_batch(
+    db: &redb::Database,
+    batch: &[WriteRequest],
+) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    let tx = db.begin_write().map_err(backend)?;
+    let mut results = Vec::with_capacity(batch.len());
+    {
+        let mut t = tx.open_table(TABLE).map_err(backend)?;
+        for req in batch {
+            let found = t
+                .get(req.key.as_str())
+                .map_err(backend)?
+                .map(|g| g.value().0)
+                .unwrap_or(0);
+            if found != req.expected {
+                results.push(Err(StoreError::Conflict {
+                    key: req.key.clone(),
+                    expected: req.expected,
+                    found,
+                }));
+                continue;
+            }
+            t.insert(req.key.as_str(), (found + 1, req.value.as_slice()))
+                .map_err(backend)?;
+            results.push(Ok(found + 1));
+        }
+    }
+    tx.commit().map_err(backend)?;
+    Ok(results)
 }
 
 impl Store for LocalStore {
@@ -131,26 +229,23 @@ impl Store for LocalStore {
     }
 
     fn put(&self, key: &str, value: &[u8], expected: u64) -> Result<u64, StoreError> {
-        let tx = self.db.begin_write().map_err(backend)?;
-        let next = {
-            let mut t = tx.open_table(TABLE).map_err(backend)?;
-            let found = t
-                .get(key)
-                .map_err(backend)?
-                .map(|g| g.value().0)
-                .unwrap_or(0);
-            if found != expected {
-                return Err(StoreError::Conflict {
-                    key: key.to_string(),
-                    expected,
-                    found,
-                });
-            }
-            t.insert(key, (found + 1, value)).map_err(backend)?;
-            found + 1
+        let (reply, answer) = std::sync::mpsc::channel();
+        let req = WriteRequest {
+            key: key.to_string(),
+            value: value.to_vec(),
+            expected,
+            reply,
         };
-        tx.commit().map_err(backend)?;
-        Ok(next)
+        self.writes
+            .lock()
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("store is closing".into()))?
+            .send(req)
+            .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::Backend("store writer stopped".into()))?
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<(String, Versioned)>, StoreError> {
@@ -213,6 +308,37 @@ mod tests {
     #[test]
     fn memory_store_conforms() {
         conformance(&MemoryStore::default());
+    }
+
+    #[test]
+    fn concurrent_puts_are_group_committed_and_each_keeps_its_cas() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.redb");
+        {
+            let s = Arc::new(LocalStore::open(&p).unwrap());
+            let threads: Vec<_> = (0..16)
+                .map(|t| {
+                    let s = s.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..50 {
+                            assert_eq!(s.put(&format!("agents/{t}-{i}"), b"x", 0).unwrap(), 1);
+                        }
+                        // A conflicting put in the same stream fails alone.
+                        assert!(matches!(
+                            s.put(&format!("agents/{t}-0"), b"y", 0),
+                            Err(StoreError::Conflict { .. })
+                        ));
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(s.list("agents/").unwrap().len(), 800);
+        }
+        let s = LocalStore::open(&p).unwrap();
+        assert_eq!(s.list("agents/").unwrap().len(), 800);
+        assert_eq!(s.get("agents/3-0").unwrap().unwrap().value, b"x");
     }
 
     #[test]
