@@ -1,7 +1,7 @@
 //! `POST /master/api/v1/agent`: our master<->agent protocol (docs/protocol.md).
 
 use super::stream::{CloseGuard, event_body};
-use super::{read_body, require_json};
+use super::{parse_v1_call, stream_id_header};
 use crate::error::ApiError;
 use crate::master::agents_registration;
 use crate::server::Shared;
@@ -13,7 +13,7 @@ use mesos_types::{AgentID, AgentInfo};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-const STREAM_ID: &str = "Mesos-Stream-Id";
+use super::STREAM_ID;
 
 pub async fn handle(
     shared: Arc<Shared>,
@@ -22,19 +22,15 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "Expecting 'POST', received '{method}'"
-        )));
-    }
-    require_json(&headers)?;
-    let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
-    let call: AgentCall = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse agent call: {e}")))?;
-    let stream_header = headers
-        .get(STREAM_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let call: AgentCall = parse_v1_call(
+        &method,
+        &headers,
+        body,
+        shared.flags.max_request_body_bytes,
+        "AgentCall",
+    )
+    .await?;
+    let stream_header = stream_id_header(&headers);
     match call {
         AgentCall::Register {
             agent_info,

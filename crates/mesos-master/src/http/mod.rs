@@ -185,6 +185,36 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The header carrying a subscription's stream id.
+pub const STREAM_ID: &str = "Mesos-Stream-Id";
+
+pub fn stream_id_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(STREAM_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The common front of the v1 POST endpoints: method, content type, body
+/// size, JSON parse into `T`.
+pub async fn parse_v1_call<T: serde::de::DeserializeOwned>(
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    what: &str,
+) -> Result<T, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "Expecting 'POST', received '{method}'"
+        )));
+    }
+    require_json(headers)?;
+    let bytes = read_body(body, limit).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
+}
+
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::PayloadTooLarge(format!(

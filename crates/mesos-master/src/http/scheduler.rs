@@ -1,7 +1,7 @@
 //! `POST /api/v1/scheduler` (spec section 1).
 
 use super::stream::{CloseGuard, event_body};
-use super::{read_body, require_json};
+use super::{parse_v1_call, stream_id_header};
 use crate::error::ApiError;
 use crate::master::{HEARTBEAT_INTERVAL_SECS, SubscribeOutcome};
 use crate::server::Shared;
@@ -12,7 +12,7 @@ use mesos_types::scheduler::{Call, CallType, Event};
 use std::sync::Arc;
 use std::time::Duration;
 
-const STREAM_ID: &str = "Mesos-Stream-Id";
+use super::STREAM_ID;
 
 pub async fn handle(
     shared: Arc<Shared>,
@@ -20,19 +20,15 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "Expecting 'POST', received '{method}'"
-        )));
-    }
-    require_json(&headers)?;
-    let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
-    let call: Call = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into Call: {e}")))?;
-    let stream_header = headers
-        .get(STREAM_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let call: Call = parse_v1_call(
+        &method,
+        &headers,
+        body,
+        shared.flags.max_request_body_bytes,
+        "Call",
+    )
+    .await?;
+    let stream_header = stream_id_header(&headers);
 
     if call.kind == CallType::SUBSCRIBE {
         return subscribe(shared, call, stream_header, &headers);

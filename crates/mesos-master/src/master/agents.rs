@@ -152,19 +152,15 @@ impl Master {
                 used.push((t.framework_id.clone(), role.clone(), res.unallocated()));
                 fw.tasks.insert(
                     t.task.task_id.clone(),
-                    TaskEntry {
-                        framework_id: t.framework_id.clone(),
-                        agent_id: id.clone(),
-                        state: t.state,
-                        statuses: Vec::new(),
-                        status_update_state: None,
-                        status_update_uuid: None,
+                    TaskEntry::new(
+                        t.task,
+                        t.framework_id.clone(),
+                        id.clone(),
+                        t.state,
                         role,
-                        resources: res,
-                        resources_released: false,
-                        user: None,
-                        info: t.task,
-                    },
+                        res,
+                        None,
+                    ),
                 );
             }
             self.agents.insert(id.clone(), entry);

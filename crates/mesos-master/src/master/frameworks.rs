@@ -264,16 +264,7 @@ impl Master {
             None => return,
         };
         for oid in offers {
-            if let Some(o) = self.remove_offer(&oid) {
-                self.allocator.recover(
-                    &o.framework_id,
-                    &o.agent_id,
-                    &o.role,
-                    &o.resources,
-                    None,
-                    now,
-                );
-            }
+            self.withdraw_offer(&oid, now);
         }
         let Some(mut fw) = self.frameworks.remove(fid) else {
             return;

@@ -334,19 +334,15 @@ impl Master {
             .or_else(|| Some(framework_info.user.clone()));
         fw.tasks.insert(
             task.task_id.clone(),
-            TaskEntry {
-                info: task.clone(),
-                framework_id: fid.clone(),
-                agent_id: agent.clone(),
-                state: TaskState::TASK_STAGING,
-                statuses: Vec::new(),
-                status_update_state: None,
-                status_update_uuid: None,
-                role: role.to_string(),
-                resources: res,
-                resources_released: false,
+            TaskEntry::new(
+                task.clone(),
+                fid.clone(),
+                agent.clone(),
+                TaskState::TASK_STAGING,
+                role.to_string(),
+                res,
                 user,
-            },
+            ),
         );
         if let Some(a) = self.agents.get_mut(agent) {
             a.tasks.insert((fid.clone(), task.task_id.clone()));
@@ -403,19 +399,15 @@ impl Master {
             t.resources = res.clone().into_vec();
             fw.tasks.insert(
                 t.task_id.clone(),
-                TaskEntry {
-                    info: t.clone(),
-                    framework_id: fid.clone(),
-                    agent_id: agent.clone(),
-                    state: TaskState::TASK_STAGING,
-                    statuses: Vec::new(),
-                    status_update_state: None,
-                    status_update_uuid: None,
-                    role: role.to_string(),
-                    resources: res,
-                    resources_released: false,
-                    user: Some(framework_info.user.clone()),
-                },
+                TaskEntry::new(
+                    t.clone(),
+                    fid.clone(),
+                    agent.clone(),
+                    TaskState::TASK_STAGING,
+                    role.to_string(),
+                    res,
+                    Some(framework_info.user.clone()),
+                ),
             );
         }
         let ids: Vec<TaskID> = g

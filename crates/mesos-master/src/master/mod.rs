@@ -96,6 +96,34 @@ pub struct TaskEntry {
     pub user: Option<String>,
 }
 
+impl TaskEntry {
+    /// A task the master just learned of (launched: STAGING; re-reported by
+    /// an agent: its current state).
+    pub fn new(
+        info: TaskInfo,
+        framework_id: FrameworkID,
+        agent_id: AgentID,
+        state: TaskState,
+        role: String,
+        resources: Resources,
+        user: Option<String>,
+    ) -> TaskEntry {
+        TaskEntry {
+            info,
+            framework_id,
+            agent_id,
+            state,
+            statuses: Vec::new(),
+            status_update_state: None,
+            status_update_uuid: None,
+            role,
+            resources,
+            resources_released: false,
+            user,
+        }
+    }
+}
+
 /// An outstanding offer.
 #[derive(Debug, Clone)]
 pub struct OfferEntry {
@@ -256,17 +284,24 @@ impl Master {
         }
     }
 
+    /// Takes an offer off the book and returns its resources to the pool
+    /// (no filter, no event).
+    pub(crate) fn withdraw_offer(&mut self, oid: &OfferID, now: f64) -> Option<OfferEntry> {
+        let o = self.remove_offer(oid)?;
+        self.allocator.recover(
+            &o.framework_id,
+            &o.agent_id,
+            &o.role,
+            &o.resources,
+            None,
+            now,
+        );
+        Some(o)
+    }
+
     /// Withdraws an offer: RESCIND to the framework, resources back to the pool.
     pub fn rescind_offer(&mut self, oid: &OfferID, now: f64) {
-        if let Some(o) = self.remove_offer(oid) {
-            self.allocator.recover(
-                &o.framework_id,
-                &o.agent_id,
-                &o.role,
-                &o.resources,
-                None,
-                now,
-            );
+        if let Some(o) = self.withdraw_offer(oid, now) {
             self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
             self.allocation_wanted = true;
         }
