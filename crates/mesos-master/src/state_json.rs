@@ -1,12 +1,20 @@
 //! The legacy JSON views of the master: `/master/state`, `/frameworks`,
-//! `/slaves`, `/tasks` and `/metrics/snapshot` (spec 6.1-6.7). Rendered from
-//! the book on request; field names follow Mesos's `src/common/http.cpp`.
+//! `/slaves`, `/tasks` and `/metrics/snapshot` (spec 6.1-6.7).
+//!
+//! Field names follow Mesos's `src/common/http.cpp`. The big views are
+//! `Serialize` types that borrow from the book and are written straight to
+//! bytes: no intermediate JSON tree and no copies of tasks or resources,
+//! because `/master/state` at 10k agents and 200k tasks is rendered while
+//! the book is locked (P11).
 
 use crate::master::{AgentEntry, FrameworkEntry, Master, TaskEntry};
 use mesos_types::task_state::is_terminal;
+use mesos_types::values::{Ranges, from_milli, to_milli};
 use mesos_types::*;
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value as Json, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Build facts reported by `/version` and state.
 pub const BUILD_DATE: &str = "2026-11-21 00:00:00";
@@ -17,297 +25,496 @@ pub fn version() -> Json {
     json!({"version": MESOS_VERSION, "build_date": BUILD_DATE, "build_time": BUILD_TIME, "build_user": BUILD_USER})
 }
 
-fn map(r: &Resources) -> Json {
-    Json::Object(r.to_map())
+/// The legacy resource map, accumulated from borrowed resources: always
+/// `cpus`, `gpus`, `mem`, `disk`; other scalars by name; ranges as
+/// `"[a-b, c-d]"`; sets as `"{a, b}"`; revocable ones under `<name>_revocable`.
+#[derive(Debug, Default)]
+pub struct ResMap {
+    standard: [i64; 4],
+    scalars: BTreeMap<String, i64>,
+    ranges: BTreeMap<String, Ranges>,
+    sets: BTreeMap<String, BTreeSet<String>>,
 }
 
-pub fn task(t: &TaskEntry) -> Json {
-    let mut o = Map::new();
-    o.insert("id".into(), json!(t.info.task_id.value));
-    o.insert("name".into(), json!(t.info.name));
-    o.insert("framework_id".into(), json!(t.framework_id.value));
-    o.insert(
-        "executor_id".into(),
-        json!(
+const STANDARD: [&str; 4] = ["cpus", "gpus", "mem", "disk"];
+
+impl ResMap {
+    pub fn of<'a>(items: impl IntoIterator<Item = &'a Resource>) -> ResMap {
+        let mut m = ResMap::default();
+        m.extend(items);
+        m
+    }
+
+    pub fn extend<'a>(&mut self, items: impl IntoIterator<Item = &'a Resource>) {
+        for r in items {
+            self.add(r);
+        }
+    }
+
+    fn add(&mut self, r: &Resource) {
+        let revocable = r.revocable.is_some();
+        match r.kind {
+            ValueType::SCALAR => {
+                let v = to_milli(r.scalar.unwrap_or_default().value);
+                match STANDARD.iter().position(|n| *n == r.name) {
+                    Some(i) if !revocable => self.standard[i] += v,
+                    _ => *self.scalars.entry(key(r, revocable)).or_default() += v,
+                }
+            }
+            ValueType::RANGES => {
+                let e = self.ranges.entry(key(r, revocable)).or_default();
+                *e = e.add(r.ranges.as_ref().unwrap_or(&Ranges::default()));
+            }
+            ValueType::SET => {
+                self.sets
+                    .entry(key(r, revocable))
+                    .or_default()
+                    .extend(r.set.iter().flat_map(|s| s.item.iter().cloned()));
+            }
+            ValueType::TEXT => {}
+        }
+    }
+
+    pub fn merge(&mut self, other: &ResMap) {
+        for i in 0..4 {
+            self.standard[i] += other.standard[i];
+        }
+        for (k, v) in &other.scalars {
+            *self.scalars.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.ranges {
+            let e = self.ranges.entry(k.clone()).or_default();
+            *e = e.add(v);
+        }
+        for (k, v) in &other.sets {
+            self.sets
+                .entry(k.clone())
+                .or_default()
+                .extend(v.iter().cloned());
+        }
+    }
+}
+
+fn key(r: &Resource, revocable: bool) -> String {
+    if revocable {
+        format!("{}_revocable", r.name)
+    } else {
+        r.name.clone()
+    }
+}
+
+impl Serialize for ResMap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (i, n) in STANDARD.iter().enumerate() {
+            m.serialize_entry(n, &from_milli(self.standard[i]))?;
+        }
+        for (k, v) in &self.scalars {
+            m.serialize_entry(k, &from_milli(*v))?;
+        }
+        for (k, v) in &self.ranges {
+            m.serialize_entry(k, &v.render())?;
+        }
+        for (k, v) in &self.sets {
+            m.serialize_entry(
+                k,
+                &format!("{{{}}}", v.iter().cloned().collect::<Vec<_>>().join(", ")),
+            )?;
+        }
+        m.end()
+    }
+}
+
+/// `labels` as the legacy endpoints show them: the array inside `Labels`.
+fn labels(v: &Json) -> &Json {
+    v.get("labels").unwrap_or(v)
+}
+
+struct StatusView<'a>(&'a TaskStatus);
+
+impl Serialize for StatusView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let st = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("state", st.state.as_str())?;
+        m.serialize_entry("timestamp", &st.timestamp.unwrap_or(0.0))?;
+        if let Some(c) = &st.container_status {
+            m.serialize_entry("container_status", c)?;
+        }
+        if let Some(h) = st.healthy {
+            m.serialize_entry("healthy", &h)?;
+        }
+        if let Some(l) = &st.labels {
+            m.serialize_entry("labels", labels(l))?;
+        }
+        m.end()
+    }
+}
+
+/// A task in the legacy format (spec 6.5), from its cached rendering.
+pub struct TaskView<'a>(pub &'a TaskEntry);
+
+impl Serialize for TaskView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        match t.rendered.get() {
+            Some(raw) => raw.serialize(s),
+            None => {
+                let raw = serde_json::to_string(&RenderTask(t))
+                    .ok()
+                    .and_then(|json| serde_json::value::RawValue::from_string(json).ok());
+                match raw {
+                    Some(raw) => t.rendered.get_or_init(|| raw).serialize(s),
+                    None => RenderTask(t).serialize(s),
+                }
+            }
+        }
+    }
+}
+
+/// Renders a task from scratch.
+struct RenderTask<'a>(&'a TaskEntry);
+
+impl Serialize for RenderTask<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &t.info.task_id.value)?;
+        m.serialize_entry("name", &t.info.name)?;
+        m.serialize_entry("framework_id", &t.framework_id.value)?;
+        m.serialize_entry(
+            "executor_id",
             t.info
                 .executor
                 .as_ref()
-                .map(|e| e.executor_id.value.clone())
-                .unwrap_or_default()
-        ),
-    );
-    o.insert("slave_id".into(), json!(t.agent_id.value));
-    o.insert("state".into(), json!(t.state.as_str()));
-    o.insert("resources".into(), map(&t.resources.unallocated()));
-    o.insert("role".into(), json!(t.role));
-    let statuses: Vec<Json> = t
-        .statuses
-        .iter()
-        .map(|s| {
-            let mut x = Map::new();
-            x.insert("state".into(), json!(s.state.as_str()));
-            x.insert("timestamp".into(), json!(s.timestamp.unwrap_or(0.0)));
-            if let Some(c) = &s.container_status {
-                x.insert(
-                    "container_status".into(),
-                    serde_json::to_value(c).unwrap_or(Json::Null),
-                );
-            }
-            if let Some(h) = s.healthy {
-                x.insert("healthy".into(), json!(h));
-            }
-            if let Some(l) = &s.labels {
-                x.insert(
-                    "labels".into(),
-                    l.get("labels").cloned().unwrap_or_else(|| l.clone()),
-                );
-            }
-            Json::Object(x)
-        })
-        .collect();
-    o.insert("statuses".into(), Json::Array(statuses));
-    if let Some(u) = &t.user {
-        o.insert("user".into(), json!(u));
-    }
-    for (k, v) in [
-        ("labels", &t.info.labels),
-        ("discovery", &t.info.discovery),
-        ("container", &t.info.container),
-        ("health_check", &t.info.health_check),
-    ] {
-        if let Some(v) = v {
-            let v = if k == "labels" {
-                v.get("labels").cloned().unwrap_or_else(|| v.clone())
-            } else {
-                v.clone()
-            };
-            o.insert(k.into(), v);
+                .map(|e| e.executor_id.value.as_str())
+                .unwrap_or(""),
+        )?;
+        m.serialize_entry("slave_id", &t.agent_id.value)?;
+        m.serialize_entry("state", t.state.as_str())?;
+        m.serialize_entry("resources", &ResMap::of(t.resources.iter()))?;
+        m.serialize_entry("role", &t.role)?;
+        m.serialize_entry("statuses", &Seq(t.statuses.iter().map(StatusView)))?;
+        if let Some(u) = &t.user {
+            m.serialize_entry("user", u)?;
         }
+        if let Some(l) = &t.info.labels {
+            m.serialize_entry("labels", labels(l))?;
+        }
+        for (k, v) in [
+            ("discovery", &t.info.discovery),
+            ("container", &t.info.container),
+            ("health_check", &t.info.health_check),
+        ] {
+            if let Some(v) = v {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
     }
-    Json::Object(o)
 }
 
-fn capabilities(info: &FrameworkInfo) -> Json {
-    Json::Array(
-        info.capabilities
+/// Serializes an iterator as a JSON array without collecting it.
+struct Seq<I>(I);
+
+impl<I> Serialize for Seq<I>
+where
+    I: Iterator + Clone,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for x in self.0.clone() {
+            seq.serialize_element(&x)?;
+        }
+        seq.end()
+    }
+}
+
+fn capability_names(info: &FrameworkInfo) -> Vec<&'static str> {
+    info.capabilities
+        .iter()
+        .filter_map(|c| c.kind)
+        .map(|k| k.as_str())
+        .collect()
+}
+
+/// A framework (spec 6.4).
+pub struct FrameworkView<'a> {
+    pub m: &'a Master,
+    pub f: &'a FrameworkEntry,
+}
+
+impl Serialize for FrameworkView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (m, f) = (self.m, self.f);
+        let mut used = ResMap::of(
+            f.tasks
+                .values()
+                .filter(|t| !t.resources_released)
+                .flat_map(|t| t.resources.iter()),
+        );
+        used.extend(
+            f.executors
+                .values()
+                .flat_map(|e| e.values())
+                .flat_map(|(_, r, _)| r.iter()),
+        );
+        let offers: Vec<_> = f
+            .offers
             .iter()
-            .filter_map(|c| c.kind)
-            .map(|k| json!(k.as_str()))
-            .collect(),
-    )
-}
+            .filter_map(|oid| m.offers.get(oid))
+            .collect();
+        let offered = ResMap::of(offers.iter().flat_map(|o| o.resources.iter()));
+        let mut total = ResMap::default();
+        total.merge(&used);
+        total.merge(&offered);
+        let mut tasks: Vec<&TaskEntry> = f.tasks.values().collect();
+        tasks.sort_unstable_by(|a, b| a.info.task_id.cmp(&b.info.task_id));
 
-pub fn framework(m: &Master, f: &FrameworkEntry) -> Json {
-    let mut used = Resources::new();
-    for t in f.tasks.values().filter(|t| !t.resources_released) {
-        used.add(&t.resources.unallocated());
-    }
-    for execs in f.executors.values() {
-        for (_, r, _) in execs.values() {
-            used.add(&r.unallocated());
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("id", &f.id.value)?;
+        o.serialize_entry("name", &f.info.name)?;
+        o.serialize_entry("used_resources", &used)?;
+        o.serialize_entry("offered_resources", &offered)?;
+        o.serialize_entry("resources", &total)?;
+        o.serialize_entry("capabilities", &capability_names(&f.info))?;
+        o.serialize_entry("hostname", f.info.hostname.as_deref().unwrap_or(""))?;
+        o.serialize_entry("webui_url", f.info.webui_url.as_deref().unwrap_or(""))?;
+        o.serialize_entry("active", &f.connected())?;
+        o.serialize_entry("connected", &f.connected())?;
+        // A framework known only from tasks re-reported by agents.
+        o.serialize_entry("recovered", &f.info.name.is_empty())?;
+        o.serialize_entry("user", &f.info.user)?;
+        o.serialize_entry("failover_timeout", &f.info.failover_timeout)?;
+        o.serialize_entry("checkpoint", &f.info.checkpoint)?;
+        o.serialize_entry("registered_time", &f.registered_time)?;
+        o.serialize_entry("unregistered_time", &f.unregistered_time)?;
+        if let Some(t) = f.reregistered_time {
+            o.serialize_entry("reregistered_time", &t)?;
         }
-    }
-    let mut offered = Resources::new();
-    let offers: Vec<Json> = f
-        .offers
-        .iter()
-        .filter_map(|oid| m.offers.get(oid))
-        .map(|o| {
-            offered.add(&o.resources.unallocated());
-            json!({"id": o.offer.id.value, "framework_id": f.id.value, "allocation_info": {"role": o.role},
-                   "slave_id": o.agent_id.value, "resources": map(&o.resources.unallocated())})
-        })
-        .collect();
-    let mut o = Map::new();
-    o.insert("id".into(), json!(f.id.value));
-    o.insert("name".into(), json!(f.info.name));
-    o.insert("used_resources".into(), map(&used));
-    o.insert("offered_resources".into(), map(&offered));
-    o.insert("resources".into(), map(&used.plus(&offered)));
-    o.insert("capabilities".into(), capabilities(&f.info));
-    o.insert(
-        "hostname".into(),
-        json!(f.info.hostname.clone().unwrap_or_default()),
-    );
-    o.insert(
-        "webui_url".into(),
-        json!(f.info.webui_url.clone().unwrap_or_default()),
-    );
-    o.insert("active".into(), json!(f.connected()));
-    o.insert("connected".into(), json!(f.connected()));
-    o.insert("recovered".into(), json!(f.info.name.is_empty()));
-    o.insert("user".into(), json!(f.info.user));
-    o.insert("failover_timeout".into(), json!(f.info.failover_timeout));
-    o.insert("checkpoint".into(), json!(f.info.checkpoint));
-    o.insert("registered_time".into(), json!(f.registered_time));
-    o.insert("unregistered_time".into(), json!(f.unregistered_time));
-    if let Some(t) = f.reregistered_time {
-        o.insert("reregistered_time".into(), json!(t));
-    }
-    if let Some(p) = &f.info.principal {
-        o.insert("principal".into(), json!(p));
-    }
-    if f.info.has_capability(FrameworkCapability::MULTI_ROLE) {
-        o.insert("roles".into(), json!(f.info.roles));
-    } else {
-        o.insert(
-            "role".into(),
-            json!(f.info.role.clone().unwrap_or_else(|| "*".into())),
-        );
-    }
-    let mut tasks: Vec<&TaskEntry> = f.tasks.values().collect();
-    tasks.sort_by(|a, b| a.info.task_id.cmp(&b.info.task_id));
-    o.insert(
-        "tasks".into(),
-        Json::Array(tasks.into_iter().map(task).collect()),
-    );
-    o.insert("unreachable_tasks".into(), json!([]));
-    o.insert(
-        "completed_tasks".into(),
-        Json::Array(f.completed_tasks.iter().map(task).collect()),
-    );
-    o.insert("offers".into(), Json::Array(offers));
-    let execs: Vec<Json> = f
-        .executors
-        .iter()
-        .flat_map(|(aid, m)| {
-            m.values().map(move |(e, r, role)| {
-                json!({"executor_id": e.executor_id.value, "name": e.name.clone().unwrap_or_default(), "framework_id": f.id.value,
-                       "command": e.command, "resources": map(&r.unallocated()), "role": role, "slave_id": aid.value,
-                       "type": e.kind.map(|k| k.as_str()).unwrap_or("CUSTOM")})
-            })
-        })
-        .collect();
-    o.insert("executors".into(), Json::Array(execs));
-    if let Some(l) = &f.info.labels {
-        o.insert(
-            "labels".into(),
-            l.get("labels").cloned().unwrap_or_else(|| l.clone()),
-        );
-    }
-    o.insert("offer_constraints".into(), json!({}));
-    Json::Object(o)
-}
-
-pub fn agent(m: &Master, a: &AgentEntry) -> Json {
-    let used = a.used_resources(m).unallocated();
-    let mut offered = Resources::new();
-    for oid in &a.offers {
-        if let Some(o) = m.offers.get(oid) {
-            offered.add(&o.resources.unallocated());
+        if let Some(p) = &f.info.principal {
+            o.serialize_entry("principal", p)?;
         }
-    }
-    let mut reserved: BTreeMap<String, Resources> = BTreeMap::new();
-    let mut unreserved = Resources::new();
-    for r in a.total.iter() {
-        if r.is_unreserved() {
-            unreserved.add_one(r.clone());
+        if f.info.has_capability(FrameworkCapability::MULTI_ROLE) {
+            o.serialize_entry("roles", &f.info.roles)?;
         } else {
-            reserved
-                .entry(r.reservation_role().to_string())
-                .or_default()
-                .add_one(r.clone());
+            o.serialize_entry("role", f.info.role.as_deref().unwrap_or("*"))?;
         }
+        o.serialize_entry("tasks", &Seq(tasks.iter().map(|t| TaskView(t))))?;
+        o.serialize_entry("unreachable_tasks", &[(); 0])?;
+        o.serialize_entry(
+            "completed_tasks",
+            &Seq(f.completed_tasks.iter().map(TaskView)),
+        )?;
+        let offer_views: Vec<Json> = offers
+            .iter()
+            .map(|x| {
+                json!({"id": x.offer.id.value, "framework_id": f.id.value, "allocation_info": {"role": x.role},
+                       "slave_id": x.agent_id.value, "resources": ResMap::of(x.resources.iter())})
+            })
+            .collect();
+        o.serialize_entry("offers", &offer_views)?;
+        let execs: Vec<Json> = f
+            .executors
+            .iter()
+            .flat_map(|(aid, e)| {
+                e.values().map(move |(e, r, role)| {
+                    json!({"executor_id": e.executor_id.value, "name": e.name.clone().unwrap_or_default(), "framework_id": f.id.value,
+                           "command": e.command, "resources": ResMap::of(r.iter()), "role": role, "slave_id": aid.value,
+                           "type": e.kind.map(|k| k.as_str()).unwrap_or("CUSTOM")})
+                })
+            })
+            .collect();
+        o.serialize_entry("executors", &execs)?;
+        if let Some(l) = &f.info.labels {
+            o.serialize_entry("labels", labels(l))?;
+        }
+        o.serialize_entry("offer_constraints", &json!({}))?;
+        o.end()
     }
-    let attrs: Map<String, Json> = a
-        .info
-        .attributes
-        .iter()
-        .map(|x| (x.name.clone(), x.json_value()))
-        .collect();
-    let mut o = Map::new();
-    o.insert("id".into(), json!(a.id.value));
-    o.insert("hostname".into(), json!(a.info.hostname));
-    o.insert("port".into(), json!(a.info.port));
-    o.insert("attributes".into(), Json::Object(attrs));
-    o.insert("pid".into(), json!(a.pid()));
-    o.insert("registered_time".into(), json!(a.registered_time));
-    if let Some(t) = a.reregistered_time {
-        o.insert("reregistered_time".into(), json!(t));
-    }
-    o.insert("resources".into(), map(&a.total));
-    o.insert("used_resources".into(), map(&used));
-    o.insert("offered_resources".into(), map(&offered));
-    o.insert(
-        "reserved_resources".into(),
-        Json::Object(reserved.iter().map(|(k, v)| (k.clone(), map(v))).collect()),
-    );
-    o.insert("unreserved_resources".into(), map(&unreserved));
-    o.insert("active".into(), json!(a.connected()));
-    o.insert("deactivated".into(), json!(false));
-    o.insert("version".into(), json!(a.version));
-    o.insert(
-        "capabilities".into(),
-        json!(["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"]),
-    );
-    Json::Object(o)
 }
 
-fn leader_info(m: &Master) -> Json {
-    json!({"id": m.info.id, "pid": m.info.pid, "port": m.info.port, "hostname": m.info.hostname})
+/// An agent (spec 6.3).
+pub struct AgentView<'a> {
+    pub m: &'a Master,
+    pub a: &'a AgentEntry,
 }
 
-pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Json {
+impl Serialize for AgentView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (m, a) = (self.m, self.a);
+        // The allocator keeps each agent's free resources incrementally, so
+        // used = total - free - offered needs no walk over the agent's tasks.
+        let mut offered_res = Resources::new();
+        for o in a.offers.iter().filter_map(|oid| m.offers.get(oid)) {
+            offered_res.add(&o.resources.unallocated());
+        }
+        let free = m.allocator.available(&a.id).unwrap_or_default();
+        let used = ResMap::of(a.total.minus(&free).minus(&offered_res).iter());
+        let offered = ResMap::of(offered_res.iter());
+        let mut reserved: BTreeMap<&str, ResMap> = BTreeMap::new();
+        for r in a.total.iter().filter(|r| !r.is_unreserved()) {
+            reserved.entry(r.reservation_role()).or_default().add(r);
+        }
+        let unreserved = ResMap::of(a.total.iter().filter(|r| r.is_unreserved()));
+        let attrs: Map<String, Json> = a
+            .info
+            .attributes
+            .iter()
+            .map(|x| (x.name.clone(), x.json_value()))
+            .collect();
+
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("id", &a.id.value)?;
+        o.serialize_entry("hostname", &a.info.hostname)?;
+        o.serialize_entry("port", &a.info.port)?;
+        o.serialize_entry("attributes", &attrs)?;
+        o.serialize_entry("pid", &a.pid())?;
+        o.serialize_entry("registered_time", &a.registered_time)?;
+        if let Some(t) = a.reregistered_time {
+            o.serialize_entry("reregistered_time", &t)?;
+        }
+        o.serialize_entry("resources", &ResMap::of(a.total.iter()))?;
+        o.serialize_entry("used_resources", &used)?;
+        o.serialize_entry("offered_resources", &offered)?;
+        o.serialize_entry("reserved_resources", &reserved)?;
+        o.serialize_entry("unreserved_resources", &unreserved)?;
+        o.serialize_entry("active", &a.connected())?;
+        o.serialize_entry("deactivated", &false)?;
+        o.serialize_entry("version", &a.version)?;
+        o.serialize_entry(
+            "capabilities",
+            &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+        )?;
+        o.end()
+    }
+}
+
+/// `/master/state` (spec 6.2), serialized to bytes.
+pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
     let mut agents: Vec<&AgentEntry> = m.agents.values().collect();
-    agents.sort_by(|a, b| a.id.cmp(&b.id));
+    agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut fws: Vec<&FrameworkEntry> = m.frameworks.values().collect();
-    fws.sort_by(|a, b| a.id.cmp(&b.id));
+    fws.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let activated = agents.iter().filter(|a| a.connected()).count();
-    let mut o = Map::new();
-    if let Json::Object(v) = version() {
-        o.extend(v);
-    }
-    o.insert("start_time".into(), json!(m.start_time));
-    o.insert("elected_time".into(), json!(m.elected_time));
-    o.insert("id".into(), json!(m.info.id));
-    o.insert("pid".into(), json!(m.info.pid));
-    o.insert("hostname".into(), json!(m.info.hostname));
-    o.insert(
-        "capabilities".into(),
-        json!(["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]),
-    );
-    o.insert("activated_slaves".into(), json!(activated));
-    o.insert("deactivated_slaves".into(), json!(agents.len() - activated));
-    o.insert("unreachable_slaves".into(), json!(0));
-    o.insert("leader".into(), json!(m.info.pid));
-    o.insert("leader_info".into(), leader_info(m));
-    if let Some(c) = cluster {
-        o.insert("cluster".into(), json!(c));
-    }
-    o.insert("flags".into(), json!(flags));
-    o.insert(
-        "slaves".into(),
-        Json::Array(agents.iter().map(|a| agent(m, a)).collect()),
-    );
-    o.insert(
-        "recovered_slaves".into(),
-        Json::Array(
-            m.recovering_agents
+    let leader_info = json!({"id": m.info.id, "pid": m.info.pid, "port": m.info.port, "hostname": m.info.hostname});
+    let recovered: Vec<Json> = m
+        .recovering_agents
+        .iter()
+        .map(|id| json!({"id": id.value}))
+        .collect();
+
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let write = |ser: &mut serde_json::Serializer<&mut Vec<u8>>| -> Result<(), serde_json::Error> {
+        let mut o = ser.serialize_map(None)?;
+        o.serialize_entry("version", MESOS_VERSION)?;
+        o.serialize_entry("build_date", BUILD_DATE)?;
+        o.serialize_entry("build_time", &BUILD_TIME)?;
+        o.serialize_entry("build_user", BUILD_USER)?;
+        o.serialize_entry("start_time", &m.start_time)?;
+        o.serialize_entry("elected_time", &m.elected_time)?;
+        o.serialize_entry("id", &m.info.id)?;
+        o.serialize_entry("pid", &m.info.pid)?;
+        o.serialize_entry("hostname", &m.info.hostname)?;
+        o.serialize_entry(
+            "capabilities",
+            &["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
+        )?;
+        o.serialize_entry("activated_slaves", &activated)?;
+        o.serialize_entry("deactivated_slaves", &(agents.len() - activated))?;
+        o.serialize_entry("unreachable_slaves", &0)?;
+        o.serialize_entry("leader", &m.info.pid)?;
+        o.serialize_entry("leader_info", &leader_info)?;
+        if let Some(c) = cluster {
+            o.serialize_entry("cluster", c)?;
+        }
+        o.serialize_entry("flags", flags)?;
+        o.serialize_entry("slaves", &Seq(agents.iter().map(|a| AgentView { m, a })))?;
+        o.serialize_entry("recovered_slaves", &recovered)?;
+        o.serialize_entry(
+            "frameworks",
+            &Seq(fws.iter().map(|f| FrameworkView { m, f })),
+        )?;
+        o.serialize_entry(
+            "completed_frameworks",
+            &Seq(m
+                .completed_frameworks
                 .iter()
-                .map(|id| json!({"id": id.value}))
-                .collect(),
-        ),
-    );
-    o.insert(
-        "frameworks".into(),
-        Json::Array(fws.iter().map(|f| framework(m, f)).collect()),
-    );
-    o.insert(
-        "completed_frameworks".into(),
-        Json::Array(
-            m.completed_frameworks
-                .iter()
-                .map(|f| framework(m, f))
-                .collect(),
-        ),
-    );
-    o.insert("orphan_tasks".into(), json!([]));
-    o.insert("unregistered_frameworks".into(), json!([]));
-    Json::Object(o)
+                .map(|f| FrameworkView { m, f })),
+        )?;
+        o.serialize_entry("orphan_tasks", &[(); 0])?;
+        o.serialize_entry("unregistered_frameworks", &[(); 0])?;
+        SerializeMap::end(o)
+    };
+    if let Err(e) = write(&mut ser) {
+        tracing::error!("rendering state failed: {e}");
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct FrameworksBody<'a> {
+    frameworks: Vec<FrameworkView<'a>>,
+    completed_frameworks: Vec<FrameworkView<'a>>,
+    unregistered_frameworks: [(); 0],
+}
+
+#[derive(Serialize)]
+struct AgentsBody<'a> {
+    slaves: Vec<AgentView<'a>>,
+    recovered_slaves: [(); 0],
+}
+
+#[derive(Serialize)]
+struct TasksBody<'a> {
+    tasks: Vec<TaskView<'a>>,
+}
+
+fn to_bytes(v: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_else(|e| {
+        tracing::error!("rendering failed: {e}");
+        b"{}".to_vec()
+    })
+}
+
+/// `/master/frameworks?framework_id=`.
+pub fn frameworks(m: &Master, only: Option<&str>) -> Vec<u8> {
+    let keep = |id: &str| only.is_none_or(|f| f == id);
+    to_bytes(&FrameworksBody {
+        frameworks: m
+            .frameworks
+            .values()
+            .filter(|f| keep(&f.id.value))
+            .map(|f| FrameworkView { m, f })
+            .collect(),
+        completed_frameworks: m
+            .completed_frameworks
+            .iter()
+            .filter(|f| keep(&f.id.value))
+            .map(|f| FrameworkView { m, f })
+            .collect(),
+        unregistered_frameworks: [],
+    })
+}
+
+/// `/master/slaves?slave_id=`.
+pub fn agents(m: &Master, only: Option<&str>) -> Vec<u8> {
+    let keep = |id: &str| only.is_none_or(|f| f == id);
+    to_bytes(&AgentsBody {
+        slaves: m
+            .agents
+            .values()
+            .filter(|a| keep(&a.id.value))
+            .map(|a| AgentView { m, a })
+            .collect(),
+        recovered_slaves: [],
+    })
 }
 
 /// `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`.
-pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Json, String> {
+pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
     let limit: usize = q
         .get("limit")
         .map(|v| v.parse().map_err(|_| format!("invalid limit '{v}'")))
@@ -347,7 +554,14 @@ pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Json, String> {
     if !asc {
         all.reverse();
     }
-    Ok(json!({"tasks": all.into_iter().skip(offset).take(limit).map(task).collect::<Vec<_>>()}))
+    Ok(to_bytes(&TasksBody {
+        tasks: all
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(TaskView)
+            .collect(),
+    }))
 }
 
 pub fn metrics(m: &Master, now: f64) -> Json {

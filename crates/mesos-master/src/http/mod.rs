@@ -48,42 +48,54 @@ async fn dispatch(
     let query = parse_query(uri.query());
     let jsonp = query.get("jsonp").cloned();
     let result = match route.as_str() {
-        "/api/v1/scheduler" => return scheduler::handle(shared, method, headers, body).await.unwrap_or_else(error_response),
-        "/api/v1/agent" => return agent::handle(shared, peer, method, headers, body).await.unwrap_or_else(error_response),
+        "/api/v1/scheduler" => {
+            return scheduler::handle(shared, method, headers, body)
+                .await
+                .unwrap_or_else(error_response);
+        }
+        "/api/v1/agent" => {
+            return agent::handle(shared, peer, method, headers, body)
+                .await
+                .unwrap_or_else(error_response);
+        }
         "/health" => return StatusCode::OK.into_response(),
-        "/version" => get_only(&method).map(|_| state_json::version()),
-        "/flags" => get_only(&method).map(|_| json!({"flags": shared.effective_flags})),
-        "/state" | "/state.json" => get_only(&method).map(|_| shared.read(|m| state_json::state(m, &shared.effective_flags, shared.flags.cluster.as_deref()))),
-        "/frameworks" => get_only(&method).map(|_| {
+        "/version" => get_only(&method).map(|_| to_vec(&state_json::version())),
+        "/flags" => get_only(&method).map(|_| to_vec(&json!({"flags": shared.effective_flags}))),
+        "/state" | "/state.json" => get_only(&method).map(|_| {
             shared.read(|m| {
-                let keep = |id: &str| query.get("framework_id").is_none_or(|f| f == id);
-                let fws: Vec<Json> = m.frameworks.values().filter(|f| keep(&f.id.value)).map(|f| state_json::framework(m, f)).collect();
-                let done: Vec<Json> = m.completed_frameworks.iter().filter(|f| keep(&f.id.value)).map(|f| state_json::framework(m, f)).collect();
-                json!({"frameworks": fws, "completed_frameworks": done, "unregistered_frameworks": []})
+                state_json::state(m, &shared.effective_flags, shared.flags.cluster.as_deref())
             })
+        }),
+        "/frameworks" => get_only(&method).map(|_| {
+            shared
+                .read(|m| state_json::frameworks(m, query.get("framework_id").map(String::as_str)))
         }),
         "/slaves" => get_only(&method).map(|_| {
-            shared.read(|m| {
-                let keep = |id: &str| query.get("slave_id").is_none_or(|f| f == id);
-                let agents: Vec<Json> = m.agents.values().filter(|a| keep(&a.id.value)).map(|a| state_json::agent(m, a)).collect();
-                json!({"slaves": agents, "recovered_slaves": []})
-            })
+            shared.read(|m| state_json::agents(m, query.get("slave_id").map(String::as_str)))
         }),
-        "/tasks" | "/tasks.json" => get_only(&method).and_then(|_| shared.read(|m| state_json::tasks(m, &query)).map_err(ApiError::BadRequest)),
-        "/metrics/snapshot" => get_only(&method).map(|_| shared.read(|m| state_json::metrics(m, crate::master::now_secs()))),
+        "/tasks" | "/tasks.json" => get_only(&method).and_then(|_| {
+            shared
+                .read(|m| state_json::tasks(m, &query))
+                .map_err(ApiError::BadRequest)
+        }),
+        "/metrics/snapshot" => get_only(&method)
+            .map(|_| to_vec(&shared.read(|m| state_json::metrics(m, crate::master::now_secs())))),
         "/redirect" => {
-            let (h, p) = shared.read(|m| (m.info.hostname.clone().unwrap_or_default(), m.info.port));
+            let (h, p) =
+                shared.read(|m| (m.info.hostname.clone().unwrap_or_default(), m.info.port));
             return Response::builder()
                 .status(StatusCode::TEMPORARY_REDIRECT)
                 .header(header::LOCATION, format!("//{h}:{p}"))
                 .body(Body::empty())
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
-        r if r == "/api/v1" || r.starts_with("/api/v1/") => Err(ApiError::NotImplemented("The v1 operator API is not implemented yet".into())),
+        r if r == "/api/v1" || r.starts_with("/api/v1/") => Err(ApiError::NotImplemented(
+            "The v1 operator API is not implemented yet".into(),
+        )),
         r => Err(ApiError::NotFound(format!("No endpoint at '{r}'"))),
     };
     match result {
-        Ok(v) => json_response(StatusCode::OK, &v, jsonp.as_deref()),
+        Ok(v) => bytes_response(StatusCode::OK, v, jsonp.as_deref()),
         Err(e) => error_response(e),
     }
 }
@@ -132,16 +144,31 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+fn to_vec(v: &Json) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec())
+}
+
 /// JSON (or JSONP when `?jsonp=cb` is given).
 pub fn json_response(status: StatusCode, v: &Json, jsonp: Option<&str>) -> Response {
-    let body = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+    bytes_response(status, to_vec(v), jsonp)
+}
+
+/// Already-serialized JSON (or JSONP when `?jsonp=cb` is given).
+pub fn bytes_response(status: StatusCode, body: Vec<u8>, jsonp: Option<&str>) -> Response {
     let (ctype, body) = match jsonp.filter(|cb| {
         !cb.is_empty()
             && cb
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
     }) {
-        Some(cb) => ("text/javascript", format!("{cb}({body});")),
+        Some(cb) => {
+            let mut wrapped = Vec::with_capacity(body.len() + cb.len() + 3);
+            wrapped.extend_from_slice(cb.as_bytes());
+            wrapped.push(b'(');
+            wrapped.extend_from_slice(&body);
+            wrapped.extend_from_slice(b");");
+            ("text/javascript", wrapped)
+        }
         None => ("application/json", body),
     };
     let mut r = (status, body).into_response();

@@ -290,6 +290,7 @@ impl Master {
                 s.agent_id = Some(t.agent_id.clone());
                 t.state = TaskState::TASK_KILLED;
                 t.statuses.push(s);
+                t.changed();
             }
             if let Some(a) = self.agents.get_mut(&t.agent_id) {
                 a.tasks.remove(&(fid.clone(), tid.clone()));

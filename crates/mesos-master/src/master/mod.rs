@@ -94,6 +94,9 @@ pub struct TaskEntry {
     pub resources: Resources,
     pub resources_released: bool,
     pub user: Option<String>,
+    /// This task's legacy JSON, rendered once and reused by `/master/state`
+    /// until the task changes (see [`TaskEntry::changed`]).
+    pub rendered: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
 }
 
 impl TaskEntry {
@@ -120,7 +123,13 @@ impl TaskEntry {
             resources,
             resources_released: false,
             user,
+            rendered: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Must follow every change of what the legacy JSON shows.
+    pub fn changed(&mut self) {
+        self.rendered = std::sync::OnceLock::new();
     }
 }
 

@@ -56,6 +56,7 @@ impl Master {
                 t.status_update_state = Some(status.state);
                 t.status_update_uuid = status.uuid.clone();
                 t.statuses.push(status.clone());
+                t.changed();
                 if is_terminal(status.state) && !t.resources_released {
                     t.resources_released = true;
                     release = Some((t.agent_id.clone(), t.role.clone(), t.resources.clone()));
@@ -119,6 +120,7 @@ impl Master {
             s.agent_id = Some(t.agent_id.clone());
             t.state = state;
             t.statuses.push(s);
+            t.changed();
             agent_id = Some(t.agent_id.clone());
             if !t.resources_released {
                 t.resources_released = true;
