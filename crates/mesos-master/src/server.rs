@@ -139,9 +139,23 @@ pub async fn start(
         max_completed_frameworks: flags.max_completed_frameworks,
         max_completed_tasks_per_framework: flags.max_completed_tasks_per_framework,
         offer_timeout: flags.offer_timeout.map(|d| d.get().as_secs_f64()),
+        agent_health_timeout: flags.agent_ping_timeout.get().as_secs_f64()
+            * flags.max_agent_ping_timeouts.max(1) as f64,
     };
     let mut master = Master::new(info, config, now_secs());
-    master.recovering_agents = admitted;
+    master.unreachable_agents = store
+        .list("unreachable/")
+        .context("reading the registry")?
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let t: f64 = std::str::from_utf8(&v.value).ok()?.parse().ok()?;
+            Some((AgentID::new(k.strip_prefix("unreachable/")?), t))
+        })
+        .collect();
+    master.recovering_agents = admitted
+        .into_iter()
+        .filter(|a| !master.unreachable_agents.contains_key(a))
+        .collect();
     let interval = flags
         .allocation_interval
         .get()
@@ -184,8 +198,34 @@ async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => shared.write(|m, now| { m.tick(now); m.allocate(now); }),
+            _ = tick.tick() => {
+                let silent = shared.write(|m, now| { m.tick(now); m.allocate(now); m.silent_agents(now) });
+                for aid in silent {
+                    tokio::spawn(mark_unreachable(shared.clone(), aid));
+                }
+            }
             _ = shared.wake.notified() => shared.write(|m, now| m.allocate(now)),
+        }
+    }
+}
+
+/// Records the agent as unreachable in the registry, then removes it.
+/// Durable first: after a master restart the agent is still known as
+/// unreachable, so its tasks are not silently resurrected.
+async fn mark_unreachable(shared: Arc<Shared>, aid: AgentID) {
+    let store = shared.store.clone();
+    let key = format!("unreachable/{}", aid.value);
+    let value = format!("{}", now_secs()).into_bytes();
+    let written = tokio::task::spawn_blocking(move || {
+        let expected = store.get(&key)?.map(|v| v.version).unwrap_or(0);
+        store.put(&key, &value, expected)
+    })
+    .await;
+    match written {
+        Ok(Ok(_)) => shared.write(|m, now| m.mark_unreachable(&aid, now)),
+        other => {
+            tracing::error!(agent = %aid, "could not record the agent as unreachable, will retry: {other:?}");
+            shared.write(|m, _| m.marking_unreachable.remove(&aid));
         }
     }
 }

@@ -424,7 +424,7 @@ pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>
         )?;
         o.serialize_entry("activated_slaves", &activated)?;
         o.serialize_entry("deactivated_slaves", &(agents.len() - activated))?;
-        o.serialize_entry("unreachable_slaves", &0)?;
+        o.serialize_entry("unreachable_slaves", &m.unreachable_agents.len())?;
         o.serialize_entry("leader", &m.info.pid)?;
         o.serialize_entry("leader_info", &leader_info)?;
         if let Some(c) = cluster {
@@ -576,7 +576,14 @@ pub fn metrics(m: &Master, now: f64) -> Json {
     put("master/slaves_connected", active);
     put("master/slaves_inactive", m.agents.len() as f64 - active);
     put("master/slaves_disconnected", m.agents.len() as f64 - active);
-    put("master/slaves_unreachable", 0.0);
+    put(
+        "master/slaves_unreachable",
+        m.unreachable_agents.len() as f64,
+    );
+    put(
+        "master/slave_unreachable_completed",
+        m.counters.agents_marked_unreachable as f64,
+    );
     let fa = m.frameworks.values().filter(|f| f.connected()).count() as f64;
     put("master/frameworks_active", fa);
     put("master/frameworks_connected", fa);

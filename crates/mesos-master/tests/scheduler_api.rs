@@ -570,3 +570,180 @@ async fn offer_timeout_rescinds_unanswered_offers() {
         .remove(0);
     assert_ne!(again.id, offer.id);
 }
+
+fn running_task(
+    fid: &FrameworkID,
+    name: &str,
+    agent: &AgentID,
+) -> mesos_types::agent_protocol::AgentTask {
+    let mut task = command_task(name, agent, "cpus:1;mem:32");
+    task.resources = Resources::parse("cpus:1;mem:32", "*")
+        .unwrap()
+        .allocated_to("*")
+        .into_vec();
+    mesos_types::agent_protocol::AgentTask {
+        framework_id: fid.clone(),
+        task,
+        state: TaskState::TASK_RUNNING,
+    }
+}
+
+async fn silent_agent_with_task(
+    m: &mesos_master::MasterHandle,
+    info: FrameworkInfo,
+) -> (FakeAgent, mesos_scheduler::Subscription) {
+    let mut agent = FakeAgent::connect(m, "cpus:2;mem:512", None, vec![], false).await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), info)
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("t", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!("no launch")
+    };
+    agent
+        .update(
+            &sub.caller.framework_id,
+            &TaskID::new("t"),
+            TaskState::TASK_RUNNING,
+        )
+        .await;
+    (agent, sub)
+}
+
+#[tokio::test]
+async fn silent_agent_is_marked_unreachable_and_its_tasks_lost() {
+    let m = master(&["--agent_ping_timeout=50ms", "--max_agent_ping_timeouts=3"]).await;
+    let (agent, mut sub) = silent_agent_with_task(&m, framework_info("hc")).await;
+    let s = loop {
+        let s = next_event(&mut sub, EventType::UPDATE)
+            .await
+            .update
+            .unwrap()
+            .status;
+        if s.state != TaskState::TASK_RUNNING {
+            break s;
+        }
+    };
+    assert_eq!(s.state, TaskState::TASK_LOST);
+    assert_eq!(s.reason, Some(Reason::REASON_AGENT_REMOVED));
+    assert!(s.message.unwrap().contains("health check timed out"));
+    assert!(s.uuid.is_none());
+    let f = next_event(&mut sub, EventType::FAILURE)
+        .await
+        .failure
+        .unwrap();
+    assert_eq!(f.agent_id, Some(agent.id.clone()));
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["unreachable_slaves"], 1);
+    assert_eq!(state["slaves"].as_array().unwrap().len(), 0);
+
+    // It comes back still running the task: the task was already reported
+    // lost, so the master has it killed.
+    let fid = sub.caller.framework_id.clone();
+    let mut back = FakeAgent::connect(
+        &m,
+        "cpus:2;mem:512",
+        Some(agent.id.clone()),
+        vec![running_task(&fid, "t", &agent.id)],
+        true,
+    )
+    .await;
+    match back.next().await {
+        AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id.value, "t"),
+        other => panic!("expected KILL_TASK, got {other:?}"),
+    }
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["unreachable_slaves"], 0);
+    assert_eq!(state["activated_slaves"], 1);
+}
+
+#[tokio::test]
+async fn partition_aware_tasks_go_unreachable_and_resume() {
+    let m = master(&["--agent_ping_timeout=50ms", "--max_agent_ping_timeouts=3"]).await;
+    let mut info = framework_info("pa");
+    info.capabilities = vec![Capability {
+        kind: Some(FrameworkCapability::PARTITION_AWARE),
+    }];
+    let (agent, mut sub) = silent_agent_with_task(&m, info).await;
+    let s = loop {
+        let s = next_event(&mut sub, EventType::UPDATE)
+            .await
+            .update
+            .unwrap()
+            .status;
+        if s.state != TaskState::TASK_RUNNING {
+            break s;
+        }
+    };
+    assert_eq!(s.state, TaskState::TASK_UNREACHABLE);
+    assert!(s.unreachable_time.is_some());
+    let fid = sub.caller.framework_id.clone();
+    let _back = FakeAgent::connect(
+        &m,
+        "cpus:2;mem:512",
+        Some(agent.id.clone()),
+        vec![running_task(&fid, "t", &agent.id)],
+        true,
+    )
+    .await;
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
+    assert_eq!(s.state, TaskState::TASK_RUNNING);
+    assert_eq!(s.reason, Some(Reason::REASON_AGENT_REREGISTERED));
+}
+
+#[tokio::test]
+async fn agents_answering_pings_stay_registered() {
+    let m = master(&["--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=5"]).await;
+    let _agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    // Many health-check periods pass; each allocation tick would mark a
+    // silent agent. Wait for allocation runs instead of sleeping blindly.
+    let start = metrics(&m).await["allocator/mesos/allocation_runs"]
+        .as_f64()
+        .unwrap();
+    while metrics(&m).await["allocator/mesos/allocation_runs"]
+        .as_f64()
+        .unwrap()
+        < start + 30.0
+    {
+        tokio::task::yield_now().await;
+    }
+    let mm = metrics(&m).await;
+    assert_eq!(mm["master/slaves_unreachable"], 0.0);
+    assert_eq!(mm["master/slaves_active"], 1.0);
+}
+
+async fn metrics(m: &mesos_master::MasterHandle) -> serde_json::Value {
+    reqwest::get(format!("http://{}/metrics/snapshot", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -45,6 +45,7 @@ pub async fn handle(
         } => {
             shared.write(|m, now| {
                 m.check_agent_stream(&agent_id, stream_header.as_deref())?;
+                m.agent_seen(&agent_id, now);
                 m.agent_update(&agent_id, &framework_id, status, now)
             })?;
             Ok(StatusCode::ACCEPTED.into_response())
@@ -76,7 +77,11 @@ pub async fn handle(
             Ok(StatusCode::ACCEPTED.into_response())
         }
         AgentCall::Pong { agent_id } => {
-            shared.read(|m| m.check_agent_stream(&agent_id, stream_header.as_deref()))?;
+            shared.write(|m, now| {
+                m.check_agent_stream(&agent_id, stream_header.as_deref())?;
+                m.agent_seen(&agent_id, now);
+                Ok::<(), ApiError>(())
+            })?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
     }
@@ -119,11 +124,24 @@ async fn register(
     let store = shared.store.clone();
     let key = format!("agents/{}", id.value);
     let record = serde_json::to_vec(&info).map_err(|e| ApiError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || match store.put(&key, &record, 0) {
-        Ok(_) | Err(mesos_coord::StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(ApiError::Unavailable(format!(
-            "Failed to persist agent in the registry: {e}"
-        ))),
+    let unreachable_key = format!("unreachable/{}", id.value);
+    tokio::task::spawn_blocking(move || {
+        let persist = |e: mesos_coord::StoreError| {
+            ApiError::Unavailable(format!("Failed to persist agent in the registry: {e}"))
+        };
+        match store.put(&key, &record, 0) {
+            Ok(_) | Err(mesos_coord::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(persist(e)),
+        }
+        // Back from unreachable: the registry must say so before we act on it.
+        if let Some(v) = store.get(&unreachable_key).map_err(persist)?
+            && v.value != b"reachable"
+        {
+            store
+                .put(&unreachable_key, b"reachable", v.version)
+                .map_err(persist)?;
+        }
+        Ok(())
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -19,6 +19,8 @@ pub struct AgentEntry {
     pub subscription: Option<Subscription<AgentEvent>>,
     pub tasks: HashSet<(FrameworkID, TaskID)>,
     pub offers: HashSet<OfferID>,
+    /// Last time the agent registered, answered a PING or called.
+    pub last_seen: f64,
 }
 
 impl AgentEntry {
@@ -95,9 +97,12 @@ impl Master {
         let total = Resources::from_wire(info.resources.clone());
         self.recovering_agents.remove(&id);
 
+        let mut kills: Vec<(FrameworkID, TaskID)> = Vec::new();
+        let mut resumed: Vec<(FrameworkID, TaskID, TaskState)> = Vec::new();
         if let Some(agent) = self.agents.get_mut(&id) {
             agent.subscription = Some(subscription.clone());
             agent.reregistered_time = Some(now);
+            agent.last_seen = now;
             agent.version = reg.version;
             agent.ip = reg.ip;
             self.counters.agent_reregistrations += 1;
@@ -116,11 +121,26 @@ impl Master {
                 subscription: Some(subscription.clone()),
                 tasks: HashSet::new(),
                 offers: HashSet::new(),
+                last_seen: now,
             };
-            // Tasks the agent still runs (after a master restart): adopt
-            // those of frameworks we know or that will re-subscribe.
+            // Tasks the agent still runs. After a master restart: adopt
+            // them (their frameworks will re-subscribe). After this agent
+            // was marked unreachable: partition-aware tasks resume; tasks
+            // already reported TASK_LOST to their framework are killed.
+            let was_unreachable = self.unreachable_agents.remove(&id).is_some();
             let mut used = Vec::new();
             for t in reg.tasks.into_iter().filter(|t| !is_terminal(t.state)) {
+                if was_unreachable && let Some(fw) = self.frameworks.get(&t.framework_id) {
+                    let unreachable = fw
+                        .tasks
+                        .get(&t.task.task_id)
+                        .is_some_and(|x| x.state == TaskState::TASK_UNREACHABLE);
+                    if !unreachable {
+                        kills.push((t.framework_id.clone(), t.task.task_id.clone()));
+                        continue;
+                    }
+                    resumed.push((t.framework_id.clone(), t.task.task_id.clone(), t.state));
+                }
                 let res = Resources::from_wire(t.task.resources.clone());
                 let role = res
                     .iter()
@@ -173,9 +193,28 @@ impl Master {
             tracing::info!(agent = %id, hostname = %info.hostname, "agent registered");
         }
         subscription.send(AgentEvent::Registered {
-            agent_id: id,
+            agent_id: id.clone(),
             master_info: self.info.clone(),
         });
+        for (framework_id, task_id) in kills {
+            tracing::info!(agent = %id, task = %task_id, "killing a task that was reported lost while its agent was unreachable");
+            subscription.send(AgentEvent::KillTask {
+                framework_id,
+                task_id,
+                kill_policy: None,
+            });
+        }
+        for (fid, tid, state) in resumed {
+            self.master_update(
+                &fid,
+                tid,
+                Some(id.clone()),
+                state,
+                Reason::REASON_AGENT_REREGISTERED,
+                "Agent re-registered".into(),
+                now,
+            );
+        }
         self.allocation_wanted = true;
         stream_id
     }

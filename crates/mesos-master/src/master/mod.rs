@@ -6,6 +6,7 @@
 
 mod agents;
 mod frameworks;
+mod health;
 mod launch;
 mod updates;
 
@@ -50,6 +51,8 @@ pub struct MasterConfig {
     pub max_completed_tasks_per_framework: usize,
     /// `--offer_timeout` in seconds; `None` = offers never expire.
     pub offer_timeout: Option<f64>,
+    /// `--agent_ping_timeout` x `--max_agent_ping_timeouts`, in seconds.
+    pub agent_health_timeout: f64,
 }
 
 impl Default for MasterConfig {
@@ -60,6 +63,7 @@ impl Default for MasterConfig {
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
             offer_timeout: None,
+            agent_health_timeout: 75.0,
         }
     }
 }
@@ -153,6 +157,7 @@ pub struct Counters {
     pub invalid_acks: u64,
     pub launched_tasks: u64,
     pub agent_registrations: u64,
+    pub agents_marked_unreachable: u64,
     pub agent_reregistrations: u64,
     pub allocation_runs: u64,
 }
@@ -170,6 +175,10 @@ pub struct Master {
     /// not re-registered yet (reconciliation stays silent about them).
     pub recovering_agents: HashSet<AgentID>,
     pub offers: HashMap<OfferID, OfferEntry>,
+    /// Agents removed for failing health checks, with the time.
+    pub unreachable_agents: HashMap<AgentID, f64>,
+    /// Silent agents whose unreachable record is being written.
+    pub marking_unreachable: HashSet<AgentID>,
     pub allocator: Allocator,
     pub counters: Counters,
     /// Set when something freed resources or added demand; the shell runs
@@ -194,6 +203,8 @@ impl Master {
             agents: HashMap::new(),
             recovering_agents: HashSet::new(),
             offers: HashMap::new(),
+            unreachable_agents: HashMap::new(),
+            marking_unreachable: HashSet::new(),
             allocator,
             counters: Counters::default(),
             allocation_wanted: false,

@@ -79,7 +79,7 @@ impl Master {
     }
 
     /// Moves a task to the framework's completed list.
-    fn complete_task(&mut self, fid: &FrameworkID, tid: &TaskID) {
+    pub(crate) fn complete_task(&mut self, fid: &FrameworkID, tid: &TaskID) {
         let max = self.config.max_completed_tasks_per_framework;
         let Some(fw) = self.frameworks.get_mut(fid) else {
             return;

@@ -50,17 +50,30 @@ pub async fn post_json(
 
 impl FakeAgent {
     pub async fn register(master: &MasterHandle, resources: &str) -> FakeAgent {
+        FakeAgent::connect(master, resources, None, vec![], true).await
+    }
+
+    /// Registers (`id` set: re-registers with these running `tasks`).
+    /// `answer_pings: false` plays an agent that hangs.
+    pub async fn connect(
+        master: &MasterHandle,
+        resources: &str,
+        id: Option<AgentID>,
+        tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+        answer_pings: bool,
+    ) -> FakeAgent {
         let url = format!("http://{}/master/api/v1/agent", master.addr);
         let info = AgentInfo {
             hostname: "fake-agent".into(),
             port: 5051,
             resources: Resources::parse(resources, "*").unwrap().to_wire(true),
+            id,
             ..Default::default()
         };
         let call = AgentCall::Register {
             agent_info: info,
             version: MESOS_VERSION.into(),
-            tasks: vec![],
+            tasks,
             frameworks: vec![],
         };
         let resp = post_json(&url, &serde_json::to_value(&call).unwrap(), &[]).await;
@@ -70,13 +83,33 @@ impl FakeAgent {
             .unwrap()
             .to_string();
         let (tx, mut rx) = mpsc::unbounded_channel();
+        let (pong_url, pong_stream) = (url.clone(), stream_id.clone());
         let reader = tokio::spawn(async move {
             let mut body = resp.bytes_stream();
             let mut dec = Decoder::default();
+            let mut me: Option<AgentID> = None;
             while let Some(Ok(chunk)) = body.next().await {
                 dec.feed(&chunk);
                 while let Ok(Some(rec)) = dec.next_record() {
                     let e: AgentEvent = serde_json::from_slice(&rec).expect("agent event decodes");
+                    match &e {
+                        AgentEvent::Registered { agent_id, .. } => me = Some(agent_id.clone()),
+                        AgentEvent::Ping if answer_pings => {
+                            if let Some(id) = &me {
+                                let pong = serde_json::to_value(AgentCall::Pong {
+                                    agent_id: id.clone(),
+                                })
+                                .unwrap();
+                                let _ = post_json(
+                                    &pong_url,
+                                    &pong,
+                                    &[("Mesos-Stream-Id", &pong_stream)],
+                                )
+                                .await;
+                            }
+                        }
+                        _ => {}
+                    }
                     if tx.send(e).is_err() {
                         return;
                     }

@@ -1,0 +1,116 @@
+//! Agent health: agents answer the master's PINGs; one silent for
+//! `--agent_ping_timeout` x `--max_agent_ping_timeouts` is marked
+//! unreachable (after the registry records it): its offers are rescinded,
+//! its tasks become TASK_UNREACHABLE for partition-aware frameworks and
+//! TASK_LOST for the others (REASON_AGENT_REMOVED), and every framework gets
+//! a FAILURE event for it.
+
+use super::Master;
+use mesos_types::scheduler::{Event, Failure};
+use mesos_types::task_state::is_terminal;
+use mesos_types::*;
+
+impl Master {
+    /// Any sign of life from the agent.
+    pub fn agent_seen(&mut self, aid: &AgentID, now: f64) {
+        if let Some(a) = self.agents.get_mut(aid) {
+            a.last_seen = now;
+        }
+    }
+
+    /// Agents past the health timeout that are not already being marked.
+    pub fn silent_agents(&mut self, now: f64) -> Vec<AgentID> {
+        let timeout = self.config.agent_health_timeout;
+        let silent: Vec<AgentID> = self
+            .agents
+            .values()
+            .filter(|a| now - a.last_seen > timeout && !self.marking_unreachable.contains(&a.id))
+            .map(|a| a.id.clone())
+            .collect();
+        self.marking_unreachable.extend(silent.iter().cloned());
+        silent
+    }
+
+    /// Removes a silent agent (the registry already records it as
+    /// unreachable). Does nothing if it spoke up meanwhile.
+    pub fn mark_unreachable(&mut self, aid: &AgentID, now: f64) {
+        self.marking_unreachable.remove(aid);
+        let timeout = self.config.agent_health_timeout;
+        if !self
+            .agents
+            .get(aid)
+            .is_some_and(|a| now - a.last_seen > timeout)
+        {
+            return;
+        }
+        let Some(agent) = self.agents.remove(aid) else {
+            return;
+        };
+        tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent failed health checks; marking it unreachable");
+        for oid in &agent.offers {
+            if let Some(o) = self.remove_offer(oid) {
+                self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
+            }
+        }
+        self.allocator.remove_agent(aid);
+        let message = format!(
+            "Agent {} removed: health check timed out",
+            agent.info.hostname
+        );
+        let mut lost = Vec::new();
+        for (fid, tid) in &agent.tasks {
+            let Some(fw) = self.frameworks.get_mut(fid) else {
+                continue;
+            };
+            let pa = fw.partition_aware();
+            let Some(t) = fw.tasks.get_mut(tid) else {
+                continue;
+            };
+            if is_terminal(t.state) {
+                continue;
+            }
+            let state = if pa {
+                TaskState::TASK_UNREACHABLE
+            } else {
+                TaskState::TASK_LOST
+            };
+            let mut s = TaskStatus::new(tid.clone(), state);
+            s.source = Some(Source::SOURCE_MASTER);
+            s.reason = Some(Reason::REASON_AGENT_REMOVED);
+            s.message = Some(message.clone());
+            s.agent_id = Some(aid.clone());
+            s.timestamp = Some(now);
+            if pa {
+                s.unreachable_time = Some(serde_json::json!({"nanoseconds": (now * 1e9) as i64}));
+            }
+            t.state = state;
+            t.statuses.push(s.clone());
+            t.resources_released = true; // they left with the agent
+            t.changed();
+            if !pa {
+                lost.push((fid.clone(), tid.clone()));
+            }
+            self.send_to_framework(fid, Event::update(s));
+        }
+        for (fid, tid) in lost {
+            self.complete_task(&fid, &tid);
+        }
+        for fw in self.frameworks.values_mut() {
+            fw.executors.remove(aid);
+        }
+        let failure = Event::failure(Failure {
+            agent_id: Some(aid.clone()),
+            executor_id: None,
+            status: None,
+        });
+        for fw in self.frameworks.values() {
+            if let Some(s) = &fw.subscription {
+                s.send(failure.clone());
+            }
+        }
+        self.unreachable_agents.insert(aid.clone(), now);
+        self.counters.agents_marked_unreachable += 1;
+        self.allocation_wanted = true;
+        // Dropping `agent` drops its event sender: the stream ends.
+    }
+}
