@@ -1,0 +1,240 @@
+//! Fault injection with the real binaries, killed with SIGKILL.
+
+use mesos_system_tests::*;
+use mesos_types::scheduler::{Event, EventType};
+use mesos_types::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc(Child);
+
+impl Proc {
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The framework side: every offer is kept until used or declined, so no
+/// agent stays offered-but-forgotten.
+struct Fw {
+    sub: mesos_scheduler::Subscription,
+    offers: Vec<Offer>,
+}
+
+impl Fw {
+    async fn next(&mut self) -> Event {
+        let e = tokio::time::timeout(Duration::from_secs(60), self.sub.events.recv())
+            .await
+            .expect("an event within 60 s")
+            .expect("stream open");
+        match e.kind {
+            EventType::OFFERS => self
+                .offers
+                .extend(e.offers.clone().unwrap_or_default().offers),
+            EventType::RESCIND => {
+                let id = e.rescind.clone().unwrap().offer_id;
+                self.offers.retain(|o| o.id != id);
+            }
+            EventType::UPDATE => {
+                let s = e.update.clone().unwrap().status;
+                self.sub.caller.acknowledge(&s).await.unwrap();
+            }
+            _ => {}
+        }
+        e
+    }
+
+    /// Waits for an offer from an agent other than `not`.
+    async fn offer_not_from(&mut self, not: Option<&AgentID>) -> Offer {
+        loop {
+            if let Some(i) = self.offers.iter().position(|o| Some(&o.agent_id) != not) {
+                return self.offers.remove(i);
+            }
+            self.next().await;
+        }
+    }
+
+    async fn update_where(&mut self, pred: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
+        loop {
+            let e = self.next().await;
+            if let Some(s) = e.update.map(|u| u.status)
+                && pred(&s)
+            {
+                return s;
+            }
+        }
+    }
+}
+
+fn sleeper(name: &str, agent: &AgentID, marker: &str) -> TaskInfo {
+    let (k, v) = marker.split_once('=').unwrap();
+    TaskInfo {
+        name: name.into(),
+        task_id: TaskID::new(name),
+        agent_id: agent.clone(),
+        resources: Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_wire(false),
+        command: Some(CommandInfo {
+            value: Some("sleep 1000".into()),
+            environment: Some(Environment {
+                variables: vec![EnvVariable {
+                    name: k.into(),
+                    value: Some(v.into()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _master = Proc(
+        Command::new(bin("mesos-master"))
+            .args([
+                format!("--port={port}"),
+                "--registry=in_memory".into(),
+                "--agent_ping_timeout=200ms".into(),
+                "--max_agent_ping_timeouts=5".into(),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let master = format!("127.0.0.1:{port}");
+    let mut agents: Vec<(Proc, u16)> = (0..2)
+        .map(|i| {
+            let p = free_port();
+            let child = Command::new(bin("mesos-agent"))
+                .args([
+                    format!("--master={master}"),
+                    format!("--port={p}"),
+                    format!("--work_dir={}/a{i}", dir.path().display()),
+                    "--resources=cpus:1;mem:256".into(),
+                ])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            (Proc(child), p)
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(format!("http://{master}/master/state"))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "master never came up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    loop {
+        let s: serde_json::Value = reqwest::get(format!("http://{master}/master/state"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if s["activated_slaves"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "agents never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "relauncher".into(),
+        ..Default::default()
+    };
+    let sub = mesos_scheduler::subscribe(&master, info).await.unwrap();
+    let mut fw = Fw {
+        sub,
+        offers: vec![],
+    };
+    let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
+    let offer = fw.offer_not_from(None).await;
+    let first_agent = offer.agent_id.clone();
+    fw.sub
+        .caller
+        .launch(
+            vec![offer.id],
+            vec![sleeper("web-1", &first_agent, &marker)],
+            None,
+        )
+        .await
+        .unwrap();
+    fw.update_where(|s| s.task_id.value == "web-1" && s.state == TaskState::TASK_RUNNING)
+        .await;
+
+    // Which process is that agent? Ask each for its id.
+    let victim = {
+        let mut found = None;
+        for (i, (_, p)) in agents.iter().enumerate() {
+            let st: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{p}/state"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if st["id"] == first_agent.value.as_str() {
+                found = Some(i);
+            }
+        }
+        found.expect("the task's agent")
+    };
+    let killed_at = Instant::now();
+    agents[victim].0.kill9();
+
+    // TASK_LOST within the configured health timeout (5 x 200 ms), plus slack.
+    let lost = fw
+        .update_where(|s| s.task_id.value == "web-1" && s.state != TaskState::TASK_RUNNING)
+        .await;
+    let detected = killed_at.elapsed();
+    assert_eq!(lost.state, TaskState::TASK_LOST);
+    assert_eq!(lost.reason, Some(Reason::REASON_AGENT_REMOVED));
+    eprintln!("agent loss detected after {detected:?} (configured 1 s)");
+
+    // Relaunch on the surviving agent.
+    let offer = fw.offer_not_from(Some(&first_agent)).await;
+    let survivor = offer.agent_id.clone();
+    fw.sub
+        .caller
+        .launch(
+            vec![offer.id],
+            vec![sleeper(
+                "web-2",
+                &survivor,
+                &format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4()),
+            )],
+            None,
+        )
+        .await
+        .unwrap();
+    let running = fw
+        .update_where(|s| s.task_id.value == "web-2" && s.state == TaskState::TASK_RUNNING)
+        .await;
+    assert_eq!(running.agent_id.as_ref(), Some(&survivor));
+    // The dead agent's task (no checkpointing) is killed by its executor
+    // once the agent is gone: nothing of web-1 is left running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !processes_with_env(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "orphaned task of the killed agent survived: {:?}",
+            processes_with_env(&marker)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fw.sub.caller.teardown().await.unwrap();
+}
