@@ -747,3 +747,91 @@ async fn metrics(m: &mesos_master::MasterHandle) -> serde_json::Value {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn scheduler_gone_past_failover_timeout_is_removed() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut info = framework_info("short-lived");
+    info.failover_timeout = 0.3;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), info.clone())
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("t", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!()
+    };
+    let fid = sub.caller.framework_id.clone();
+    drop(sub); // the scheduler process dies
+    match agent.next().await {
+        AgentEvent::ShutdownFramework { framework_id } => assert_eq!(framework_id, fid),
+        other => panic!("expected SHUTDOWN_FRAMEWORK after the failover timeout, got {other:?}"),
+    }
+    info.id = Some(fid);
+    match mesos_scheduler::subscribe(&m.endpoint(), info).await {
+        Err(mesos_scheduler::SchedulerError::Refused(msg)) => {
+            assert_eq!(msg, "Framework has been removed")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn scheduler_back_within_failover_timeout_keeps_its_tasks() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut info = framework_info("resilient");
+    info.failover_timeout = 3600.0;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), info.clone())
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("t", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!()
+    };
+    let fid = sub.caller.framework_id.clone();
+    drop(sub);
+    // The agent's update arrives while the scheduler is away.
+    agent
+        .update(&fid, &TaskID::new("t"), TaskState::TASK_RUNNING)
+        .await;
+    info.id = Some(fid.clone());
+    let mut back = mesos_scheduler::subscribe(&m.endpoint(), info)
+        .await
+        .unwrap();
+    assert_eq!(back.caller.framework_id, fid);
+    back.caller.reconcile(vec![]).await.unwrap();
+    let s = next_event(&mut back, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
+    assert_eq!(s.task_id.value, "t");
+    assert_eq!(s.state, TaskState::TASK_RUNNING);
+}

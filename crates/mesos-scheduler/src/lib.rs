@@ -42,11 +42,20 @@ pub struct Caller {
 }
 
 /// An open subscription: events arrive on `events` until the stream ends.
+/// Dropping it closes the connection, which the master sees as the
+/// scheduler disconnecting (its failover timeout starts).
 #[derive(Debug)]
 pub struct Subscription {
     pub caller: Caller,
     pub subscribed: Subscribed,
     pub events: mpsc::UnboundedReceiver<Event>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 fn master_base(master: &str) -> Result<String, SchedulerError> {
@@ -121,7 +130,7 @@ async fn read_subscription(
         .to_string();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut bytes = resp.bytes_stream();
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         let mut dec = Decoder::default();
         while let Some(chunk) = bytes.next().await {
             let Ok(chunk) = chunk else { break };
@@ -160,6 +169,7 @@ async fn read_subscription(
                 caller,
                 subscribed: s,
                 events: rx,
+                reader,
             })
         }
         Some(Event { error: Some(e), .. }) => Err(SchedulerError::Refused(e.message)),
