@@ -238,3 +238,123 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
     }
     fw.sub.caller.teardown().await.unwrap();
 }
+
+fn start_master(port: u16, work_dir: &std::path::Path) -> Proc {
+    Proc(
+        Command::new(bin("mesos-master"))
+            .args([
+                format!("--port={port}"),
+                format!("--work_dir={}", work_dir.display()),
+                "--allocation_interval=100ms".into(),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn state(master: &str) -> Option<serde_json::Value> {
+    reqwest::get(format!("http://{master}/master/state"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_restart_keeps_running_tasks_and_reconciles_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let mut m = start_master(port, &dir.path().join("master"));
+    let _agent = Proc(
+        Command::new(bin("mesos-agent"))
+            .args([
+                format!("--master={master}"),
+                format!("--port={}", free_port()),
+                format!("--work_dir={}/agent", dir.path().display()),
+                "--resources=cpus:1;mem:256".into(),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state(&master)
+        .await
+        .is_none_or(|s| s["activated_slaves"] != 1)
+    {
+        assert!(Instant::now() < deadline, "agent never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "survivor".into(),
+        failover_timeout: 3600.0,
+        checkpoint: true,
+        ..Default::default()
+    };
+    let sub = mesos_scheduler::subscribe(&master, info.clone())
+        .await
+        .unwrap();
+    let mut fw = Fw {
+        sub,
+        offers: vec![],
+    };
+    let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
+    let offer = fw.offer_not_from(None).await;
+    fw.sub
+        .caller
+        .launch(
+            vec![offer.id],
+            vec![sleeper("db-1", &offer.agent_id, &marker)],
+            None,
+        )
+        .await
+        .unwrap();
+    fw.update_where(|s| s.task_id.value == "db-1" && s.state == TaskState::TASK_RUNNING)
+        .await;
+    let pids_before = processes_with_env(&marker);
+    assert!(!pids_before.is_empty());
+    let framework_id = fw.sub.caller.framework_id.clone();
+
+    m.kill9();
+    m = start_master(port, &dir.path().join("master"));
+    // The agent re-registers with its id and its running task.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state(&master)
+        .await
+        .is_none_or(|s| s["activated_slaves"] != 1)
+    {
+        assert!(Instant::now() < deadline, "agent never re-registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = state(&master).await.unwrap();
+    assert_eq!(
+        s["slaves"][0]["id"],
+        offer.agent_id.value.as_str(),
+        "the agent keeps its id"
+    );
+
+    // The scheduler re-subscribes with its framework id and reconciles.
+    let mut again = info.clone();
+    again.id = Some(framework_id.clone());
+    let sub = mesos_scheduler::subscribe(&master, again).await.unwrap();
+    assert_eq!(sub.caller.framework_id, framework_id);
+    let mut fw = Fw {
+        sub,
+        offers: vec![],
+    };
+    fw.sub.caller.reconcile(vec![]).await.unwrap();
+    let st = fw.update_where(|s| s.task_id.value == "db-1").await;
+    assert_eq!(st.state, TaskState::TASK_RUNNING, "{st:?}");
+    assert_eq!(st.reason, Some(Reason::REASON_RECONCILIATION));
+    assert_eq!(
+        processes_with_env(&marker),
+        pids_before,
+        "the same task process kept running"
+    );
+    fw.sub.caller.teardown().await.unwrap();
+    drop(m);
+}
