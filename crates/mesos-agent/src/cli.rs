@@ -62,8 +62,8 @@ pub fn main() -> ExitCode {
             }
         };
         wait_for_signal().await;
-        info!("Shutting down");
-        agent.shutdown().await;
+        info!("Shutting down (executors of checkpointing frameworks keep running)");
+        agent.shutdown_keep_checkpointed().await;
         ExitCode::SUCCESS
     })
 }

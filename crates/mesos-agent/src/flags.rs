@@ -75,13 +75,16 @@ pub struct AgentFlags {
     /// Directory holding `mesos-executor` (default: next to this program).
     #[arg(long)]
     pub launcher_dir: Option<PathBuf>,
-    /// `reconnect` or `cleanup` (accepted; executors are not recovered yet).
+    /// `reconnect`: recover the checkpoint under `<work_dir>/meta` and
+    /// reconnect to the executors of checkpointing frameworks; `cleanup`:
+    /// kill the executors found there and start afresh (new agent id).
     #[arg(long, default_value = "reconnect")]
     pub recover: String,
     /// How long checkpointing executors try to re-subscribe (`MESOS_RECOVERY_TIMEOUT`).
     #[arg(long, default_value = "15mins")]
     pub recovery_timeout: Duration,
-    /// Treat recovery errors as fatal (accepted).
+    /// A corrupt or partial checkpoint stops the agent (false: the damaged
+    /// framework, executor run or task is skipped and logged).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = true)]
     pub strict: bool,
     /// Run tasks as their user (accepted; tasks run as the agent's user).

@@ -5,7 +5,14 @@
 //! `AgentFlags::try_parse_from`), call [`start`], and keep the returned
 //! [`AgentHandle`]; `--port=0` picks a free port, reported in
 //! [`AgentHandle::addr`]. [`AgentHandle::shutdown`] kills the agent's
-//! executors and stops it.
+//! executors and stops it; [`AgentHandle::shutdown_keep_checkpointed`] (the
+//! binary on SIGTERM/SIGINT) leaves executors of checkpointing frameworks
+//! running for the next agent on the same `--work_dir` to recover.
+//!
+//! Recovery (`--recover=reconnect`): [`checkpoint`] reads `<work_dir>/meta`,
+//! [`core::Core::recover`] rebuilds the state; registration with the master
+//! (with the checkpointed agent id) waits until the recovered executors have
+//! re-subscribed or `--executor_reregistration_timeout` has passed.
 //!
 //! Layering (sans-IO core, I/O at the edge):
 //! * [`core`] — all bookkeeping and protocol decisions as a synchronous
@@ -18,6 +25,7 @@
 //!   layout), [`launcher`], [`fetcher`], [`proc_tree`] (killing process
 //!   trees), [`files`] (path confinement and read semantics).
 
+pub mod checkpoint;
 pub mod cli;
 pub mod core;
 pub mod detect;
@@ -86,8 +94,19 @@ impl AgentHandle {
     }
 
     /// Kills all executors, disconnects from the master and stops the HTTP server.
-    pub async fn shutdown(mut self) {
-        self.stop();
+    pub async fn shutdown(self) {
+        self.shutdown_with(false).await
+    }
+
+    /// Like [`AgentHandle::shutdown`], but executors of checkpointing
+    /// frameworks keep running (an agent restarted on the same work_dir
+    /// recovers them).
+    pub async fn shutdown_keep_checkpointed(self) {
+        self.shutdown_with(true).await
+    }
+
+    async fn shutdown_with(mut self, keep_checkpointed: bool) {
+        self.stop(keep_checkpointed);
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();
             if tokio::time::timeout(Duration::from_secs(5), server)
@@ -99,8 +118,8 @@ impl AgentHandle {
         }
     }
 
-    fn stop(&mut self) {
-        self.shared.shutdown();
+    fn stop(&mut self, keep_checkpointed: bool) {
+        self.shared.shutdown(keep_checkpointed);
         for t in self.tasks.drain(..) {
             t.abort();
         }
@@ -111,7 +130,7 @@ impl AgentHandle {
 impl Drop for AgentHandle {
     fn drop(&mut self) {
         if !*self.shutdown.borrow() {
-            self.stop();
+            self.stop(false);
         }
         if let Some(server) = self.server.take() {
             server.abort();
@@ -189,6 +208,24 @@ pub async fn start(
         id: None,
         domain: None,
     };
+    let recovered = match flags.recover.as_str() {
+        "cleanup" => {
+            let found = checkpoint::recover(&work_dir, false)?;
+            for ex in found.frameworks.iter().flat_map(|f| &f.executors) {
+                if let (true, Some(pid)) = (ex.alive, ex.pid) {
+                    info!(pid, "--recover=cleanup: killing a recovered executor");
+                    proc_tree::kill_tree(pid);
+                }
+            }
+            let meta = checkpoint::meta_dir(&work_dir);
+            if meta.exists() {
+                std::fs::remove_dir_all(&meta)
+                    .with_context(|| format!("Failed to remove '{}'", meta.display()))?;
+            }
+            core::Recovered::default()
+        }
+        _ => checkpoint::recover(&work_dir, flags.strict)?,
+    };
     let config = core::CoreConfig {
         work_dir,
         launcher_dir,
@@ -200,6 +237,7 @@ pub async fn start(
         recovery_timeout: flags.recovery_timeout.get(),
         status_update_retry_interval: flags.status_update_retry_interval.get(),
         executor_environment: validated.executor_environment,
+        checkpoint: true,
     };
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -216,6 +254,7 @@ pub async fn start(
         pid: format!("slave(1)@{advertised_addr}"),
     };
     let shared = runtime::Shared::new(core::Core::new(config, info), facts, client, calls_tx);
+    shared.handle(|c| c.recover(recovered, tokio::time::Instant::now()));
     let agent_id = shared.agent_id();
 
     let (shutdown, mut shutdown_rx) = watch::channel(false);
@@ -238,12 +277,17 @@ pub async fn start(
     let link = Arc::new(master_link::Link::default());
     let backoff = flags.registration_backoff_factor.get();
     let tasks = vec![
-        tokio::spawn(master_link::run_registration(
-            shared.clone(),
-            link.clone(),
-            validated.master,
-            backoff,
-        )),
+        tokio::spawn({
+            let shared = shared.clone();
+            let link = link.clone();
+            async move {
+                // Recovered executors re-subscribe before we re-register.
+                while shared.read(|c| c.recovering()) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                master_link::run_registration(shared, link, validated.master, backoff).await
+            }
+        }),
         tokio::spawn(master_link::run_call_sender(shared.clone(), link, calls_rx)),
         tokio::spawn(tick_loop(shared.clone())),
     ];

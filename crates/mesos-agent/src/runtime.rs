@@ -124,6 +124,42 @@ impl Shared {
                     tokio::spawn(run_executor(self.clone(), *spec));
                 }
                 Effect::Destroy { pid } => proc_tree::kill_tree(pid),
+                Effect::Checkpoint {
+                    path,
+                    data,
+                    append,
+                    sync,
+                } => {
+                    let result = if append {
+                        crate::checkpoint::append(&path, &data, sync)
+                    } else {
+                        crate::checkpoint::write_atomic(&path, &data, sync)
+                    };
+                    if let Err(e) = result {
+                        warn!("Failed to checkpoint '{}': {e}", path.display());
+                    }
+                }
+                Effect::RemoveCheckpoint { path } => {
+                    if let Err(e) = std::fs::remove_dir_all(&path)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        warn!("Failed to remove checkpoint '{}': {e}", path.display());
+                    }
+                }
+                Effect::Watch {
+                    framework_id,
+                    executor_id,
+                    container_id,
+                    pid,
+                } => {
+                    tokio::spawn(watch_executor(
+                        self.clone(),
+                        framework_id,
+                        executor_id,
+                        container_id,
+                        pid,
+                    ));
+                }
                 Effect::Schedule { after, timer } => {
                     let shared = self.clone();
                     tokio::spawn(async move {
@@ -189,8 +225,9 @@ impl Shared {
     }
 
     /// Destroys every executor and closes every stream (agent shutdown).
-    pub fn shutdown(self: &Arc<Self>) {
-        self.handle(|c| c.shutdown_all());
+    /// `keep_checkpointed`: executors of checkpointing frameworks keep running.
+    pub fn shutdown(self: &Arc<Self>, keep_checkpointed: bool) {
+        self.handle(|c| c.shutdown_all(keep_checkpointed));
         self.lock().streams.clear();
     }
 }
@@ -241,6 +278,26 @@ async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec) {
     };
     // Whatever the executor left in its process group goes with it.
     proc_tree::kill_group(pid);
+    shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+}
+
+/// Follows a recovered executor (a child of a previous agent process) by
+/// polling its pid.
+async fn watch_executor(
+    shared: Arc<Shared>,
+    fid: FrameworkID,
+    eid: ExecutorID,
+    cid: mesos_types::ContainerID,
+    pid: u32,
+) {
+    while crate::checkpoint::pid_alive(pid) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proc_tree::kill_group(pid);
+    let exit = ExitInfo {
+        wait_status: -1,
+        description: "exited (recovered executor; exit status unknown)".into(),
+    };
     shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
 }
 

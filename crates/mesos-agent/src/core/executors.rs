@@ -31,6 +31,12 @@ impl Core {
             return Err(ApiError::forbidden("Executor is terminating"));
         }
         info!(%fid, %eid, "Executor subscribed");
+        let recovered = self.reregistering.remove(&(fid.clone(), eid.clone()));
+        let reported: Vec<TaskID> = subscribe
+            .unacknowledged_tasks
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect();
         let mut fx = Vec::new();
         if let Some(old) = ex.connection.replace(connection) {
             fx.push(Effect::CloseStream { connection: old });
@@ -70,6 +76,9 @@ impl Core {
         }
         for update in subscribe.unacknowledged_updates {
             self.accept_update(fid, eid, connection, update.status, now, &mut fx);
+        }
+        if recovered {
+            self.after_resubscribe(fid, eid, &reported, now, &mut fx);
         }
         Ok(fx)
     }
@@ -153,6 +162,7 @@ impl Core {
             return vec![Effect::Destroy { pid }];
         };
         ex.pid = Some(pid);
+        let mut fx = Vec::new();
         match ex.state {
             ExecutorState::Launching => {
                 ex.state = ExecutorState::Registering;
@@ -161,14 +171,16 @@ impl Core {
                     executor_id: eid.clone(),
                     container_id: cid.clone(),
                 };
-                vec![Effect::Schedule {
+                self.cp_pid(fid, eid, cid, pid, &mut fx);
+                fx.push(Effect::Schedule {
                     after: timeout,
                     timer,
-                }]
+                });
             }
-            ExecutorState::Terminating => vec![Effect::Destroy { pid }],
-            _ => Vec::new(),
+            ExecutorState::Terminating => fx.push(Effect::Destroy { pid }),
+            _ => {}
         }
+        fx
     }
 
     /// The container of `cid` could not be started: its tasks fail with
@@ -234,6 +246,7 @@ impl Core {
         let Some(mut ex) = fw.executors.remove(eid) else {
             return fx;
         };
+        self.reregistering.remove(&(fid.clone(), eid.clone()));
         if let Some(connection) = ex.connection.take() {
             fx.push(Effect::CloseStream { connection });
         }
@@ -277,7 +290,7 @@ impl Core {
                 status: exit.wait_status,
             })));
         }
-        self.maybe_remove_framework(fid);
+        self.maybe_remove_framework(fid, &mut fx);
         fx
     }
 
@@ -328,6 +341,11 @@ impl Core {
                     );
                 }
             }
+            Timer::ReregistrationTimeout {
+                framework_id: fid,
+                executor_id: eid,
+                container_id: cid,
+            } => self.reregistration_timeout(fid, eid, cid, now, &mut fx),
             Timer::ShutdownTimeout {
                 framework_id: fid,
                 executor_id: eid,
@@ -347,12 +365,15 @@ impl Core {
         fx
     }
 
-    /// The agent is stopping: close every stream and destroy every executor.
-    pub fn shutdown_all(&mut self) -> Vec<Effect> {
+    /// The agent is stopping: close every stream and destroy every executor
+    /// (`keep_checkpointed`: except those of checkpointing frameworks, which
+    /// keep running for the next agent to recover).
+    pub fn shutdown_all(&mut self, keep_checkpointed: bool) -> Vec<Effect> {
         let mut fx = Vec::new();
         for ex in self
             .frameworks
             .values_mut()
+            .filter(|f| !(keep_checkpointed && f.info.checkpoint))
             .flat_map(|f| f.executors.values_mut())
         {
             ex.state = ExecutorState::Terminating;

@@ -81,8 +81,10 @@ impl Core {
                     let launch = exec_event(ExecutorEventType::LAUNCH, |e| {
                         e.launch = Some(exec::LaunchEvent { task: task.clone() })
                     });
+                    let cid = ex.container_id.clone();
                     ex.tasks
-                        .insert(task_id, Task::new(task, fid.clone(), eid.clone()));
+                        .insert(task_id, Task::new(task.clone(), fid.clone(), eid.clone()));
+                    self.cp_task(&fid, &eid, &cid, &task, fx);
                     fx.push(Effect::Executor {
                         connection,
                         event: launch,
@@ -91,7 +93,11 @@ impl Core {
                 (
                     ExecutorState::Launching | ExecutorState::Registering | ExecutorState::Running,
                     _,
-                ) => ex.queued_tasks.push(task),
+                ) => {
+                    let cid = ex.container_id.clone();
+                    ex.queued_tasks.push(task.clone());
+                    self.cp_task(&fid, &eid, &cid, &task, fx);
+                }
                 (ExecutorState::Terminating | ExecutorState::Terminated, _) => {
                     let state = for_framework(TaskState::TASK_DROPPED, partition_aware);
                     let reason = Some(Reason::REASON_EXECUTOR_TERMINATED);
@@ -195,11 +201,15 @@ impl Core {
             state: ExecutorState::Launching,
             pid: None,
             connection: None,
-            queued_tasks: vec![task],
+            queued_tasks: vec![task.clone()],
             tasks: BTreeMap::new(),
             completed_tasks: VecDeque::new(),
         };
-        fw.executors.insert(eid, executor);
+        fw.executors.insert(eid.clone(), executor);
+        if let Some(ex) = self.frameworks.get(fid).and_then(|f| f.executors.get(&eid)) {
+            self.cp_new_executor(fid, ex, fx);
+            self.cp_task(fid, &eid, &ex.container_id, &task, fx);
+        }
         fx.push(Effect::Launch(Box::new(spec)));
     }
 }

@@ -15,6 +15,7 @@
 mod executors;
 mod launch;
 pub mod model;
+mod recovery;
 pub mod updates;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ mod tests;
 
 pub use launch::command_executor_info;
 pub use model::*;
+pub use recovery::{Recovered, RecoveredExecutor, RecoveredFramework, RecoveredTask};
 
 use crate::launcher::{self, EnvParams, LaunchSpec};
 use crate::paths;
@@ -56,6 +58,8 @@ pub struct CoreConfig {
     pub status_update_retry_interval: Duration,
     /// Replaces the inherited executor environment when set.
     pub executor_environment: Option<BTreeMap<String, String>>,
+    /// Write checkpoints under `<work_dir>/meta` ([`Effect::Checkpoint`]).
+    pub checkpoint: bool,
 }
 
 impl CoreConfig {
@@ -70,6 +74,12 @@ impl CoreConfig {
 pub enum Timer {
     /// The executor must have subscribed by now.
     RegistrationTimeout {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        container_id: ContainerID,
+    },
+    /// A recovered executor must have re-subscribed by now.
+    ReregistrationTimeout {
         framework_id: FrameworkID,
         executor_id: ExecutorID,
         container_id: ContainerID,
@@ -97,6 +107,25 @@ pub enum Effect {
     Destroy { pid: u32 },
     /// Call `timer_fired` after `after`.
     Schedule { after: Duration, timer: Timer },
+    /// Persist before performing the following effects: replace `path` with
+    /// one record holding `data` (`append` = add a record to `path` instead;
+    /// `sync` = fsync).
+    Checkpoint {
+        path: PathBuf,
+        data: Vec<u8>,
+        append: bool,
+        sync: bool,
+    },
+    /// Delete a checkpoint directory that is no longer needed.
+    RemoveCheckpoint { path: PathBuf },
+    /// Follow a recovered executor process (not our child) by polling its
+    /// pid; report its exit through `executor_exited`.
+    Watch {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        container_id: ContainerID,
+        pid: u32,
+    },
 }
 
 /// How an executor process ended.
@@ -127,6 +156,8 @@ pub struct Core {
     updates: UpdateManager,
     next_connection: u64,
     wall_clock: fn() -> f64,
+    /// Recovered executors that have not re-subscribed yet.
+    reregistering: std::collections::BTreeSet<(FrameworkID, ExecutorID)>,
 }
 
 fn system_time() -> f64 {
@@ -162,6 +193,7 @@ impl Core {
             updates: UpdateManager::default(),
             next_connection: 1,
             wall_clock: system_time,
+            reregistering: Default::default(),
         }
     }
 
@@ -366,6 +398,7 @@ impl Core {
         self.info.id = Some(agent_id);
         self.master = Some(master);
         self.connected = true;
+        self.cp_agent_id(fx);
         let heads = self.updates.all_heads(now);
         fx.extend(heads.into_iter().map(|(fid, s)| self.forward(&fid, s)));
     }
@@ -475,6 +508,10 @@ impl Core {
         {
             Acked::Unexpected => debug!(%fid, %tid, uuid, "Ignoring unexpected acknowledgement"),
             Acked::Done { terminal, next } => {
+                if let Some((eid, cid)) = self.run_of_task(fid, tid) {
+                    let record = crate::checkpoint::UpdateRecord::Ack(uuid.to_string());
+                    self.cp_update(fid, &eid, &cid, tid, &record, fx);
+                }
                 if let Some(next) = next {
                     fx.push(self.forward(fid, *next));
                 }
@@ -486,7 +523,7 @@ impl Core {
                     {
                         ex.complete_task(tid);
                     }
-                    self.maybe_remove_framework(fid);
+                    self.maybe_remove_framework(fid, fx);
                 }
             }
         }
@@ -508,7 +545,7 @@ impl Core {
         for eid in eids {
             self.shutdown_executor(fid, &eid, fx);
         }
-        self.maybe_remove_framework(fid);
+        self.maybe_remove_framework(fid, fx);
     }
 
     /// Sends SHUTDOWN (then SIGKILL after the grace period), or destroys an
@@ -619,7 +656,11 @@ impl Core {
                     .and_then(|ex| ex.tasks.get_mut(&status.task_id))
                 {
                     task.state = status.state;
-                    task.statuses.push(status);
+                    task.statuses.push(status.clone());
+                }
+                if let Some((eid, cid)) = self.run_of_task(fid, &status.task_id) {
+                    let record = crate::checkpoint::UpdateRecord::Update(Box::new(status.clone()));
+                    self.cp_update(fid, &eid, &cid, &status.task_id, &record, fx);
                 }
                 if let Some(s) = send {
                     fx.push(self.forward(fid, *s));
@@ -645,12 +686,13 @@ impl Core {
     }
 
     /// Moves a framework with nothing left to run or report to the completed list.
-    fn maybe_remove_framework(&mut self, fid: &FrameworkID) {
+    fn maybe_remove_framework(&mut self, fid: &FrameworkID, fx: &mut Vec<Effect>) {
         if !self.frameworks.get(fid).is_some_and(Framework::is_idle) {
             return;
         }
         if let Some(fw) = self.frameworks.remove(fid) {
             info!(%fid, "Framework has no executors left");
+            self.cp_remove_framework(fid, fx);
             self.completed_frameworks.push_back(fw);
             while self.completed_frameworks.len() > MAX_COMPLETED_FRAMEWORKS {
                 self.completed_frameworks.pop_front();

@@ -22,6 +22,7 @@ fn config() -> CoreConfig {
         recovery_timeout: Duration::from_secs(900),
         status_update_retry_interval: Duration::from_secs(10),
         executor_environment: None,
+        checkpoint: false,
     }
 }
 
@@ -734,4 +735,346 @@ fn checkpointing_frameworks_get_checkpoint_env() {
         Instant::now(),
     );
     assert_eq!(launch_spec(&fx).env["MESOS_CHECKPOINT"], "1");
+}
+
+fn master_info() -> MasterInfo {
+    MasterInfo {
+        id: "M".into(),
+        ip: 1,
+        port: 5050,
+        ..Default::default()
+    }
+}
+
+fn checkpointing_core() -> Core {
+    let mut c = Core::new(
+        CoreConfig {
+            checkpoint: true,
+            ..config()
+        },
+        AgentInfo::default(),
+    );
+    let fx = c.handle_event(
+        AgentEvent::Registered {
+            agent_id: "A-S0".into(),
+            master_info: master_info(),
+        },
+        Instant::now(),
+    );
+    assert!(
+        matches!(&fx[..], [Effect::Checkpoint { path, .. }] if path.ends_with("meta/slaves/latest")),
+        "the agent id is checkpointed: {fx:?}"
+    );
+    c
+}
+
+fn checkpoint_paths(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Checkpoint { path, .. } => Some(
+                path.strip_prefix("/w/meta/slaves/A-S0")
+                    .unwrap_or(path)
+                    .display()
+                    .to_string(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn checkpoints_are_written_before_updates_are_sent_or_acknowledged() {
+    let mut c = checkpointing_core();
+    let mut fi = framework(&[]);
+    fi.checkpoint = true;
+    let fx = c.handle_event(
+        AgentEvent::RunTask {
+            framework_info: fi,
+            task: command_task("t1", "sleep 5"),
+        },
+        Instant::now(),
+    );
+    let cid = launch_spec(&fx).container_id;
+    let run = format!("frameworks/F/executors/t1/runs/{}", cid.value);
+    assert_eq!(
+        checkpoint_paths(&fx),
+        vec![
+            "frameworks/F/framework.info".to_string(),
+            format!("{run}/executor.info"),
+            format!("{run}/tasks/t1/task.info"),
+        ]
+    );
+    let fx = c.executor_launched(&"F".into(), &"t1".into(), &cid, 100);
+    assert_eq!(checkpoint_paths(&fx), vec![format!("{run}/forked.pid")]);
+    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    c.subscribe(&f, &e, Subscribe::default(), 7, Instant::now())
+        .unwrap();
+    let fx = c
+        .executor_update(
+            &f,
+            &e,
+            exec_status("t1", TASK_RUNNING, UUID1),
+            Instant::now(),
+        )
+        .unwrap();
+    let pos = |pred: &dyn Fn(&Effect) -> bool| fx.iter().position(pred).unwrap();
+    let cp = pos(
+        &|e| matches!(e, Effect::Checkpoint { path, append: true, sync: true, .. } if path.ends_with("tasks/t1/task.updates")),
+    );
+    let sent = pos(&|e| matches!(e, Effect::Master(_)));
+    let acked = pos(&|e| matches!(e, Effect::Executor { .. }));
+    assert!(cp < sent && cp < acked, "{fx:?}");
+    let fx = c.handle_event(
+        AgentEvent::Acknowledge {
+            framework_id: f.clone(),
+            task_id: "t1".into(),
+            uuid: UUID1.into(),
+        },
+        Instant::now(),
+    );
+    let Some(Effect::Checkpoint { data, append, .. }) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert!(*append);
+    assert_eq!(
+        serde_json::from_slice::<crate::checkpoint::UpdateRecord>(data).unwrap(),
+        crate::checkpoint::UpdateRecord::Ack(UUID1.into())
+    );
+}
+
+fn recovered(
+    checkpoint: bool,
+    alive: bool,
+    updates: Vec<crate::checkpoint::UpdateRecord>,
+) -> Recovered {
+    let mut fi = framework(&[]);
+    fi.checkpoint = checkpoint;
+    let exec = command_executor_info(
+        Path::new("/usr/libexec/mesos"),
+        &"F".into(),
+        &command_task("t1", "sleep 5"),
+    );
+    Recovered {
+        agent_id: Some("A-S0".into()),
+        frameworks: vec![RecoveredFramework {
+            info: fi,
+            executors: vec![RecoveredExecutor {
+                record: crate::checkpoint::ExecutorRecord {
+                    info: exec,
+                    container_id: ContainerID {
+                        value: "c1".into(),
+                        parent: None,
+                    },
+                    directory: "/w/slaves/A-S0/frameworks/F/executors/t1/runs/c1".into(),
+                    command_executor: true,
+                },
+                pid: Some(42),
+                alive,
+                tasks: vec![RecoveredTask {
+                    info: command_task("t1", "sleep 5"),
+                    updates,
+                }],
+            }],
+        }],
+    }
+}
+
+fn running_update() -> crate::checkpoint::UpdateRecord {
+    crate::checkpoint::UpdateRecord::Update(Box::new(exec_status("t1", TASK_RUNNING, UUID1)))
+}
+
+fn unregistered() -> Core {
+    Core::new(config(), AgentInfo::default())
+}
+
+#[test]
+fn recovery_rebuilds_state_and_waits_for_the_executor() {
+    let mut c = unregistered();
+    let fx = c.recover(
+        recovered(true, true, vec![running_update()]),
+        Instant::now(),
+    );
+    assert_eq!(c.agent_id().map(|a| a.value.as_str()), Some("A-S0"));
+    assert!(!c.is_registered() && c.recovering());
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Watch { pid: 42, .. }))
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Schedule { after, timer: Timer::ReregistrationTimeout { .. } } if *after == Duration::from_secs(2)
+    )));
+    assert!(to_master(&fx).is_empty());
+    let AgentCall::Register {
+        agent_info, tasks, ..
+    } = c.register_call()
+    else {
+        panic!()
+    };
+    assert_eq!(agent_info.id, Some("A-S0".into()));
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].state, TASK_RUNNING);
+
+    // The executor comes back with the update it has not seen acknowledged.
+    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    let sub = Subscribe {
+        unacknowledged_tasks: vec![command_task("t1", "sleep 5")],
+        unacknowledged_updates: vec![UnacknowledgedUpdate {
+            status: exec_status("t1", TASK_RUNNING, UUID1),
+        }],
+    };
+    let fx = c.subscribe(&f, &e, sub, 3, Instant::now()).unwrap();
+    assert!(!c.recovering());
+    let kinds: Vec<_> = to_executor(&fx).iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ExecutorEventType::SUBSCRIBED,
+            ExecutorEventType::ACKNOWLEDGED
+        ]
+    );
+    // Registration resends the recovered, unacknowledged update once.
+    let fx = c.handle_event(
+        AgentEvent::Registered {
+            agent_id: "A-S0".into(),
+            master_info: master_info(),
+        },
+        Instant::now(),
+    );
+    let sent = to_master(&fx);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].uuid.as_deref(), Some(UUID1));
+    // The timer is now a no-op.
+    let fx = c.timer_fired(
+        Timer::ReregistrationTimeout {
+            framework_id: f,
+            executor_id: e,
+            container_id: ContainerID {
+                value: "c1".into(),
+                parent: None,
+            },
+        },
+        Instant::now(),
+    );
+    assert!(fx.is_empty());
+}
+
+#[test]
+fn recovered_executor_that_does_not_come_back_is_destroyed() {
+    let mut c = unregistered();
+    c.recover(
+        recovered(true, true, vec![running_update()]),
+        Instant::now(),
+    );
+    let fx = c.timer_fired(
+        Timer::ReregistrationTimeout {
+            framework_id: "F".into(),
+            executor_id: "t1".into(),
+            container_id: ContainerID {
+                value: "c1".into(),
+                parent: None,
+            },
+        },
+        Instant::now(),
+    );
+    assert!(fx.contains(&Effect::Destroy { pid: 42 }));
+    assert!(!c.recovering());
+    let fw = c.frameworks().next().unwrap();
+    let task = &fw.executors[&ExecutorID::new("t1")].tasks[&TaskID::new("t1")];
+    assert_eq!(task.state, TASK_FAILED);
+    assert_eq!(
+        task.statuses.last().unwrap().reason,
+        Some(Reason::REASON_EXECUTOR_REREGISTRATION_TIMEOUT)
+    );
+}
+
+#[test]
+fn tasks_of_non_checkpointing_frameworks_fail_on_recovery() {
+    let mut c = unregistered();
+    let fx = c.recover(
+        recovered(false, true, vec![running_update()]),
+        Instant::now(),
+    );
+    assert!(fx.contains(&Effect::Destroy { pid: 42 }));
+    assert!(!c.recovering());
+    let fx = c.handle_event(
+        AgentEvent::Registered {
+            agent_id: "A-S0".into(),
+            master_info: master_info(),
+        },
+        Instant::now(),
+    );
+    // The recovered RUNNING goes first; FAILED follows once it is acknowledged.
+    assert_eq!(to_master(&fx)[0].state, TASK_RUNNING);
+    let fx = c.handle_event(
+        AgentEvent::Acknowledge {
+            framework_id: "F".into(),
+            task_id: "t1".into(),
+            uuid: UUID1.into(),
+        },
+        Instant::now(),
+    );
+    let failed = to_master(&fx);
+    assert_eq!(failed[0].state, TASK_FAILED);
+    assert_eq!(failed[0].reason, Some(Reason::REASON_AGENT_RESTARTED));
+}
+
+#[test]
+fn finished_and_acknowledged_runs_are_not_recovered() {
+    use crate::checkpoint::UpdateRecord::{Ack, Update};
+    let mut c = unregistered();
+    let updates = vec![
+        running_update(),
+        Ack(UUID1.into()),
+        Update(Box::new(exec_status("t1", TASK_FINISHED, UUID2))),
+        Ack(UUID2.into()),
+    ];
+    let fx = c.recover(recovered(true, false, updates), Instant::now());
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(c.frameworks().count(), 0);
+}
+
+#[test]
+fn checkpoints_of_finished_frameworks_are_removed() {
+    use crate::checkpoint::UpdateRecord::{Ack, Update};
+    let mut c = Core::new(
+        CoreConfig {
+            checkpoint: true,
+            ..config()
+        },
+        AgentInfo::default(),
+    );
+    let updates = vec![
+        Update(Box::new(exec_status("t1", TASK_FINISHED, UUID2))),
+        Ack(UUID2.into()),
+    ];
+    let fx = c.recover(recovered(true, false, updates), Instant::now());
+    assert_eq!(
+        fx,
+        vec![Effect::RemoveCheckpoint {
+            path: "/w/meta/slaves/A-S0/frameworks/F".into()
+        }]
+    );
+}
+
+#[test]
+fn undelivered_tasks_of_a_recovered_executor_are_lost() {
+    let mut c = unregistered();
+    c.recover(recovered(true, true, vec![]), Instant::now());
+    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    let fx = c
+        .subscribe(&f, &e, Subscribe::default(), 3, Instant::now())
+        .unwrap();
+    let kinds: Vec<_> = to_executor(&fx).iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![ExecutorEventType::SUBSCRIBED, ExecutorEventType::SHUTDOWN],
+        "the command executor has nothing left to run"
+    );
+    let task = &c.frameworks().next().unwrap().executors[&e].tasks[&TaskID::new("t1")];
+    assert_eq!(task.state, TASK_LOST);
+    assert_eq!(
+        task.statuses[0].reason,
+        Some(Reason::REASON_AGENT_RESTARTED)
+    );
 }

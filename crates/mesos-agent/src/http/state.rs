@@ -359,6 +359,7 @@ mod tests {
             recovery_timeout: Duration::from_secs(900),
             status_update_retry_interval: Duration::from_secs(10),
             executor_environment: None,
+            checkpoint: false,
         };
         let resources = Resources::parse("cpus:4;mem(web):512", "*")
             .unwrap()

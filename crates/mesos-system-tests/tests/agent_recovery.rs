@@ -1,0 +1,354 @@
+//! Agent restart recovery with the real binaries: the agent is SIGKILLed and
+//! restarted on the same `--work_dir` and port.
+
+use mesos_system_tests::*;
+use mesos_types::scheduler::{Event, EventType};
+use mesos_types::*;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc(Child);
+
+impl Proc {
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The framework side; every update seen is acknowledged and kept.
+struct Fw {
+    sub: mesos_scheduler::Subscription,
+    offers: Vec<Offer>,
+    updates: Vec<TaskStatus>,
+}
+
+impl Fw {
+    async fn next(&mut self) -> Event {
+        let e = tokio::time::timeout(Duration::from_secs(60), self.sub.events.recv())
+            .await
+            .expect("an event within 60 s")
+            .expect("stream open");
+        match e.kind {
+            EventType::OFFERS => self
+                .offers
+                .extend(e.offers.clone().unwrap_or_default().offers),
+            EventType::RESCIND => {
+                let id = e.rescind.clone().unwrap().offer_id;
+                self.offers.retain(|o| o.id != id);
+            }
+            EventType::UPDATE => {
+                let s = e.update.clone().unwrap().status;
+                self.sub.caller.acknowledge(&s).await.unwrap();
+                self.updates.push(s);
+            }
+            _ => {}
+        }
+        e
+    }
+
+    async fn offer(&mut self) -> Offer {
+        loop {
+            if !self.offers.is_empty() {
+                return self.offers.remove(0);
+            }
+            self.next().await;
+        }
+    }
+
+    async fn update_where(&mut self, pred: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
+        loop {
+            let e = self.next().await;
+            if let Some(s) = e.update.map(|u| u.status)
+                && pred(&s)
+            {
+                return s;
+            }
+        }
+    }
+}
+
+fn task(name: &str, agent: &AgentID, command: &str, marker: &str) -> TaskInfo {
+    let (k, v) = marker.split_once('=').unwrap();
+    TaskInfo {
+        name: name.into(),
+        task_id: TaskID::new(name),
+        agent_id: agent.clone(),
+        resources: Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_wire(false),
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            environment: Some(Environment {
+                variables: vec![EnvVariable {
+                    name: k.into(),
+                    value: Some(v.into()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn start_master(port: u16) -> Proc {
+    Proc(
+        Command::new(bin("mesos-master"))
+            .args([
+                format!("--port={port}"),
+                "--registry=in_memory".into(),
+                "--allocation_interval=100ms".into(),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn start_agent(master: &str, port: u16, work_dir: &Path, log: &Path) -> Proc {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Proc(
+        Command::new(bin("mesos-agent"))
+            .args([
+                format!("--master={master}"),
+                format!("--port={port}"),
+                format!("--work_dir={}", work_dir.display()),
+                "--resources=cpus:1;mem:256".into(),
+            ])
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn state(master: &str) -> Option<serde_json::Value> {
+    reqwest::get(format!("http://{master}/master/state"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+async fn wait_for_one_agent(master: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = state(master).await
+            && s["activated_slaves"] == 1
+        {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "agent never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn all_alive(pids: &[i32]) -> bool {
+    pids.iter().all(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
+    })
+}
+
+async fn framework(master: &str, checkpoint: bool) -> Fw {
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "recovery".into(),
+        failover_timeout: 3600.0,
+        checkpoint,
+        ..Default::default()
+    };
+    let sub = mesos_scheduler::subscribe(master, info).await.unwrap();
+    Fw {
+        sub,
+        offers: vec![],
+        updates: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sigkill_and_restart_recovers_checkpointed_task() {
+    restart_keeps_checkpointed_task(false).await;
+}
+
+/// SIGTERM (graceful stop) leaves executors of checkpointing frameworks running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sigterm_and_restart_recovers_checkpointed_task() {
+    restart_keeps_checkpointed_task(true).await;
+}
+
+async fn restart_keeps_checkpointed_task(graceful: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let _m = start_master(port);
+    let agent_port = free_port();
+    let work_dir = dir.path().join("agent");
+    let log = dir.path().join("agent.log");
+    let mut agent = start_agent(&master, agent_port, &work_dir, &log);
+    let s = wait_for_one_agent(&master).await;
+    let agent_id = s["slaves"][0]["id"].as_str().unwrap().to_string();
+
+    let mut fw = framework(&master, true).await;
+    let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
+    let offer = fw.offer().await;
+    fw.sub
+        .caller
+        .launch(
+            vec![offer.id],
+            vec![task("nap-1", &offer.agent_id, "sleep 6", &marker)],
+            None,
+        )
+        .await
+        .unwrap();
+    fw.update_where(|s| s.task_id.value == "nap-1" && s.state == TaskState::TASK_RUNNING)
+        .await;
+    let pids = processes_with_env(&marker);
+    assert!(!pids.is_empty());
+
+    if graceful {
+        let status = Command::new("kill")
+            .args(["-TERM", &agent.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while agent.0.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not stop on SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    } else {
+        agent.kill9();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(all_alive(&pids), "the task survives the agent");
+    agent = start_agent(&master, agent_port, &work_dir, &log);
+
+    // The agent comes back with its id; the executor re-subscribes and the
+    // task ends by itself, reported through the recovered agent.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut checked_id = false;
+    let finished = loop {
+        if !checked_id
+            && let Some(s) = state(&master).await
+            && s["activated_slaves"] == 1
+        {
+            assert_eq!(s["slaves"][0]["id"], agent_id.as_str(), "same agent id");
+            checked_id = true;
+        }
+        let e = tokio::time::timeout(Duration::from_millis(200), fw.next()).await;
+        if let Ok(e) = e
+            && let Some(s) = e.update.map(|u| u.status)
+            && s.task_id.value == "nap-1"
+            && mesos_types::task_state::is_terminal(s.state)
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no terminal update; agent log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        if checked_id {
+            // Until the task exits its processes are the same ones.
+            let now = processes_with_env(&marker);
+            assert!(
+                now.is_empty() || now == pids,
+                "task processes changed: {pids:?} -> {now:?}"
+            );
+        }
+    };
+    assert_eq!(
+        finished.state,
+        TaskState::TASK_FINISHED,
+        "{finished:?}\nagent log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(checked_id || state(&master).await.unwrap()["slaves"][0]["id"] == agent_id.as_str());
+    assert!(
+        !fw.updates.iter().any(|s| matches!(
+            s.state,
+            TaskState::TASK_LOST | TaskState::TASK_FAILED | TaskState::TASK_GONE
+        )),
+        "{:?}",
+        fw.updates
+    );
+    assert!(processes_with_env(&marker).is_empty());
+    fw.sub.caller.teardown().await.unwrap();
+    drop(agent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let _m = start_master(port);
+    let agent_port = free_port();
+    let work_dir = dir.path().join("agent");
+    let log = dir.path().join("agent.log");
+    let mut agent = start_agent(&master, agent_port, &work_dir, &log);
+    let s = wait_for_one_agent(&master).await;
+    let agent_id = s["slaves"][0]["id"].as_str().unwrap().to_string();
+
+    let mut fw = framework(&master, false).await;
+    let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
+    let offer = fw.offer().await;
+    fw.sub
+        .caller
+        .launch(
+            vec![offer.id],
+            vec![task("eph-1", &offer.agent_id, "sleep 1000", &marker)],
+            None,
+        )
+        .await
+        .unwrap();
+    fw.update_where(|s| s.task_id.value == "eph-1" && s.state == TaskState::TASK_RUNNING)
+        .await;
+    assert!(!processes_with_env(&marker).is_empty());
+
+    agent.kill9();
+    agent = start_agent(&master, agent_port, &work_dir, &log);
+    let st = fw
+        .update_where(|s| {
+            s.task_id.value == "eph-1" && mesos_types::task_state::is_terminal(s.state)
+        })
+        .await;
+    assert!(
+        matches!(
+            st.state,
+            TaskState::TASK_FAILED | TaskState::TASK_LOST | TaskState::TASK_GONE
+        ),
+        "{st:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_with_env(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the task outlived the agent restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = wait_for_one_agent(&master).await;
+    assert_eq!(s["slaves"][0]["id"], agent_id.as_str(), "same agent id");
+    fw.sub.caller.teardown().await.unwrap();
+    drop(agent);
+}
