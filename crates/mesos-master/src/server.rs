@@ -58,11 +58,20 @@ impl MasterHandle {
         self.addr.to_string()
     }
 
+    /// Stops accepting requests and ends the server. Event streams never end
+    /// by themselves, so after a short grace period the remaining
+    /// connections are dropped.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = self.task.await;
+        if tokio::time::timeout(std::time::Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+            let _ = (&mut self.task).await;
+        }
     }
 }
 
@@ -141,6 +150,7 @@ pub async fn start(
         offer_timeout: flags.offer_timeout.map(|d| d.get().as_secs_f64()),
         agent_health_timeout: flags.agent_ping_timeout.get().as_secs_f64()
             * flags.max_agent_ping_timeouts.max(1) as f64,
+        agent_reregister_timeout: flags.agent_reregister_timeout.get().as_secs_f64(),
     };
     let mut master = Master::new(info, config, now_secs());
     master.unreachable_agents = store
@@ -171,7 +181,8 @@ pub async fn start(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app =
         crate::http::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let timers = tokio::spawn(allocation_loop(shared.clone(), interval));
+    // Ends the timers with the server task, however that task ends.
+    let timers = AbortOnDrop(tokio::spawn(allocation_loop(shared.clone(), interval)));
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop_rx.await;
@@ -179,7 +190,7 @@ pub async fn start(
         if let Err(e) = server.await {
             tracing::error!("master HTTP server failed: {e}");
         }
-        timers.abort();
+        drop(timers);
     });
     tracing::info!(%addr, master_id = %id, "master started");
     Ok(MasterHandle {
@@ -227,5 +238,14 @@ async fn mark_unreachable(shared: Arc<Shared>, aid: AgentID) {
             tracing::error!(agent = %aid, "could not record the agent as unreachable, will retry: {other:?}");
             shared.write(|m, _| m.marking_unreachable.remove(&aid));
         }
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -835,3 +835,50 @@ async fn scheduler_back_within_failover_timeout_keeps_its_tasks() {
     assert_eq!(s.task_id.value, "t");
     assert_eq!(s.state, TaskState::TASK_RUNNING);
 }
+
+#[tokio::test]
+async fn agents_that_never_reregister_after_a_restart_become_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = format!("--work_dir={}", dir.path().display());
+    let registry_flags = [
+        "--registry=replicated_log",
+        wd.as_str(),
+        "--agent_reregister_timeout=300ms",
+    ];
+    let m1 = master(&registry_flags).await;
+    let agent = FakeAgent::register(&m1, "cpus:1;mem:128").await;
+    let gone = agent.id.clone();
+    drop(agent);
+    m1.stop().await;
+
+    let m2 = master(&registry_flags).await;
+    let mut sub = mesos_scheduler::subscribe(&m2.endpoint(), framework_info("late"))
+        .await
+        .unwrap();
+    // While the agent may still come back, the master stays silent about
+    // its tasks; once the re-registration window closes it answers.
+    let ask = mesos_types::scheduler::ReconcileTask {
+        task_id: TaskID::new("on-gone-agent"),
+        agent_id: Some(gone.clone()),
+    };
+    let s = loop {
+        sub.caller.reconcile(vec![ask.clone()]).await.unwrap();
+        match tokio::time::timeout(std::time::Duration::from_millis(200), sub.events.recv()).await {
+            Ok(Some(e)) if e.kind == EventType::UPDATE => break e.update.unwrap().status,
+            Ok(Some(_)) | Err(_) => continue,
+            Ok(None) => panic!("stream closed"),
+        }
+    };
+    assert_eq!(s.state, TaskState::TASK_LOST);
+    assert_eq!(
+        s.message.as_deref(),
+        Some("Reconciliation: Task is unreachable")
+    );
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m2.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["unreachable_slaves"], 1);
+}

@@ -18,15 +18,25 @@ impl Master {
         }
     }
 
-    /// Agents past the health timeout that are not already being marked.
+    /// Agents past the health timeout, and agents from the registry that did
+    /// not re-register within `--agent_reregister_timeout` of this master's
+    /// start, that are not already being marked.
     pub fn silent_agents(&mut self, now: f64) -> Vec<AgentID> {
         let timeout = self.config.agent_health_timeout;
-        let silent: Vec<AgentID> = self
+        let mut silent: Vec<AgentID> = self
             .agents
             .values()
             .filter(|a| now - a.last_seen > timeout && !self.marking_unreachable.contains(&a.id))
             .map(|a| a.id.clone())
             .collect();
+        if now - self.start_time > self.config.agent_reregister_timeout {
+            silent.extend(
+                self.recovering_agents
+                    .iter()
+                    .filter(|a| !self.marking_unreachable.contains(*a))
+                    .cloned(),
+            );
+        }
         self.marking_unreachable.extend(silent.iter().cloned());
         silent
     }
@@ -35,6 +45,15 @@ impl Master {
     /// unreachable). Does nothing if it spoke up meanwhile.
     pub fn mark_unreachable(&mut self, aid: &AgentID, now: f64) {
         self.marking_unreachable.remove(aid);
+        if self.recovering_agents.remove(aid) {
+            // Never came back after a master restart: nothing of it is in
+            // the book, so only its status changes (reconciliation answers
+            // for its tasks now say unreachable instead of waiting).
+            tracing::warn!(agent = %aid, "agent did not re-register in time; marking it unreachable");
+            self.unreachable_agents.insert(aid.clone(), now);
+            self.counters.agents_marked_unreachable += 1;
+            return;
+        }
         let timeout = self.config.agent_health_timeout;
         if !self
             .agents

@@ -53,6 +53,9 @@ pub struct MasterConfig {
     pub offer_timeout: Option<f64>,
     /// `--agent_ping_timeout` x `--max_agent_ping_timeouts`, in seconds.
     pub agent_health_timeout: f64,
+    /// `--agent_reregister_timeout`: how long after a master start agents
+    /// known from the registry may take to re-register.
+    pub agent_reregister_timeout: f64,
 }
 
 impl Default for MasterConfig {
@@ -64,6 +67,7 @@ impl Default for MasterConfig {
             max_completed_tasks_per_framework: 1000,
             offer_timeout: None,
             agent_health_timeout: 75.0,
+            agent_reregister_timeout: 600.0,
         }
     }
 }

@@ -252,6 +252,10 @@ impl Master {
                 continue; // the agent may still report it; answer later
             }
             let (state, msg) = match &rt.agent_id {
+                Some(a) if self.unreachable_agents.contains_key(a) => (
+                    TaskState::TASK_UNREACHABLE,
+                    "Reconciliation: Task is unreachable",
+                ),
                 Some(a) if self.agents.contains_key(a) => (
                     TaskState::TASK_GONE,
                     "Reconciliation: Task is unknown to the agent",

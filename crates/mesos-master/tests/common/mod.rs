@@ -48,6 +48,12 @@ pub async fn post_json(
     req.send().await.expect("request sent")
 }
 
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
 impl FakeAgent {
     pub async fn register(master: &MasterHandle, resources: &str) -> FakeAgent {
         FakeAgent::connect(master, resources, None, vec![], true).await
