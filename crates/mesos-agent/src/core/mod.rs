@@ -263,7 +263,13 @@ impl Core {
                         state,
                     });
                 }
-                for t in ex.tasks.values().filter(|t| !is_terminal(t.state)) {
+            }
+            // Terminal tasks still held (also by exited executors) have
+            // unacknowledged updates: a restarted master must know them, or
+            // it would answer reconciliation with TASK_LOST before their
+            // update lands.
+            for ex in fw.executors.values().chain(fw.completed_executors.iter()) {
+                for t in ex.tasks.values() {
                     tasks.push(AgentTask {
                         framework_id: fw.id.clone(),
                         task: t.info.clone(),

@@ -129,8 +129,23 @@ impl Master {
             // already reported TASK_LOST to their framework are killed.
             let was_unreachable = self.unreachable_agents.remove(&id).is_some();
             let mut used = Vec::new();
-            for t in reg.tasks.into_iter().filter(|t| !is_terminal(t.state)) {
-                if was_unreachable && let Some(fw) = self.frameworks.get(&t.framework_id) {
+            for t in reg.tasks {
+                // Already completed in the book (e.g. reported lost while
+                // this agent was unreachable): a terminal report's pending
+                // update is settled when it arrives; a live one is killed.
+                let terminal = is_terminal(t.state);
+                let completed = self.frameworks.get(&t.framework_id).is_some_and(|f| {
+                    f.completed_tasks
+                        .iter()
+                        .any(|c| c.info.task_id == t.task.task_id)
+                });
+                if completed && terminal {
+                    continue;
+                }
+                if !terminal
+                    && (was_unreachable || completed)
+                    && let Some(fw) = self.frameworks.get(&t.framework_id)
+                {
                     let unreachable = fw
                         .tasks
                         .get(&t.task.task_id)
@@ -169,19 +184,21 @@ impl Master {
                 entry
                     .tasks
                     .insert((t.framework_id.clone(), t.task.task_id.clone()));
-                used.push((t.framework_id.clone(), role.clone(), res.unallocated()));
-                fw.tasks.insert(
-                    t.task.task_id.clone(),
-                    TaskEntry::new(
-                        t.task,
-                        t.framework_id.clone(),
-                        id.clone(),
-                        t.state,
-                        role,
-                        res,
-                        None,
-                    ),
+                if !terminal {
+                    used.push((t.framework_id.clone(), role.clone(), res.unallocated()));
+                }
+                let mut task = TaskEntry::new(
+                    t.task,
+                    t.framework_id.clone(),
+                    id.clone(),
+                    t.state,
+                    role,
+                    res,
+                    None,
                 );
+                // A terminal task awaiting its acknowledgement holds nothing.
+                task.resources_released = terminal;
+                fw.tasks.insert(task.info.task_id.clone(), task);
             }
             self.agents.insert(id.clone(), entry);
             self.allocator.add_agent(id.clone(), total, used);

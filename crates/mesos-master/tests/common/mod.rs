@@ -122,7 +122,10 @@ impl FakeAgent {
                 }
             }
         });
-        let id = match rx.recv().await {
+        let first = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("REGISTERED within 10 s");
+        let id = match first {
             Some(AgentEvent::Registered { agent_id, .. }) => agent_id,
             other => panic!("expected REGISTERED, got {other:?}"),
         };

@@ -1,0 +1,279 @@
+//! The benchmarks. Each scenario returns its figures; the binary prints them.
+//!
+//! * `launch` (P6): real `/bin/true` tasks through a real agent.
+//! * `register` (P3): N simulated agents with running tasks register.
+//! * `throughput` (P5): offer -> accept -> RUNNING acknowledged, sustained.
+//! * `state` (P11): `/master/state` and allocation latency at scale.
+//! * `master` (internal): serves a master in this process for the others'
+//!   `--master_process` mode, so master and simulator each get their own
+//!   descriptor budget and the master's RSS and CPU are its own.
+
+mod launch;
+mod master;
+mod register;
+mod state;
+mod throughput;
+
+pub use master::{MasterUnderTest, serve_master};
+pub use register::running_tasks;
+
+use crate::report::Figure;
+use crate::sim::{SimAgent, SimError, SimPool};
+use clap::Parser;
+use futures::StreamExt;
+use mesos_types::agent_protocol::AgentTask;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Command-line flags of `mesos-bench`.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "mesos-bench", rename_all = "snake_case")]
+pub struct Args {
+    /// Scenario: launch, register, throughput, state (or master: internal).
+    #[arg(long, default_value = "launch")]
+    pub scenario: String,
+    /// launch: number of real tasks.
+    #[arg(long, default_value_t = 2000)]
+    pub tasks: usize,
+    /// launch: tasks in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Simulated agents.
+    #[arg(long, default_value_t = 1000)]
+    pub agents: usize,
+    /// register: running tasks each agent reports when it registers.
+    #[arg(long, default_value_t = 10)]
+    pub tasks_per_agent: usize,
+    /// Registrations in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub register_concurrency: usize,
+    /// register: in_memory, replicated_log, or both (the second run is
+    /// printed against the first).
+    #[arg(long, default_value = "in_memory")]
+    pub registry: String,
+    /// Run the master in a child process (its own descriptor limit, RSS and CPU).
+    #[arg(long, default_value_t = false)]
+    pub master_process: bool,
+    /// Extra master flag (repeatable), e.g. `--master_flag=--allocation_interval=1secs`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub master_flag: Vec<String>,
+    /// throughput/state: simulated frameworks launching tasks.
+    #[arg(long, default_value_t = 1)]
+    pub frameworks: usize,
+    /// throughput: measured window (e.g. 30s, 500ms, 2mins).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// throughput: unmeasured warm-up before the window.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Shortest run time of a no-op task.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub task_min: Duration,
+    /// Longest run time of a no-op task.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub task_max: Duration,
+    /// Tasks launched and not yet ended, over all frameworks.
+    #[arg(long, default_value_t = 4000)]
+    pub max_inflight: usize,
+    /// Most tasks a framework launches on one offer.
+    #[arg(long, default_value_t = 10)]
+    pub tasks_per_offer: usize,
+    /// state: running tasks (spread over the agents at registration).
+    #[arg(long, default_value_t = 100_000)]
+    pub running: usize,
+    /// state: completed tasks (launched and finished through a framework).
+    #[arg(long, default_value_t = 100_000)]
+    pub completed: usize,
+    /// state: sequential `/master/state` requests measured.
+    #[arg(long, default_value_t = 20)]
+    pub gets: usize,
+    /// state: concurrent `/master/state` pollers in the loaded phase.
+    #[arg(long, default_value_t = 10)]
+    pub pollers: usize,
+    /// state: agents registered before the completed tasks are built (the
+    /// rest register afterwards).
+    #[arg(long, default_value_t = 1000)]
+    pub build_agents: usize,
+    /// state: tasks in flight while measuring (the framework keeps launching).
+    #[arg(long, default_value_t = 100)]
+    pub launch_inflight: usize,
+    /// state: allocation probe rounds per phase.
+    #[arg(long, default_value_t = 30)]
+    pub probes: usize,
+    /// Write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<String>,
+}
+
+/// `30s`, `500ms`, `2mins`, `1.5secs`, `10m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration '{s}'"))?;
+    let secs = match unit {
+        "ms" => n / 1e3,
+        "" | "s" | "sec" | "secs" => n,
+        "m" | "min" | "mins" => n * 60.0,
+        "h" | "hrs" => n * 3600.0,
+        _ => return Err(format!("invalid duration '{s}': unknown unit '{unit}'")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration '{s}': {e}"))
+}
+
+/// Runs the scenario named in `args`.
+pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
+    match args.scenario.as_str() {
+        "launch" => launch::run(args).await,
+        "register" => register::run(args).await,
+        "throughput" => throughput::run(args).await,
+        "state" => state::run(args).await,
+        other => {
+            anyhow::bail!(
+                "unknown scenario '{other}' (available: launch, register, throughput, state)"
+            )
+        }
+    }
+}
+
+/// How long one registration may take (a master out of descriptors
+/// leaves connections waiting in its accept queue).
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Outcome of registering many agents.
+pub struct Registered {
+    pub agents: Vec<SimAgent>,
+    /// Time until every registration was answered (REGISTERED or error).
+    pub elapsed: Duration,
+    pub failures: usize,
+    pub first_error: Option<String>,
+}
+
+/// Registers agents `indices` with at most `concurrency` registrations in
+/// flight; `tasks(i)` are the running tasks agent `i` reports.
+pub async fn register_agents(
+    pool: &Arc<SimPool>,
+    indices: std::ops::Range<usize>,
+    concurrency: usize,
+    tasks: impl Fn(usize) -> Vec<AgentTask>,
+) -> Registered {
+    let start = Instant::now();
+    let n = indices.len();
+    let mut results = futures::stream::iter(indices)
+        .map(|i| {
+            let register = SimAgent::register(pool, i, tasks(i));
+            async move {
+                tokio::time::timeout(REGISTER_TIMEOUT, register)
+                    .await
+                    .unwrap_or_else(|_| Err(SimError::Protocol("no REGISTERED in time".into())))
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    let mut agents = Vec::with_capacity(n);
+    let mut failures = 0;
+    let mut first_error = None;
+    while let Some(r) = results.next().await {
+        match r {
+            Ok(a) => agents.push(a),
+            Err(e) => {
+                failures += 1;
+                first_error.get_or_insert_with(|| format!("{e:?}"));
+            }
+        }
+    }
+    Registered {
+        agents,
+        elapsed: start.elapsed(),
+        failures,
+        first_error,
+    }
+}
+
+/// `GET /metrics/snapshot`.
+pub async fn metrics(
+    http: &reqwest::Client,
+    master: std::net::SocketAddr,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(http
+        .get(format!("http://{master}/metrics/snapshot"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// One metric as a number (0 if absent).
+pub fn metric(v: &serde_json::Value, key: &str) -> f64 {
+    v.get(key).and_then(|x| x.as_f64()).unwrap_or(0.0)
+}
+
+/// Polls `/metrics/snapshot` until `key >= target`; returns the time waited
+/// or the last value seen when `timeout` passes.
+pub async fn wait_metric(
+    http: &reqwest::Client,
+    master: std::net::SocketAddr,
+    key: &str,
+    target: f64,
+    timeout: Duration,
+) -> Result<Duration, f64> {
+    let start = Instant::now();
+    let mut last = 0.0;
+    while start.elapsed() < timeout {
+        if let Ok(m) = metrics(http, master).await {
+            last = metric(&m, key);
+            if last >= target {
+                return Ok(start.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last)
+}
+
+/// A plain client for the benchmark's own reads (`/metrics`, `/state`).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().build()?)
+}
+
+/// Descriptor figures and a one-line diagnosis for runs that hit a limit.
+pub fn fd_figures(prefix: &str, master: &MasterUnderTest) -> Vec<Figure> {
+    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap_or((0, 0));
+    let mut v = vec![
+        Figure::new(
+            format!("{prefix}_bench_fds"),
+            crate::sys::open_fds(None) as f64,
+            "fds",
+        )
+        .against(soft as f64, "fd limit"),
+    ];
+    if let Some(pid) = master.pid() {
+        v.push(
+            Figure::new(
+                format!("{prefix}_master_fds"),
+                crate::sys::open_fds(Some(pid)) as f64,
+                "fds",
+            )
+            .against(soft as f64, "fd limit"),
+        );
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2mins"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("5parsecs").is_err());
+    }
+}
