@@ -53,4 +53,4 @@ print("|---|---|---|---|---|---|---|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
 print()
-print(open(os.path.join(ROOT, "docs", "benchmarks-notes.md")).read().rstrip())
+print(open(os.path.join(ROOT, "docs", "benchmarks-notes.md")).read().rstrip())  # analysis kept in docs/
