@@ -3,6 +3,9 @@
 //! separate processes on free loopback ports, and finds the Python client
 //! virtualenv made by `scripts/python-clients.sh`.
 
+mod framework;
+pub use framework::{Fw, Proc, master_state};
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;

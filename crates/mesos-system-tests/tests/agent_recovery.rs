@@ -2,78 +2,10 @@
 //! restarted on the same `--work_dir` and port.
 
 use mesos_system_tests::*;
-use mesos_types::scheduler::{Event, EventType};
 use mesos_types::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Proc {
-    fn kill9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// The framework side; every update seen is acknowledged and kept.
-struct Fw {
-    sub: mesos_scheduler::Subscription,
-    offers: Vec<Offer>,
-    updates: Vec<TaskStatus>,
-}
-
-impl Fw {
-    async fn next(&mut self) -> Event {
-        let e = tokio::time::timeout(Duration::from_secs(60), self.sub.events.recv())
-            .await
-            .expect("an event within 60 s")
-            .expect("stream open");
-        match e.kind {
-            EventType::OFFERS => self
-                .offers
-                .extend(e.offers.clone().unwrap_or_default().offers),
-            EventType::RESCIND => {
-                let id = e.rescind.clone().unwrap().offer_id;
-                self.offers.retain(|o| o.id != id);
-            }
-            EventType::UPDATE => {
-                let s = e.update.clone().unwrap().status;
-                self.sub.caller.acknowledge(&s).await.unwrap();
-                self.updates.push(s);
-            }
-            _ => {}
-        }
-        e
-    }
-
-    async fn offer(&mut self) -> Offer {
-        loop {
-            if !self.offers.is_empty() {
-                return self.offers.remove(0);
-            }
-            self.next().await;
-        }
-    }
-
-    async fn update_where(&mut self, pred: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
-        loop {
-            let e = self.next().await;
-            if let Some(s) = e.update.map(|u| u.status)
-                && pred(&s)
-            {
-                return s;
-            }
-        }
-    }
-}
 
 fn task(name: &str, agent: &AgentID, command: &str, marker: &str) -> TaskInfo {
     let (k, v) = marker.split_once('=').unwrap();
@@ -133,19 +65,10 @@ fn start_agent(master: &str, port: u16, work_dir: &Path, log: &Path) -> Proc {
     )
 }
 
-async fn state(master: &str) -> Option<serde_json::Value> {
-    reqwest::get(format!("http://{master}/master/state"))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()
-}
-
 async fn wait_for_one_agent(master: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(s) = state(master).await
+        if let Some(s) = master_state(master).await
             && s["activated_slaves"] == 1
         {
             return s;
@@ -174,11 +97,7 @@ async fn framework(master: &str, checkpoint: bool) -> Fw {
         ..Default::default()
     };
     let sub = mesos_scheduler::subscribe(master, info).await.unwrap();
-    Fw {
-        sub,
-        offers: vec![],
-        updates: vec![],
-    }
+    Fw::new(sub)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +167,7 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
     let mut checked_id = false;
     let finished = loop {
         if !checked_id
-            && let Some(s) = state(&master).await
+            && let Some(s) = master_state(&master).await
             && s["activated_slaves"] == 1
         {
             assert_eq!(s["slaves"][0]["id"], agent_id.as_str(), "same agent id");
@@ -282,7 +201,9 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
         "{finished:?}\nagent log:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    assert!(checked_id || state(&master).await.unwrap()["slaves"][0]["id"] == agent_id.as_str());
+    assert!(
+        checked_id || master_state(&master).await.unwrap()["slaves"][0]["id"] == agent_id.as_str()
+    );
     assert!(
         !fw.updates.iter().any(|s| matches!(
             s.state,

@@ -1,77 +1,9 @@
 //! Fault injection with the real binaries, killed with SIGKILL.
 
 use mesos_system_tests::*;
-use mesos_types::scheduler::{Event, EventType};
 use mesos_types::*;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Proc {
-    fn kill9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// The framework side: every offer is kept until used or declined, so no
-/// agent stays offered-but-forgotten.
-struct Fw {
-    sub: mesos_scheduler::Subscription,
-    offers: Vec<Offer>,
-}
-
-impl Fw {
-    async fn next(&mut self) -> Event {
-        let e = tokio::time::timeout(Duration::from_secs(60), self.sub.events.recv())
-            .await
-            .expect("an event within 60 s")
-            .expect("stream open");
-        match e.kind {
-            EventType::OFFERS => self
-                .offers
-                .extend(e.offers.clone().unwrap_or_default().offers),
-            EventType::RESCIND => {
-                let id = e.rescind.clone().unwrap().offer_id;
-                self.offers.retain(|o| o.id != id);
-            }
-            EventType::UPDATE => {
-                let s = e.update.clone().unwrap().status;
-                self.sub.caller.acknowledge(&s).await.unwrap();
-            }
-            _ => {}
-        }
-        e
-    }
-
-    /// Waits for an offer from an agent other than `not`.
-    async fn offer_not_from(&mut self, not: Option<&AgentID>) -> Offer {
-        loop {
-            if let Some(i) = self.offers.iter().position(|o| Some(&o.agent_id) != not) {
-                return self.offers.remove(i);
-            }
-            self.next().await;
-        }
-    }
-
-    async fn update_where(&mut self, pred: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
-        loop {
-            let e = self.next().await;
-            if let Some(s) = e.update.map(|u| u.status)
-                && pred(&s)
-            {
-                return s;
-            }
-        }
-    }
-}
 
 fn sleeper(name: &str, agent: &AgentID, marker: &str) -> TaskInfo {
     let (k, v) = marker.split_once('=').unwrap();
@@ -158,10 +90,7 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
         ..Default::default()
     };
     let sub = mesos_scheduler::subscribe(&master, info).await.unwrap();
-    let mut fw = Fw {
-        sub,
-        offers: vec![],
-    };
+    let mut fw = Fw::new(sub);
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer_not_from(None).await;
     let first_agent = offer.agent_id.clone();
@@ -253,15 +182,6 @@ fn start_master(port: u16, work_dir: &std::path::Path) -> Proc {
     )
 }
 
-async fn state(master: &str) -> Option<serde_json::Value> {
-    reqwest::get(format!("http://{master}/master/state"))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,7 +201,7 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while state(&master)
+    while master_state(&master)
         .await
         .is_none_or(|s| s["activated_slaves"] != 1)
     {
@@ -298,10 +218,7 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     let sub = mesos_scheduler::subscribe(&master, info.clone())
         .await
         .unwrap();
-    let mut fw = Fw {
-        sub,
-        offers: vec![],
-    };
+    let mut fw = Fw::new(sub);
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer_not_from(None).await;
     fw.sub
@@ -323,14 +240,14 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     m = start_master(port, &dir.path().join("master"));
     // The agent re-registers with its id and its running task.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while state(&master)
+    while master_state(&master)
         .await
         .is_none_or(|s| s["activated_slaves"] != 1)
     {
         assert!(Instant::now() < deadline, "agent never re-registered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let s = state(&master).await.unwrap();
+    let s = master_state(&master).await.unwrap();
     assert_eq!(
         s["slaves"][0]["id"],
         offer.agent_id.value.as_str(),
@@ -342,10 +259,7 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     again.id = Some(framework_id.clone());
     let sub = mesos_scheduler::subscribe(&master, again).await.unwrap();
     assert_eq!(sub.caller.framework_id, framework_id);
-    let mut fw = Fw {
-        sub,
-        offers: vec![],
-    };
+    let mut fw = Fw::new(sub);
     fw.sub.caller.reconcile(vec![]).await.unwrap();
     let st = fw.update_where(|s| s.task_id.value == "db-1").await;
     assert_eq!(st.state, TaskState::TASK_RUNNING, "{st:?}");

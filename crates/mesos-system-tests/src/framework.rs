@@ -1,0 +1,101 @@
+//! Shared pieces of the fault tests: a process killed with SIGKILL when
+//! dropped, and a framework over the Rust SDK that keeps its offers,
+//! acknowledges and records every update.
+
+use mesos_types::scheduler::{Event, EventType};
+use mesos_types::*;
+use std::process::Child;
+use std::time::Duration;
+
+/// A daemon process; SIGKILLed (and reaped) when dropped.
+pub struct Proc(pub Child);
+
+impl Proc {
+    pub fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The framework side: every offer is kept until used (so no agent stays
+/// offered-but-forgotten), every update is acknowledged and recorded.
+pub struct Fw {
+    pub sub: mesos_scheduler::Subscription,
+    pub offers: Vec<Offer>,
+    pub updates: Vec<TaskStatus>,
+}
+
+impl Fw {
+    pub fn new(sub: mesos_scheduler::Subscription) -> Fw {
+        Fw {
+            sub,
+            offers: Vec::new(),
+            updates: Vec::new(),
+        }
+    }
+
+    pub async fn next(&mut self) -> Event {
+        let e = tokio::time::timeout(Duration::from_secs(60), self.sub.events.recv())
+            .await
+            .expect("an event within 60 s")
+            .expect("stream open");
+        match e.kind {
+            EventType::OFFERS => self
+                .offers
+                .extend(e.offers.clone().unwrap_or_default().offers),
+            EventType::RESCIND => {
+                let id = e.rescind.clone().unwrap().offer_id;
+                self.offers.retain(|o| o.id != id);
+            }
+            EventType::UPDATE => {
+                let s = e.update.clone().unwrap().status;
+                self.sub.caller.acknowledge(&s).await.unwrap();
+                self.updates.push(s);
+            }
+            _ => {}
+        }
+        e
+    }
+
+    /// The next offer from any agent.
+    pub async fn offer(&mut self) -> Offer {
+        self.offer_not_from(None).await
+    }
+
+    /// The next offer from an agent other than `not`.
+    pub async fn offer_not_from(&mut self, not: Option<&AgentID>) -> Offer {
+        loop {
+            if let Some(i) = self.offers.iter().position(|o| Some(&o.agent_id) != not) {
+                return self.offers.remove(i);
+            }
+            self.next().await;
+        }
+    }
+
+    pub async fn update_where(&mut self, pred: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
+        loop {
+            let e = self.next().await;
+            if let Some(s) = e.update.map(|u| u.status)
+                && pred(&s)
+            {
+                return s;
+            }
+        }
+    }
+}
+
+/// `/master/state`, or `None` while the master does not answer.
+pub async fn master_state(master: &str) -> Option<serde_json::Value> {
+    reqwest::get(format!("http://{master}/master/state"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
