@@ -98,6 +98,7 @@ impl Master {
         self.recovering_agents.remove(&id);
 
         let mut kills: Vec<(FrameworkID, TaskID)> = Vec::new();
+        let mut missing: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut resumed: Vec<(FrameworkID, TaskID, TaskState)> = Vec::new();
         if let Some(agent) = self.agents.get_mut(&id) {
             agent.subscription = Some(subscription.clone());
@@ -106,6 +107,20 @@ impl Master {
             agent.version = reg.version;
             agent.ip = reg.ip;
             self.counters.agent_reregistrations += 1;
+            // Tasks we believe run there but the agent no longer reports
+            // (a launch lost with the old connection, a restart without
+            // recovery) would otherwise stay RUNNING forever.
+            let reported: HashSet<(FrameworkID, TaskID)> = reg
+                .tasks
+                .iter()
+                .map(|t| (t.framework_id.clone(), t.task.task_id.clone()))
+                .collect();
+            missing = agent
+                .tasks
+                .iter()
+                .filter(|k| !reported.contains(*k))
+                .cloned()
+                .collect();
             self.allocator.set_agent_active(&id, true);
             tracing::info!(agent = %id, "agent re-registered");
         } else {
@@ -220,6 +235,32 @@ impl Master {
                 task_id,
                 kill_policy: None,
             });
+        }
+        for (fid, tid) in missing {
+            let live = self
+                .frameworks
+                .get(&fid)
+                .and_then(|f| f.tasks.get(&tid))
+                .is_some_and(|t| !is_terminal(t.state));
+            if live {
+                let pa = self
+                    .frameworks
+                    .get(&fid)
+                    .is_some_and(|f| f.partition_aware());
+                let state = if pa {
+                    TaskState::TASK_GONE
+                } else {
+                    TaskState::TASK_LOST
+                };
+                self.task_failed_by_master(
+                    &fid,
+                    &tid,
+                    state,
+                    Reason::REASON_AGENT_RESTARTED,
+                    "Task is unknown to the agent after it re-registered".into(),
+                    now,
+                );
+            }
         }
         for (fid, tid, state) in resumed {
             self.master_update(
