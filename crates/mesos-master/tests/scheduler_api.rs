@@ -882,3 +882,49 @@ async fn agents_that_never_reregister_after_a_restart_become_unreachable() {
         .unwrap();
     assert_eq!(state["unreachable_slaves"], 1);
 }
+
+#[tokio::test]
+async fn task_missing_from_a_reregistering_agent_is_lost_not_left_running() {
+    let m = master(&[]).await;
+    let mut agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("gap"))
+        .await
+        .unwrap();
+    let o = next_event(&mut sub, EventType::OFFERS)
+        .await
+        .offers
+        .unwrap()
+        .offers
+        .remove(0);
+    sub.caller
+        .launch(
+            vec![o.id],
+            vec![command_task("vanished", &agent.id, "cpus:1;mem:32")],
+            None,
+        )
+        .await
+        .unwrap();
+    let AgentEvent::RunTask { .. } = agent.next().await else {
+        panic!()
+    };
+    // The agent's connection breaks and it comes back without the task
+    // (the launch was lost with the old connection).
+    let id = agent.id.clone();
+    drop(agent);
+    let _back = FakeAgent::connect(&m, "cpus:2;mem:512", Some(id), vec![], true).await;
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
+    assert_eq!(s.task_id.value, "vanished");
+    assert_eq!(s.state, TaskState::TASK_LOST);
+    assert_eq!(s.reason, Some(Reason::REASON_AGENT_RESTARTED));
+    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["frameworks"][0]["tasks"].as_array().unwrap().len(), 0);
+}
