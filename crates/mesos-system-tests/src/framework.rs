@@ -90,6 +90,32 @@ impl Fw {
     }
 }
 
+/// A command task (0.1 cpus, 32 MB) whose processes carry `marker`
+/// (`NAME=value`) in their environment, so tests can find them in /proc.
+pub fn marked_task(name: &str, agent: &AgentID, command: &str, marker: &str) -> TaskInfo {
+    let (k, v) = marker.split_once('=').unwrap();
+    TaskInfo {
+        name: name.into(),
+        task_id: TaskID::new(name),
+        agent_id: agent.clone(),
+        resources: Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_wire(false),
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            environment: Some(Environment {
+                variables: vec![EnvVariable {
+                    name: k.into(),
+                    value: Some(v.into()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// `/master/state`, or `None` while the master does not answer.
 pub async fn master_state(master: &str) -> Option<serde_json::Value> {
     reqwest::get(format!("http://{master}/master/state"))

@@ -4,7 +4,7 @@
 //! virtualenv made by `scripts/python-clients.sh`.
 
 mod framework;
-pub use framework::{Fw, Proc, master_state};
+pub use framework::{Fw, Proc, marked_task, master_state};
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -7,30 +7,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn task(name: &str, agent: &AgentID, command: &str, marker: &str) -> TaskInfo {
-    let (k, v) = marker.split_once('=').unwrap();
-    TaskInfo {
-        name: name.into(),
-        task_id: TaskID::new(name),
-        agent_id: agent.clone(),
-        resources: Resources::parse("cpus:0.1;mem:32", "*")
-            .unwrap()
-            .to_wire(false),
-        command: Some(CommandInfo {
-            value: Some(command.into()),
-            environment: Some(Environment {
-                variables: vec![EnvVariable {
-                    name: k.into(),
-                    value: Some(v.into()),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 fn start_master(port: u16) -> Proc {
     Proc(
         Command::new(bin("mesos-master"))
@@ -130,7 +106,7 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
         .caller
         .launch(
             vec![offer.id],
-            vec![task("nap-1", &offer.agent_id, "sleep 6", &marker)],
+            vec![marked_task("nap-1", &offer.agent_id, "sleep 6", &marker)],
             None,
         )
         .await
@@ -237,7 +213,7 @@ async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
         .caller
         .launch(
             vec![offer.id],
-            vec![task("eph-1", &offer.agent_id, "sleep 1000", &marker)],
+            vec![marked_task("eph-1", &offer.agent_id, "sleep 1000", &marker)],
             None,
         )
         .await

@@ -5,30 +5,6 @@ use mesos_types::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn sleeper(name: &str, agent: &AgentID, marker: &str) -> TaskInfo {
-    let (k, v) = marker.split_once('=').unwrap();
-    TaskInfo {
-        name: name.into(),
-        task_id: TaskID::new(name),
-        agent_id: agent.clone(),
-        resources: Resources::parse("cpus:0.1;mem:32", "*")
-            .unwrap()
-            .to_wire(false),
-        command: Some(CommandInfo {
-            value: Some("sleep 1000".into()),
-            environment: Some(Environment {
-                variables: vec![EnvVariable {
-                    name: k.into(),
-                    value: Some(v.into()),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
@@ -98,7 +74,7 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
         .caller
         .launch(
             vec![offer.id],
-            vec![sleeper("web-1", &first_agent, &marker)],
+            vec![marked_task("web-1", &first_agent, "sleep 1000", &marker)],
             None,
         )
         .await
@@ -141,9 +117,10 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
         .caller
         .launch(
             vec![offer.id],
-            vec![sleeper(
+            vec![marked_task(
                 "web-2",
                 &survivor,
+                "sleep 1000",
                 &format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4()),
             )],
             None,
@@ -225,7 +202,7 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
         .caller
         .launch(
             vec![offer.id],
-            vec![sleeper("db-1", &offer.agent_id, &marker)],
+            vec![marked_task("db-1", &offer.agent_id, "sleep 1000", &marker)],
             None,
         )
         .await
