@@ -186,7 +186,12 @@ impl Machine {
                 out.push(Action::Log(format!(
                     "Failed to subscribe with the agent: {reason}"
                 )));
-                if fatal {
+                // A refusal while re-subscribing after a disconnection is not
+                // final: until the recovery timeout, whatever answers at the
+                // agent's address may not be our agent yet (a restarting
+                // agent's port briefly held by another process). The
+                // recovered agent either takes us back or shuts us down.
+                if fatal && !self.recovering {
                     self.abort(&mut out);
                 } else {
                     self.on_disconnected(&mut out);

@@ -58,7 +58,7 @@ fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Ma
             id: Some(AgentID::new(format!("bench-S{a}"))),
             ..Default::default()
         };
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = mesos_master::event_queue::event_queue(16);
         std::mem::forget(rx);
         m.admit_agent(
             AgentID::new(format!("bench-S{a}")),

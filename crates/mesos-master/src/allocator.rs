@@ -11,6 +11,13 @@
 //! (active, not suppressing the role, not filtering this agent). Shares live
 //! in ordered sets updated on every change, so a cycle costs
 //! O(agents x log frameworks) rather than a sort per agent.
+//!
+//! Two kinds of cycle: [`Allocator::allocate`] visits every agent (the
+//! `--allocation_interval` batch), [`Allocator::allocate_changed`] only the
+//! agents whose free resources grew or whose filters expired since the last
+//! cycle, unless something changed for every agent (a framework added,
+//! activated or revived, a weight changed). Events such as a decline or a
+//! finished task therefore cost O(changed agents), not O(cluster).
 
 use mesos_types::values::to_milli;
 use mesos_types::{AgentID, FrameworkID, Resources};
@@ -109,10 +116,13 @@ impl<K: Ord + Clone + std::hash::Hash> Sorter<K> {
 #[derive(Debug)]
 pub struct Allocator {
     agents: HashMap<AgentID, AgentSlot>,
-    /// Agents in registration order; the cycle starts at a rotating offset so
-    /// no agent is always first.
-    agent_order: Vec<AgentID>,
+    /// A full cycle visits agents in index (registration) order from a
+    /// rotating offset, so no agent is always first.
     rotation: usize,
+    /// Agent indexes that may have become allocatable since the last cycle.
+    changed: BTreeSet<u32>,
+    /// Something changed for every agent: the next cycle must be full.
+    all_changed: bool,
     frameworks: HashMap<FrameworkID, FrameworkSlot>,
     /// Dense indexes keep filters small: agent and framework by index.
     agent_by_idx: Vec<Option<AgentID>>,
@@ -140,8 +150,9 @@ impl Allocator {
     pub fn new() -> Allocator {
         Allocator {
             agents: HashMap::new(),
-            agent_order: Vec::new(),
             rotation: 0,
+            changed: BTreeSet::new(),
+            all_changed: false,
             frameworks: HashMap::new(),
             agent_by_idx: Vec::new(),
             framework_by_idx: Vec::new(),
@@ -160,6 +171,7 @@ impl Allocator {
         if weight > 0.0 {
             self.weights.insert(role.to_string(), weight);
             self.resort_role(role);
+            self.all_changed = true;
         }
     }
 
@@ -172,8 +184,8 @@ impl Allocator {
     ) {
         let q = quantities(&total);
         add_q(&mut self.cluster_total, &q, 1);
-        self.agent_order.push(id.clone());
         let idx = self.agent_by_idx.len() as u32;
+        self.changed.insert(idx);
         self.agent_by_idx.push(Some(id.clone()));
         self.agents.insert(
             id.clone(),
@@ -194,8 +206,8 @@ impl Allocator {
     pub fn remove_agent(&mut self, id: &AgentID) {
         if let Some(a) = self.agents.remove(id) {
             add_q(&mut self.cluster_total, &quantities(&a.total), -1);
-            self.agent_order.retain(|x| x != id);
             self.agent_by_idx[a.idx as usize] = None;
+            self.changed.remove(&a.idx);
             for f in self.frameworks.values_mut() {
                 f.filters.remove(&a.idx);
             }
@@ -205,6 +217,9 @@ impl Allocator {
 
     pub fn set_agent_active(&mut self, id: &AgentID, active: bool) {
         if let Some(a) = self.agents.get_mut(id) {
+            if active && !a.active {
+                self.changed.insert(a.idx);
+            }
             a.active = active;
         }
     }
@@ -226,6 +241,7 @@ impl Allocator {
             self.framework_by_idx.push(Some(id.clone()));
         }
         slot.active = true;
+        self.all_changed = true;
         slot.roles = roles.iter().cloned().collect();
         slot.suppressed = suppressed
             .into_iter()
@@ -262,6 +278,9 @@ impl Allocator {
 
     pub fn set_framework_active(&mut self, id: &FrameworkID, active: bool) {
         if let Some(f) = self.frameworks.get_mut(id) {
+            if active && !f.active {
+                self.all_changed = true;
+            }
             f.active = active;
         }
     }
@@ -289,6 +308,7 @@ impl Allocator {
                     f.suppressed.remove(r);
                 }
             }
+            self.all_changed = true;
         }
         self.clear_filters(id);
     }
@@ -365,6 +385,32 @@ impl Allocator {
         self.resort_role(role);
     }
 
+    /// Resources a framework handed back (a decline, the unused part of an
+    /// accepted offer, a rescinded offer): like [`Allocator::recover`], but
+    /// they wait for the next full cycle instead of making their agent a
+    /// candidate for the next event cycle. As in Mesos, this bounds how
+    /// often an offer nobody wants circulates: with 200 frameworks each
+    /// declining, an agent would otherwise be re-offered 200 times in a row,
+    /// each time at the cost of an event and a call.
+    pub fn hand_back(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        resources: &Resources,
+        refuse_seconds: Option<f64>,
+        now: f64,
+    ) {
+        let idx = self.agents.get(agent).map(|a| a.idx);
+        let was_changed = idx.is_some_and(|i| self.changed.contains(&i));
+        self.recover(fid, agent, role, resources, refuse_seconds, now);
+        if let Some(i) = idx
+            && !was_changed
+        {
+            self.changed.remove(&i);
+        }
+    }
+
     /// Marks resources as allocated outside a cycle (e.g. tasks re-reported).
     pub fn track_used(
         &mut self,
@@ -396,6 +442,7 @@ impl Allocator {
                 a.free.subtract(&plain);
             } else {
                 a.free.add(&plain);
+                self.changed.insert(a.idx);
                 if !a.total.contains(&a.free) {
                     // Recovering more than was allocated would over-commit
                     // the agent; keep free within the total.
@@ -509,56 +556,95 @@ impl Allocator {
 
     /// Runs one allocation cycle over all agents.
     pub fn allocate(&mut self, now: f64) -> Vec<Allocation> {
-        let ids: Vec<AgentID> = self.agent_order.clone();
-        self.allocate_agents(&ids, now)
-    }
-
-    /// Runs one allocation cycle over the given agents only (event-triggered).
-    pub fn allocate_agents(&mut self, agents: &[AgentID], now: f64) -> Vec<Allocation> {
         self.expire_filters(now);
-        let mut out = Vec::new();
-        if agents.is_empty() || self.frameworks.is_empty() {
-            return out;
+        self.changed.clear();
+        self.all_changed = false;
+        let n = self.agent_by_idx.len();
+        if n == 0 {
+            return Vec::new();
         }
-        let n = agents.len();
         let start = self.rotation % n;
         self.rotation = self.rotation.wrapping_add(1);
-        for i in 0..n {
-            let agent = &agents[(start + i) % n];
+        self.allocate_indexes((0..n).map(|i| ((start + i) % n) as u32), now)
+    }
+
+    /// Runs a cycle over the agents that changed since the last cycle
+    /// (event-triggered); a full cycle when a change concerns every agent.
+    pub fn allocate_changed(&mut self, now: f64) -> Vec<Allocation> {
+        self.expire_filters(now);
+        if self.all_changed {
+            return self.allocate(now);
+        }
+        let changed = std::mem::take(&mut self.changed);
+        self.allocate_indexes(changed.into_iter(), now)
+    }
+
+    /// Runs one allocation cycle over the given agents only.
+    pub fn allocate_agents(&mut self, agents: &[AgentID], now: f64) -> Vec<Allocation> {
+        self.expire_filters(now);
+        let idxs: Vec<u32> = agents
+            .iter()
+            .filter_map(|a| self.agents.get(a).map(|s| s.idx))
+            .collect();
+        self.allocate_indexes(idxs.into_iter(), now)
+    }
+
+    fn allocate_indexes(&mut self, idxs: impl Iterator<Item = u32>, now: f64) -> Vec<Allocation> {
+        let mut out = Vec::new();
+        if self.frameworks.is_empty() {
+            return out;
+        }
+        // One role order per cycle; re-read only after an allocation moved it.
+        let mut role_order: Vec<String> = Vec::new();
+        let mut role_order_stale = true;
+        for aidx in idxs {
+            // Cheap checks on borrowed state first: most agents of a busy
+            // cluster have nothing allocatable and cost no clone.
+            let Some(agent) = self
+                .agent_by_idx
+                .get(aidx as usize)
+                .and_then(|a| a.as_ref())
+            else {
+                continue;
+            };
             let Some(slot) = self.agents.get(agent) else {
                 continue;
             };
-            if !slot.active || slot.whole_filtered_by as usize >= self.frameworks.len() {
+            if !slot.active
+                || slot.whole_filtered_by as usize >= self.frameworks.len()
+                || !self.allocatable(&slot.free)
+            {
                 continue;
             }
-            let aidx = slot.idx;
+            let agent = agent.clone();
             let mut available = slot.free.clone();
-            if !self.allocatable(&available) {
-                continue;
+            if role_order_stale {
+                role_order = self.roles.order.iter().map(|(_, r)| r.clone()).collect();
+                role_order_stale = false;
             }
-            let role_order: Vec<String> = self.roles.order.iter().map(|(_, r)| r.clone()).collect();
-            for role in role_order {
-                let usable = available.usable_by(&role);
+            for role in &role_order {
+                let usable = available.usable_by(role);
                 if !self.allocatable(&usable) {
                     continue;
                 }
-                let chosen = self.role_members.get(&role).and_then(|s| {
+                let chosen = self.role_members.get(role).and_then(|s| {
                     s.order
                         .iter()
                         .map(|(_, f)| f)
-                        .find(|f| self.eligible(f, &role, aidx, &usable, now))
+                        .find(|f| self.eligible(f, role, aidx, &usable, now))
                         .cloned()
                 });
                 if let Some(fid) = chosen {
-                    self.track(&fid, agent, &role, &usable, 1);
-                    self.resort_framework(&fid, &role);
-                    self.resort_role(&role);
+                    self.track(&fid, &agent, role, &usable, 1);
+                    self.resort_framework(&fid, role);
+                    self.resort_role(role);
+                    role_order_stale = true;
                     available.subtract(&usable);
                     out.push(Allocation {
                         framework_id: fid,
                         agent_id: agent.clone(),
                         role: role.clone(),
-                        resources: usable.allocated_to(&role),
+                        resources: usable.allocated_to(role),
                     });
                     if !self.allocatable(&available) {
                         break;
@@ -591,6 +677,7 @@ impl Allocator {
                 uncount = true;
             }
             fs.partial.retain(|(_, e)| *e > now);
+            self.changed.insert(aidx);
             if fs.whole_until == 0.0 && fs.partial.is_empty() {
                 f.filters.remove(&aidx);
             }

@@ -7,6 +7,7 @@
 
 pub mod allocator;
 pub mod error;
+pub mod event_queue;
 pub mod flags;
 pub mod http;
 pub mod master;

@@ -215,7 +215,7 @@ async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
                     tokio::spawn(mark_unreachable(shared.clone(), aid));
                 }
             }
-            _ = shared.wake.notified() => shared.write(|m, now| m.allocate(now)),
+            _ = shared.wake.notified() => shared.write(|m, now| m.allocate_changed(now)),
         }
     }
 }

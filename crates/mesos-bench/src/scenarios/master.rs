@@ -98,6 +98,17 @@ impl MasterUnderTest {
         self.pid().is_none()
     }
 
+    /// SIGKILLs a master process (in-process masters are stopped instead:
+    /// they cannot be killed without killing the benchmark).
+    pub async fn kill(self) {
+        match self {
+            MasterUnderTest::InProcess(h) => h.stop().await,
+            MasterUnderTest::Process { mut child, .. } => {
+                let _ = child.kill().await;
+            }
+        }
+    }
+
     pub async fn stop(self) {
         match self {
             MasterUnderTest::InProcess(h) => h.stop().await,

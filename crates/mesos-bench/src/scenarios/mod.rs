@@ -2,14 +2,19 @@
 //!
 //! * `launch` (P6): real `/bin/true` tasks through a real agent.
 //! * `register` (P3): N simulated agents with running tasks register.
+//! * `probe` (P4): extra delay of a fixed-length task in a churning cluster.
 //! * `throughput` (P5): offer -> accept -> RUNNING acknowledged, sustained.
 //! * `state` (P11): `/master/state` and allocation latency at scale.
+//! * `failover` (P8): SIGKILL the master, restart it on its embedded
+//!   store, time until every agent re-registered with its tasks.
 //! * `master` (internal): serves a master in this process for the others'
 //!   `--master_process` mode, so master and simulator each get their own
 //!   descriptor budget and the master's RSS and CPU are its own.
 
+mod failover;
 mod launch;
 mod master;
+mod probe;
 mod register;
 mod state;
 mod throughput;
@@ -18,7 +23,7 @@ pub use master::{MasterUnderTest, serve_master};
 pub use register::running_tasks;
 
 use crate::report::Figure;
-use crate::sim::{SimAgent, SimError, SimPool};
+use crate::sim::{SimAgent, SimConfig, SimError, SimPool};
 use clap::Parser;
 use futures::StreamExt;
 use mesos_types::agent_protocol::AgentTask;
@@ -30,7 +35,8 @@ use tokio::time::Instant;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "mesos-bench", rename_all = "snake_case")]
 pub struct Args {
-    /// Scenario: launch, register, throughput, state (or master: internal).
+    /// Scenario: launch, register, probe, throughput, state, failover (or
+    /// master: internal).
     #[arg(long, default_value = "launch")]
     pub scenario: String,
     /// launch: number of real tasks.
@@ -73,6 +79,15 @@ pub struct Args {
     /// Longest run time of a no-op task.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub task_max: Duration,
+    /// throughput/probe: each simulated agent's resources.
+    #[arg(
+        long,
+        default_value = "cpus:8;mem:32768;disk:100000;ports:[31000-32000]"
+    )]
+    pub agent_resources: String,
+    /// throughput/probe: each churn task's resources (the probe task's too).
+    #[arg(long, default_value = "cpus:0.01;mem:32")]
+    pub task_resources: String,
     /// Tasks launched and not yet ended, over all frameworks.
     #[arg(long, default_value_t = 4000)]
     pub max_inflight: usize,
@@ -98,9 +113,15 @@ pub struct Args {
     /// state: tasks in flight while measuring (the framework keeps launching).
     #[arg(long, default_value_t = 100)]
     pub launch_inflight: usize,
-    /// state: allocation probe rounds per phase.
+    /// state: allocation probe rounds per phase; probe: probe tasks.
     #[arg(long, default_value_t = 30)]
     pub probes: usize,
+    /// probe: how long each probe task runs.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub probe_task: Duration,
+    /// probe: a probe task is submitted this often.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub probe_interval: Duration,
     /// Write the figures as JSON here.
     #[arg(long)]
     pub json: Option<String>,
@@ -124,16 +145,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration '{s}': {e}"))
 }
 
+/// The simulated agents of `throughput` and `probe`.
+pub fn churn_sim_config(args: &Args) -> anyhow::Result<SimConfig> {
+    Ok(SimConfig {
+        resources: mesos_types::Resources::parse(&args.agent_resources, "*")
+            .map_err(|e| anyhow::anyhow!("--agent_resources: {e}"))?
+            .to_wire(true),
+        task_duration: Some((args.task_min, args.task_max.max(args.task_min))),
+        ..Default::default()
+    })
+}
+
 /// Runs the scenario named in `args`.
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     match args.scenario.as_str() {
         "launch" => launch::run(args).await,
         "register" => register::run(args).await,
+        "probe" => probe::run(args).await,
         "throughput" => throughput::run(args).await,
         "state" => state::run(args).await,
+        "failover" => failover::run(args).await,
         other => {
             anyhow::bail!(
-                "unknown scenario '{other}' (available: launch, register, throughput, state)"
+                "unknown scenario '{other}' (available: launch, register, probe, throughput, state, failover)"
             )
         }
     }
@@ -160,11 +194,23 @@ pub async fn register_agents(
     concurrency: usize,
     tasks: impl Fn(usize) -> Vec<AgentTask>,
 ) -> Registered {
+    let agents = indices.map(|i| (i, None)).collect();
+    reregister_agents(pool, agents, concurrency, tasks).await
+}
+
+/// Registers agents `(index, previous id)`: with an id, the agent
+/// re-registers under it (after a master restart).
+pub async fn reregister_agents(
+    pool: &Arc<SimPool>,
+    agents: Vec<(usize, Option<mesos_types::AgentID>)>,
+    concurrency: usize,
+    tasks: impl Fn(usize) -> Vec<AgentTask>,
+) -> Registered {
     let start = Instant::now();
-    let n = indices.len();
-    let mut results = futures::stream::iter(indices)
-        .map(|i| {
-            let register = SimAgent::register(pool, i, tasks(i));
+    let n = agents.len();
+    let mut results = futures::stream::iter(agents)
+        .map(|(i, id)| {
+            let register = SimAgent::register_as(pool, i, id, tasks(i));
             async move {
                 tokio::time::timeout(REGISTER_TIMEOUT, register)
                     .await

@@ -7,27 +7,64 @@
 
 use super::{Args, MasterUnderTest, fd_figures, http_client, metric, metrics, register_agents};
 use crate::report::{Figure, quantile_figures};
+use crate::sim::SimPool;
 use crate::sim::framework::{ChurnConfig, ChurnStats, run_churn};
-use crate::sim::{SimConfig, SimPool};
+use mesos_scheduler::{SchedulerError, Subscription};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// `--frameworks` churning frameworks sharing `--max_inflight` tasks.
+pub(super) struct Churn {
+    pub stats: Vec<Arc<ChurnStats>>,
+    stop: watch::Sender<bool>,
+    runs: Vec<tokio::task::JoinHandle<Result<Subscription, SchedulerError>>>,
+}
+
+impl Churn {
+    pub fn start(endpoint: &str, args: &Args) -> Churn {
+        let m = args.frameworks.max(1);
+        let (stop, stop_rx) = watch::channel(false);
+        let mut stats = Vec::new();
+        let mut runs = Vec::new();
+        for i in 0..m {
+            let s = Arc::new(ChurnStats::default());
+            let cfg = ChurnConfig {
+                name: format!("churn{i}"),
+                tasks_per_offer: args.tasks_per_offer,
+                max_inflight: (args.max_inflight / m).max(1),
+                task_resources: args.task_resources.clone(),
+                ..Default::default()
+            };
+            let endpoint = endpoint.to_string();
+            let (s2, rx) = (s.clone(), stop_rx.clone());
+            runs.push(tokio::spawn(async move {
+                run_churn(&endpoint, cfg, s2, rx).await
+            }));
+            stats.push(s);
+        }
+        Churn { stats, stop, runs }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for r in self.runs {
+            let _ = tokio::time::timeout(Duration::from_secs(30), r).await;
+        }
+    }
+}
+
 /// Sums a counter over every framework.
-fn total(stats: &[Arc<ChurnStats>], f: impl Fn(&ChurnStats) -> u64) -> u64 {
+pub(super) fn total(stats: &[Arc<ChurnStats>], f: impl Fn(&ChurnStats) -> u64) -> u64 {
     stats.iter().map(|s| f(s)).sum()
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     let master = MasterUnderTest::start(&args.master_flag, args.master_process).await?;
     let http = http_client()?;
-    let config = SimConfig {
-        task_duration: Some((args.task_min, args.task_max.max(args.task_min))),
-        ..Default::default()
-    };
-    let pool = SimPool::new(master.addr(), config)?;
+    let pool = SimPool::new(master.addr(), super::churn_sim_config(args)?)?;
     let reg = register_agents(&pool, 0..args.agents, args.register_concurrency, |_| vec![]).await;
     if let Some(e) = &reg.first_error {
         anyhow::bail!(
@@ -43,56 +80,37 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     );
 
     let m = args.frameworks.max(1);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut stats = Vec::new();
-    let mut runs = Vec::new();
-    for i in 0..m {
-        let s = Arc::new(ChurnStats::default());
-        let cfg = ChurnConfig {
-            name: format!("churn{i}"),
-            tasks_per_offer: args.tasks_per_offer,
-            max_inflight: (args.max_inflight / m).max(1),
-            ..Default::default()
-        };
-        let endpoint = master.endpoint();
-        let (s2, rx) = (s.clone(), stop_rx.clone());
-        runs.push(tokio::spawn(async move {
-            run_churn(&endpoint, cfg, s2, rx).await
-        }));
-        stats.push(s);
-    }
+    let churn = Churn::start(&master.endpoint(), args);
+    let stats = &churn.stats;
     tokio::time::sleep(args.warmup).await;
 
     let cpu0 = master.cpu().unwrap_or(0.0);
     let bench_cpu0 = crate::sys::cpu_secs(None).unwrap_or(0.0);
     let m0 = metrics(&http, master.addr()).await.unwrap_or_default();
-    for s in &stats {
+    for s in stats {
         s.take_latencies();
         s.measuring.store(true, Ordering::Relaxed);
     }
-    let acked0 = total(&stats, |s| ChurnStats::get(&s.running_acked));
-    let launched0 = total(&stats, |s| ChurnStats::get(&s.launched));
-    let finished0 = total(&stats, |s| ChurnStats::get(&s.finished));
+    let acked0 = total(stats, |s| ChurnStats::get(&s.running_acked));
+    let launched0 = total(stats, |s| ChurnStats::get(&s.launched));
+    let finished0 = total(stats, |s| ChurnStats::get(&s.finished));
     let start = Instant::now();
     tokio::time::sleep(args.duration).await;
     let secs = start.elapsed().as_secs_f64();
-    let acked = total(&stats, |s| ChurnStats::get(&s.running_acked)) - acked0;
-    let launched = total(&stats, |s| ChurnStats::get(&s.launched)) - launched0;
-    let finished = total(&stats, |s| ChurnStats::get(&s.finished)) - finished0;
+    let acked = total(stats, |s| ChurnStats::get(&s.running_acked)) - acked0;
+    let launched = total(stats, |s| ChurnStats::get(&s.launched)) - launched0;
+    let finished = total(stats, |s| ChurnStats::get(&s.finished)) - finished0;
     let m1 = metrics(&http, master.addr()).await.unwrap_or_default();
     let cpu = master.cpu().unwrap_or(0.0) - cpu0;
     let bench_cpu = crate::sys::cpu_secs(None).unwrap_or(0.0) - bench_cpu0;
     let mut latencies = Vec::new();
-    for s in &stats {
+    for s in stats {
         s.measuring.store(false, Ordering::Relaxed);
         latencies.append(&mut s.take_latencies());
     }
-    let failed = total(&stats, |s| ChurnStats::get(&s.failed));
-    let calls_failed = total(&stats, |s| ChurnStats::get(&s.calls_failed));
-    let _ = stop_tx.send(true);
-    for r in runs {
-        let _ = tokio::time::timeout(Duration::from_secs(30), r).await;
-    }
+    let failed = total(stats, |s| ChurnStats::get(&s.failed));
+    let calls_failed = total(stats, |s| ChurnStats::get(&s.calls_failed));
+    churn.stop().await;
 
     let runs_delta = metric(&m1, "allocator/mesos/allocation_runs")
         - metric(&m0, "allocator/mesos/allocation_runs");

@@ -74,10 +74,22 @@ impl SimAgent {
         index: usize,
         tasks: Vec<AgentTask>,
     ) -> Result<SimAgent, SimError> {
+        SimAgent::register_as(pool, index, None, tasks).await
+    }
+
+    /// Registers agent number `index`; with `id`, re-registers under the id
+    /// it was given before (after a master restart), as `mesos-agent` does.
+    pub async fn register_as(
+        pool: &Arc<SimPool>,
+        index: usize,
+        id: Option<AgentID>,
+        tasks: Vec<AgentTask>,
+    ) -> Result<SimAgent, SimError> {
         let info = AgentInfo {
             hostname: format!("sim-{index}"),
             port: 5051,
             resources: pool.config.resources.clone(),
+            id,
             ..Default::default()
         };
         SimAgent::register_with(pool, index, info, tasks).await
@@ -357,7 +369,14 @@ impl AgentState {
                 framework_info,
                 task,
             } => match framework_info.id {
-                Some(fid) => self.run_task(fid, task.task_id),
+                Some(fid) => {
+                    let fixed = task
+                        .command
+                        .as_ref()
+                        .and_then(|c| c.value.as_deref())
+                        .and_then(sleep_duration);
+                    self.run_task(fid, task.task_id, fixed)
+                }
                 None => warn!(agent = %self.id, "RUN_TASK without a framework id ignored"),
             },
             AgentEvent::RunTaskGroup {
@@ -367,7 +386,7 @@ impl AgentState {
             } => match framework_info.id {
                 Some(fid) => {
                     for t in task_group.tasks {
-                        self.run_task(fid.clone(), t.task_id);
+                        self.run_task(fid.clone(), t.task_id, None);
                     }
                 }
                 None => warn!(agent = %self.id, "RUN_TASK_GROUP without a framework id ignored"),
@@ -428,7 +447,9 @@ impl AgentState {
         }
     }
 
-    fn run_task(&mut self, fid: FrameworkID, tid: TaskID) {
+    /// Starts a no-op task: it runs for `fixed` if given, else for the
+    /// pool's random task duration, else until killed or finished.
+    fn run_task(&mut self, fid: FrameworkID, tid: TaskID, fixed: Option<Duration>) {
         if self.live.contains_key(&tid) {
             warn!(agent = %self.id, task = %tid, "duplicate RUN_TASK ignored");
             return;
@@ -439,11 +460,15 @@ impl AgentState {
         self.live.insert(tid.clone(), fid.clone());
         self.push_update(&fid, &tid, TaskState::TASK_STARTING);
         self.push_update(&fid, &tid, TaskState::TASK_RUNNING);
-        if let Some((lo, hi)) = self.pool.config.task_duration {
+        let run_for = fixed.or_else(|| {
+            let (lo, hi) = self.pool.config.task_duration?;
             let span = hi.saturating_sub(lo).as_nanos() as u64;
             let extra = if span == 0 { 0 } else { self.random() % span };
+            Some(lo + Duration::from_nanos(extra))
+        });
+        if let Some(run_for) = run_for {
             self.timers.push(Reverse(Timer {
-                at: Instant::now() + lo + Duration::from_nanos(extra),
+                at: Instant::now() + run_for,
                 task_id: tid,
                 framework_id: fid,
             }));
@@ -541,4 +566,12 @@ async fn send_call(pool: Arc<SimPool>, stream_id: HeaderValue, call: AgentCall) 
             warn!("agent call failed: {e}");
         }
     }
+}
+
+/// The no-op executor model's one command: `sleep <seconds>` runs the task
+/// for that long (the probe's fixed-length task); anything else uses the
+/// pool's task duration.
+fn sleep_duration(command: &str) -> Option<Duration> {
+    let secs: f64 = command.trim().strip_prefix("sleep ")?.trim().parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
 }

@@ -446,6 +446,38 @@ fn refused_subscription_is_fatal_even_when_checkpointing() {
 }
 
 #[test]
+fn refusal_while_resubscribing_is_retried_until_the_recovery_timeout() {
+    // After the agent died, its port may briefly answer for someone else
+    // (another agent answering 400 "Framework cannot be found"): the task
+    // must survive that and wait for its own agent.
+    let mut m = machine(true);
+    running(&mut m, &[], "sleep 1000");
+    m.handle(Input::Disconnected);
+    let a = m.handle(Input::SubscribeFailed {
+        fatal: true,
+        reason: "400 Framework cannot be found".into(),
+    });
+    assert!(!a.contains(&Action::Exit(1)), "{a:?}");
+    assert!(!a.iter().any(|x| matches!(x, Action::SignalGroup { .. })));
+    assert!(
+        a.iter().any(|x| matches!(
+            x,
+            Action::Schedule {
+                timer: Timer::Resubscribe,
+                ..
+            }
+        )),
+        "tries again: {a:?}"
+    );
+    let end = m.handle(Input::Timer(Timer::Recovery(2)));
+    assert_eq!(
+        end.last(),
+        Some(&Action::Exit(1)),
+        "gives up at the recovery timeout"
+    );
+}
+
+#[test]
 fn retry_tick_resends_only_updates_older_than_one_tick() {
     let mut m = machine(false);
     let sent = running(&mut m, &[], "sleep 1000");

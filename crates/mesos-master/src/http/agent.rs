@@ -146,7 +146,7 @@ async fn register(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
 
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = crate::event_queue::event_queue(crate::event_queue::AGENT_QUEUE_CAPACITY);
     let reg = agents_registration(info, peer.ip().to_string(), version, tasks, reregister);
     let stream_id = shared.write(|m, now| m.admit_agent(id.clone(), reg, tx, now));
     let weak = Arc::downgrade(&shared);

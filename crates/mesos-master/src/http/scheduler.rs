@@ -120,7 +120,7 @@ fn subscribe(
     let sub = call
         .subscribe
         .ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = crate::event_queue::event_queue(crate::event_queue::FRAMEWORK_QUEUE_CAPACITY);
     let outcome = shared.write(|m, now| m.subscribe(sub, call.framework_id, tx.clone(), now))?;
     let every = Duration::from_secs_f64(HEARTBEAT_INTERVAL_SECS);
     let (body, stream_id) = match outcome {
@@ -143,7 +143,7 @@ fn subscribe(
         }
         SubscribeOutcome::Refused(message) => {
             tracing::warn!("framework subscription refused: {message}");
-            let _ = tx.send(Event::error(message));
+            tx.send(Event::error(message));
             drop(tx); // the stream ends after the ERROR event
             (event_body(rx, every, Event::heartbeat(), None), None)
         }

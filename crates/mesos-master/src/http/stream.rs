@@ -1,12 +1,12 @@
 //! Long-lived RecordIO event streams (chunked), with heartbeats and a guard
 //! that reports the disconnect when the client goes away.
 
+use crate::event_queue::{EventReceiver, Next};
 use axum::body::Body;
 use bytes::Bytes;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Runs `on_close` when dropped, i.e. when hyper drops the response body
 /// because the connection ended.
@@ -27,7 +27,7 @@ impl Drop for CloseGuard {
 }
 
 struct StreamState<E> {
-    rx: UnboundedReceiver<E>,
+    rx: EventReceiver<E>,
     heartbeat: tokio::time::Interval,
     heartbeat_event: E,
     _guard: Option<CloseGuard>,
@@ -39,9 +39,11 @@ fn frame<E: Serialize>(e: &E) -> Bytes {
 }
 
 /// A body that writes every event from `rx` as a RecordIO record, plus
-/// `heartbeat_event` whenever `every` passes, until the sender is dropped.
+/// `heartbeat_event` whenever `every` passes, until the sender is dropped
+/// or the client falls too far behind (then the connection ends and the
+/// close guard reports the disconnect).
 pub fn event_body<E>(
-    rx: UnboundedReceiver<E>,
+    rx: EventReceiver<E>,
     every: Duration,
     heartbeat_event: E,
     guard: Option<CloseGuard>,
@@ -63,16 +65,16 @@ where
         tokio::select! {
             biased;
             msg = st.rx.recv() => match msg {
-                Some(e) => {
+                Next::Event(e) => {
                     // Drain what is already queued into one chunk.
                     let mut buf = frame(&e).to_vec();
-                    while let Ok(e) = st.rx.try_recv() {
+                    while let Some(e) = st.rx.try_recv() {
                         buf.extend_from_slice(&frame(&e));
                         if buf.len() > 1 << 20 { break; }
                     }
                     Some((Ok::<Bytes, Infallible>(Bytes::from(buf)), Some(st)))
                 }
-                None => None,
+                Next::Closed | Next::Overflowed => None,
             },
             _ = st.heartbeat.tick() => {
                 let b = frame(&st.heartbeat_event);
@@ -81,4 +83,32 @@ where
         }
     });
     Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_queue::event_queue;
+    use futures::StreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn a_stream_whose_client_fell_behind_ends_and_reports_the_disconnect() {
+        let (tx, rx) = event_queue::<u32>(2);
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        let guard = CloseGuard::new(move || flag.store(true, Ordering::SeqCst));
+        let body = event_body(rx, Duration::from_secs(60), 0, Some(guard));
+        for i in 1..=5 {
+            tx.send(i); // the client reads nothing meanwhile
+        }
+        let mut chunks = body.into_data_stream();
+        assert!(
+            chunks.next().await.is_none(),
+            "no partial history is delivered after an overflow"
+        );
+        drop(chunks);
+        assert!(closed.load(Ordering::SeqCst), "the disconnect is reported");
+    }
 }

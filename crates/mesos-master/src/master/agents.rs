@@ -84,7 +84,7 @@ impl Master {
         &mut self,
         id: AgentID,
         reg: Registration,
-        tx: tokio::sync::mpsc::UnboundedSender<AgentEvent>,
+        tx: crate::event_queue::EventSender<AgentEvent>,
         now: f64,
     ) -> String {
         let stream_id = uuid::Uuid::new_v4().to_string();

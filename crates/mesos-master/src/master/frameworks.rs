@@ -79,7 +79,7 @@ impl Master {
         &mut self,
         sub: Subscribe,
         top_level_id: Option<FrameworkID>,
-        tx: tokio::sync::mpsc::UnboundedSender<Event>,
+        tx: crate::event_queue::EventSender<Event>,
         now: f64,
     ) -> Result<SubscribeOutcome, ApiError> {
         let mut info = sub.framework_info;
@@ -340,7 +340,7 @@ impl Master {
             match self.offers.get(oid) {
                 Some(o) if &o.framework_id == fid => {
                     let o = self.remove_offer(oid).expect("present");
-                    self.allocator.recover(
+                    self.allocator.hand_back(
                         fid,
                         &o.agent_id,
                         &o.role,
@@ -354,7 +354,6 @@ impl Master {
                 }
             }
         }
-        self.allocation_wanted = true;
     }
 
     pub fn revive(&mut self, fid: &FrameworkID, roles: &[String]) {

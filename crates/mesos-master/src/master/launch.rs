@@ -57,9 +57,8 @@ impl Master {
             }
             if let Some(aid) = agent {
                 self.allocator
-                    .recover(fid, &aid, &role, &offered, None, now);
+                    .hand_back(fid, &aid, &role, &offered, None, now);
             }
-            self.allocation_wanted = true;
             return;
         }
         let agent = agent.expect("validated: at least one offer");
@@ -118,8 +117,7 @@ impl Master {
             }
         }
         self.allocator
-            .recover(fid, &agent, &role, &remaining, Some(refuse), now);
-        self.allocation_wanted = true;
+            .hand_back(fid, &agent, &role, &remaining, Some(refuse), now);
     }
 
     /// `None` if every offer id is valid for `fid` and all share one agent.

@@ -1,8 +1,8 @@
 //! The master's book-keeping: frameworks, agents, tasks and offers, and the
 //! rules that change them. Synchronous and I/O-free: callers pass `now`
-//! (epoch seconds) and the book pushes events into per-connection channels
-//! (unbounded senders never block, so the lock around the book is never held
-//! across I/O). The HTTP layer in `crate::http` is a thin shell around it.
+//! (epoch seconds) and the book pushes events into bounded per-connection
+//! queues ([`crate::event_queue`]: pushes never block, so the lock around the
+//! book is never held across I/O). The HTTP layer in `crate::http` is a thin shell around it.
 
 mod agents;
 mod frameworks;
@@ -11,11 +11,11 @@ mod launch;
 mod updates;
 
 use crate::allocator::Allocator;
+use crate::event_queue::EventSender;
 use mesos_types::agent_protocol::AgentEvent;
 use mesos_types::scheduler::Event;
 use mesos_types::*;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use tokio::sync::mpsc::UnboundedSender;
 
 pub use agents::{AgentEntry, Registration};
 
@@ -76,14 +76,12 @@ impl Default for MasterConfig {
 #[derive(Debug, Clone)]
 pub struct Subscription<E> {
     pub stream_id: String,
-    pub tx: UnboundedSender<E>,
+    pub tx: EventSender<E>,
 }
 
 impl<E> Subscription<E> {
     pub fn send(&self, e: E) {
-        // A closed receiver means the connection is going away; its guard
-        // reports the disconnect, so a failed send needs no handling here.
-        let _ = self.tx.send(e);
+        self.tx.send(e);
     }
 }
 
@@ -235,11 +233,22 @@ impl Master {
         }
     }
 
-    /// Runs an allocation cycle and sends the resulting offers.
+    /// Runs a full allocation cycle (every agent) and sends the offers.
     pub fn allocate(&mut self, now: f64) {
+        let allocations = self.allocator.allocate(now);
+        self.send_allocations(allocations, now);
+    }
+
+    /// Runs an event-triggered cycle over the agents that changed since
+    /// the last one (see [`Allocator::allocate_changed`]).
+    pub fn allocate_changed(&mut self, now: f64) {
+        let allocations = self.allocator.allocate_changed(now);
+        self.send_allocations(allocations, now);
+    }
+
+    fn send_allocations(&mut self, allocations: Vec<crate::allocator::Allocation>, now: f64) {
         self.allocation_wanted = false;
         self.counters.allocation_runs += 1;
-        let allocations = self.allocator.allocate(now);
         let mut by_framework: BTreeMap<FrameworkID, Vec<Offer>> = BTreeMap::new();
         for a in allocations {
             let (Some(fw), Some(agent)) = (
@@ -312,7 +321,7 @@ impl Master {
     /// (no filter, no event).
     pub(crate) fn withdraw_offer(&mut self, oid: &OfferID, now: f64) -> Option<OfferEntry> {
         let o = self.remove_offer(oid)?;
-        self.allocator.recover(
+        self.allocator.hand_back(
             &o.framework_id,
             &o.agent_id,
             &o.role,
@@ -327,7 +336,6 @@ impl Master {
     pub fn rescind_offer(&mut self, oid: &OfferID, now: f64) {
         if let Some(o) = self.withdraw_offer(oid, now) {
             self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
-            self.allocation_wanted = true;
         }
     }
 
