@@ -3,6 +3,10 @@
 use mesos_flags::FlagSources;
 use mesos_local::{LocalCluster, LocalFlags};
 
+// Same allocator as `mesos-master` (see there).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let sources = FlagSources {

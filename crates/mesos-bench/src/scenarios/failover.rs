@@ -66,7 +66,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     flags.push(format!("--port={}", addr.port()));
     let master = MasterUnderTest::start(&flags, true).await?;
     let listening = killed.elapsed();
-    let rereg = reregister_agents(&pool, ids, args.register_concurrency, tasks).await;
+    let rereg = reregister_agents(&pool, ids, args.register_concurrency, None, tasks).await;
     let all_back = killed.elapsed();
     let snapshot = metrics(&http, master.addr()).await?;
     let after = metric(&snapshot, "master/tasks_running");

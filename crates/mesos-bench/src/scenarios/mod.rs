@@ -5,12 +5,15 @@
 //! * `probe` (P4): extra delay of a fixed-length task in a churning cluster.
 //! * `throughput` (P5): offer -> accept -> RUNNING acknowledged, sustained.
 //! * `state` (P11): `/master/state` and allocation latency at scale.
+//! * `detect` (P9): silenced agents found unreachable by health checking
+//!   with both cores busy; no healthy agent removed.
 //! * `failover` (P8): SIGKILL the master, restart it on its embedded
 //!   store, time until every agent re-registered with its tasks.
 //! * `master` (internal): serves a master in this process for the others'
 //!   `--master_process` mode, so master and simulator each get their own
 //!   descriptor budget and the master's RSS and CPU are its own.
 
+mod detect;
 mod failover;
 mod launch;
 mod master;
@@ -35,8 +38,8 @@ use tokio::time::Instant;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "mesos-bench", rename_all = "snake_case")]
 pub struct Args {
-    /// Scenario: launch, register, probe, throughput, state, failover (or
-    /// master: internal).
+    /// Scenario: launch, register, probe, throughput, state, failover,
+    /// detect (or master: internal).
     #[arg(long, default_value = "launch")]
     pub scenario: String,
     /// launch: number of real tasks.
@@ -51,6 +54,10 @@ pub struct Args {
     /// register: running tasks each agent reports when it registers.
     #[arg(long, default_value_t = 10)]
     pub tasks_per_agent: usize,
+    /// register: registrations per second, paced (0: as fast as
+    /// `--register_concurrency` allows).
+    #[arg(long, default_value_t = 0.0)]
+    pub register_rate: f64,
     /// Registrations in flight at once.
     #[arg(long, default_value_t = 256)]
     pub register_concurrency: usize,
@@ -122,6 +129,18 @@ pub struct Args {
     /// probe: a probe task is submitted this often.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub probe_interval: Duration,
+    /// detect: agents silenced.
+    #[arg(long, default_value_t = 10)]
+    pub silenced: usize,
+    /// detect: the master's `--agent_ping_timeout`.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+    /// detect: the master's `--max_agent_ping_timeouts`.
+    #[arg(long, default_value_t = 3)]
+    pub max_ping_timeouts: u32,
+    /// detect: threads spinning to keep every core busy (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub busy_threads: usize,
     /// Write the figures as JSON here.
     #[arg(long)]
     pub json: Option<String>,
@@ -165,9 +184,10 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
         "throughput" => throughput::run(args).await,
         "state" => state::run(args).await,
         "failover" => failover::run(args).await,
+        "detect" => detect::run(args).await,
         other => {
             anyhow::bail!(
-                "unknown scenario '{other}' (available: launch, register, probe, throughput, state, failover)"
+                "unknown scenario '{other}' (available: launch, register, probe, throughput, state, failover, detect)"
             )
         }
     }
@@ -184,6 +204,8 @@ pub struct Registered {
     pub elapsed: Duration,
     pub failures: usize,
     pub first_error: Option<String>,
+    /// Request -> REGISTERED of each successful registration, ms.
+    pub latencies_ms: Vec<f64>,
 }
 
 /// Registers agents `indices` with at most `concurrency` registrations in
@@ -195,35 +217,50 @@ pub async fn register_agents(
     tasks: impl Fn(usize) -> Vec<AgentTask>,
 ) -> Registered {
     let agents = indices.map(|i| (i, None)).collect();
-    reregister_agents(pool, agents, concurrency, tasks).await
+    reregister_agents(pool, agents, concurrency, None, tasks).await
 }
 
 /// Registers agents `(index, previous id)`: with an id, the agent
-/// re-registers under it (after a master restart).
+/// re-registers under it (after a master restart). With `rate`, the k-th
+/// registration is sent at `k / rate` seconds (open loop: latency is
+/// measured from that moment, so queueing in the master counts).
 pub async fn reregister_agents(
     pool: &Arc<SimPool>,
     agents: Vec<(usize, Option<mesos_types::AgentID>)>,
     concurrency: usize,
+    rate: Option<f64>,
     tasks: impl Fn(usize) -> Vec<AgentTask>,
 ) -> Registered {
     let start = Instant::now();
     let n = agents.len();
-    let mut results = futures::stream::iter(agents)
-        .map(|(i, id)| {
+    let mut results = futures::stream::iter(agents.into_iter().enumerate())
+        .map(|(k, (i, id))| {
             let register = SimAgent::register_as(pool, i, id, tasks(i));
+            let due = rate
+                .filter(|r| *r > 0.0)
+                .map(|r| start + Duration::from_secs_f64(k as f64 / r));
             async move {
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due).await;
+                }
+                let sent = due.unwrap_or_else(Instant::now);
                 tokio::time::timeout(REGISTER_TIMEOUT, register)
                     .await
                     .unwrap_or_else(|_| Err(SimError::Protocol("no REGISTERED in time".into())))
+                    .map(|a| (a, sent.elapsed().as_secs_f64() * 1e3))
             }
         })
         .buffer_unordered(concurrency.max(1));
     let mut agents = Vec::with_capacity(n);
+    let mut latencies_ms = Vec::with_capacity(n);
     let mut failures = 0;
     let mut first_error = None;
     while let Some(r) = results.next().await {
         match r {
-            Ok(a) => agents.push(a),
+            Ok((a, ms)) => {
+                agents.push(a);
+                latencies_ms.push(ms);
+            }
             Err(e) => {
                 failures += 1;
                 first_error.get_or_insert_with(|| format!("{e:?}"));
@@ -235,6 +272,7 @@ pub async fn reregister_agents(
         elapsed: start.elapsed(),
         failures,
         first_error,
+        latencies_ms,
     }
 }
 

@@ -6,8 +6,8 @@
 //! `--registry=both` the replicated-log run is printed against the
 //! in-memory one.
 
-use super::{Args, MasterUnderTest, fd_figures, http_client, metric, metrics, register_agents};
-use crate::report::Figure;
+use super::{Args, MasterUnderTest, fd_figures, http_client, metric, metrics, reregister_agents};
+use crate::report::{Figure, percentile, quantile_figures};
 use crate::sim::{SimConfig, SimPool};
 use mesos_types::agent_protocol::AgentTask;
 use mesos_types::*;
@@ -47,10 +47,20 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     };
     let mut figures = Vec::new();
     let mut reference = None;
+    let mut p99s = Vec::new();
     for registry in registries {
-        let (mut f, secs) = run_once(args, registry, reference).await?;
+        let (mut f, secs, p99) = run_once(args, registry, reference).await?;
         figures.append(&mut f);
         reference.get_or_insert(secs);
+        p99s.push(p99);
+    }
+    // P10: what durability adds to a registration (redb, group commit)
+    // over the same run in memory.
+    if let [mem, durable] = p99s[..] {
+        figures.push(
+            Figure::new("p10_added_registration_latency_p99", durable - mem, "ms")
+                .against(10.0, "ms target"),
+        );
     }
     Ok(figures)
 }
@@ -59,7 +69,7 @@ async fn run_once(
     args: &Args,
     registry: &str,
     reference: Option<f64>,
-) -> anyhow::Result<(Vec<Figure>, f64)> {
+) -> anyhow::Result<(Vec<Figure>, f64, f64)> {
     let dir = tempfile::tempdir()?;
     let mut extra = vec![format!("--registry={registry}")];
     if registry == "replicated_log" {
@@ -78,9 +88,13 @@ async fn run_once(
     let n = args.agents;
     let k = args.tasks_per_agent;
     let start = Instant::now();
-    let reg = register_agents(&pool, 0..n, args.register_concurrency, |i| {
-        running_tasks(i, k, &task_resources)
-    })
+    let reg = reregister_agents(
+        &pool,
+        (0..n).map(|i| (i, None)).collect(),
+        args.register_concurrency,
+        Some(args.register_rate),
+        |i| running_tasks(i, k, &task_resources),
+    )
     .await;
     let ok = reg.agents.len();
     let active = super::wait_metric(
@@ -122,6 +136,11 @@ async fn run_once(
         format!("{p}_registration_rate"),
         ok as f64 / total.max(1e-9),
         "agents/s",
+    ));
+    figures.extend(quantile_figures(
+        &format!("{p}_registration_latency"),
+        reg.latencies_ms.clone(),
+        "ms",
     ));
     let (what, rss_name) = if master.in_process() {
         ("process (master + simulator)", "process_rss")
@@ -192,5 +211,7 @@ async fn run_once(
     }
     drop(reg.agents);
     let _ = tokio::time::timeout(Duration::from_secs(30), master.stop()).await;
-    Ok((figures, total))
+    let mut sorted = reg.latencies_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok((figures, total, percentile(&sorted, 0.99)))
 }

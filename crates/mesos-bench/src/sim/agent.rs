@@ -63,6 +63,9 @@ enum Command {
         tasks: Vec<(FrameworkID, TaskID)>,
         reply: oneshot::Sender<AgentView>,
     },
+    /// Go silent: keep the connection but answer nothing (a hung host or
+    /// a partition that drops packets).
+    Silence,
 }
 
 impl SimAgent {
@@ -173,6 +176,7 @@ impl SimAgent {
             outbox: VecDeque::new(),
             rng: seed | 1,
             acks: 0,
+            silent: false,
         };
         tokio::spawn(state.run(body, decoder, early, rx));
         Ok(SimAgent {
@@ -191,6 +195,12 @@ impl SimAgent {
             task_id: task_id.clone(),
             state,
         });
+    }
+
+    /// Stops answering the master (PONGs and every other call) while
+    /// keeping the connection open, so only health checking can notice.
+    pub fn silence(&self) {
+        let _ = self.cmds.send(Command::Silence);
     }
 
     /// The agent's current state; `tasks` selects whose pending updates count.
@@ -245,6 +255,8 @@ struct AgentState {
     outbox: VecDeque<AgentCall>,
     rng: u64,
     acks: u64,
+    /// Silenced: nothing is sent any more.
+    silent: bool,
 }
 
 impl AgentState {
@@ -266,6 +278,9 @@ impl AgentState {
         let mut inflight: Option<CallFuture> = None;
         let mut connected = true;
         loop {
+            if self.silent {
+                self.outbox.clear();
+            }
             if inflight.is_none()
                 && let Some(call) = self.outbox.pop_front()
             {
@@ -317,6 +332,10 @@ impl AgentState {
                     task_id,
                     state,
                 })) => self.end_task(&framework_id, &task_id, state),
+                Step::Command(Some(Command::Silence)) => {
+                    self.silent = true;
+                    self.outbox.clear();
+                }
                 Step::Command(Some(Command::Query { tasks, reply })) => {
                     let mut live_tasks: Vec<(FrameworkID, TaskID)> = self
                         .live
