@@ -93,7 +93,8 @@ pub struct AgentFlags {
     /// Initial backoff between registration attempts (doubles up to 10 s).
     #[arg(long, default_value = "1secs")]
     pub registration_backoff_factor: Duration,
-    /// How often an unacknowledged status update is re-sent to the master.
+    /// First wait before an unacknowledged status update is re-sent to the
+    /// master; each further re-send waits twice as long, up to 10 minutes.
     #[arg(long, default_value = "10secs", hide = true)]
     pub status_update_retry_interval: Duration,
     /// Log directory (accepted; logs go to stderr).

@@ -1,6 +1,8 @@
 //! The status update manager (spec §3.2): per task an ordered queue of
-//! updates; only the head is in flight to the master and it is re-sent every
-//! retry interval until the master's ACKNOWLEDGE with its uuid arrives.
+//! updates; only the head is in flight to the master and it is re-sent until
+//! the master's ACKNOWLEDGE with its uuid arrives: first after the retry
+//! interval (`--status_update_retry_interval`, 10 s), then after twice the
+//! previous wait, up to [`MAX_RETRY_INTERVAL`] (10 min), as Mesos does.
 //!
 //! Pure bookkeeping: callers pass `now` and decide what to do with the
 //! updates it says are due.
@@ -11,11 +13,16 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The longest wait between two sends of the same update.
+pub const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(600);
+
 #[derive(Debug, Default)]
 struct Stream {
     pending: VecDeque<TaskStatus>,
     /// When the head was last sent (None = not sent yet).
     sent_at: Option<Instant>,
+    /// Re-sends of the current head so far (the backoff exponent).
+    resends: u32,
     /// Every uuid this stream accepted, to drop duplicates.
     seen: HashSet<String>,
     /// A terminal update was accepted; later ones are ignored.
@@ -75,6 +82,7 @@ impl UpdateManager {
         stream.pending.push_back(status);
         let send = if stream.pending.len() == 1 && connected {
             stream.sent_at = Some(now);
+            stream.resends = 0;
             stream.pending.front().cloned().map(Box::new)
         } else {
             None
@@ -107,6 +115,7 @@ impl UpdateManager {
         }
         let acked = stream.pending.pop_front();
         stream.sent_at = None;
+        stream.resends = 0;
         if acked.is_some_and(|s| is_terminal(s.state)) {
             self.streams.remove(&key);
             return Acked::Done {
@@ -127,27 +136,35 @@ impl UpdateManager {
         }
     }
 
-    /// Heads not sent yet or sent at least `interval` ago; marks them sent.
+    /// Heads not sent yet, or whose backoff passed: `interval` after the
+    /// first send, doubling with every re-send up to [`MAX_RETRY_INTERVAL`].
+    /// Marks them sent.
     pub fn due(&mut self, now: Instant, interval: Duration) -> Vec<(FrameworkID, TaskStatus)> {
         let mut out = Vec::new();
         for ((fid, _), s) in self.streams.iter_mut() {
             let Some(head) = s.pending.front() else {
                 continue;
             };
-            if s.sent_at
-                .is_none_or(|t| now.saturating_duration_since(t) >= interval)
-            {
-                s.sent_at = Some(now);
-                out.push((fid.clone(), head.clone()));
+            let wait = interval
+                .saturating_mul(1u32 << s.resends.min(16))
+                .min(MAX_RETRY_INTERVAL.max(interval));
+            match s.sent_at {
+                None => {}
+                Some(t) if now.saturating_duration_since(t) >= wait => s.resends += 1,
+                Some(_) => continue,
             }
+            s.sent_at = Some(now);
+            out.push((fid.clone(), head.clone()));
         }
         out
     }
 
-    /// Every head, to send right after (re-)registering; marks them sent.
+    /// Every head, to send right after (re-)registering (a new master link
+    /// starts the backoff afresh); marks them sent.
     pub fn all_heads(&mut self, now: Instant) -> Vec<(FrameworkID, TaskStatus)> {
         for s in self.streams.values_mut() {
             s.sent_at = None;
+            s.resends = 0;
         }
         self.due(now, Duration::ZERO)
     }
@@ -238,5 +255,34 @@ mod tests {
         assert!(m.due(t0 + Duration::from_secs(11), interval).is_empty());
         m.remove_framework(&f);
         assert!(m.all_heads(t0).is_empty());
+    }
+
+    #[test]
+    fn retries_back_off_doubling_up_to_ten_minutes_and_reset_per_head() {
+        let f = FrameworkID::new("f");
+        let mut m = UpdateManager::default();
+        let t0 = Instant::now();
+        let interval = Duration::from_secs(10);
+        m.push(&f, status("t", TASK_RUNNING, "u1"), true, t0);
+        m.push(&f, status("t", TASK_FINISHED, "u2"), true, t0);
+        // Re-sends of u1 at +10, +30 (20 later), +70 (40 later), ...
+        let mut at = t0;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            let mut next = at + Duration::from_secs(1);
+            while m.due(next, interval).is_empty() {
+                next += Duration::from_secs(1);
+            }
+            waits.push((next - at).as_secs());
+            at = next;
+        }
+        assert_eq!(waits, vec![10, 20, 40, 80, 160, 320, 600, 600, 600]);
+        // The acknowledgement's next head starts from the interval again.
+        let Acked::Done { next: Some(_), .. } = m.acknowledge(&f, &"t".into(), "u1", true, at)
+        else {
+            panic!("u2 becomes the head")
+        };
+        assert!(m.due(at + Duration::from_secs(9), interval).is_empty());
+        assert_eq!(m.due(at + Duration::from_secs(10), interval).len(), 1);
     }
 }
