@@ -364,7 +364,8 @@ impl Allocator {
 
     /// Returns resources (offered or used) to the pool. With `refuse_seconds`,
     /// the framework is not offered the same resources on that agent again
-    /// until `now + refuse_seconds`.
+    /// until `now + refuse_seconds`. The agent is a candidate for the next
+    /// event cycle (resources freed by tasks or executors ending).
     pub fn recover(
         &mut self,
         fid: &FrameworkID,
@@ -374,15 +375,10 @@ impl Allocator {
         refuse_seconds: Option<f64>,
         now: f64,
     ) {
-        self.track(fid, agent, role, resources, -1);
-        if let Some(secs) = refuse_seconds
-            && secs > 0.0
-            && !resources.is_empty()
-        {
-            self.add_filter(fid, agent, resources.unallocated(), now + secs);
+        self.give_back(fid, agent, role, resources, refuse_seconds, now);
+        if let Some(a) = self.agents.get(agent) {
+            self.changed.insert(a.idx);
         }
-        self.resort_framework(fid, role);
-        self.resort_role(role);
     }
 
     /// Resources a framework handed back (a decline, the unused part of an
@@ -401,14 +397,29 @@ impl Allocator {
         refuse_seconds: Option<f64>,
         now: f64,
     ) {
-        let idx = self.agents.get(agent).map(|a| a.idx);
-        let was_changed = idx.is_some_and(|i| self.changed.contains(&i));
-        self.recover(fid, agent, role, resources, refuse_seconds, now);
-        if let Some(i) = idx
-            && !was_changed
+        self.give_back(fid, agent, role, resources, refuse_seconds, now);
+    }
+
+    /// What [`Allocator::recover`] and [`Allocator::hand_back`] share: the
+    /// resources are free again, optionally behind a filter.
+    fn give_back(
+        &mut self,
+        fid: &FrameworkID,
+        agent: &AgentID,
+        role: &str,
+        resources: &Resources,
+        refuse_seconds: Option<f64>,
+        now: f64,
+    ) {
+        self.track(fid, agent, role, resources, -1);
+        if let Some(secs) = refuse_seconds
+            && secs > 0.0
+            && !resources.is_empty()
         {
-            self.changed.remove(&i);
+            self.add_filter(fid, agent, resources.unallocated(), now + secs);
         }
+        self.resort_framework(fid, role);
+        self.resort_role(role);
     }
 
     /// Marks resources as allocated outside a cycle (e.g. tasks re-reported).
@@ -442,7 +453,6 @@ impl Allocator {
                 a.free.subtract(&plain);
             } else {
                 a.free.add(&plain);
-                self.changed.insert(a.idx);
                 if !a.total.contains(&a.free) {
                     // Recovering more than was allocated would over-commit
                     // the agent; keep free within the total.
@@ -571,22 +581,12 @@ impl Allocator {
     /// Runs a cycle over the agents that changed since the last cycle
     /// (event-triggered); a full cycle when a change concerns every agent.
     pub fn allocate_changed(&mut self, now: f64) -> Vec<Allocation> {
-        self.expire_filters(now);
         if self.all_changed {
             return self.allocate(now);
         }
+        self.expire_filters(now);
         let changed = std::mem::take(&mut self.changed);
         self.allocate_indexes(changed.into_iter(), now)
-    }
-
-    /// Runs one allocation cycle over the given agents only.
-    pub fn allocate_agents(&mut self, agents: &[AgentID], now: f64) -> Vec<Allocation> {
-        self.expire_filters(now);
-        let idxs: Vec<u32> = agents
-            .iter()
-            .filter_map(|a| self.agents.get(a).map(|s| s.idx))
-            .collect();
-        self.allocate_indexes(idxs.into_iter(), now)
     }
 
     fn allocate_indexes(&mut self, idxs: impl Iterator<Item = u32>, now: f64) -> Vec<Allocation> {

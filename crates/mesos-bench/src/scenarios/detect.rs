@@ -29,13 +29,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     let http = http_client()?;
     let pool = SimPool::new(master.addr(), SimConfig::default())?;
     let reg = register_agents(&pool, 0..args.agents, args.register_concurrency, |_| vec![]).await;
-    if let Some(e) = &reg.first_error {
-        anyhow::bail!(
-            "only {} of {} agents registered: {e}",
-            reg.agents.len(),
-            args.agents
-        );
-    }
+    reg.require_all(args.agents)?;
     let bound = args.ping_timeout.as_secs_f64() * f64::from(args.max_ping_timeouts.max(1)) + 1.0;
     let k = args.silenced.clamp(1, reg.agents.len());
 

@@ -40,13 +40,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
 
     let pool = SimPool::new(addr, SimConfig::default())?;
     let reg = register_agents(&pool, 0..args.agents, args.register_concurrency, tasks).await;
-    if let Some(e) = &reg.first_error {
-        anyhow::bail!(
-            "only {} of {} agents registered: {e}",
-            reg.agents.len(),
-            args.agents
-        );
-    }
+    reg.require_all(args.agents)?;
     eprintln!(
         "{} agents with {} tasks registered in {:.1} s",
         reg.agents.len(),

@@ -208,6 +208,19 @@ pub struct Registered {
     pub latencies_ms: Vec<f64>,
 }
 
+impl Registered {
+    /// Fails the scenario unless all `wanted` agents registered.
+    pub fn require_all(&self, wanted: usize) -> anyhow::Result<()> {
+        match &self.first_error {
+            Some(e) => anyhow::bail!(
+                "only {} of {wanted} agents registered: {e}",
+                self.agents.len()
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Registers agents `indices` with at most `concurrency` registrations in
 /// flight; `tasks(i)` are the running tasks agent `i` reports.
 pub async fn register_agents(

@@ -93,9 +93,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     // final shape.
     let b = args.build_agents.clamp(1, n);
     let first = register_agents(&pool, 0..b, args.register_concurrency, tasks_for).await;
-    if let Some(e) = &first.first_error {
-        anyhow::bail!("only {} of {b} agents registered: {e}", first.agents.len());
-    }
+    first.require_all(b)?;
     let mut agents = first.agents;
 
     // Completed tasks, through a framework that then keeps launching.

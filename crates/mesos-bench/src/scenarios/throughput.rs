@@ -66,13 +66,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     let http = http_client()?;
     let pool = SimPool::new(master.addr(), super::churn_sim_config(args)?)?;
     let reg = register_agents(&pool, 0..args.agents, args.register_concurrency, |_| vec![]).await;
-    if let Some(e) = &reg.first_error {
-        anyhow::bail!(
-            "only {} of {} agents registered: {e}",
-            reg.agents.len(),
-            args.agents
-        );
-    }
+    reg.require_all(args.agents)?;
     eprintln!(
         "{} agents registered in {:.1} s",
         reg.agents.len(),
