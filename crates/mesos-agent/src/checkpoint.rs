@@ -5,7 +5,7 @@
 //! meta/slaves/latest                                  agent id
 //! meta/slaves/<aid>/frameworks/<fid>/framework.info   FrameworkInfo
 //!   .../executors/<eid>/runs/<cid>/executor.info       ExecutorRecord
-//!   .../executors/<eid>/runs/<cid>/forked.pid          pid
+//!   .../executors/<eid>/runs/<cid>/forked.pid          ForkedPid
 //!   .../runs/<cid>/tasks/<tid>/task.info               TaskInfo
 //!   .../runs/<cid>/tasks/<tid>/task.updates            UpdateRecord stream
 //! ```
@@ -201,15 +201,37 @@ pub fn run_dir(work_dir: &Path, aid: &str, fid: &str, eid: &str, cid: &str) -> P
         .join(cid)
 }
 
-/// Whether process `pid` exists and is not a zombie.
-pub fn pid_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // `pid (comm) S ...`: the state follows the last ')'.
-    stat.rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next())
-        .is_some_and(|s| s != "Z" && s != "X")
+/// The `forked.pid` record: the executor's pid and its start time, so that
+/// a recovering agent does not take an unrelated process that reused the
+/// pid (after a reboot or a pid wrap-around) for its executor. Agents
+/// before the start time was recorded wrote the bare pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ForkedPid {
+    Stamped { pid: u32, start_time: u64 },
+    Bare(u32),
+}
+
+impl ForkedPid {
+    pub fn new(pid: u32, start_time: Option<u64>) -> ForkedPid {
+        match start_time {
+            Some(start_time) => ForkedPid::Stamped { pid, start_time },
+            None => ForkedPid::Bare(pid),
+        }
+    }
+
+    pub fn pid(self) -> u32 {
+        match self {
+            ForkedPid::Stamped { pid, .. } | ForkedPid::Bare(pid) => pid,
+        }
+    }
+
+    pub fn start_time(self) -> Option<u64> {
+        match self {
+            ForkedPid::Stamped { start_time, .. } => Some(start_time),
+            ForkedPid::Bare(_) => None,
+        }
+    }
 }
 
 /// Reads the checkpoint. `strict`: any damage is an error; otherwise the
@@ -303,8 +325,8 @@ fn read_all(work_dir: &Path, problems: &mut Vec<String>) -> Recovered {
 fn read_run(rdir: &Path, problems: &mut Vec<String>) -> Option<RecoveredExecutor> {
     let record = read_file::<ExecutorRecord>(&rdir.join("executor.info"), problems)?;
     let pid_file = rdir.join("forked.pid");
-    let pid = if pid_file.exists() {
-        read_file::<u32>(&pid_file, problems)
+    let forked = if pid_file.exists() {
+        read_file::<ForkedPid>(&pid_file, problems)
     } else {
         None
     };
@@ -346,8 +368,10 @@ fn read_run(rdir: &Path, problems: &mut Vec<String>) -> Option<RecoveredExecutor
         }
     }
     Some(RecoveredExecutor {
-        alive: pid.is_some_and(pid_alive),
-        pid,
+        alive: forked
+            .is_some_and(|f| crate::proc_tree::is_same_live_process(f.pid(), f.start_time())),
+        pid: forked.map(ForkedPid::pid),
+        start_time: forked.and_then(ForkedPid::start_time),
         record,
         tasks,
     })
@@ -443,5 +467,57 @@ mod tests {
         let r = recover(w, false).unwrap();
         assert_eq!(r.agent_id.unwrap().value, "A-S1");
         assert!(r.frameworks.is_empty());
+    }
+
+    /// An executor run whose `forked.pid` holds `forked`, recovered.
+    fn recover_run_with(forked: &[u8]) -> RecoveredExecutor {
+        let d = tempfile::tempdir().unwrap();
+        let w = d.path();
+        write_atomic(&latest_agent(w), br#"{"value":"A-S1"}"#, true).unwrap();
+        write_atomic(
+            &framework_dir(w, "A-S1", "F1").join("framework.info"),
+            br#"{"user":"u","name":"fw","id":{"value":"F1"},"checkpoint":true}"#,
+            true,
+        )
+        .unwrap();
+        let rdir = run_dir(w, "A-S1", "F1", "E1", "C1");
+        let record = ExecutorRecord {
+            info: ExecutorInfo::default(),
+            container_id: ContainerID {
+                value: "C1".into(),
+                parent: None,
+            },
+            directory: w.join("sandbox"),
+            command_executor: true,
+        };
+        let record = serde_json::to_vec(&record).unwrap();
+        write_atomic(&rdir.join("executor.info"), &record, true).unwrap();
+        write_atomic(&rdir.join("forked.pid"), forked, true).unwrap();
+        let mut r = recover(w, true).unwrap();
+        r.frameworks.remove(0).executors.remove(0)
+    }
+
+    #[test]
+    fn recovered_executor_is_alive_only_if_its_pid_was_not_reused() {
+        let me = std::process::id();
+        let start = crate::proc_tree::live_start_time(me).unwrap();
+        let stamped =
+            |start_time| serde_json::to_vec(&ForkedPid::new(me, Some(start_time))).unwrap();
+
+        let same = recover_run_with(&stamped(start));
+        assert_eq!(
+            (same.pid, same.start_time, same.alive),
+            (Some(me), Some(start), true)
+        );
+        // A live process under the recorded pid that started at another
+        // time is not our executor: never adopted (nor killed).
+        let reused = recover_run_with(&stamped(start + 1));
+        assert_eq!((reused.pid, reused.alive), (Some(me), false));
+        // A checkpoint written before start times were recorded.
+        let bare = recover_run_with(me.to_string().as_bytes());
+        assert_eq!(
+            (bare.pid, bare.start_time, bare.alive),
+            (Some(me), None, true)
+        );
     }
 }

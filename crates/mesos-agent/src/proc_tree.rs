@@ -39,6 +39,37 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     })
 }
 
+/// Field 22 of a `/proc/<pid>/stat` line, the process start time in clock
+/// ticks since boot, or `None` for a zombie or dead process. A pid and its
+/// start time name one process: pids are reused, start times (with the pid)
+/// are not.
+pub fn parse_live_start_time(text: &str) -> Option<u64> {
+    let (_, tail) = text.rsplit_once(')')?;
+    let mut fields = tail.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // `state` was field 3; the start time is field 22.
+    fields.nth(22 - 4)?.parse().ok()
+}
+
+/// The start time of live process `pid` (see [`parse_live_start_time`]).
+pub fn live_start_time(pid: u32) -> Option<u64> {
+    parse_live_start_time(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Whether `pid` is alive and is still the process that had `start_time`.
+/// Without a recorded start time (a checkpoint of an older agent) only
+/// liveness can be checked.
+pub fn is_same_live_process(pid: u32, start_time: Option<u64>) -> bool {
+    match (live_start_time(pid), start_time) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(now), Some(then)) => now == then,
+    }
+}
+
 /// All processes under `proc_root` (normally `/proc`).
 pub fn snapshot(proc_root: &Path) -> Vec<ProcStat> {
     let Ok(entries) = std::fs::read_dir(proc_root) else {
@@ -124,6 +155,26 @@ mod tests {
         let s = parse_stat("77 (we (ird) name) R 1 77 77 0").unwrap();
         assert_eq!((s.pid, s.state, s.ppid, s.pgrp), (77, 'R', 1, 77));
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn start_time_is_field_22_and_absent_for_zombies() {
+        let line =
+            "1234 (a ) b) S 1200 1234 1200 0 -1 4194560 96 0 0 0 5 3 0 0 20 0 1 0 987654 8192 100";
+        assert_eq!(parse_live_start_time(line), Some(987_654));
+        let zombie = line.replacen(") S ", ") Z ", 1);
+        assert_eq!(parse_live_start_time(&zombie), None);
+        assert_eq!(parse_live_start_time("1 (short) S 0 1"), None);
+    }
+
+    #[test]
+    fn own_process_is_recognised_only_with_its_own_start_time() {
+        let me = std::process::id();
+        let start = live_start_time(me).expect("this process is alive");
+        assert!(is_same_live_process(me, Some(start)));
+        assert!(is_same_live_process(me, None));
+        // The same pid with another start time is a reused pid.
+        assert!(!is_same_live_process(me, Some(start + 1)));
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl Shared {
                     executor_id,
                     container_id,
                     pid,
+                    start_time,
                 } => {
                     tokio::spawn(watch_executor(
                         self.clone(),
@@ -158,6 +159,7 @@ impl Shared {
                         executor_id,
                         container_id,
                         pid,
+                        start_time,
                     ));
                 }
                 Effect::Schedule { after, timer } => {
@@ -268,7 +270,9 @@ async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec) {
         warn!(%fid, %eid, "Executor exited before its pid was known");
         return;
     };
-    shared.handle(|c| c.executor_launched(&fid, &eid, &cid, pid));
+    // Read while the child is unreaped, so the pid cannot have been reused.
+    let start_time = proc_tree::live_start_time(pid);
+    shared.handle(|c| c.executor_launched(&fid, &eid, &cid, pid, start_time));
     let exit = match child.wait().await {
         Ok(status) => exit_info(status),
         Err(e) => ExitInfo {
@@ -289,11 +293,17 @@ async fn watch_executor(
     eid: ExecutorID,
     cid: mesos_types::ContainerID,
     pid: u32,
+    start_time: Option<u64>,
 ) {
-    while crate::checkpoint::pid_alive(pid) {
+    while proc_tree::is_same_live_process(pid, start_time) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    proc_tree::kill_group(pid);
+    // Linux keeps a pid unused while a process group of that id has members,
+    // so a pid already reused means the executor's group is gone: killing
+    // that group id now would hit the newcomer's group.
+    if proc_tree::live_start_time(pid).is_none() {
+        proc_tree::kill_group(pid);
+    }
     let exit = ExitInfo {
         wait_status: -1,
         description: "exited (recovered executor; exit status unknown)".into(),

@@ -102,9 +102,7 @@ pub async fn start(
     let bind: SocketAddr = format!("{}:{}", flags.ip, flags.port)
         .parse()
         .context("--ip/--port")?;
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("binding {bind}"))?;
+    let listener = listen(bind).with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr()?;
     let adv_ip = flags.advertise_ip.clone().unwrap_or_else(|| {
         if addr.ip().is_unspecified() {
@@ -210,7 +208,8 @@ async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let silent = shared.write(|m, now| { m.tick(now); m.allocate(now); m.silent_agents(now) });
+                let period = interval.as_secs_f64();
+                let silent = shared.write(|m, now| { m.tick(now); m.allocate(now); m.silent_agents(now, period) });
                 for aid in silent {
                     tokio::spawn(mark_unreachable(shared.clone(), aid));
                 }
@@ -248,4 +247,20 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Binds the master's listener with the deepest accept queue the kernel
+/// allows (it caps the request at `net.core.somaxconn`). tokio's `bind`
+/// asks for 1,024: when thousands of agents (re)connect at once, as after
+/// a master failover, a full queue drops SYNs and each dropped agent waits
+/// a second for the retransmit.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
 }

@@ -722,8 +722,8 @@ async fn partition_aware_tasks_go_unreachable_and_resume() {
 async fn agents_answering_pings_stay_registered() {
     let m = master(&["--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=5"]).await;
     let _agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
-    // Many health-check periods pass; each allocation tick would mark a
-    // silent agent. Wait for allocation runs instead of sleeping blindly.
+    // Many health-check periods pass (30 allocation ticks of 50 ms); each
+    // tick would mark a silent agent. Wait for ticks, not for time.
     let start = metrics(&m).await["allocator/mesos/allocation_runs"]
         .as_f64()
         .unwrap();
@@ -732,7 +732,8 @@ async fn agents_answering_pings_stay_registered() {
         .unwrap()
         < start + 30.0
     {
-        tokio::task::yield_now().await;
+        // Polling pace only; the loop waits for ticks, not for time.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let mm = metrics(&m).await;
     assert_eq!(mm["master/slaves_unreachable"], 0.0);
@@ -837,7 +838,7 @@ async fn scheduler_back_within_failover_timeout_keeps_its_tasks() {
 }
 
 #[tokio::test]
-async fn agents_that_never_reregister_after_a_restart_become_unreachable() {
+async fn agents_that_never_reregister_after_a_restart_become_unreachable_and_stay_lost() {
     let dir = tempfile::tempdir().unwrap();
     let wd = format!("--work_dir={}", dir.path().display());
     let registry_flags = [
@@ -881,6 +882,37 @@ async fn agents_that_never_reregister_after_a_restart_become_unreachable() {
         .await
         .unwrap();
     assert_eq!(state["unreachable_slaves"], 1);
+
+    // The agent comes back after all, still running the task that
+    // reconciliation reported lost: the master kills it and acknowledges
+    // the resulting TASK_KILLED itself, so the framework never hears a
+    // second terminal state for it.
+    let fid = sub.caller.framework_id.clone();
+    let tid = TaskID::new("on-gone-agent");
+    let mut back = FakeAgent::connect(
+        &m2,
+        "cpus:1;mem:128",
+        Some(gone.clone()),
+        vec![running_task(&fid, "on-gone-agent", &gone)],
+        true,
+    )
+    .await;
+    match back.next().await {
+        AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id, tid),
+        other => panic!("expected KILL_TASK for the lost task, got {other:?}"),
+    }
+    let uuid = back.update(&fid, &tid, TaskState::TASK_KILLED).await;
+    match back.next().await {
+        AgentEvent::Acknowledge { uuid: acked, .. } => assert_eq!(acked, uuid),
+        other => panic!("expected the master to acknowledge, got {other:?}"),
+    }
+    sub.caller.reconcile(vec![ask]).await.unwrap();
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
+    assert_eq!((s.task_id, s.state), (tid, TaskState::TASK_LOST));
 }
 
 #[tokio::test]

@@ -31,12 +31,47 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// A loopback port for a daemon to listen on, reserved for the life of
+/// this test process.
+///
+/// Asking the kernel for port 0 and handing the number on races: before
+/// the daemon binds it, the kernel may give the same port to another
+/// test's `free_port` or to an outgoing connection. So ports come from
+/// below the kernel's ephemeral range (never used for outgoing
+/// connections), and each is claimed with an exclusive lock on a file
+/// named after it; the lock is held until the test process exits (nextest
+/// runs every test in its own process).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (
+        ephemeral_low.saturating_sub(12_000).max(1024),
+        ephemeral_low,
+    );
+    let dir = std::env::temp_dir().join("mesos-system-test-ports");
+    std::fs::create_dir_all(&dir).expect("port lock directory");
+    let span = u32::from(high - low);
+    let seed = std::process::id().wrapping_mul(7919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for i in 0..span {
+        let port = low + ((seed.wrapping_add(i)) % span) as u16;
+        let Ok(lock) = std::fs::File::create(dir.join(port.to_string())) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue; // another test process holds it
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            HELD.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high}");
 }
 
 /// A `mesos-local` process; killed (with its executors' process groups

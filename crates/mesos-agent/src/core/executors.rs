@@ -153,6 +153,7 @@ impl Core {
         eid: &ExecutorID,
         cid: &ContainerID,
         pid: u32,
+        start_time: Option<u64>,
     ) -> Vec<Effect> {
         let timeout = self.config.executor_registration_timeout;
         let Some(ex) = self
@@ -171,7 +172,8 @@ impl Core {
                     executor_id: eid.clone(),
                     container_id: cid.clone(),
                 };
-                self.cp_pid(fid, eid, cid, pid, &mut fx);
+                let forked = crate::checkpoint::ForkedPid::new(pid, start_time);
+                self.cp_pid(fid, eid, cid, forked, &mut fx);
                 fx.push(Effect::Schedule {
                     after: timeout,
                     timer,

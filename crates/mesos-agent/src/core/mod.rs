@@ -125,6 +125,9 @@ pub enum Effect {
         executor_id: ExecutorID,
         container_id: ContainerID,
         pid: u32,
+        /// The process's start time when it was forked, if recorded: a
+        /// different start time means the pid was reused.
+        start_time: Option<u64>,
     },
 }
 

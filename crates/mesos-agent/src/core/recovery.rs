@@ -21,7 +21,9 @@ pub struct RecoveredFramework {
 pub struct RecoveredExecutor {
     pub record: ExecutorRecord,
     pub pid: Option<u32>,
-    /// The pid still names a live process.
+    /// When that process started (clock ticks since boot), if recorded.
+    pub start_time: Option<u64>,
+    /// The pid still names a live process, the one that was forked.
     pub alive: bool,
     pub tasks: Vec<RecoveredTask>,
 }
@@ -120,13 +122,13 @@ impl Core {
         fid: &FrameworkID,
         eid: &ExecutorID,
         cid: &ContainerID,
-        pid: u32,
+        forked: ckpt::ForkedPid,
         fx: &mut Vec<Effect>,
     ) {
         if self.config.checkpoint {
             fx.push(Effect::Checkpoint {
                 path: self.meta_run_dir(fid, eid, cid).join("forked.pid"),
-                data: json(&pid),
+                data: json(&forked),
                 append: false,
                 sync: self.framework_checkpoints(fid),
             });
@@ -264,7 +266,12 @@ impl Core {
                 let unreported = !ex.tasks.is_empty();
                 if re.alive && checkpointing && ex.pid.is_some() {
                     info!(%fid, %eid, pid = ?ex.pid, "Recovered a running executor; waiting for it to re-subscribe");
-                    watch.push((eid.clone(), ex.container_id.clone(), ex.pid.unwrap_or(0)));
+                    watch.push((
+                        eid.clone(),
+                        ex.container_id.clone(),
+                        ex.pid.unwrap_or(0),
+                        re.start_time,
+                    ));
                     self.reregistering.insert((fid.clone(), eid.clone()));
                     fx.push(Effect::Schedule {
                         after: self.config.executor_reregistration_timeout,
@@ -307,12 +314,13 @@ impl Core {
                 continue;
             }
             self.frameworks.insert(fid.clone(), fw);
-            for (eid, cid, pid) in watch {
+            for (eid, cid, pid, start_time) in watch {
                 fx.push(Effect::Watch {
                     framework_id: fid.clone(),
                     executor_id: eid,
                     container_id: cid,
                     pid,
+                    start_time,
                 });
             }
             for (eid, tid, reason, message) in to_fail {

@@ -141,7 +141,7 @@ fn exec_status(task: &str, state: TaskState, uuid: &str) -> TaskStatus {
 /// Runs a command task, forks its executor (pid 100) and subscribes it on stream 7.
 fn running_command_task(c: &mut Core) -> ContainerID {
     let spec = launch_spec(&run(c, command_task("t1", "echo hello world; sleep 5")));
-    c.executor_launched(&"F".into(), &"t1".into(), &spec.container_id, 100);
+    c.executor_launched(&"F".into(), &"t1".into(), &spec.container_id, 100, None);
     c.subscribe(
         &"F".into(),
         &"t1".into(),
@@ -370,7 +370,7 @@ fn executor_death_fails_its_tasks() {
     let mut c = registered();
     let spec = launch_spec(&run(&mut c, custom_task("a", "exec-1")));
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("exec-1"));
-    c.executor_launched(&f, &e, &spec.container_id, 55);
+    c.executor_launched(&f, &e, &spec.container_id, 55, None);
     c.subscribe(&f, &e, Subscribe::default(), 2, Instant::now())
         .unwrap();
     let exit = ExitInfo {
@@ -401,7 +401,7 @@ fn kill_before_subscription_kills_without_launching() {
     let mut c = registered();
     let spec = launch_spec(&run(&mut c, command_task("t1", "sleep 100")));
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
-    c.executor_launched(&f, &e, &spec.container_id, 100);
+    c.executor_launched(&f, &e, &spec.container_id, 100, None);
     let fx = c.handle_event(
         AgentEvent::KillTask {
             framework_id: f.clone(),
@@ -460,7 +460,7 @@ fn registration_timeout_destroys_and_fails() {
     let mut c = registered();
     let spec = launch_spec(&run(&mut c, command_task("t1", "sleep 100")));
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
-    let fx = c.executor_launched(&f, &e, &spec.container_id, 100);
+    let fx = c.executor_launched(&f, &e, &spec.container_id, 100, None);
     let Some(Effect::Schedule { after, timer }) = fx.into_iter().next() else {
         panic!("timer")
     };
@@ -804,7 +804,7 @@ fn checkpoints_are_written_before_updates_are_sent_or_acknowledged() {
             format!("{run}/tasks/t1/task.info"),
         ]
     );
-    let fx = c.executor_launched(&"F".into(), &"t1".into(), &cid, 100);
+    let fx = c.executor_launched(&"F".into(), &"t1".into(), &cid, 100, None);
     assert_eq!(checkpoint_paths(&fx), vec![format!("{run}/forked.pid")]);
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
     c.subscribe(&f, &e, Subscribe::default(), 7, Instant::now())
@@ -869,6 +869,7 @@ fn recovered(
                     command_executor: true,
                 },
                 pid: Some(42),
+                start_time: Some(7),
                 alive,
                 tasks: vec![RecoveredTask {
                     info: command_task("t1", "sleep 5"),
@@ -896,10 +897,14 @@ fn recovery_rebuilds_state_and_waits_for_the_executor() {
     );
     assert_eq!(c.agent_id().map(|a| a.value.as_str()), Some("A-S0"));
     assert!(!c.is_registered() && c.recovering());
-    assert!(
-        fx.iter()
-            .any(|e| matches!(e, Effect::Watch { pid: 42, .. }))
-    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Watch {
+            pid: 42,
+            start_time: Some(7),
+            ..
+        }
+    )));
     assert!(fx.iter().any(|e| matches!(
         e,
         Effect::Schedule { after, timer: Timer::ReregistrationTimeout { .. } } if *after == Duration::from_secs(2)

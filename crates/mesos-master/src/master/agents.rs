@@ -143,8 +143,38 @@ impl Master {
             // was marked unreachable: partition-aware tasks resume; tasks
             // already reported TASK_LOST to their framework are killed.
             let was_unreachable = self.unreachable_agents.remove(&id).is_some();
+            let mut reported_lost = self.lost_by_reconciliation.remove(&id).unwrap_or_default();
             let mut used = Vec::new();
             for t in reg.tasks {
+                let res = Resources::from_wire(t.task.resources.clone());
+                let role = res
+                    .iter()
+                    .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
+                    .unwrap_or_else(|| "*".into());
+                // Reconciliation told the framework this task was lost:
+                // book it as such, so that it is handled like any task
+                // reported lost while its agent was unreachable.
+                if let Some((fid, status)) = reported_lost.remove(&t.task.task_id)
+                    && fid == t.framework_id
+                    && let Some(fw) = self.frameworks.get_mut(&fid)
+                    && !fw.tasks.contains_key(&t.task.task_id)
+                {
+                    let mut lost = TaskEntry::new(
+                        t.task.clone(),
+                        fid,
+                        id.clone(),
+                        TaskState::TASK_LOST,
+                        role.clone(),
+                        res.clone(),
+                        None,
+                    );
+                    lost.statuses.push(status);
+                    lost.resources_released = true;
+                    fw.completed_tasks.push_back(lost);
+                    while fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
+                        fw.completed_tasks.pop_front();
+                    }
+                }
                 // Already completed in the book (e.g. reported lost while
                 // this agent was unreachable): a terminal report's pending
                 // update is settled when it arrives; a live one is killed.
@@ -171,11 +201,6 @@ impl Master {
                     }
                     resumed.push((t.framework_id.clone(), t.task.task_id.clone(), t.state));
                 }
-                let res = Resources::from_wire(t.task.resources.clone());
-                let role = res
-                    .iter()
-                    .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
-                    .unwrap_or_else(|| "*".into());
                 let fw = self
                     .frameworks
                     .entry(t.framework_id.clone())

@@ -20,8 +20,28 @@ impl Master {
 
     /// Agents past the health timeout, and agents from the registry that did
     /// not re-register within `--agent_reregister_timeout` of this master's
-    /// start, that are not already being marked.
-    pub fn silent_agents(&mut self, now: f64) -> Vec<AgentID> {
+    /// start, that are not already being marked. Called every `period`
+    /// seconds.
+    ///
+    /// A check that comes more than a whole period late means the master
+    /// itself did not run meanwhile (a paused VM, stolen CPU, a stopped
+    /// process): it could not hear any agent then, so that time is not
+    /// counted as the agents' silence (Mesos likewise counts missed ping
+    /// rounds, not wall-clock time).
+    pub fn silent_agents(&mut self, now: f64, period: f64) -> Vec<AgentID> {
+        if let Some(last) = self.last_health_check {
+            let paused = now - last - period;
+            if paused > period {
+                tracing::warn!(
+                    paused_secs = paused,
+                    "the master did not run for a while; not counting that against the agents"
+                );
+                for a in self.agents.values_mut() {
+                    a.last_seen = (a.last_seen + paused).min(now);
+                }
+            }
+        }
+        self.last_health_check = Some(now);
         let timeout = self.config.agent_health_timeout;
         let mut silent: Vec<AgentID> = self
             .agents
@@ -131,5 +151,70 @@ impl Master {
         self.counters.agents_marked_unreachable += 1;
         self.allocation_wanted = true;
         // Dropping `agent` drops its event sender: the stream ends.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{AgentEntry, MasterConfig};
+    use super::*;
+
+    fn master_with_agent(last_seen: f64) -> Master {
+        let config = MasterConfig {
+            agent_health_timeout: 1.0,
+            ..Default::default()
+        };
+        let mut m = Master::new(MasterInfo::default(), config, 0.0);
+        let id = AgentID::new("A");
+        m.agents.insert(
+            id.clone(),
+            AgentEntry {
+                id,
+                info: AgentInfo::default(),
+                ip: "127.0.0.1".into(),
+                version: String::new(),
+                total: Resources::default(),
+                registered_time: 0.0,
+                reregistered_time: None,
+                subscription: None,
+                tasks: Default::default(),
+                offers: Default::default(),
+                last_seen,
+            },
+        );
+        m
+    }
+
+    /// Runs the health check every `period` from `from` to `to`; the first
+    /// time it marks the agent.
+    fn first_marked(m: &mut Master, from: f64, to: f64, period: f64) -> Option<f64> {
+        let mut now = from;
+        while now <= to {
+            if !m.silent_agents(now, period).is_empty() {
+                return Some(now);
+            }
+            now += period;
+        }
+        None
+    }
+
+    #[test]
+    fn a_silent_agent_is_marked_after_the_health_timeout() {
+        let mut m = master_with_agent(0.0);
+        let marked = first_marked(&mut m, 0.0, 3.0, 0.1).expect("marked");
+        assert!((1.0..1.2).contains(&marked), "{marked}");
+    }
+
+    #[test]
+    fn time_the_master_itself_did_not_run_is_not_the_agents_silence() {
+        let mut m = master_with_agent(0.0);
+        assert!(m.silent_agents(0.5, 0.1).is_empty());
+        // The master stalls for 4 s: its next check is late, and the
+        // agent (which it could not hear meanwhile) is not marked.
+        assert!(m.silent_agents(4.5, 0.1).is_empty());
+        // Real silence after the stall still counts: about 0.6 s before
+        // it and 0.4 s after it make the timeout.
+        let marked = first_marked(&mut m, 4.6, 8.0, 0.1).expect("marked");
+        assert!((4.9..5.2).contains(&marked), "{marked}");
     }
 }

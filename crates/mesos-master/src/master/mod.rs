@@ -181,6 +181,14 @@ pub struct Master {
     pub unreachable_agents: HashMap<AgentID, f64>,
     /// Silent agents whose unreachable record is being written.
     pub marking_unreachable: HashSet<AgentID>,
+    /// Tasks this master never knew (it restarted) that reconciliation
+    /// reported TASK_LOST to a non-partition-aware framework because their
+    /// agent was unreachable, by agent. If the agent comes back the tasks
+    /// are treated as already ended: a live one is killed and no later
+    /// terminal update contradicts the TASK_LOST.
+    pub lost_by_reconciliation: HashMap<AgentID, HashMap<TaskID, (FrameworkID, TaskStatus)>>,
+    /// When `silent_agents` last ran.
+    pub last_health_check: Option<f64>,
     pub allocator: Allocator,
     pub counters: Counters,
     /// Set when something freed resources or added demand; the shell runs
@@ -207,6 +215,8 @@ impl Master {
             offers: HashMap::new(),
             unreachable_agents: HashMap::new(),
             marking_unreachable: HashSet::new(),
+            lost_by_reconciliation: HashMap::new(),
+            last_health_check: None,
             allocator,
             counters: Counters::default(),
             allocation_wanted: false,

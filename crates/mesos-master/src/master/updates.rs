@@ -239,7 +239,7 @@ impl Master {
     }
 
     /// RECONCILE (spec 3.3): implicit when `tasks` is empty.
-    pub fn reconcile(&self, fid: &FrameworkID, tasks: &[ReconcileTask], now: f64) {
+    pub fn reconcile(&mut self, fid: &FrameworkID, tasks: &[ReconcileTask], now: f64) {
         let Some(fw) = self.frameworks.get(fid) else {
             return;
         };
@@ -264,6 +264,7 @@ impl Master {
             }
             return;
         }
+        let mut lost = Vec::new();
         for rt in tasks {
             if let Some(t) = fw.tasks.get(&rt.task_id) {
                 self.send_to_framework(fid, Event::update(answer(t)));
@@ -293,8 +294,35 @@ impl Master {
             s.message = Some(msg.into());
             s.agent_id = rt.agent_id.clone();
             s.timestamp = Some(now);
+            if state == TaskState::TASK_UNREACHABLE
+                && !pa
+                && let Some(aid) = &rt.agent_id
+            {
+                lost.push((aid.clone(), s.clone()));
+            }
             self.send_to_framework(fid, Event::update(s));
         }
+        for (aid, s) in lost {
+            self.remember_lost_by_reconciliation(&aid, fid, &s);
+        }
+    }
+
+    /// Records a TASK_LOST answer for a task of unreachable agent `aid`
+    /// (see [`Master::lost_by_reconciliation`]). Bounded per agent, since
+    /// a scheduler may reconcile any task ids it likes.
+    fn remember_lost_by_reconciliation(
+        &mut self,
+        aid: &AgentID,
+        fid: &FrameworkID,
+        s: &TaskStatus,
+    ) {
+        const MAX_PER_AGENT: usize = 10_000;
+        let lost = self.lost_by_reconciliation.entry(aid.clone()).or_default();
+        if lost.len() >= MAX_PER_AGENT && !lost.contains_key(&s.task_id) {
+            tracing::warn!(agent = %aid, task = %s.task_id, "too many tasks reported lost by reconciliation for one agent; not recording this one");
+            return;
+        }
+        lost.insert(s.task_id.clone(), (fid.clone(), s.clone()));
     }
 
     /// MESSAGE scheduler -> executor (best effort).

@@ -38,7 +38,17 @@ pub async fn post_json(
     body: &serde_json::Value,
     headers: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
+    post_json_with(&reqwest::Client::new(), url, body, headers).await
+}
+
+/// [`post_json`] over `client`'s kept-alive connections.
+pub async fn post_json_with(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client
         .post(url)
         .header("Content-Type", "application/json")
         .body(body.to_string());
@@ -91,6 +101,10 @@ impl FakeAgent {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (pong_url, pong_stream) = (url.clone(), stream_id.clone());
         let reader = tokio::spawn(async move {
+            // One connection for all PONGs, as a real agent keeps: a new
+            // connection per PONG can wait a second for a SYN retransmit
+            // (a port still in TIME_WAIT), longer than short ping timeouts.
+            let pong_client = reqwest::Client::new();
             let mut body = resp.bytes_stream();
             let mut dec = Decoder::default();
             let mut me: Option<AgentID> = None;
@@ -106,7 +120,8 @@ impl FakeAgent {
                                     agent_id: id.clone(),
                                 })
                                 .unwrap();
-                                let _ = post_json(
+                                let _ = post_json_with(
+                                    &pong_client,
                                     &pong_url,
                                     &pong,
                                     &[("Mesos-Stream-Id", &pong_stream)],
