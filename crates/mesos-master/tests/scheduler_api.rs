@@ -960,3 +960,93 @@ async fn task_missing_from_a_reregistering_agent_is_lost_not_left_running() {
         .unwrap();
     assert_eq!(state["frameworks"][0]["tasks"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = format!("--work_dir={}", dir.path().display());
+    let flags = [
+        "--registry=replicated_log",
+        wd.as_str(),
+        "--agent_ping_timeout=50ms",
+        "--max_agent_ping_timeouts=3",
+    ];
+    let m1 = master(&flags).await;
+    let mut info = framework_info("not-partition-aware");
+    info.failover_timeout = 3600.0;
+    let (agent, mut sub) = silent_agent_with_task(&m1, info.clone()).await;
+    let fid = sub.caller.framework_id.clone();
+    let lost = loop {
+        let s = next_event(&mut sub, EventType::UPDATE)
+            .await
+            .update
+            .unwrap()
+            .status;
+        if s.state == TaskState::TASK_LOST {
+            break s;
+        }
+    };
+    assert_eq!(lost.reason, Some(Reason::REASON_AGENT_REMOVED));
+    let gone = agent.id.clone();
+    drop(agent);
+    drop(sub);
+    m1.stop().await;
+
+    // A new master knows the agent only as unreachable (registry) and the
+    // task not at all. The framework comes back; then the agent, still
+    // running the task the framework was told is lost.
+    let m2 = master(&flags).await;
+    info.id = Some(fid.clone());
+    let mut sub = mesos_scheduler::subscribe(&m2.endpoint(), info)
+        .await
+        .unwrap();
+    let mut back = FakeAgent::connect(
+        &m2,
+        "cpus:2;mem:512",
+        Some(gone.clone()),
+        vec![running_task(&fid, "t", &gone)],
+        true,
+    )
+    .await;
+    match back.next().await {
+        AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id.value, "t"),
+        other => panic!("expected KILL_TASK for the lost task, got {other:?}"),
+    }
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
+    assert_eq!(
+        (s.task_id.value.as_str(), s.state),
+        ("t", TaskState::TASK_LOST)
+    );
+    // The kill's TASK_KILLED (and any stale live state) is settled by the
+    // master, never forwarded.
+    back.update(&fid, &TaskID::new("t"), TaskState::TASK_RUNNING)
+        .await;
+    let uuid = back
+        .update(&fid, &TaskID::new("t"), TaskState::TASK_KILLED)
+        .await;
+    loop {
+        match back.next().await {
+            AgentEvent::Acknowledge { uuid: acked, .. } if acked == uuid => break,
+            AgentEvent::Acknowledge { .. } => continue,
+            other => panic!("expected the master to acknowledge, got {other:?}"),
+        }
+    }
+    sub.caller
+        .reconcile(vec![mesos_types::scheduler::ReconcileTask {
+            task_id: TaskID::new("t"),
+            agent_id: Some(gone),
+        }])
+        .await
+        .unwrap();
+    let s = next_event(&mut sub, EventType::UPDATE)
+        .await
+        .update
+        .unwrap()
+        .status;
+    assert_eq!(s.state, TaskState::TASK_LOST, "{s:?}");
+    assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
+}

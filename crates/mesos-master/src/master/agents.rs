@@ -2,6 +2,7 @@
 
 use super::{Master, Subscription, TaskEntry};
 use mesos_types::agent_protocol::{AgentEvent, AgentTask};
+use mesos_types::scheduler::Event;
 use mesos_types::task_state::is_terminal;
 use mesos_types::*;
 use std::collections::HashSet;
@@ -98,6 +99,7 @@ impl Master {
         self.recovering_agents.remove(&id);
 
         let mut kills: Vec<(FrameworkID, TaskID)> = Vec::new();
+        let mut tell: Vec<(FrameworkID, TaskStatus)> = Vec::new();
         let mut missing: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut resumed: Vec<(FrameworkID, TaskID, TaskState)> = Vec::new();
         if let Some(agent) = self.agents.get_mut(&id) {
@@ -151,17 +153,44 @@ impl Master {
                     .iter()
                     .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
                     .unwrap_or_else(|| "*".into());
-                // Reconciliation told the framework this task was lost:
-                // book it as such, so that it is handled like any task
-                // reported lost while its agent was unreachable.
-                if let Some((fid, status)) = reported_lost.remove(&t.task.task_id)
-                    && fid == t.framework_id
-                    && let Some(fw) = self.frameworks.get_mut(&fid)
+                // A task of a non-partition-aware framework, on an agent
+                // that was unreachable, that this master does not know (it
+                // restarted since): its framework was told TASK_LOST, by the
+                // master that marked the agent or by reconciliation since.
+                // Book it as lost, so it is handled like any task reported
+                // lost while its agent was unreachable (killed if live, no
+                // contradicting update forwarded), and say LOST again unless
+                // reconciliation just did: a repeated LOST is harmless, a
+                // framework left believing the task runs is not.
+                let told = reported_lost.remove(&t.task.task_id);
+                if (was_unreachable || told.is_some())
+                    && let Some(fw) = self.frameworks.get_mut(&t.framework_id)
+                    && !fw.info.name.is_empty()
+                    && !fw.partition_aware()
                     && !fw.tasks.contains_key(&t.task.task_id)
+                    && !fw
+                        .completed_tasks
+                        .iter()
+                        .any(|c| c.info.task_id == t.task.task_id)
                 {
+                    let status = match told {
+                        Some((_, status)) => status,
+                        None => {
+                            let mut s =
+                                TaskStatus::new(t.task.task_id.clone(), TaskState::TASK_LOST);
+                            s.source = Some(Source::SOURCE_MASTER);
+                            s.reason = Some(Reason::REASON_AGENT_REMOVED);
+                            s.message =
+                                Some("Task was lost while its agent was unreachable".into());
+                            s.agent_id = Some(id.clone());
+                            s.timestamp = Some(now);
+                            tell.push((t.framework_id.clone(), s.clone()));
+                            s
+                        }
+                    };
                     let mut lost = TaskEntry::new(
                         t.task.clone(),
-                        fid,
+                        t.framework_id.clone(),
                         id.clone(),
                         TaskState::TASK_LOST,
                         role.clone(),
@@ -286,6 +315,9 @@ impl Master {
                     now,
                 );
             }
+        }
+        for (fid, status) in tell {
+            self.send_to_framework(&fid, Event::update(status));
         }
         for (fid, tid, state) in resumed {
             self.master_update(

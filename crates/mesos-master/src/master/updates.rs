@@ -47,15 +47,17 @@ impl Master {
         let pa = fw.partition_aware();
         // The framework was already told this task ended (the master
         // decided it, e.g. TASK_LOST while the agent was unreachable): a
-        // different terminal state now would contradict that, so the master
-        // acknowledges the update to the agent itself and keeps it.
+        // later live state or a different terminal state would contradict
+        // that, so the master acknowledges the update to the agent itself
+        // and keeps it. (A repeat of the same terminal state is forwarded:
+        // duplicates are expected and harmless.)
         if !fw.tasks.contains_key(&status.task_id)
             && let Some(done) = fw
                 .completed_tasks
                 .iter()
                 .find(|t| t.info.task_id == status.task_id)
-            && is_terminal(status.state)
-            && for_framework(done.state, pa) != for_framework(status.state, pa)
+            && (!is_terminal(status.state)
+                || for_framework(done.state, pa) != for_framework(status.state, pa))
         {
             tracing::warn!(task = %status.task_id, reported = %status.state, known = %done.state, "absorbing a late update that contradicts the terminal state already sent");
             if let Some(uuid) = status.uuid.clone() {
