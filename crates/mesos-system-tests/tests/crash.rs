@@ -356,12 +356,28 @@ async fn random_kills_lose_no_task_and_no_update() {
             .terminal
             .get(task)
             .unwrap_or_else(|| panic!("{task} never reached a terminal state (seed {seed})"));
+        // The one allowed exception (spec: TASK_LOST of a
+        // non-partition-aware task is not final if its agent returns): a
+        // master's TASK_LOST first, then the task's real end, reported when
+        // a restarted master could no longer know the LOST was sent.
+        let ended = states.iter().find(|s| **s != TaskState::TASK_LOST);
+        let lost_then_returned = states[0] == TaskState::TASK_LOST
+            && ended.is_some_and(|e| states.iter().all(|s| *s == TaskState::TASK_LOST || s == e))
+            && states
+                .iter()
+                .skip_while(|s| **s == TaskState::TASK_LOST)
+                .all(|s| Some(s) == ended);
         assert!(
-            states.iter().all(|s| *s == states[0]),
+            states.iter().all(|s| *s == states[0]) || lost_then_returned,
             "{task} ended in different terminal states {states:?} (seed {seed}): {:#?}",
             history.trail.get(task)
         );
-        *outcomes.entry(states[0].to_string()).or_default() += 1;
+        let outcome = if lost_then_returned {
+            "TASK_LOST, then its agent returned".to_string()
+        } else {
+            states[0].to_string()
+        };
+        *outcomes.entry(outcome).or_default() += 1;
     }
     for task in history.running.keys() {
         assert!(

@@ -163,7 +163,9 @@ impl Master {
                 // reconciliation just did: a repeated LOST is harmless, a
                 // framework left believing the task runs is not.
                 let told = reported_lost.remove(&t.task.task_id);
-                if (was_unreachable || told.is_some())
+                // (A task the agent reports ended may have reached its
+                // framework already: only reconciliation's word counts then.)
+                if (told.is_some() || (was_unreachable && !is_terminal(t.state)))
                     && let Some(fw) = self.frameworks.get_mut(&t.framework_id)
                     && !fw.info.name.is_empty()
                     && !fw.partition_aware()
