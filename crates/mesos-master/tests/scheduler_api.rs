@@ -889,23 +889,9 @@ async fn agents_that_never_reregister_after_a_restart_become_unreachable_and_sta
     // second terminal state for it.
     let fid = sub.caller.framework_id.clone();
     let tid = TaskID::new("on-gone-agent");
-    let mut back = FakeAgent::connect(
-        &m2,
-        "cpus:1;mem:128",
-        Some(gone.clone()),
-        vec![running_task(&fid, "on-gone-agent", &gone)],
-        true,
-    )
-    .await;
-    match back.next().await {
-        AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id, tid),
-        other => panic!("expected KILL_TASK for the lost task, got {other:?}"),
-    }
-    let uuid = back.update(&fid, &tid, TaskState::TASK_KILLED).await;
-    match back.next().await {
-        AgentEvent::Acknowledge { uuid: acked, .. } => assert_eq!(acked, uuid),
-        other => panic!("expected the master to acknowledge, got {other:?}"),
-    }
+    let mut back = return_with_lost_task(&m2, "cpus:1;mem:128", &fid, &gone, &tid).await;
+    let killed = back.update(&fid, &tid, TaskState::TASK_KILLED).await;
+    expect_master_acks(&mut back, &[killed]).await;
     sub.caller.reconcile(vec![ask]).await.unwrap();
     let s = next_event(&mut sub, EventType::UPDATE)
         .await
@@ -1000,18 +986,8 @@ async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost
     let mut sub = mesos_scheduler::subscribe(&m2.endpoint(), info)
         .await
         .unwrap();
-    let mut back = FakeAgent::connect(
-        &m2,
-        "cpus:2;mem:512",
-        Some(gone.clone()),
-        vec![running_task(&fid, "t", &gone)],
-        true,
-    )
-    .await;
-    match back.next().await {
-        AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id.value, "t"),
-        other => panic!("expected KILL_TASK for the lost task, got {other:?}"),
-    }
+    let tid = TaskID::new("t");
+    let mut back = return_with_lost_task(&m2, "cpus:2;mem:512", &fid, &gone, &tid).await;
     let s = next_event(&mut sub, EventType::UPDATE)
         .await
         .update
@@ -1023,21 +999,12 @@ async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost
     );
     // The kill's TASK_KILLED (and any stale live state) is settled by the
     // master, never forwarded.
-    back.update(&fid, &TaskID::new("t"), TaskState::TASK_RUNNING)
-        .await;
-    let uuid = back
-        .update(&fid, &TaskID::new("t"), TaskState::TASK_KILLED)
-        .await;
-    loop {
-        match back.next().await {
-            AgentEvent::Acknowledge { uuid: acked, .. } if acked == uuid => break,
-            AgentEvent::Acknowledge { .. } => continue,
-            other => panic!("expected the master to acknowledge, got {other:?}"),
-        }
-    }
+    let running = back.update(&fid, &tid, TaskState::TASK_RUNNING).await;
+    let killed = back.update(&fid, &tid, TaskState::TASK_KILLED).await;
+    expect_master_acks(&mut back, &[running, killed]).await;
     sub.caller
         .reconcile(vec![mesos_types::scheduler::ReconcileTask {
-            task_id: TaskID::new("t"),
+            task_id: tid,
             agent_id: Some(gone),
         }])
         .await
@@ -1049,4 +1016,39 @@ async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost
         .status;
     assert_eq!(s.state, TaskState::TASK_LOST, "{s:?}");
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
+}
+
+/// Agent `agent`, marked unreachable earlier, re-registers still running
+/// `task`, which its framework was told is lost: the master kills it.
+async fn return_with_lost_task(
+    m: &mesos_master::MasterHandle,
+    resources: &str,
+    fid: &FrameworkID,
+    agent: &AgentID,
+    task: &TaskID,
+) -> FakeAgent {
+    let mut back = FakeAgent::connect(
+        m,
+        resources,
+        Some(agent.clone()),
+        vec![running_task(fid, &task.value, agent)],
+        true,
+    )
+    .await;
+    match back.next().await {
+        AgentEvent::KillTask { task_id, .. } => assert_eq!(&task_id, task),
+        other => panic!("expected KILL_TASK for the lost task, got {other:?}"),
+    }
+    back
+}
+
+/// The master itself acknowledges exactly these updates, in order (they
+/// are settled, not forwarded to the framework).
+async fn expect_master_acks(agent: &mut FakeAgent, uuids: &[String]) {
+    for uuid in uuids {
+        match agent.next().await {
+            AgentEvent::Acknowledge { uuid: acked, .. } => assert_eq!(&acked, uuid),
+            other => panic!("expected the master to acknowledge, got {other:?}"),
+        }
+    }
 }

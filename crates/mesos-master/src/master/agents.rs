@@ -201,10 +201,7 @@ impl Master {
                     );
                     lost.statuses.push(status);
                     lost.resources_released = true;
-                    fw.completed_tasks.push_back(lost);
-                    while fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
-                        fw.completed_tasks.pop_front();
-                    }
+                    fw.push_completed(lost, self.config.max_completed_tasks_per_framework);
                 }
                 // Already completed in the book (e.g. reported lost while
                 // this agent was unreachable): a terminal report's pending

@@ -27,6 +27,14 @@ pub struct FrameworkEntry {
 }
 
 impl FrameworkEntry {
+    /// Keeps `task` among the completed ones, the oldest beyond `max` dropped.
+    pub fn push_completed(&mut self, task: TaskEntry, max: usize) {
+        self.completed_tasks.push_back(task);
+        while self.completed_tasks.len() > max {
+            self.completed_tasks.pop_front();
+        }
+    }
+
     pub fn connected(&self) -> bool {
         self.subscription.is_some()
     }
@@ -295,15 +303,12 @@ impl Master {
             if let Some(a) = self.agents.get_mut(&t.agent_id) {
                 a.tasks.remove(&(fid.clone(), tid.clone()));
             }
-            fw.completed_tasks.push_back(t);
+            fw.push_completed(t, self.config.max_completed_tasks_per_framework);
         }
         for (aid, execs) in &fw.executors {
             for (_, res, role) in execs.values() {
                 self.allocator.recover(fid, aid, role, res, None, now);
             }
-        }
-        while fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
-            fw.completed_tasks.pop_front();
         }
         for aid in agents {
             self.send_to_agent(

@@ -115,10 +115,7 @@ impl Master {
             if let Some(a) = self.agents.get_mut(&t.agent_id) {
                 a.tasks.remove(&(fid.clone(), tid.clone()));
             }
-            fw.completed_tasks.push_back(t);
-            while fw.completed_tasks.len() > max {
-                fw.completed_tasks.pop_front();
-            }
+            fw.push_completed(t, max);
         }
     }
 
