@@ -179,8 +179,23 @@ pub async fn start(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app =
         crate::http::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    // Ends the timers with the server task, however that task ends.
-    let timers = AbortOnDrop(tokio::spawn(allocation_loop(shared.clone(), interval)));
+    // Timers and agent health have their own beat: tied to
+    // --allocation_interval they were as coarse as that interval (an
+    // operator's 10 s batch meant dead agents and expired failover timeouts
+    // noticed up to 10 s late). A scan of every agent and framework is
+    // microseconds, so once a second (or once per ping, if pings are
+    // faster) costs nothing.
+    let timer_period = shared
+        .flags
+        .agent_ping_timeout
+        .get()
+        .min(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_millis(10));
+    // Ends the loops with the server task, however that task ends.
+    let timers = (
+        AbortOnDrop(tokio::spawn(allocation_loop(shared.clone(), interval))),
+        AbortOnDrop(tokio::spawn(timer_loop(shared.clone(), timer_period))),
+    );
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop_rx.await;
@@ -201,20 +216,33 @@ pub async fn start(
 
 /// Allocates every `--allocation_interval`, and early when the book asks
 /// (new framework, new agent, freed resources) so launches do not wait for
-/// the next batch. Timers (failover, offer timeout) run on the same beat.
+/// the next batch.
 async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                let period = interval.as_secs_f64();
-                let silent = shared.write(|m, now| { m.tick(now); m.allocate(now); m.silent_agents(now, period) });
-                for aid in silent {
-                    tokio::spawn(mark_unreachable(shared.clone(), aid));
-                }
-            }
+            _ = tick.tick() => shared.write(|m, now| m.allocate(now)),
             _ = shared.wake.notified() => shared.write(|m, now| m.allocate_changed(now)),
+        }
+    }
+}
+
+/// Every `period`: expires failover and offer timeouts, and marks the
+/// agents silent past the health timeout (and the registry's agents that
+/// never re-registered) unreachable.
+async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let secs = period.as_secs_f64();
+        let silent = shared.write(|m, now| {
+            m.tick(now);
+            m.silent_agents(now, secs)
+        });
+        for aid in silent {
+            tokio::spawn(mark_unreachable(shared.clone(), aid));
         }
     }
 }

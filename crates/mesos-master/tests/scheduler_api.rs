@@ -680,6 +680,24 @@ async fn silent_agent_is_marked_unreachable_and_its_tasks_lost() {
     assert_eq!(state["activated_slaves"], 1);
 }
 
+/// Health checks have their own beat: an operator's long allocation batch
+/// does not delay marking a dead agent.
+#[tokio::test]
+async fn silent_agent_is_marked_even_with_a_long_allocation_interval() {
+    let m = master(&[
+        "--allocation_interval=1hrs",
+        "--agent_ping_timeout=50ms",
+        "--max_agent_ping_timeouts=3",
+    ])
+    .await;
+    let (agent, mut sub) = silent_agent_with_task(&m, framework_info("slow-batch")).await;
+    let f = next_event(&mut sub, EventType::FAILURE)
+        .await
+        .failure
+        .unwrap();
+    assert_eq!(f.agent_id, Some(agent.id.clone()));
+}
+
 #[tokio::test]
 async fn partition_aware_tasks_go_unreachable_and_resume() {
     let m = master(&["--agent_ping_timeout=50ms", "--max_agent_ping_timeouts=3"]).await;
@@ -722,17 +740,12 @@ async fn partition_aware_tasks_go_unreachable_and_resume() {
 async fn agents_answering_pings_stay_registered() {
     let m = master(&["--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=5"]).await;
     let _agent = FakeAgent::register(&m, "cpus:2;mem:512").await;
-    // Many health-check periods pass (30 allocation ticks of 50 ms); each
-    // tick would mark a silent agent. Wait for ticks, not for time.
-    let start = metrics(&m).await["allocator/mesos/allocation_runs"]
-        .as_f64()
-        .unwrap();
-    while metrics(&m).await["allocator/mesos/allocation_runs"]
-        .as_f64()
-        .unwrap()
-        < start + 30.0
-    {
-        // Polling pace only; the loop waits for ticks, not for time.
+    // Many health-check rounds pass (30 of 100 ms); each would mark a
+    // silent agent. Wait for rounds, not for time.
+    let rounds = || m.shared.read(|m| m.counters.health_checks);
+    let start = rounds();
+    while rounds() < start + 30 {
+        // Polling pace only; the loop waits for rounds, not for time.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let mm = metrics(&m).await;

@@ -125,3 +125,18 @@ pub async fn master_state(master: &str) -> Option<serde_json::Value> {
         .await
         .ok()
 }
+
+/// Polls `/master/state` until the master answers and counts `n` activated
+/// agents; returns that state. Panics naming `what` after a minute.
+pub async fn wait_for_agents(master: &str, n: u64, what: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = master_state(master).await
+            && s["activated_slaves"] == n
+        {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

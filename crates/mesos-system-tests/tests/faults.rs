@@ -38,27 +38,7 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
             (Proc(child), p)
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(format!("http://{master}/master/state"))
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "master never came up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    loop {
-        let s: serde_json::Value = reqwest::get(format!("http://{master}/master/state"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if s["activated_slaves"] == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "agents never registered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_agents(&master, 2, "agents never registered").await;
 
     let info = FrameworkInfo {
         user: "root".into(),
@@ -177,14 +157,7 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while master_state(&master)
-        .await
-        .is_none_or(|s| s["activated_slaves"] != 1)
-    {
-        assert!(Instant::now() < deadline, "agent never registered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_agents(&master, 1, "agent never registered").await;
     let info = FrameworkInfo {
         user: "root".into(),
         name: "survivor".into(),
@@ -216,15 +189,7 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     m.kill9();
     m = start_master(port, &dir.path().join("master"));
     // The agent re-registers with its id and its running task.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while master_state(&master)
-        .await
-        .is_none_or(|s| s["activated_slaves"] != 1)
-    {
-        assert!(Instant::now() < deadline, "agent never re-registered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let s = master_state(&master).await.unwrap();
+    let s = wait_for_agents(&master, 1, "agent never re-registered").await;
     assert_eq!(
         s["slaves"][0]["id"],
         offer.agent_id.value.as_str(),

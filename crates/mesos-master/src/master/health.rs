@@ -46,6 +46,7 @@ impl Master {
             }
         }
         self.last_health_check = Some(now);
+        self.counters.health_checks += 1;
         let timeout = self.config.agent_health_timeout;
         let mut silent: Vec<AgentID> = self
             .agents

@@ -162,6 +162,9 @@ pub struct Counters {
     pub agents_marked_unreachable: u64,
     pub agent_reregistrations: u64,
     pub allocation_runs: u64,
+    /// Rounds of the agent health check (not a Mesos metric; tests wait
+    /// for rounds rather than for time).
+    pub health_checks: u64,
 }
 
 pub struct Master {
