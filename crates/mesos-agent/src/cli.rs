@@ -1,6 +1,6 @@
 //! The `mesos-agent` / `mesos-slave` program: flags from the Mesos sources
 //! (`/etc/mesos-slave`, `MESOS_*`, argv), logging to stderr, run until
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM, or until the master shuts the agent down (marked gone).
 
 use crate::flags;
 use std::process::ExitCode;
@@ -61,9 +61,16 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        wait_for_signal().await;
-        info!("Shutting down (executors of checkpointing frameworks keep running)");
-        agent.shutdown_keep_checkpointed().await;
+        tokio::select! {
+            _ = wait_for_signal() => {
+                info!("Shutting down (executors of checkpointing frameworks keep running)");
+                agent.shutdown_keep_checkpointed().await;
+            }
+            reason = agent.shut_down_by_master() => {
+                info!("Shutting down as the master asked ({reason}): killing every executor and removing the checkpoint");
+                agent.shutdown_for_good().await;
+            }
+        }
         ExitCode::SUCCESS
     })
 }

@@ -62,6 +62,7 @@ pub struct AgentHandle {
     /// The address reported to the master and executors.
     pub advertised_addr: SocketAddr,
     shared: Arc<runtime::Shared>,
+    work_dir: std::path::PathBuf,
     agent_id: watch::Receiver<Option<AgentID>>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -91,6 +92,32 @@ impl AgentHandle {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Resolves when the master orders this agent to shut down (it was
+    /// marked gone), with the master's reason. The owner then calls
+    /// [`AgentHandle::shutdown_for_good`].
+    pub async fn shut_down_by_master(&self) -> String {
+        let mut rx = self.shared.shutdown_by_master();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Kills every executor, stops, and deletes the checkpoint (`meta/`
+    /// under `--work_dir`), so that an agent started again on this
+    /// `--work_dir` registers as a new agent: what Mesos does when the
+    /// master shuts an agent down.
+    pub async fn shutdown_for_good(self) {
+        let meta = checkpoint::meta_dir(&self.work_dir);
+        let shared = self.shared.clone();
+        self.shutdown_with(false).await;
+        shared.remove_checkpoint_for_good(&meta);
     }
 
     /// Kills all executors, disconnects from the master and stops the HTTP server.
@@ -226,6 +253,7 @@ pub async fn start(
         }
         _ => checkpoint::recover(&work_dir, flags.strict)?,
     };
+    let meta_root = work_dir.clone();
     let config = core::CoreConfig {
         work_dir,
         launcher_dir,
@@ -296,6 +324,7 @@ pub async fn start(
         addr,
         advertised_addr,
         shared,
+        work_dir: meta_root,
         agent_id,
         shutdown,
         server: Some(server),

@@ -70,6 +70,11 @@ pub async fn run_registration(
     let mut backoff = initial;
     let mut url = master.agent_api_url();
     loop {
+        if let Some(reason) = shared.shutdown_by_master().borrow().clone() {
+            // A gone agent is refused for good; its owner stops it.
+            info!("Not registering again: the master shut this agent down ({reason})");
+            return;
+        }
         let register = shared.read(|c| c.register_call());
         let response = shared
             .client

@@ -27,6 +27,9 @@ pub const EXECUTOR_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 struct Inner {
     core: Core,
     streams: HashMap<u64, UnboundedSender<Event>>,
+    /// Off once the checkpoint was deleted for good (the master shut the
+    /// agent down): late effects of dying executors must not recreate it.
+    checkpointing: bool,
 }
 
 /// Static facts the read-only endpoints report.
@@ -47,6 +50,8 @@ pub struct Shared {
     pub facts: Facts,
     master_calls: UnboundedSender<AgentCall>,
     agent_id: watch::Sender<Option<AgentID>>,
+    /// Set (with the master's reason) when the master shuts the agent down.
+    shutdown_by_master: watch::Sender<Option<String>>,
 }
 
 impl Shared {
@@ -62,11 +67,13 @@ impl Shared {
             inner: Mutex::new(Inner {
                 core,
                 streams: HashMap::new(),
+                checkpointing: true,
             }),
             client,
             facts,
             master_calls,
             agent_id,
+            shutdown_by_master: watch::channel(None).0,
         })
     }
 
@@ -105,6 +112,11 @@ impl Shared {
         self.agent_id.subscribe()
     }
 
+    /// Watches for the master's order to shut down (its reason once given).
+    pub fn shutdown_by_master(&self) -> watch::Receiver<Option<String>> {
+        self.shutdown_by_master.subscribe()
+    }
+
     fn apply(self: &Arc<Self>, inner: &mut Inner, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
@@ -124,6 +136,7 @@ impl Shared {
                     tokio::spawn(run_executor(self.clone(), *spec));
                 }
                 Effect::Destroy { pid } => proc_tree::kill_tree(pid),
+                Effect::Checkpoint { .. } if !inner.checkpointing => {}
                 Effect::Checkpoint {
                     path,
                     data,
@@ -145,6 +158,9 @@ impl Shared {
                     {
                         warn!("Failed to remove checkpoint '{}': {e}", path.display());
                     }
+                }
+                Effect::ShutdownAgent { message } => {
+                    self.shutdown_by_master.send_replace(Some(message));
                 }
                 Effect::Watch {
                     framework_id,
@@ -231,6 +247,18 @@ impl Shared {
     pub fn shutdown(self: &Arc<Self>, keep_checkpointed: bool) {
         self.handle(|c| c.shutdown_all(keep_checkpointed));
         self.lock().streams.clear();
+    }
+
+    /// Deletes the checkpoint directory `meta` for good: nothing is
+    /// checkpointed after this.
+    pub fn remove_checkpoint_for_good(&self, meta: &std::path::Path) {
+        let mut inner = self.lock();
+        inner.checkpointing = false;
+        if let Err(e) = std::fs::remove_dir_all(meta)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!("Failed to remove the checkpoint '{}': {e}", meta.display());
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
 use mesos_coord::{LocalStore, MemoryStore, Store};
 use mesos_types::{Address, AgentID, MESOS_VERSION, MasterInfo, ipv4_to_master_ip};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
@@ -151,18 +151,17 @@ pub async fn start(
         agent_reregister_timeout: flags.agent_reregister_timeout.get().as_secs_f64(),
     };
     let mut master = Master::new(info, config, now_secs());
-    master.unreachable_agents = store
-        .list("unreachable/")
-        .context("reading the registry")?
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let t: f64 = std::str::from_utf8(&v.value).ok()?.parse().ok()?;
-            Some((AgentID::new(k.strip_prefix("unreachable/")?), t))
-        })
-        .collect();
+    master.unreachable_agents = agent_marks(store.as_ref(), UNREACHABLE_PREFIX)?;
+    master.gone_agents = agent_marks(store.as_ref(), GONE_PREFIX)?;
+    let gone = &master.gone_agents;
+    master
+        .unreachable_agents
+        .retain(|a, _| !gone.contains_key(a));
     master.recovering_agents = admitted
         .into_iter()
-        .filter(|a| !master.unreachable_agents.contains_key(a))
+        .filter(|a| {
+            !master.unreachable_agents.contains_key(a) && !master.gone_agents.contains_key(a)
+        })
         .collect();
     let interval = flags
         .allocation_interval
@@ -247,22 +246,53 @@ async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
     }
 }
 
+/// Registry keys of agents marked unreachable / gone (`<prefix><agent id>`
+/// = epoch seconds of the mark).
+pub(crate) const UNREACHABLE_PREFIX: &str = "unreachable/";
+pub(crate) const GONE_PREFIX: &str = "gone/";
+
+/// The agents the registry marks under `prefix`, with the time of the
+/// mark. Other values (an unreachable agent that came back is
+/// `reachable`) are not marks.
+fn agent_marks(store: &dyn Store, prefix: &str) -> anyhow::Result<HashMap<AgentID, f64>> {
+    Ok(store
+        .list(prefix)
+        .context("reading the registry")?
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let t: f64 = std::str::from_utf8(&v.value).ok()?.parse().ok()?;
+            Some((AgentID::new(k.strip_prefix(prefix)?), t))
+        })
+        .collect())
+}
+
+/// Durably marks the agent under `prefix` with the current time (off the
+/// async workers: the write waits for an fsync).
+pub(crate) async fn record_agent_mark(
+    store: Arc<dyn Store>,
+    prefix: &str,
+    aid: &AgentID,
+) -> Result<(), String> {
+    let key = format!("{prefix}{}", aid.value);
+    let value = format!("{}", now_secs()).into_bytes();
+    tokio::task::spawn_blocking(move || {
+        let expected = store.get(&key)?.map(|v| v.version).unwrap_or(0);
+        store.put(&key, &value, expected)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
 /// Records the agent as unreachable in the registry, then removes it.
 /// Durable first: after a master restart the agent is still known as
 /// unreachable, so its tasks are not silently resurrected.
 async fn mark_unreachable(shared: Arc<Shared>, aid: AgentID) {
-    let store = shared.store.clone();
-    let key = format!("unreachable/{}", aid.value);
-    let value = format!("{}", now_secs()).into_bytes();
-    let written = tokio::task::spawn_blocking(move || {
-        let expected = store.get(&key)?.map(|v| v.version).unwrap_or(0);
-        store.put(&key, &value, expected)
-    })
-    .await;
-    match written {
-        Ok(Ok(_)) => shared.write(|m, now| m.mark_unreachable(&aid, now)),
-        other => {
-            tracing::error!(agent = %aid, "could not record the agent as unreachable, will retry: {other:?}");
+    match record_agent_mark(shared.store.clone(), UNREACHABLE_PREFIX, &aid).await {
+        Ok(()) => shared.write(|m, now| m.mark_unreachable(&aid, now)),
+        Err(e) => {
+            tracing::error!(agent = %aid, "could not record the agent as unreachable, will retry: {e}");
             shared.write(|m, _| m.marking_unreachable.remove(&aid));
         }
     }

@@ -90,12 +90,7 @@ async fn launch_update_acknowledge_roundtrip() {
         3.0
     );
 
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     let task = &state["frameworks"][0]["tasks"][0];
     assert_eq!(task["id"], "t1");
     assert_eq!(task["state"], "TASK_RUNNING");
@@ -146,12 +141,7 @@ async fn terminal_update_frees_resources_and_completes_task() {
         .offers
         .remove(0);
     assert_eq!(Resources::from_wire(o2.resources).scalar("cpus"), 1.0);
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     assert_eq!(
         state["frameworks"][0]["completed_tasks"][0]["state"],
         "TASK_FINISHED"
@@ -412,12 +402,7 @@ async fn teardown_kills_tasks_and_forbids_resubscribe() {
         }
         other => panic!("{other:?}"),
     }
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     assert_eq!(
         state["completed_frameworks"][0]["completed_tasks"][0]["state"],
         "TASK_KILLED"
@@ -533,12 +518,7 @@ async fn agent_disconnect_rescinds_its_offers() {
         .rescind
         .unwrap();
     assert_eq!(r.offer_id, offer.id);
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     assert_eq!(state["deactivated_slaves"], 1);
     assert_eq!(state["slaves"][0]["active"], false);
 }
@@ -646,12 +626,7 @@ async fn silent_agent_is_marked_unreachable_and_its_tasks_lost() {
         .failure
         .unwrap();
     assert_eq!(f.agent_id, Some(agent.id.clone()));
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     assert_eq!(state["unreachable_slaves"], 1);
     assert_eq!(state["slaves"].as_array().unwrap().len(), 0);
 
@@ -670,12 +645,7 @@ async fn silent_agent_is_marked_unreachable_and_its_tasks_lost() {
         AgentEvent::KillTask { task_id, .. } => assert_eq!(task_id.value, "t"),
         other => panic!("expected KILL_TASK, got {other:?}"),
     }
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     assert_eq!(state["unreachable_slaves"], 0);
     assert_eq!(state["activated_slaves"], 1);
 }
@@ -888,12 +858,7 @@ async fn agents_that_never_reregister_after_a_restart_become_unreachable_and_sta
         s.message.as_deref(),
         Some("Reconciliation: Task is unreachable")
     );
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m2.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m2).await;
     assert_eq!(state["unreachable_slaves"], 1);
 
     // The agent comes back after all, still running the task that
@@ -951,12 +916,7 @@ async fn task_missing_from_a_reregistering_agent_is_lost_not_left_running() {
     assert_eq!(s.task_id.value, "vanished");
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_AGENT_RESTARTED));
-    let state: serde_json::Value = reqwest::get(format!("http://{}/master/state", m.addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = master_state(&m).await;
     assert_eq!(state["frameworks"][0]["tasks"].as_array().unwrap().len(), 0);
 }
 

@@ -140,3 +140,25 @@ pub async fn wait_for_agents(master: &str, n: u64, what: &str) -> serde_json::Va
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A `mesos-agent` process with 1 cpu and 256 MB on `port`, its log to
+/// `stderr`.
+pub fn start_agent(
+    master: &str,
+    port: u16,
+    work_dir: &std::path::Path,
+    stderr: std::process::Stdio,
+) -> Proc {
+    Proc(
+        std::process::Command::new(crate::bin("mesos-agent"))
+            .args([
+                format!("--master={master}"),
+                format!("--port={port}"),
+                format!("--work_dir={}", work_dir.display()),
+                "--resources=cpus:1;mem:256".into(),
+            ])
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    )
+}

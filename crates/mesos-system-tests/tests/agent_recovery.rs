@@ -21,24 +21,14 @@ fn start_master(port: u16) -> Proc {
     )
 }
 
-fn start_agent(master: &str, port: u16, work_dir: &Path, log: &Path) -> Proc {
+/// An agent logging to `log` (appended: a restarted agent adds to it).
+fn agent_logging_to(master: &str, port: u16, work_dir: &Path, log: &Path) -> Proc {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    Proc(
-        Command::new(bin("mesos-agent"))
-            .args([
-                format!("--master={master}"),
-                format!("--port={port}"),
-                format!("--work_dir={}", work_dir.display()),
-                "--resources=cpus:1;mem:256".into(),
-            ])
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap(),
-    )
+    start_agent(master, port, work_dir, Stdio::from(log))
 }
 
 fn all_alive(pids: &[i32]) -> bool {
@@ -82,7 +72,7 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
     let agent_port = free_port();
     let work_dir = dir.path().join("agent");
     let log = dir.path().join("agent.log");
-    let mut agent = start_agent(&master, agent_port, &work_dir, &log);
+    let mut agent = agent_logging_to(&master, agent_port, &work_dir, &log);
     let s = wait_for_agents(&master, 1, "agent never registered").await;
     let agent_id = s["slaves"][0]["id"].as_str().unwrap().to_string();
 
@@ -122,7 +112,7 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(all_alive(&pids), "the task survives the agent");
-    agent = start_agent(&master, agent_port, &work_dir, &log);
+    agent = agent_logging_to(&master, agent_port, &work_dir, &log);
 
     // The agent comes back with its id; the executor re-subscribes and the
     // task ends by itself, reported through the recovered agent.
@@ -191,7 +181,7 @@ async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
     let agent_port = free_port();
     let work_dir = dir.path().join("agent");
     let log = dir.path().join("agent.log");
-    let mut agent = start_agent(&master, agent_port, &work_dir, &log);
+    let mut agent = agent_logging_to(&master, agent_port, &work_dir, &log);
     let s = wait_for_agents(&master, 1, "agent never registered").await;
     let agent_id = s["slaves"][0]["id"].as_str().unwrap().to_string();
 
@@ -212,7 +202,7 @@ async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
     assert!(!processes_with_env(&marker).is_empty());
 
     agent.kill9();
-    agent = start_agent(&master, agent_port, &work_dir, &log);
+    agent = agent_logging_to(&master, agent_port, &work_dir, &log);
     let st = fw
         .update_where(|s| {
             s.task_id.value == "eph-1" && mesos_types::task_state::is_terminal(s.state)

@@ -214,3 +214,80 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     fw.sub.caller.teardown().await.unwrap();
     drop(m);
 }
+
+/// The operator's `MARK_AGENT_GONE` (as curl would send it): the agent is
+/// shut down (its task too, though the framework checkpoints), the
+/// framework is told, and the machine can only come back as a new agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_marked_gone_by_the_operator_stops_and_comes_back_as_a_new_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let _m = start_master(port, &dir.path().join("master"));
+    let agent_port = free_port();
+    let work_dir = dir.path().join("agent");
+    let mut agent = start_agent(&master, agent_port, &work_dir, Stdio::null());
+    wait_for_agents(&master, 1, "agent never registered").await;
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "operator-victim".into(),
+        checkpoint: true,
+        ..Default::default()
+    };
+    let mut fw = Fw::new(mesos_scheduler::subscribe(&master, info).await.unwrap());
+    let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
+    let offer = fw.offer_not_from(None).await;
+    let gone = offer.agent_id.clone();
+    fw.sub
+        .caller
+        .launch(
+            vec![offer.id],
+            vec![marked_task("job-1", &gone, "sleep 1000", &marker)],
+            None,
+        )
+        .await
+        .unwrap();
+    fw.update_where(|s| s.task_id.value == "job-1" && s.state == TaskState::TASK_RUNNING)
+        .await;
+    assert!(!processes_with_env(&marker).is_empty());
+
+    let r = reqwest::Client::new()
+        .post(format!("http://{master}/api/v1"))
+        .header("Content-Type", "application/json")
+        .body(format!(
+            r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{}"}}}}}}"#,
+            gone.value
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let lost = fw
+        .update_where(|s| s.task_id.value == "job-1" && s.state != TaskState::TASK_RUNNING)
+        .await;
+    assert_eq!(lost.state, TaskState::TASK_LOST);
+    assert_eq!(lost.reason, Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR));
+
+    // The agent stops by itself, killing the task and forgetting its id.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = agent.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the gone agent kept running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        processes_with_env(&marker).is_empty(),
+        "the gone agent's task survived it"
+    );
+    assert!(!work_dir.join("meta").exists(), "the checkpoint was kept");
+
+    // Started again on the same work_dir, it registers as a new agent.
+    agent = start_agent(&master, agent_port, &work_dir, Stdio::null());
+    let s = wait_for_agents(&master, 1, "the machine never came back").await;
+    assert_ne!(s["slaves"][0]["id"], gone.value.as_str());
+    fw.sub.caller.teardown().await.unwrap();
+    drop(agent);
+}

@@ -106,6 +106,12 @@ pub enum AgentEvent {
     Error {
         message: String,
     },
+    /// The master will not have this agent any more (it was marked gone by
+    /// an operator): kill every executor, forget the checkpointed agent id
+    /// and stop. Mesos's `ShutdownMessage`.
+    Shutdown {
+        message: String,
+    },
 }
 
 #[cfg(test)]

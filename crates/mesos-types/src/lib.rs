@@ -10,6 +10,7 @@ pub mod enums;
 pub mod executor;
 pub mod ids;
 pub mod messages;
+pub mod operator;
 pub mod recordio;
 pub mod resources;
 pub mod scheduler;

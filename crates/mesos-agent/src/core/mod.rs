@@ -129,6 +129,9 @@ pub enum Effect {
         /// different start time means the pid was reused.
         start_time: Option<u64>,
     },
+    /// The master will never take this agent back (it was marked gone):
+    /// the agent kills every executor, forgets its checkpoint and stops.
+    ShutdownAgent { message: String },
 }
 
 /// How an executor process ended.
@@ -373,6 +376,10 @@ impl Core {
                 }
             }
             AgentEvent::Error { message } => warn!("Master reported an error: {message}"),
+            AgentEvent::Shutdown { message } => {
+                warn!("Agent asked to shut down by the master: {message}");
+                fx.push(Effect::ShutdownAgent { message });
+            }
         }
         fx
     }

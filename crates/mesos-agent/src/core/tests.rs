@@ -1083,3 +1083,20 @@ fn undelivered_tasks_of_a_recovered_executor_are_lost() {
         Some(Reason::REASON_AGENT_RESTARTED)
     );
 }
+
+#[test]
+fn master_shutdown_is_handed_to_the_runtime_with_its_reason() {
+    let mut c = registered();
+    let fx = c.handle_event(
+        AgentEvent::Shutdown {
+            message: "Agent has been marked gone".into(),
+        },
+        Instant::now(),
+    );
+    assert_eq!(
+        fx,
+        vec![Effect::ShutdownAgent {
+            message: "Agent has been marked gone".into()
+        }]
+    );
+}

@@ -463,6 +463,10 @@ impl AgentState {
                 });
             }
             AgentEvent::Error { message } => warn!(agent = %self.id, "master error: {message}"),
+            // Benchmarks never mark agents gone; a simulated agent just says so.
+            AgentEvent::Shutdown { message } => {
+                warn!(agent = %self.id, "master asked this simulated agent to shut down: {message}")
+            }
         }
     }
 

@@ -119,12 +119,15 @@ async fn register(
         Some(id) => id.clone(),
         None => shared.write(|m, _| m.ids.agent()),
     };
+    if let Some(refusal) = shared.read(|m| m.refuses_agent(&id)) {
+        return refuse_agent(&id, refusal);
+    }
     // Durable before acknowledged: the registry entry is written (outside
     // the book's lock) before REGISTERED is sent.
     let store = shared.store.clone();
     let key = format!("agents/{}", id.value);
     let record = serde_json::to_vec(&info).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let unreachable_key = format!("unreachable/{}", id.value);
+    let unreachable_key = format!("{}{}", crate::server::UNREACHABLE_PREFIX, id.value);
     tokio::task::spawn_blocking(move || {
         let persist = |e: mesos_coord::StoreError| {
             ApiError::Unavailable(format!("Failed to persist agent in the registry: {e}"))
@@ -148,7 +151,16 @@ async fn register(
 
     let (tx, rx) = crate::event_queue::event_queue(crate::event_queue::AGENT_QUEUE_CAPACITY);
     let reg = agents_registration(info, peer.ip().to_string(), version, tasks, reregister);
-    let stream_id = shared.write(|m, now| m.admit_agent(id.clone(), reg, tx, now));
+    // Checked again under the lock: an operator may have marked the agent
+    // gone while its registration was being written.
+    let admitted = shared.write(|m, now| match m.refuses_agent(&id) {
+        Some(refusal) => Err(refusal),
+        None => Ok(m.admit_agent(id.clone(), reg, tx, now)),
+    });
+    let stream_id = match admitted {
+        Ok(stream_id) => stream_id,
+        Err(refusal) => return refuse_agent(&id, refusal),
+    };
     let weak = Arc::downgrade(&shared);
     let sid = stream_id.clone();
     let aid = id.clone();
@@ -171,5 +183,24 @@ async fn register(
     if let Ok(v) = HeaderValue::from_str(&stream_id) {
         r.headers_mut().insert(STREAM_ID, v);
     }
+    Ok(r)
+}
+
+/// A gone agent is told to shut down on the stream it asked for (one
+/// SHUTDOWN event, then the stream ends), as Mesos answers its
+/// registration with a `ShutdownMessage`; other refusals are errors the
+/// agent retries.
+fn refuse_agent(id: &AgentID, refusal: ApiError) -> Result<Response, ApiError> {
+    let ApiError::Forbidden(message) = refusal else {
+        return Err(refusal);
+    };
+    tracing::warn!(agent = %id, "refusing the registration of an agent marked gone; telling it to shut down");
+    let event = serde_json::to_vec(&AgentEvent::Shutdown { message })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut r = Response::new(Body::from(mesos_types::recordio::encode(&event)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(r)
 }

@@ -3,6 +3,7 @@
 //! lock the book only for synchronous work and never across I/O.
 
 mod agent;
+mod operator;
 mod scheduler;
 pub mod stream;
 
@@ -89,9 +90,11 @@ async fn dispatch(
                 .body(Body::empty())
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
-        r if r == "/api/v1" || r.starts_with("/api/v1/") => Err(ApiError::NotImplemented(
-            "The v1 operator API is not implemented yet".into(),
-        )),
+        "/api/v1" | "/api/v1/operator" => {
+            return operator::handle(shared, method, headers, body)
+                .await
+                .unwrap_or_else(error_response);
+        }
         r => Err(ApiError::NotFound(format!("No endpoint at '{r}'"))),
     };
     match result {

@@ -91,17 +91,44 @@ impl Master {
             return;
         };
         tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent failed health checks; marking it unreachable");
+        let message = format!(
+            "Agent {} removed: health check timed out",
+            agent.info.hostname
+        );
+        self.remove_agent(
+            agent,
+            TaskState::TASK_UNREACHABLE,
+            Reason::REASON_AGENT_REMOVED,
+            &message,
+            now,
+        );
+        self.unreachable_agents.insert(aid.clone(), now);
+        self.counters.agents_marked_unreachable += 1;
+    }
+
+    /// Takes a removed agent's resources and tasks out of the book: its
+    /// offers are rescinded, each live task gets `pa_state` (for
+    /// partition-aware frameworks) or TASK_LOST (for the others) from the
+    /// master, and every framework gets a FAILURE event for the agent.
+    /// Tasks whose new state is terminal are completed; TASK_UNREACHABLE
+    /// ones stay, since the agent may come back with them. Dropping `agent`
+    /// drops its event sender: its stream ends.
+    pub(crate) fn remove_agent(
+        &mut self,
+        agent: super::AgentEntry,
+        pa_state: TaskState,
+        reason: Reason,
+        message: &str,
+        now: f64,
+    ) {
+        let aid = &agent.id;
         for oid in &agent.offers {
             if let Some(o) = self.remove_offer(oid) {
                 self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
             }
         }
         self.allocator.remove_agent(aid);
-        let message = format!(
-            "Agent {} removed: health check timed out",
-            agent.info.hostname
-        );
-        let mut lost = Vec::new();
+        let mut ended = Vec::new();
         for (fid, tid) in &agent.tasks {
             let Some(fw) = self.frameworks.get_mut(fid) else {
                 continue;
@@ -113,30 +140,26 @@ impl Master {
             if is_terminal(t.state) {
                 continue;
             }
-            let state = if pa {
-                TaskState::TASK_UNREACHABLE
-            } else {
-                TaskState::TASK_LOST
-            };
+            let state = if pa { pa_state } else { TaskState::TASK_LOST };
             let mut s = TaskStatus::new(tid.clone(), state);
             s.source = Some(Source::SOURCE_MASTER);
-            s.reason = Some(Reason::REASON_AGENT_REMOVED);
-            s.message = Some(message.clone());
+            s.reason = Some(reason);
+            s.message = Some(message.to_string());
             s.agent_id = Some(aid.clone());
             s.timestamp = Some(now);
-            if pa {
+            if state == TaskState::TASK_UNREACHABLE {
                 s.unreachable_time = Some(serde_json::json!({"nanoseconds": (now * 1e9) as i64}));
             }
             t.state = state;
             t.statuses.push(s.clone());
             t.resources_released = true; // they left with the agent
             t.changed();
-            if !pa {
-                lost.push((fid.clone(), tid.clone()));
+            if is_terminal(state) {
+                ended.push((fid.clone(), tid.clone()));
             }
             self.send_to_framework(fid, Event::update(s));
         }
-        for (fid, tid) in lost {
+        for (fid, tid) in ended {
             self.complete_task(&fid, &tid);
         }
         for fw in self.frameworks.values_mut() {
@@ -152,10 +175,7 @@ impl Master {
                 s.send(failure.clone());
             }
         }
-        self.unreachable_agents.insert(aid.clone(), now);
-        self.counters.agents_marked_unreachable += 1;
         self.allocation_wanted = true;
-        // Dropping `agent` drops its event sender: the stream ends.
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod agents;
 mod frameworks;
+mod gone;
 mod health;
 mod launch;
 mod updates;
@@ -37,6 +38,7 @@ pub fn agents_registration(
     }
 }
 pub use frameworks::{FrameworkEntry, SubscribeOutcome};
+pub use gone::{GONE_MESSAGE, GoneCheck};
 
 /// Heartbeat period announced in SUBSCRIBED (Mesos: 15 s).
 pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
@@ -160,6 +162,7 @@ pub struct Counters {
     pub launched_tasks: u64,
     pub agent_registrations: u64,
     pub agents_marked_unreachable: u64,
+    pub agents_marked_gone: u64,
     pub agent_reregistrations: u64,
     pub allocation_runs: u64,
     /// Rounds of the agent health check (not a Mesos metric; tests wait
@@ -184,6 +187,10 @@ pub struct Master {
     pub unreachable_agents: HashMap<AgentID, f64>,
     /// Silent agents whose unreachable record is being written.
     pub marking_unreachable: HashSet<AgentID>,
+    /// Agents an operator marked gone (in the registry), with the time.
+    pub gone_agents: HashMap<AgentID, f64>,
+    /// Agents whose gone record is being written.
+    pub marking_gone: HashSet<AgentID>,
     /// Tasks this master never knew (it restarted) that reconciliation
     /// reported TASK_LOST to a non-partition-aware framework because their
     /// agent was unreachable, by agent. If the agent comes back the tasks
@@ -218,6 +225,8 @@ impl Master {
             offers: HashMap::new(),
             unreachable_agents: HashMap::new(),
             marking_unreachable: HashSet::new(),
+            gone_agents: HashMap::new(),
+            marking_gone: HashSet::new(),
             lost_by_reconciliation: HashMap::new(),
             last_health_check: None,
             allocator,

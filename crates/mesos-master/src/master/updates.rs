@@ -277,6 +277,10 @@ impl Master {
                 continue; // the agent may still report it; answer later
             }
             let (state, msg) = match &rt.agent_id {
+                Some(a) if self.gone_agents.contains_key(a) => (
+                    TaskState::TASK_GONE_BY_OPERATOR,
+                    "Reconciliation: Task is gone",
+                ),
                 Some(a) if self.unreachable_agents.contains_key(a) => (
                     TaskState::TASK_UNREACHABLE,
                     "Reconciliation: Task is unreachable",

@@ -234,3 +234,13 @@ pub fn command_task(name: &str, agent: &AgentID, resources: &str) -> TaskInfo {
         ..Default::default()
     }
 }
+
+/// `GET /master/state` as JSON.
+pub async fn master_state(m: &MasterHandle) -> serde_json::Value {
+    reqwest::get(format!("http://{}/master/state", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
