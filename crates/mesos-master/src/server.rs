@@ -153,6 +153,10 @@ pub async fn start(
     let mut master = Master::new(info, config, now_secs());
     master.unreachable_agents = agent_marks(store.as_ref(), UNREACHABLE_PREFIX)?;
     master.gone_agents = agent_marks(store.as_ref(), GONE_PREFIX)?;
+    master.removed_frameworks = marks(store.as_ref(), REMOVED_FRAMEWORK_PREFIX)?
+        .into_keys()
+        .map(mesos_types::FrameworkID::new)
+        .collect();
     let gone = &master.gone_agents;
     master
         .unreachable_agents
@@ -227,7 +231,7 @@ async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
     }
 }
 
-/// Every `period`: expires failover and offer timeouts, and marks the
+/// Every `period`: expires offer and failover timeouts, and marks the
 /// agents silent past the health timeout (and the registry's agents that
 /// never re-registered) unreachable.
 async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
@@ -236,44 +240,56 @@ async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
     loop {
         tick.tick().await;
         let secs = period.as_secs_f64();
-        let silent = shared.write(|m, now| {
+        let (expired, silent) = shared.write(|m, now| {
             m.tick(now);
-            m.silent_agents(now, secs)
+            (m.expired_frameworks(now), m.silent_agents(now, secs))
         });
+        for fid in expired {
+            let shared = shared.clone();
+            tokio::spawn(async move { remove_framework_durably(&shared, &fid).await });
+        }
         for aid in silent {
             tokio::spawn(mark_unreachable(shared.clone(), aid));
         }
     }
 }
 
-/// Registry keys of agents marked unreachable / gone (`<prefix><agent id>`
-/// = epoch seconds of the mark).
+/// Registry keys of marks (`<prefix><id>` = epoch seconds of the mark):
+/// agents unreachable or gone, frameworks removed.
 pub(crate) const UNREACHABLE_PREFIX: &str = "unreachable/";
 pub(crate) const GONE_PREFIX: &str = "gone/";
+pub(crate) const REMOVED_FRAMEWORK_PREFIX: &str = "frameworks/removed/";
 
-/// The agents the registry marks under `prefix`, with the time of the
-/// mark. Other values (an unreachable agent that came back is
-/// `reachable`) are not marks.
-fn agent_marks(store: &dyn Store, prefix: &str) -> anyhow::Result<HashMap<AgentID, f64>> {
+/// The ids the registry marks under `prefix`, with the time of the mark.
+/// Other values (an unreachable agent that came back is `reachable`) are
+/// not marks.
+fn marks(store: &dyn Store, prefix: &str) -> anyhow::Result<HashMap<String, f64>> {
     Ok(store
         .list(prefix)
         .context("reading the registry")?
         .into_iter()
         .filter_map(|(k, v)| {
             let t: f64 = std::str::from_utf8(&v.value).ok()?.parse().ok()?;
-            Some((AgentID::new(k.strip_prefix(prefix)?), t))
+            Some((k.strip_prefix(prefix)?.to_string(), t))
         })
         .collect())
 }
 
-/// Durably marks the agent under `prefix` with the current time (off the
-/// async workers: the write waits for an fsync).
-pub(crate) async fn record_agent_mark(
+fn agent_marks(store: &dyn Store, prefix: &str) -> anyhow::Result<HashMap<AgentID, f64>> {
+    Ok(marks(store, prefix)?
+        .into_iter()
+        .map(|(id, t)| (AgentID::new(id), t))
+        .collect())
+}
+
+/// Durably marks `id` under `prefix` with the current time (off the async
+/// workers: the write waits for an fsync).
+pub(crate) async fn record_mark(
     store: Arc<dyn Store>,
     prefix: &str,
-    aid: &AgentID,
+    id: &str,
 ) -> Result<(), String> {
-    let key = format!("{prefix}{}", aid.value);
+    let key = format!("{prefix}{id}");
     let value = format!("{}", now_secs()).into_bytes();
     tokio::task::spawn_blocking(move || {
         let expected = store.get(&key)?.map(|v| v.version).unwrap_or(0);
@@ -285,11 +301,27 @@ pub(crate) async fn record_agent_mark(
     .map_err(|e| e.to_string())
 }
 
+/// Removes a framework once the registry records the removal (TEARDOWN,
+/// failover timeout): a removed framework stays refused after a master
+/// restart. `fid` must be reserved with `begin_remove_framework` (or found
+/// by `expired_frameworks`).
+pub(crate) async fn remove_framework_durably(
+    shared: &Arc<Shared>,
+    fid: &mesos_types::FrameworkID,
+) -> Result<(), String> {
+    let recorded = record_mark(shared.store.clone(), REMOVED_FRAMEWORK_PREFIX, &fid.value).await;
+    if let Err(e) = &recorded {
+        tracing::error!(framework = %fid, "could not record the framework's removal: {e}");
+    }
+    shared.write(|m, now| m.finish_remove_framework(fid, recorded.is_ok(), now));
+    recorded
+}
+
 /// Records the agent as unreachable in the registry, then removes it.
 /// Durable first: after a master restart the agent is still known as
 /// unreachable, so its tasks are not silently resurrected.
 async fn mark_unreachable(shared: Arc<Shared>, aid: AgentID) {
-    match record_agent_mark(shared.store.clone(), UNREACHABLE_PREFIX, &aid).await {
+    match record_mark(shared.store.clone(), UNREACHABLE_PREFIX, &aid.value).await {
         Ok(()) => shared.write(|m, now| m.mark_unreachable(&aid, now)),
         Err(e) => {
             tracing::error!(agent = %aid, "could not record the agent as unreachable, will retry: {e}");

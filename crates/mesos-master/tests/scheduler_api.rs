@@ -1025,3 +1025,60 @@ async fn expect_master_acks(agent: &mut FakeAgent, uuids: &[String]) {
         }
     }
 }
+
+/// The registry records removed frameworks before the master acts: after
+/// a master restart neither a torn-down framework nor one past its
+/// failover timeout can come back with its id.
+#[tokio::test]
+async fn removed_frameworks_stay_removed_across_a_master_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = format!("--work_dir={}", dir.path().display());
+    let flags = ["--registry=replicated_log", wd.as_str()];
+    let m = master(&flags).await;
+    let torn_down = mesos_scheduler::subscribe(&m.endpoint(), framework_info("torn-down"))
+        .await
+        .unwrap();
+    torn_down.caller.teardown().await.unwrap();
+    let mut info = framework_info("timed-out");
+    info.failover_timeout = 0.0;
+    let timed_out = mesos_scheduler::subscribe(&m.endpoint(), info)
+        .await
+        .unwrap();
+    let timed_out_id = timed_out.caller.framework_id.clone();
+    drop(timed_out);
+    // Removed once the timer notices the disconnection and the registry
+    // records it.
+    while master_state(&m).await["completed_frameworks"]
+        .as_array()
+        .unwrap()
+        .len()
+        < 2
+    {
+        // Polling pace only; the loop waits for the removal itself.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    m.stop().await;
+
+    let m = master(&flags).await;
+    for (name, id) in [
+        ("torn-down", torn_down.caller.framework_id.clone()),
+        ("timed-out", timed_out_id),
+    ] {
+        let mut info = framework_info(name);
+        info.id = Some(id);
+        match mesos_scheduler::subscribe(&m.endpoint(), info).await {
+            Err(mesos_scheduler::SchedulerError::Refused(msg)) => {
+                assert_eq!(msg, "Framework has been removed")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // A framework the master never removed still fails over as before.
+    let mut info = framework_info("unknown-to-this-master");
+    info.id = Some(FrameworkID::new("some-other-master-0001"));
+    assert!(
+        mesos_scheduler::subscribe(&m.endpoint(), info)
+            .await
+            .is_ok()
+    );
+}

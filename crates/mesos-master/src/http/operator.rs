@@ -5,7 +5,7 @@
 use super::parse_v1_call;
 use crate::error::ApiError;
 use crate::master::GoneCheck;
-use crate::server::{GONE_PREFIX, Shared, record_agent_mark};
+use crate::server::{GONE_PREFIX, Shared, record_mark};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -56,7 +56,7 @@ async fn mark_agent_gone(shared: Arc<Shared>, aid: AgentID) -> Result<Response, 
         tracing::warn!(agent = %aid, "not marking the agent gone: it already is");
         return Ok(StatusCode::OK.into_response());
     }
-    match record_agent_mark(shared.store.clone(), GONE_PREFIX, &aid).await {
+    match record_mark(shared.store.clone(), GONE_PREFIX, &aid.value).await {
         Ok(()) => {
             shared.write(|m, now| m.mark_gone(&aid, now));
             Ok(StatusCode::OK.into_response())

@@ -37,11 +37,28 @@ pub async fn handle(
         .framework_id
         .clone()
         .ok_or_else(|| ApiError::BadRequest("Expecting 'framework_id' to be present".into()))?;
+    if call.kind == CallType::TEARDOWN {
+        // Durable before acknowledged: a torn-down framework stays refused
+        // after a master restart.
+        let reserved = shared.write(|m, _| {
+            m.check_stream(&fid, stream_header.as_deref())?;
+            Ok::<bool, ApiError>(m.begin_remove_framework(&fid))
+        })?;
+        if reserved {
+            crate::server::remove_framework_durably(&shared, &fid)
+                .await
+                .map_err(|e| {
+                    ApiError::Unavailable(format!(
+                        "Failed to record the framework's removal in the registry: {e}"
+                    ))
+                })?;
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
     let missing = |what: &str| ApiError::BadRequest(format!("Expecting '{what}' to be present"));
     shared.write(|m, now| {
         m.check_stream(&fid, stream_header.as_deref())?;
         match call.kind {
-            CallType::TEARDOWN => m.remove_framework(&fid, now),
             CallType::ACCEPT => m.accept(&fid, call.accept.ok_or_else(|| missing("accept"))?, now),
             CallType::DECLINE => {
                 let d = call.decline.ok_or_else(|| missing("decline"))?;
@@ -83,7 +100,8 @@ pub async fn handle(
                     "UPDATE_FRAMEWORK is not implemented yet".into(),
                 ));
             }
-            CallType::UNKNOWN | CallType::SUBSCRIBE => {
+            // SUBSCRIBE and TEARDOWN were handled above.
+            CallType::UNKNOWN | CallType::SUBSCRIBE | CallType::TEARDOWN => {
                 return Err(ApiError::NotImplemented("Received an UNKNOWN call".into()));
             }
         }

@@ -146,9 +146,14 @@ impl Master {
             tx,
         };
         let framework_id = match info.id.clone() {
-            Some(id) if self.completed_frameworks.iter().any(|f| f.id == id) => {
+            Some(id) if self.removed_frameworks.contains(&id) => {
                 return Ok(SubscribeOutcome::Refused(
                     "Framework has been removed".into(),
+                ));
+            }
+            Some(id) if self.removing_frameworks.contains(&id) => {
+                return Ok(SubscribeOutcome::Refused(
+                    "Framework is being removed".into(),
                 ));
             }
             Some(id) if self.frameworks.contains_key(&id) => {
@@ -259,8 +264,46 @@ impl Master {
         for oid in offers {
             self.rescind_offer(&oid, now);
         }
+        // With no failover timeout the next timer round (within a second)
+        // removes it, after the registry records the removal.
         tracing::info!(framework = %fid, failover_timeout = timeout, "framework disconnected");
-        if timeout <= 0.0 {
+    }
+
+    /// Disconnected frameworks past their failover timeout, not already
+    /// being removed; each is reserved for removal (see
+    /// [`Master::begin_remove_framework`]).
+    pub fn expired_frameworks(&mut self, now: f64) -> Vec<FrameworkID> {
+        let expired: Vec<FrameworkID> = self
+            .frameworks
+            .values()
+            .filter(|f| {
+                f.subscription.is_none()
+                    && f.disconnected_at
+                        .is_some_and(|t| now - t >= f.info.failover_timeout)
+                    && !self.removing_frameworks.contains(&f.id)
+            })
+            .map(|f| f.id.clone())
+            .collect();
+        for fid in &expired {
+            tracing::info!(framework = %fid, "framework failover timeout expired; removing it");
+            self.removing_frameworks.insert(fid.clone());
+        }
+        expired
+    }
+
+    /// Reserves `fid` for removal while the registry records it (TEARDOWN);
+    /// false if it is unknown or already being removed. Meanwhile it
+    /// cannot re-subscribe.
+    pub fn begin_remove_framework(&mut self, fid: &FrameworkID) -> bool {
+        self.frameworks.contains_key(fid) && self.removing_frameworks.insert(fid.clone())
+    }
+
+    /// The registry records `fid` as removed (`Ok`), or could not (`Err`:
+    /// the framework stays, and an expired one is tried again).
+    pub fn finish_remove_framework(&mut self, fid: &FrameworkID, recorded: bool, now: f64) {
+        self.removing_frameworks.remove(fid);
+        if recorded {
+            self.removed_frameworks.insert(fid.clone());
             self.remove_framework(fid, now);
         }
     }

@@ -191,6 +191,12 @@ pub struct Master {
     pub gone_agents: HashMap<AgentID, f64>,
     /// Agents whose gone record is being written.
     pub marking_gone: HashSet<AgentID>,
+    /// Frameworks removed (torn down or past their failover timeout), as
+    /// the registry records them: they may never subscribe again, even
+    /// after a master restart.
+    pub removed_frameworks: HashSet<FrameworkID>,
+    /// Frameworks whose removal is being written to the registry.
+    pub removing_frameworks: HashSet<FrameworkID>,
     /// Tasks this master never knew (it restarted) that reconciliation
     /// reported TASK_LOST to a non-partition-aware framework because their
     /// agent was unreachable, by agent. If the agent comes back the tasks
@@ -227,6 +233,8 @@ impl Master {
             marking_unreachable: HashSet::new(),
             gone_agents: HashMap::new(),
             marking_gone: HashSet::new(),
+            removed_frameworks: HashSet::new(),
+            removing_frameworks: HashSet::new(),
             lost_by_reconciliation: HashMap::new(),
             last_health_check: None,
             allocator,
@@ -374,21 +382,10 @@ impl Master {
     }
 
     /// Timers: framework failover timeouts and offer timeouts.
+    /// Expires old offers (`--offer_timeout`). Frameworks past their
+    /// failover timeout are found by [`Master::expired_frameworks`], since
+    /// their removal is written to the registry first.
     pub fn tick(&mut self, now: f64) {
-        let expired: Vec<FrameworkID> = self
-            .frameworks
-            .values()
-            .filter(|f| {
-                f.subscription.is_none()
-                    && f.disconnected_at
-                        .is_some_and(|t| now - t >= f.info.failover_timeout)
-            })
-            .map(|f| f.id.clone())
-            .collect();
-        for fid in expired {
-            tracing::info!(framework = %fid, "framework failover timeout expired; removing it");
-            self.remove_framework(&fid, now);
-        }
         if let Some(timeout) = self.config.offer_timeout {
             let old: Vec<OfferID> = self
                 .offers
