@@ -183,6 +183,8 @@ async fn random_kills_lose_no_task_and_no_update() {
     let mut sub = subscribe_until_ok(&master_addr, &info).await;
     info.id = Some(sub.caller.framework_id.clone());
     let fid = sub.caller.framework_id.value.clone();
+    // Every task process carries this, so survivors can be found.
+    let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let mut history = History::default();
     let mut offers: Vec<Offer> = Vec::new();
     let mut next_task = 0u64;
@@ -234,19 +236,12 @@ async fn random_kills_lose_no_task_and_no_update() {
                 .map(|_| {
                     next_task += 1;
                     let secs = 0.2 + rng.below(15) as f64 / 10.0;
-                    TaskInfo {
-                        name: format!("t{next_task}"),
-                        task_id: TaskID::new(format!("t{next_task}")),
-                        agent_id: o.agent_id.clone(),
-                        resources: Resources::parse("cpus:0.2;mem:64", "*")
-                            .unwrap()
-                            .to_wire(false),
-                        command: Some(CommandInfo {
-                            value: Some(format!("sleep {secs}")),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }
+                    let name = format!("t{next_task}");
+                    let mut t = marked_task(&name, &o.agent_id, &format!("sleep {secs}"), &marker);
+                    t.resources = Resources::parse("cpus:0.2;mem:64", "*")
+                        .unwrap()
+                        .to_wire(false);
+                    t
                 })
                 .collect();
             let ids: Vec<String> = tasks.iter().map(|t| t.task_id.value.clone()).collect();
@@ -395,6 +390,18 @@ async fn random_kills_lose_no_task_and_no_update() {
         "updates for tasks never launched: {strays:?}"
     );
     eprintln!("outcomes: {outcomes:?}");
+    // Every task ended, so no task process may outlive it: none orphaned
+    // by a killed agent or executor. (A task the master reported lost is
+    // killed once its agent is back; give that a moment.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !processes_with_env(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "task processes outlived their tasks: {:?} (seed {seed})",
+            processes_with_env(&marker)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(agents);
     drop(master);
 }
