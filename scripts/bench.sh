@@ -43,7 +43,7 @@ fi
 if want p9; then $bench --scenario=detect --agents=1000 --silenced=10 --ping_timeout=1s --max_ping_timeouts=3 --json=$out/p9.json; fi
 # P10: 1,000 registrations/s, paced, in memory vs durable.
 if want p10; then $bench --scenario=register --agents=3000 --master_process --registry=both --register_rate=1000 \
-    --register_concurrency=1000 --json=$out/p10.json; fi
+    --register_concurrency=1000 --rounds=5 --json=$out/p10.json; fi
 # P11: /master/state at 10k agents, 100k running + 100k completed tasks.
 if want p11; then
   cargo bench -p mesos-master --bench state

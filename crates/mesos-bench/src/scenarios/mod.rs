@@ -65,6 +65,11 @@ pub struct Args {
     /// printed against the first).
     #[arg(long, default_value = "in_memory")]
     pub registry: String,
+    /// register with `--registry=both`: alternate the two registries this
+    /// many times; P10 compares the medians of the rounds (one run's p99
+    /// is mostly scheduling noise at this scale).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
     /// Run the master in a child process (its own descriptor limit, RSS and CPU).
     #[arg(long, default_value_t = false)]
     pub master_process: bool,
