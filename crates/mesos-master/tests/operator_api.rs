@@ -29,12 +29,17 @@ async fn running_task_of(
     let mut sub = mesos_scheduler::subscribe(&m.endpoint(), info)
         .await
         .unwrap();
-    let o = next_event(&mut sub, EventType::OFFERS)
-        .await
-        .offers
-        .unwrap()
-        .offers
-        .remove(0);
+    // Other agents' offers may come first; the task goes on `agent`.
+    let o = loop {
+        let offers = next_event(&mut sub, EventType::OFFERS)
+            .await
+            .offers
+            .unwrap()
+            .offers;
+        if let Some(o) = offers.into_iter().find(|o| o.agent_id == agent.id) {
+            break o;
+        }
+    };
     sub.caller
         .launch(
             vec![o.id],

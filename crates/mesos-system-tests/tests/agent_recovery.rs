@@ -153,8 +153,9 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
     assert_eq!(
         finished.state,
         TaskState::TASK_FINISHED,
-        "{finished:?}\nagent log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        "{finished:?}\nagent log:\n{}\nexecutor logs:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        sandbox_stderr(&work_dir)
     );
     assert!(
         checked_id || master_state(&master).await.unwrap()["slaves"][0]["id"] == agent_id.as_str()
@@ -227,4 +228,25 @@ async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
     assert_eq!(s["slaves"][0]["id"], agent_id.as_str(), "same agent id");
     fw.sub.caller.teardown().await.unwrap();
     drop(agent);
+}
+
+/// Every executor's `stderr` under the agent's work_dir, for failure messages.
+fn sandbox_stderr(work_dir: &Path) -> String {
+    let mut out = String::new();
+    let mut dirs = vec![work_dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_symlink() {
+                continue;
+            }
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().is_some_and(|n| n == "stderr") {
+                out.push_str(&format!("== {}\n", p.display()));
+                out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
 }

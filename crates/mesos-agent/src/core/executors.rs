@@ -165,24 +165,32 @@ impl Core {
         ex.pid = Some(pid);
         let mut fx = Vec::new();
         match ex.state {
+            ExecutorState::Terminating => {
+                fx.push(Effect::Destroy { pid });
+                return fx;
+            }
             ExecutorState::Launching => {
                 ex.state = ExecutorState::Registering;
-                let timer = Timer::RegistrationTimeout {
-                    framework_id: fid.clone(),
-                    executor_id: eid.clone(),
-                    container_id: cid.clone(),
-                };
-                let forked = crate::checkpoint::ForkedPid::new(pid, start_time);
-                self.cp_pid(fid, eid, cid, forked, &mut fx);
                 fx.push(Effect::Schedule {
                     after: timeout,
-                    timer,
+                    timer: Timer::RegistrationTimeout {
+                        framework_id: fid.clone(),
+                        executor_id: eid.clone(),
+                        container_id: cid.clone(),
+                    },
                 });
             }
-            ExecutorState::Terminating => fx.push(Effect::Destroy { pid }),
+            // A quick executor can subscribe before its launch is reported.
             _ => {}
         }
-        fx
+        // Checkpointed in every live state, the early subscriber's too:
+        // without its pid a restarted agent takes the executor for dead.
+        let forked = crate::checkpoint::ForkedPid::new(pid, start_time);
+        let mut cp = Vec::new();
+        self.cp_pid(fid, eid, cid, forked, &mut cp);
+        // The pid is durable before the timer (or anything else) acts on it.
+        cp.append(&mut fx);
+        cp
     }
 
     /// The container of `cid` could not be started: its tasks fail with

@@ -1100,3 +1100,27 @@ fn master_shutdown_is_handed_to_the_runtime_with_its_reason() {
         }]
     );
 }
+
+/// Under load an executor can subscribe before the runtime reports its
+/// launch; its pid must still be checkpointed, or a restarted agent takes
+/// the live executor for dead and fails its task.
+#[test]
+fn pid_of_an_executor_that_subscribed_before_its_launch_was_reported_is_checkpointed() {
+    let mut c = checkpointing_core();
+    let mut fi = framework(&[]);
+    fi.checkpoint = true;
+    let fx = c.handle_event(
+        AgentEvent::RunTask {
+            framework_info: fi,
+            task: command_task("t1", "sleep 5"),
+        },
+        Instant::now(),
+    );
+    let cid = launch_spec(&fx).container_id;
+    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    c.subscribe(&f, &e, Subscribe::default(), 7, Instant::now())
+        .unwrap();
+    let fx = c.executor_launched(&f, &e, &cid, 100, Some(42));
+    let run = format!("frameworks/F/executors/t1/runs/{}", cid.value);
+    assert_eq!(checkpoint_paths(&fx), vec![format!("{run}/forked.pid")]);
+}

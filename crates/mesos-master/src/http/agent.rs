@@ -132,9 +132,15 @@ async fn register(
         let persist = |e: mesos_coord::StoreError| {
             ApiError::Unavailable(format!("Failed to persist agent in the registry: {e}"))
         };
-        match store.put(&key, &record, 0) {
-            Ok(_) | Err(mesos_coord::StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(persist(e)),
+        // An agent the registry already admitted (re-registering, as every
+        // agent does after a master failover) needs no write: a read is
+        // enough, and it spares the group-commit writer a transaction.
+        let admitted = reregister && store.get(&key).map_err(persist)?.is_some();
+        if !admitted {
+            match store.put(&key, &record, 0) {
+                Ok(_) | Err(mesos_coord::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(persist(e)),
+            }
         }
         // Back from unreachable: the registry must say so before we act on it.
         if let Some(v) = store.get(&unreachable_key).map_err(persist)?
