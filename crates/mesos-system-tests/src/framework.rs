@@ -162,3 +162,17 @@ pub fn start_agent(
             .unwrap(),
     )
 }
+
+/// Waits up to `timeout` until no live process carries `marker` in its
+/// environment; panics with `what` and the survivors' pids otherwise.
+pub async fn wait_for_no_process_with(marker: &str, timeout: Duration, what: &str) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = crate::processes_with_env(marker);
+        if left.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

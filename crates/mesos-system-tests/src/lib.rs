@@ -4,7 +4,9 @@
 //! virtualenv made by `scripts/python-clients.sh`.
 
 mod framework;
-pub use framework::{Fw, Proc, marked_task, master_state, start_agent, wait_for_agents};
+pub use framework::{
+    Fw, Proc, marked_task, master_state, start_agent, wait_for_agents, wait_for_no_process_with,
+};
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -216,14 +216,12 @@ async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
         ),
         "{st:?}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_with_env(&marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the task outlived the agent restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_no_process_with(
+        &marker,
+        Duration::from_secs(10),
+        "the task outlived the agent restart",
+    )
+    .await;
     let s = wait_for_agents(&master, 1, "agent never registered").await;
     assert_eq!(s["slaves"][0]["id"], agent_id.as_str(), "same agent id");
     fw.sub.caller.teardown().await.unwrap();

@@ -393,15 +393,12 @@ async fn random_kills_lose_no_task_and_no_update() {
     // Every task ended, so no task process may outlive it: none orphaned
     // by a killed agent or executor. (A task the master reported lost is
     // killed once its agent is back; give that a moment.)
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !processes_with_env(&marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "task processes outlived their tasks: {:?} (seed {seed})",
-            processes_with_env(&marker)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_no_process_with(
+        &marker,
+        Duration::from_secs(60),
+        &format!("task processes outlived their tasks (seed {seed})"),
+    )
+    .await;
     drop(agents);
     drop(master);
 }

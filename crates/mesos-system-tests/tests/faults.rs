@@ -113,15 +113,12 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
     assert_eq!(running.agent_id.as_ref(), Some(&survivor));
     // The dead agent's task (no checkpointing) is killed by its executor
     // once the agent is gone: nothing of web-1 is left running.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !processes_with_env(&marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "orphaned task of the killed agent survived: {:?}",
-            processes_with_env(&marker)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_no_process_with(
+        &marker,
+        Duration::from_secs(30),
+        "orphaned task of the killed agent survived",
+    )
+    .await;
     fw.sub.caller.teardown().await.unwrap();
 }
 

@@ -782,19 +782,25 @@ fn checkpoint_paths(fx: &[Effect]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn checkpoints_are_written_before_updates_are_sent_or_acknowledged() {
-    let mut c = checkpointing_core();
+/// RUN_TASK of command task `id` (`sleep 5`) of checkpointing framework F:
+/// its container id and the effects.
+fn run_checkpointed_task(c: &mut Core, id: &str) -> (ContainerID, Vec<Effect>) {
     let mut fi = framework(&[]);
     fi.checkpoint = true;
     let fx = c.handle_event(
         AgentEvent::RunTask {
             framework_info: fi,
-            task: command_task("t1", "sleep 5"),
+            task: command_task(id, "sleep 5"),
         },
         Instant::now(),
     );
-    let cid = launch_spec(&fx).container_id;
+    (launch_spec(&fx).container_id, fx)
+}
+
+#[test]
+fn checkpoints_are_written_before_updates_are_sent_or_acknowledged() {
+    let mut c = checkpointing_core();
+    let (cid, fx) = run_checkpointed_task(&mut c, "t1");
     let run = format!("frameworks/F/executors/t1/runs/{}", cid.value);
     assert_eq!(
         checkpoint_paths(&fx),
@@ -1107,16 +1113,7 @@ fn master_shutdown_is_handed_to_the_runtime_with_its_reason() {
 #[test]
 fn pid_of_an_executor_that_subscribed_before_its_launch_was_reported_is_checkpointed() {
     let mut c = checkpointing_core();
-    let mut fi = framework(&[]);
-    fi.checkpoint = true;
-    let fx = c.handle_event(
-        AgentEvent::RunTask {
-            framework_info: fi,
-            task: command_task("t1", "sleep 5"),
-        },
-        Instant::now(),
-    );
-    let cid = launch_spec(&fx).container_id;
+    let (cid, _) = run_checkpointed_task(&mut c, "t1");
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
     c.subscribe(&f, &e, Subscribe::default(), 7, Instant::now())
         .unwrap();
