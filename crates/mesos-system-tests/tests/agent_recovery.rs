@@ -83,7 +83,14 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
         .caller
         .launch(
             vec![offer.id],
-            vec![marked_task("nap-1", &offer.agent_id, "sleep 6", &marker)],
+            // `exec`: one process from the start, whose pid the test follows
+            // (a shell forking `sleep` would add a pid after the snapshot).
+            vec![marked_task(
+                "nap-1",
+                &offer.agent_id,
+                "exec sleep 6",
+                &marker,
+            )],
             None,
         )
         .await
@@ -140,9 +147,8 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         if checked_id {
-            // Until the task exits its processes are the same ones: none is
-            // new (a relaunch would be). While it exits, the shell may still
-            // be reaping its child, so a subset of the old ones is fine.
+            // Until the task exits its process is the same one: no new pid
+            // appears (a relaunch would show one); once it exits, none.
             let now = processes_with_env(&marker);
             assert!(
                 now.iter().all(|p| pids.contains(p)),

@@ -172,7 +172,14 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
         .caller
         .launch(
             vec![offer.id],
-            vec![marked_task("db-1", &offer.agent_id, "sleep 1000", &marker)],
+            // `exec`: one process from the start, whose pid the test follows
+            // (a shell forking `sleep` would add a pid after the snapshot).
+            vec![marked_task(
+                "db-1",
+                &offer.agent_id,
+                "exec sleep 1000",
+                &marker,
+            )],
             None,
         )
         .await
