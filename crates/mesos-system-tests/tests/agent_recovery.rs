@@ -143,8 +143,9 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
         }
         assert!(
             Instant::now() < deadline,
-            "no terminal update; agent log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            "no terminal update; agent log:\n{}\nexecutor logs:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            sandbox_stderr(&work_dir)
         );
         if checked_id {
             // Until the task exits its process is the same one: no new pid
