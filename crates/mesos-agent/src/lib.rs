@@ -62,7 +62,8 @@ pub struct AgentHandle {
     /// The address reported to the master and executors.
     pub advertised_addr: SocketAddr,
     shared: Arc<runtime::Shared>,
-    work_dir: std::path::PathBuf,
+    /// The checkpoint directory (`meta/` under `--work_dir`).
+    meta_dir: std::path::PathBuf,
     agent_id: watch::Receiver<Option<AgentID>>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -114,10 +115,9 @@ impl AgentHandle {
     /// `--work_dir` registers as a new agent: what Mesos does when the
     /// master shuts an agent down.
     pub async fn shutdown_for_good(self) {
-        let meta = checkpoint::meta_dir(&self.work_dir);
-        let shared = self.shared.clone();
+        let (shared, meta_dir) = (self.shared.clone(), self.meta_dir.clone());
         self.shutdown_with(false).await;
-        shared.remove_checkpoint_for_good(&meta);
+        shared.remove_checkpoint_for_good(&meta_dir);
     }
 
     /// Kills all executors, disconnects from the master and stops the HTTP server.
@@ -253,7 +253,7 @@ pub async fn start(
         }
         _ => checkpoint::recover(&work_dir, flags.strict)?,
     };
-    let meta_root = work_dir.clone();
+    let meta_dir = checkpoint::meta_dir(&work_dir);
     let config = core::CoreConfig {
         work_dir,
         launcher_dir,
@@ -324,7 +324,7 @@ pub async fn start(
         addr,
         advertised_addr,
         shared,
-        work_dir: meta_root,
+        meta_dir,
         agent_id,
         shutdown,
         server: Some(server),

@@ -53,11 +53,7 @@ async fn running_task_of(
     agent
         .update(&fid, &TaskID::new(name), TaskState::TASK_RUNNING)
         .await;
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.state, TaskState::TASK_RUNNING);
     sub
 }
@@ -112,11 +108,7 @@ async fn reconcile_one(
         agent_id: Some(agent.clone()),
     };
     sub.caller.reconcile(vec![ask]).await.unwrap();
-    next_event(sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status
+    next_status(sub).await
 }
 
 fn shutdown_event() -> AgentEvent {
@@ -144,11 +136,7 @@ async fn agent_marked_gone_is_shut_down_its_tasks_end_and_it_never_comes_back() 
         (&mut pa, "pa-task", TaskState::TASK_GONE_BY_OPERATOR),
         (&mut legacy, "legacy-task", TaskState::TASK_LOST),
     ] {
-        let s = next_event(sub, EventType::UPDATE)
-            .await
-            .update
-            .unwrap()
-            .status;
+        let s = next_status(sub).await;
         assert_eq!((s.task_id.value.as_str(), s.state), (task, state));
         assert_eq!(s.reason, Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR));
         assert_eq!(s.message.as_deref(), Some("Agent has been marked gone"));
@@ -222,19 +210,11 @@ async fn unreachable_agent_marked_gone_ends_its_unreachable_tasks() {
     let m = master(&["--agent_ping_timeout=50ms", "--max_agent_ping_timeouts=3"]).await;
     let mut agent = FakeAgent::connect(&m, "cpus:2;mem:512", None, vec![], false).await;
     let mut sub = running_task_of(&m, &mut agent, partition_aware("pa"), "t").await;
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.state, TaskState::TASK_UNREACHABLE);
 
     assert_eq!(mark_gone(&m, &agent.id).await.status(), 200);
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.state, TaskState::TASK_GONE_BY_OPERATOR);
     assert_eq!(s.reason, Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR));
     let state: serde_json::Value = master_state(&m).await;

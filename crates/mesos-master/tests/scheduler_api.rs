@@ -53,11 +53,7 @@ async fn launch_update_acknowledge_roundtrip() {
     assert_eq!(tid.value, "t1");
 
     let uuid = agent.update(&fid, &tid, TaskState::TASK_RUNNING).await;
-    let st = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let st = next_status(&mut sub).await;
     assert_eq!(st.state, TaskState::TASK_RUNNING);
     assert_eq!(st.uuid.as_deref(), Some(uuid.as_str()));
     assert_eq!(
@@ -127,11 +123,7 @@ async fn terminal_update_frees_resources_and_completes_task() {
     agent
         .update(&fid, &TaskID::new("t"), TaskState::TASK_FINISHED)
         .await;
-    let st = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let st = next_status(&mut sub).await;
     sub.caller.acknowledge(&st).await.unwrap();
     // Freed resources are re-offered (the filter from ACCEPT covered nothing left).
     let o2 = next_event(&mut sub, EventType::OFFERS)
@@ -176,11 +168,7 @@ async fn invalid_launches_become_task_errors_not_crashes() {
 
     let mut seen = std::collections::BTreeMap::new();
     for _ in 0..3 {
-        let s = next_event(&mut sub, EventType::UPDATE)
-            .await
-            .update
-            .unwrap()
-            .status;
+        let s = next_status(&mut sub).await;
         assert_eq!(s.state, TaskState::TASK_ERROR);
         assert_eq!(s.reason, Some(Reason::REASON_TASK_INVALID));
         assert!(s.uuid.is_none(), "master-generated updates need no ack");
@@ -210,11 +198,7 @@ async fn invalid_launches_become_task_errors_not_crashes() {
         )
         .await
         .unwrap();
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_INVALID_OFFERS));
     assert!(s.message.unwrap().contains("is no longer valid"));
@@ -248,11 +232,7 @@ async fn foreign_offer_is_rejected_for_partition_aware_as_dropped() {
         )
         .await
         .unwrap();
-    let s = next_event(&mut b, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut b).await;
     assert_eq!(s.state, TaskState::TASK_DROPPED);
     assert_eq!(s.reason, Some(Reason::REASON_INVALID_OFFERS));
     // The owner can still use its offer.
@@ -448,11 +428,7 @@ async fn failover_resubscribe_keeps_tasks_and_closes_old_stream() {
     assert!(first.caller.revive().await.is_err());
     second.caller.reconcile(vec![]).await.unwrap();
     let mut second = second;
-    let s = next_event(&mut second, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut second).await;
     assert_eq!(s.task_id.value, "keep");
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
 }
@@ -487,11 +463,7 @@ async fn kill_and_reconcile_unknown_task() {
         other => panic!("{other:?}"),
     }
     sub.caller.kill(TaskID::new("ghost"), None).await.unwrap();
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.task_id.value, "ghost");
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
@@ -608,11 +580,7 @@ async fn silent_agent_is_marked_unreachable_and_its_tasks_lost() {
     let m = master(&["--agent_ping_timeout=50ms", "--max_agent_ping_timeouts=3"]).await;
     let (agent, mut sub) = silent_agent_with_task(&m, framework_info("hc")).await;
     let s = loop {
-        let s = next_event(&mut sub, EventType::UPDATE)
-            .await
-            .update
-            .unwrap()
-            .status;
+        let s = next_status(&mut sub).await;
         if s.state != TaskState::TASK_RUNNING {
             break s;
         }
@@ -677,11 +645,7 @@ async fn partition_aware_tasks_go_unreachable_and_resume() {
     }];
     let (agent, mut sub) = silent_agent_with_task(&m, info).await;
     let s = loop {
-        let s = next_event(&mut sub, EventType::UPDATE)
-            .await
-            .update
-            .unwrap()
-            .status;
+        let s = next_status(&mut sub).await;
         if s.state != TaskState::TASK_RUNNING {
             break s;
         }
@@ -697,11 +661,7 @@ async fn partition_aware_tasks_go_unreachable_and_resume() {
         true,
     )
     .await;
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.state, TaskState::TASK_RUNNING);
     assert_eq!(s.reason, Some(Reason::REASON_AGENT_REREGISTERED));
 }
@@ -811,11 +771,7 @@ async fn scheduler_back_within_failover_timeout_keeps_its_tasks() {
         .unwrap();
     assert_eq!(back.caller.framework_id, fid);
     back.caller.reconcile(vec![]).await.unwrap();
-    let s = next_event(&mut back, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut back).await;
     assert_eq!(s.task_id.value, "t");
     assert_eq!(s.state, TaskState::TASK_RUNNING);
 }
@@ -871,11 +827,7 @@ async fn agents_that_never_reregister_after_a_restart_become_unreachable_and_sta
     let killed = back.update(&fid, &tid, TaskState::TASK_KILLED).await;
     expect_master_acks(&mut back, &[killed]).await;
     sub.caller.reconcile(vec![ask]).await.unwrap();
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!((s.task_id, s.state), (tid, TaskState::TASK_LOST));
 }
 
@@ -908,11 +860,7 @@ async fn task_missing_from_a_reregistering_agent_is_lost_not_left_running() {
     let id = agent.id.clone();
     drop(agent);
     let _back = FakeAgent::connect(&m, "cpus:2;mem:512", Some(id), vec![], true).await;
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.task_id.value, "vanished");
     assert_eq!(s.state, TaskState::TASK_LOST);
     assert_eq!(s.reason, Some(Reason::REASON_AGENT_RESTARTED));
@@ -936,11 +884,7 @@ async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost
     let (agent, mut sub) = silent_agent_with_task(&m1, info.clone()).await;
     let fid = sub.caller.framework_id.clone();
     let lost = loop {
-        let s = next_event(&mut sub, EventType::UPDATE)
-            .await
-            .update
-            .unwrap()
-            .status;
+        let s = next_status(&mut sub).await;
         if s.state == TaskState::TASK_LOST {
             break s;
         }
@@ -961,11 +905,7 @@ async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost
         .unwrap();
     let tid = TaskID::new("t");
     let mut back = return_with_lost_task(&m2, "cpus:2;mem:512", &fid, &gone, &tid).await;
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(
         (s.task_id.value.as_str(), s.state),
         ("t", TaskState::TASK_LOST)
@@ -982,11 +922,7 @@ async fn agent_back_from_unreachable_after_a_master_restart_cannot_revive_a_lost
         }])
         .await
         .unwrap();
-    let s = next_event(&mut sub, EventType::UPDATE)
-        .await
-        .update
-        .unwrap()
-        .status;
+    let s = next_status(&mut sub).await;
     assert_eq!(s.state, TaskState::TASK_LOST, "{s:?}");
     assert_eq!(s.reason, Some(Reason::REASON_RECONCILIATION));
 }

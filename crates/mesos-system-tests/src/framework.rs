@@ -78,6 +78,18 @@ impl Fw {
         }
     }
 
+    /// Launches `task` on `offer` and waits for its TASK_RUNNING.
+    pub async fn launch_running(&mut self, offer: OfferID, task: TaskInfo) -> TaskStatus {
+        let id = task.task_id.clone();
+        self.sub
+            .caller
+            .launch(vec![offer], vec![task], None)
+            .await
+            .unwrap();
+        self.update_where(|s| s.task_id == id && s.state == TaskState::TASK_RUNNING)
+            .await
+    }
+
     pub async fn update_where(&mut self, pred: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
         loop {
             let e = self.next().await;

@@ -79,24 +79,13 @@ async fn restart_keeps_checkpointed_task(graceful: bool) {
     let mut fw = framework(&master, true).await;
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer().await;
-    fw.sub
-        .caller
-        .launch(
-            vec![offer.id],
-            // `exec`: one process from the start, whose pid the test follows
-            // (a shell forking `sleep` would add a pid after the snapshot).
-            vec![marked_task(
-                "nap-1",
-                &offer.agent_id,
-                "exec sleep 6",
-                &marker,
-            )],
-            None,
-        )
-        .await
-        .unwrap();
-    fw.update_where(|s| s.task_id.value == "nap-1" && s.state == TaskState::TASK_RUNNING)
-        .await;
+    // `exec`: one process from the start, whose pid the test follows
+    // (a shell forking `sleep` would add a pid after the snapshot).
+    fw.launch_running(
+        offer.id,
+        marked_task("nap-1", &offer.agent_id, "exec sleep 6", &marker),
+    )
+    .await;
     let pids = processes_with_env(&marker);
     assert!(!pids.is_empty());
 
@@ -196,17 +185,11 @@ async fn agent_restart_does_not_keep_tasks_of_non_checkpointing_frameworks() {
     let mut fw = framework(&master, false).await;
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer().await;
-    fw.sub
-        .caller
-        .launch(
-            vec![offer.id],
-            vec![marked_task("eph-1", &offer.agent_id, "sleep 1000", &marker)],
-            None,
-        )
-        .await
-        .unwrap();
-    fw.update_where(|s| s.task_id.value == "eph-1" && s.state == TaskState::TASK_RUNNING)
-        .await;
+    fw.launch_running(
+        offer.id,
+        marked_task("eph-1", &offer.agent_id, "sleep 1000", &marker),
+    )
+    .await;
     assert!(!processes_with_env(&marker).is_empty());
 
     agent.kill9();

@@ -50,17 +50,11 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer_not_from(None).await;
     let first_agent = offer.agent_id.clone();
-    fw.sub
-        .caller
-        .launch(
-            vec![offer.id],
-            vec![marked_task("web-1", &first_agent, "sleep 1000", &marker)],
-            None,
-        )
-        .await
-        .unwrap();
-    fw.update_where(|s| s.task_id.value == "web-1" && s.state == TaskState::TASK_RUNNING)
-        .await;
+    fw.launch_running(
+        offer.id,
+        marked_task("web-1", &first_agent, "sleep 1000", &marker),
+    )
+    .await;
 
     // Which process is that agent? Ask each for its id.
     let victim = {
@@ -93,22 +87,16 @@ async fn agent_killed_for_good_its_task_is_lost_and_relaunched_elsewhere() {
     // Relaunch on the surviving agent.
     let offer = fw.offer_not_from(Some(&first_agent)).await;
     let survivor = offer.agent_id.clone();
-    fw.sub
-        .caller
-        .launch(
-            vec![offer.id],
-            vec![marked_task(
+    let running = fw
+        .launch_running(
+            offer.id,
+            marked_task(
                 "web-2",
                 &survivor,
                 "sleep 1000",
                 &format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4()),
-            )],
-            None,
+            ),
         )
-        .await
-        .unwrap();
-    let running = fw
-        .update_where(|s| s.task_id.value == "web-2" && s.state == TaskState::TASK_RUNNING)
         .await;
     assert_eq!(running.agent_id.as_ref(), Some(&survivor));
     // The dead agent's task (no checkpointing) is killed by its executor
@@ -168,24 +156,13 @@ async fn master_restart_keeps_running_tasks_and_reconciles_them() {
     let mut fw = Fw::new(sub);
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer_not_from(None).await;
-    fw.sub
-        .caller
-        .launch(
-            vec![offer.id],
-            // `exec`: one process from the start, whose pid the test follows
-            // (a shell forking `sleep` would add a pid after the snapshot).
-            vec![marked_task(
-                "db-1",
-                &offer.agent_id,
-                "exec sleep 1000",
-                &marker,
-            )],
-            None,
-        )
-        .await
-        .unwrap();
-    fw.update_where(|s| s.task_id.value == "db-1" && s.state == TaskState::TASK_RUNNING)
-        .await;
+    // `exec`: one process from the start, whose pid the test follows
+    // (a shell forking `sleep` would add a pid after the snapshot).
+    fw.launch_running(
+        offer.id,
+        marked_task("db-1", &offer.agent_id, "exec sleep 1000", &marker),
+    )
+    .await;
     let pids_before = processes_with_env(&marker);
     assert!(!pids_before.is_empty());
     let framework_id = fw.sub.caller.framework_id.clone();
@@ -242,16 +219,7 @@ async fn agent_marked_gone_by_the_operator_stops_and_comes_back_as_a_new_agent()
     let marker = format!("MESOS_TEST_MARKER={}", uuid::Uuid::new_v4());
     let offer = fw.offer_not_from(None).await;
     let gone = offer.agent_id.clone();
-    fw.sub
-        .caller
-        .launch(
-            vec![offer.id],
-            vec![marked_task("job-1", &gone, "sleep 1000", &marker)],
-            None,
-        )
-        .await
-        .unwrap();
-    fw.update_where(|s| s.task_id.value == "job-1" && s.state == TaskState::TASK_RUNNING)
+    fw.launch_running(offer.id, marked_task("job-1", &gone, "sleep 1000", &marker))
         .await;
     assert!(!processes_with_env(&marker).is_empty());
 

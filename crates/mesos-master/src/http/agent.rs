@@ -3,7 +3,7 @@
 use super::stream::{CloseGuard, event_body};
 use super::{parse_v1_call, stream_id_header};
 use crate::error::ApiError;
-use crate::master::agents_registration;
+use crate::master::{AgentRefusal, GONE_MESSAGE, agents_registration};
 use crate::server::Shared;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -194,13 +194,16 @@ async fn register(
 
 /// A gone agent is told to shut down on the stream it asked for (one
 /// SHUTDOWN event, then the stream ends), as Mesos answers its
-/// registration with a `ShutdownMessage`; other refusals are errors the
-/// agent retries.
-fn refuse_agent(id: &AgentID, refusal: ApiError) -> Result<Response, ApiError> {
-    let ApiError::Forbidden(message) = refusal else {
-        return Err(refusal);
-    };
+/// registration with a `ShutdownMessage`; one being marked gone gets an
+/// error it retries.
+fn refuse_agent(id: &AgentID, refusal: AgentRefusal) -> Result<Response, ApiError> {
+    if refusal == AgentRefusal::BeingMarkedGone {
+        return Err(ApiError::Unavailable(format!(
+            "Agent '{id}' is being marked gone"
+        )));
+    }
     tracing::warn!(agent = %id, "refusing the registration of an agent marked gone; telling it to shut down");
+    let message = GONE_MESSAGE.to_string();
     let event = serde_json::to_vec(&AgentEvent::Shutdown { message })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut r = Response::new(Body::from(mesos_types::recordio::encode(&event)));

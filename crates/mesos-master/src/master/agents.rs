@@ -178,14 +178,14 @@ impl Master {
                     let status = match told {
                         Some((_, status)) => status,
                         None => {
-                            let mut s =
-                                TaskStatus::new(t.task.task_id.clone(), TaskState::TASK_LOST);
-                            s.source = Some(Source::SOURCE_MASTER);
-                            s.reason = Some(Reason::REASON_AGENT_REMOVED);
-                            s.message =
-                                Some("Task was lost while its agent was unreachable".into());
-                            s.agent_id = Some(id.clone());
-                            s.timestamp = Some(now);
+                            let s = super::master_status(
+                                t.task.task_id.clone(),
+                                TaskState::TASK_LOST,
+                                Reason::REASON_AGENT_REMOVED,
+                                "Task was lost while its agent was unreachable",
+                                Some(id.clone()),
+                                now,
+                            );
                             tell.push((t.framework_id.clone(), s.clone()));
                             s
                         }

@@ -333,12 +333,14 @@ impl Master {
                 t.resources_released = true;
             }
             if !is_terminal(t.state) {
-                let mut s = TaskStatus::new(tid.clone(), TaskState::TASK_KILLED);
-                s.source = Some(Source::SOURCE_MASTER);
-                s.reason = Some(Reason::REASON_FRAMEWORK_REMOVED);
-                s.message = Some("Framework removed".into());
-                s.timestamp = Some(now);
-                s.agent_id = Some(t.agent_id.clone());
+                let s = super::master_status(
+                    tid.clone(),
+                    TaskState::TASK_KILLED,
+                    Reason::REASON_FRAMEWORK_REMOVED,
+                    "Framework removed",
+                    Some(t.agent_id.clone()),
+                    now,
+                );
                 t.state = TaskState::TASK_KILLED;
                 t.statuses.push(s);
                 t.changed();

@@ -22,18 +22,25 @@ pub enum GoneCheck {
     AlreadyGone,
 }
 
+/// Why the master will not admit an agent now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AgentRefusal {
+    /// Marked gone: it is told to shut down, for good.
+    Gone,
+    /// Its gone mark is being written: a registration error it retries.
+    BeingMarkedGone,
+}
+
 impl Master {
     /// Whether the agent may register: not gone and not being marked gone.
-    pub fn refuses_agent(&self, aid: &AgentID) -> Option<ApiError> {
+    pub fn refuses_agent(&self, aid: &AgentID) -> Option<AgentRefusal> {
         if self.gone_agents.contains_key(aid) {
-            return Some(ApiError::Forbidden(GONE_MESSAGE.into()));
+            Some(AgentRefusal::Gone)
+        } else if self.marking_gone.contains(aid) {
+            Some(AgentRefusal::BeingMarkedGone)
+        } else {
+            None
         }
-        if self.marking_gone.contains(aid) {
-            return Some(ApiError::Unavailable(format!(
-                "Agent '{aid}' is being marked gone"
-            )));
-        }
-        None
     }
 
     /// Checks a `MARK_AGENT_GONE` for `aid`; on `Proceed` the agent is
@@ -70,7 +77,6 @@ impl Master {
         self.recovering_agents.remove(aid);
         self.lost_by_reconciliation.remove(aid);
         self.marking_unreachable.remove(aid);
-        self.counters.agents_marked_gone += 1;
         if let Some(agent) = self.agents.remove(aid) {
             tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent marked gone by the operator; shutting it down");
             if let Some(s) = &agent.subscription {
@@ -104,12 +110,14 @@ impl Master {
                 if &t.agent_id != aid || t.state != TaskState::TASK_UNREACHABLE {
                     continue;
                 }
-                let mut s = TaskStatus::new(tid.clone(), TaskState::TASK_GONE_BY_OPERATOR);
-                s.source = Some(Source::SOURCE_MASTER);
-                s.reason = Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR);
-                s.message = Some(GONE_MESSAGE.into());
-                s.agent_id = Some(aid.clone());
-                s.timestamp = Some(now);
+                let s = super::master_status(
+                    tid.clone(),
+                    TaskState::TASK_GONE_BY_OPERATOR,
+                    Reason::REASON_AGENT_REMOVED_BY_OPERATOR,
+                    GONE_MESSAGE,
+                    Some(aid.clone()),
+                    now,
+                );
                 t.state = TaskState::TASK_GONE_BY_OPERATOR;
                 t.statuses.push(s.clone());
                 t.changed();

@@ -141,12 +141,8 @@ impl Master {
                 continue;
             }
             let state = if pa { pa_state } else { TaskState::TASK_LOST };
-            let mut s = TaskStatus::new(tid.clone(), state);
-            s.source = Some(Source::SOURCE_MASTER);
-            s.reason = Some(reason);
-            s.message = Some(message.to_string());
-            s.agent_id = Some(aid.clone());
-            s.timestamp = Some(now);
+            let mut s =
+                super::master_status(tid.clone(), state, reason, message, Some(aid.clone()), now);
             if state == TaskState::TASK_UNREACHABLE {
                 s.unreachable_time = Some(serde_json::json!({"nanoseconds": (now * 1e9) as i64}));
             }

@@ -457,12 +457,14 @@ impl Master {
             .frameworks
             .get(fid)
             .is_some_and(|f| f.partition_aware());
-        let mut s = TaskStatus::new(task_id, mesos_types::task_state::for_framework(state, pa));
-        s.source = Some(Source::SOURCE_MASTER);
-        s.reason = Some(reason);
-        s.message = Some(message);
-        s.agent_id = agent_id;
-        s.timestamp = Some(now);
+        let s = super::master_status(
+            task_id,
+            mesos_types::task_state::for_framework(state, pa),
+            reason,
+            message,
+            agent_id,
+            now,
+        );
         self.send_to_framework(fid, Event::update(s));
     }
 }

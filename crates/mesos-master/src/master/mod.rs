@@ -38,7 +38,7 @@ pub fn agents_registration(
     }
 }
 pub use frameworks::{FrameworkEntry, SubscribeOutcome};
-pub use gone::{GONE_MESSAGE, GoneCheck};
+pub use gone::{AgentRefusal, GONE_MESSAGE, GoneCheck};
 
 /// Heartbeat period announced in SUBSCRIBED (Mesos: 15 s).
 pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
@@ -162,7 +162,6 @@ pub struct Counters {
     pub launched_tasks: u64,
     pub agent_registrations: u64,
     pub agents_marked_unreachable: u64,
-    pub agents_marked_gone: u64,
     pub agent_reregistrations: u64,
     pub allocation_runs: u64,
     /// Rounds of the agent health check (not a Mesos metric; tests wait
@@ -381,7 +380,6 @@ impl Master {
         Some(o)
     }
 
-    /// Timers: framework failover timeouts and offer timeouts.
     /// Expires old offers (`--offer_timeout`). Frameworks past their
     /// failover timeout are found by [`Master::expired_frameworks`], since
     /// their removal is written to the registry first.
@@ -413,6 +411,26 @@ impl Master {
         }
         (total, used, offered)
     }
+}
+
+/// A status update the master itself generates (agent lost, framework
+/// removed, reconciliation, invalid launch): no uuid, so nobody
+/// acknowledges it.
+pub(crate) fn master_status(
+    task_id: TaskID,
+    state: TaskState,
+    reason: Reason,
+    message: impl Into<String>,
+    agent_id: Option<AgentID>,
+    now: f64,
+) -> TaskStatus {
+    let mut s = TaskStatus::new(task_id, state);
+    s.source = Some(Source::SOURCE_MASTER);
+    s.reason = Some(reason);
+    s.message = Some(message.into());
+    s.agent_id = agent_id;
+    s.timestamp = Some(now);
+    s
 }
 
 /// Current time as epoch seconds (the shell's clock; the book never reads it).

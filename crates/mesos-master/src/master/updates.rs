@@ -136,12 +136,14 @@ impl Master {
             .get_mut(fid)
             .and_then(|f| f.tasks.get_mut(tid))
         {
-            let mut s = TaskStatus::new(tid.clone(), state);
-            s.source = Some(Source::SOURCE_MASTER);
-            s.reason = Some(reason);
-            s.message = Some(message.clone());
-            s.timestamp = Some(now);
-            s.agent_id = Some(t.agent_id.clone());
+            let s = super::master_status(
+                tid.clone(),
+                state,
+                reason,
+                message.clone(),
+                Some(t.agent_id.clone()),
+                now,
+            );
             t.state = state;
             t.statuses.push(s);
             t.changed();
@@ -244,16 +246,15 @@ impl Master {
         };
         let pa = fw.partition_aware();
         let answer = |t: &super::TaskEntry| {
-            let mut s = TaskStatus::new(
+            let mut s = super::master_status(
                 t.info.task_id.clone(),
                 for_framework(t.status_update_state.unwrap_or(t.state), pa),
+                Reason::REASON_RECONCILIATION,
+                "Reconciliation: Latest task state",
+                Some(t.agent_id.clone()),
+                now,
             );
-            s.source = Some(Source::SOURCE_MASTER);
-            s.reason = Some(Reason::REASON_RECONCILIATION);
-            s.message = Some("Reconciliation: Latest task state".into());
-            s.agent_id = Some(t.agent_id.clone());
             s.executor_id = t.info.executor.as_ref().map(|e| e.executor_id.clone());
-            s.timestamp = Some(now);
             s.healthy = t.statuses.last().and_then(|x| x.healthy);
             s
         };
@@ -291,12 +292,14 @@ impl Master {
                 ),
                 _ => (TaskState::TASK_UNKNOWN, "Reconciliation: Task is unknown"),
             };
-            let mut s = TaskStatus::new(rt.task_id.clone(), for_framework(state, pa));
-            s.source = Some(Source::SOURCE_MASTER);
-            s.reason = Some(Reason::REASON_RECONCILIATION);
-            s.message = Some(msg.into());
-            s.agent_id = rt.agent_id.clone();
-            s.timestamp = Some(now);
+            let s = super::master_status(
+                rt.task_id.clone(),
+                for_framework(state, pa),
+                Reason::REASON_RECONCILIATION,
+                msg,
+                rt.agent_id.clone(),
+                now,
+            );
             if state == TaskState::TASK_UNREACHABLE
                 && !pa
                 && let Some(aid) = &rt.agent_id

@@ -221,6 +221,15 @@ pub async fn next_event(
     }
 }
 
+/// The status of the next UPDATE event.
+pub async fn next_status(sub: &mut mesos_scheduler::Subscription) -> TaskStatus {
+    next_event(sub, mesos_types::scheduler::EventType::UPDATE)
+        .await
+        .update
+        .expect("UPDATE carries an update")
+        .status
+}
+
 pub fn command_task(name: &str, agent: &AgentID, resources: &str) -> TaskInfo {
     TaskInfo {
         name: name.into(),
