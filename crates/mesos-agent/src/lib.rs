@@ -83,31 +83,14 @@ impl AgentHandle {
 
     /// Waits until the agent has registered with the master.
     pub async fn registered(&self) -> AgentID {
-        let mut rx = self.agent_id.clone();
-        loop {
-            if let Some(id) = rx.borrow_and_update().clone() {
-                return id;
-            }
-            if rx.changed().await.is_err() {
-                // The agent is gone; wait forever like a never-registering agent.
-                std::future::pending::<()>().await;
-            }
-        }
+        first_value(self.agent_id.clone()).await
     }
 
     /// Resolves when the master orders this agent to shut down (it was
     /// marked gone), with the master's reason. The owner then calls
     /// [`AgentHandle::shutdown_for_good`].
     pub async fn shut_down_by_master(&self) -> String {
-        let mut rx = self.shared.shutdown_by_master();
-        loop {
-            if let Some(reason) = rx.borrow_and_update().clone() {
-                return reason;
-            }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
+        first_value(self.shared.shutdown_by_master()).await
     }
 
     /// Kills every executor, stops, and deletes the checkpoint (`meta/`
@@ -330,6 +313,19 @@ pub async fn start(
         server: Some(server),
         tasks,
     })
+}
+
+/// The first value the watch holds. If its sender goes away first (the
+/// agent stopped) this never resolves, as for an agent that never got it.
+async fn first_value<T: Clone>(mut rx: watch::Receiver<Option<T>>) -> T {
+    loop {
+        if let Some(v) = rx.borrow_and_update().clone() {
+            return v;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Status update retries every second; executor heartbeats every 30 s.
