@@ -31,6 +31,11 @@ pub trait Store: Send + Sync + 'static {
     fn put(&self, key: &str, value: &[u8], expected: u64) -> Result<u64, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<(String, Versioned)>, StoreError>;
+    /// Sets every key to its value in one atomic, durable write, whatever
+    /// the keys held before (each version is bumped). For a single writer
+    /// that orders its own writes (the master's registrar): all or nothing,
+    /// in one fsync.
+    fn write_batch(&self, writes: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
 }
 
 /// Nothing survives the process (`--registry=in_memory`).
@@ -85,6 +90,24 @@ impl Store for MemoryStore {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(v)
     }
+
+    fn write_batch(&self, writes: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut m = self
+            .map
+            .lock()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        for (key, value) in writes {
+            let version = m.get(key).map(|v| v.version).unwrap_or(0) + 1;
+            m.insert(
+                key.clone(),
+                Versioned {
+                    version,
+                    value: value.clone(),
+                },
+            );
+        }
+        Ok(())
+    }
 }
 
 const TABLE: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("state");
@@ -114,11 +137,19 @@ impl Drop for LocalStore {
     }
 }
 
+/// One caller's write: a compare-and-set put, or an unconditional batch.
 struct WriteRequest {
-    key: String,
-    value: Vec<u8>,
-    expected: u64,
+    kind: WriteKind,
     reply: std::sync::mpsc::Sender<Result<u64, StoreError>>,
+}
+
+enum WriteKind {
+    Put {
+        key: String,
+        value: Vec<u8>,
+        expected: u64,
+    },
+    Batch(Vec<(String, Vec<u8>)>),
 }
 
 /// Most puts applied in one transaction.
@@ -135,6 +166,21 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl LocalStore {
+    /// Queues a write for the writer thread and waits until it is durable.
+    fn submit(&self, kind: WriteKind) -> Result<u64, StoreError> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.writes
+            .lock()
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("store is closing".into()))?
+            .send(WriteRequest { kind, reply })
+            .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::Backend("store writer stopped".into()))?
+    }
+
     pub fn open(path: &Path) -> Result<LocalStore, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
@@ -193,22 +239,42 @@ fn apply_batch(
     {
         let mut t = tx.open_table(TABLE).map_err(backend)?;
         for req in batch {
-            let found = t
-                .get(req.key.as_str())
-                .map_err(backend)?
-                .map(|g| g.value().0)
-                .unwrap_or(0);
-            if found != req.expected {
-                results.push(Err(StoreError::Conflict {
-                    key: req.key.clone(),
-                    expected: req.expected,
-                    found,
-                }));
-                continue;
+            match &req.kind {
+                WriteKind::Put {
+                    key,
+                    value,
+                    expected,
+                } => {
+                    let found = t
+                        .get(key.as_str())
+                        .map_err(backend)?
+                        .map(|g| g.value().0)
+                        .unwrap_or(0);
+                    if found != *expected {
+                        results.push(Err(StoreError::Conflict {
+                            key: key.clone(),
+                            expected: *expected,
+                            found,
+                        }));
+                        continue;
+                    }
+                    t.insert(key.as_str(), (found + 1, value.as_slice()))
+                        .map_err(backend)?;
+                    results.push(Ok(found + 1));
+                }
+                WriteKind::Batch(writes) => {
+                    for (key, value) in writes {
+                        let found = t
+                            .get(key.as_str())
+                            .map_err(backend)?
+                            .map(|g| g.value().0)
+                            .unwrap_or(0);
+                        t.insert(key.as_str(), (found + 1, value.as_slice()))
+                            .map_err(backend)?;
+                    }
+                    results.push(Ok(0));
+                }
             }
-            t.insert(req.key.as_str(), (found + 1, req.value.as_slice()))
-                .map_err(backend)?;
-            results.push(Ok(found + 1));
         }
     }
     tx.commit().map_err(backend)?;
@@ -229,23 +295,18 @@ impl Store for LocalStore {
     }
 
     fn put(&self, key: &str, value: &[u8], expected: u64) -> Result<u64, StoreError> {
-        let (reply, answer) = std::sync::mpsc::channel();
-        let req = WriteRequest {
+        self.submit(WriteKind::Put {
             key: key.to_string(),
             value: value.to_vec(),
             expected,
-            reply,
-        };
-        self.writes
-            .lock()
-            .map_err(|e| StoreError::Backend(e.to_string()))?
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("store is closing".into()))?
-            .send(req)
-            .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
-        answer
-            .recv()
-            .map_err(|_| StoreError::Backend("store writer stopped".into()))?
+        })
+    }
+
+    fn write_batch(&self, writes: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.submit(WriteKind::Batch(writes.to_vec())).map(|_| ())
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<(String, Versioned)>, StoreError> {
@@ -299,6 +360,22 @@ pub fn conformance(store: &dyn Store) {
         .map(|(k, _)| k)
         .collect();
     assert_eq!(keys, vec!["agents/a".to_string(), "agents/b".to_string()]);
+    // A batch overwrites whatever was there, bumping each version.
+    store
+        .write_batch(&[
+            ("agents/a".into(), b"3".to_vec()),
+            ("fresh".into(), b"4".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(
+        store.get("agents/a").unwrap(),
+        Some(Versioned {
+            version: 2,
+            value: b"3".to_vec()
+        })
+    );
+    assert_eq!(store.get("fresh").unwrap().unwrap().version, 1);
+    store.write_batch(&[]).unwrap();
 }
 
 #[cfg(test)]

@@ -62,7 +62,14 @@ fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Ma
         std::mem::forget(rx);
         m.admit_agent(
             AgentID::new(format!("bench-S{a}")),
-            agents_registration(agent_info, "127.0.0.1".into(), "1.11.0".into(), tasks, true),
+            agents_registration(
+                agent_info,
+                "127.0.0.1".into(),
+                "1.11.0".into(),
+                tasks,
+                vec![],
+                true,
+            ),
             tx,
             0.0,
         );

@@ -242,7 +242,11 @@ impl Allocator {
         }
         slot.active = true;
         self.all_changed = true;
-        slot.roles = roles.iter().cloned().collect();
+        let new_roles: BTreeSet<String> = roles.iter().cloned().collect();
+        // Roles a re-subscription dropped: no more offers for them (what
+        // it still holds in them stays counted until recovered).
+        let dropped: Vec<String> = slot.roles.difference(&new_roles).cloned().collect();
+        slot.roles = new_roles;
         slot.suppressed = suppressed
             .into_iter()
             .filter(|r| slot.roles.contains(r))
@@ -255,6 +259,33 @@ impl Allocator {
             self.resort_framework(&id, &role);
             self.resort_role(&role);
         }
+        for role in dropped {
+            self.leave_role(&id, &role);
+        }
+    }
+
+    /// Takes `id` out of `role`'s members (the role goes when empty).
+    fn leave_role(&mut self, id: &FrameworkID, role: &str) {
+        if let Some(s) = self.role_members.get_mut(role) {
+            s.remove(id);
+            if s.is_empty() {
+                self.role_members.remove(role);
+                self.roles.remove(&role.to_string());
+                return;
+            }
+        }
+        self.resort_role(role);
+    }
+
+    /// Counts resources a framework already holds (tasks adopted from
+    /// re-registering agents before it subscribed) in its share, without
+    /// touching the agents' free resources, which already exclude them.
+    pub fn adopt_usage(&mut self, fid: &FrameworkID, role: &str, resources: &Resources) {
+        let q = quantities(resources);
+        if let Some(f) = self.frameworks.get_mut(fid) {
+            add_q(f.allocated.entry(role.to_string()).or_insert([0; 4]), &q, 1);
+        }
+        self.resort_framework(fid, role);
     }
 
     /// Forgets a framework. Its resources must have been recovered first.
@@ -263,15 +294,7 @@ impl Allocator {
         if let Some(slot) = self.frameworks.remove(id) {
             self.framework_by_idx[slot.idx as usize] = None;
             for role in slot.roles {
-                if let Some(s) = self.role_members.get_mut(&role) {
-                    s.remove(id);
-                    if s.is_empty() {
-                        self.role_members.remove(&role);
-                        self.roles.remove(&role);
-                        continue;
-                    }
-                }
-                self.resort_role(&role);
+                self.leave_role(id, &role);
             }
         }
     }
@@ -489,9 +512,12 @@ impl Allocator {
     }
 
     fn resort_framework(&mut self, fid: &FrameworkID, role: &str) {
+        // Only roles it is subscribed to: usage left in a dropped role must
+        // not put it back among that role's members.
         let Some(q) = self
             .frameworks
             .get(fid)
+            .filter(|f| f.roles.contains(role))
             .and_then(|f| f.allocated.get(role))
             .copied()
         else {

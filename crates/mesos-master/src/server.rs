@@ -3,6 +3,9 @@
 //! `mesos-local` (which embeds a master in its own process).
 
 use crate::flags::MasterFlags;
+use crate::master::registry::{
+    AGENT_PREFIX, GONE_PREFIX, REMOVED_FRAMEWORK_PREFIX, UNREACHABLE_PREFIX,
+};
 use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
 use mesos_coord::{LocalStore, MemoryStore, Store};
@@ -17,6 +20,8 @@ pub struct Shared {
     master: Mutex<Master>,
     /// Woken when the book wants an allocation before the next interval.
     pub wake: Notify,
+    /// Woken when the book queued durable changes for the registrar.
+    registry_wake: Notify,
     pub store: Arc<dyn Store>,
     pub flags: MasterFlags,
     pub effective_flags: BTreeMap<String, String>,
@@ -35,6 +40,9 @@ impl Shared {
         let r = f(&mut m, now_secs());
         if m.allocation_wanted {
             self.wake.notify_one();
+        }
+        if m.registry_wanted() {
+            self.registry_wake.notify_one();
         }
         r
     }
@@ -81,7 +89,13 @@ pub async fn start(
     effective_flags: BTreeMap<String, String>,
 ) -> anyhow::Result<MasterHandle> {
     flags.validate().map_err(anyhow::Error::msg)?;
-    let store: Arc<dyn Store> = match flags.registry.as_str() {
+    let store = open_registry(&flags)?;
+    start_with_store(flags, effective_flags, store).await
+}
+
+/// The registry `--registry` and `--work_dir` name.
+fn open_registry(flags: &MasterFlags) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match flags.registry.as_str() {
         "in_memory" => Arc::new(MemoryStore::default()),
         _ => {
             let dir = flags.work_dir.clone().context("--work_dir is required")?;
@@ -91,12 +105,21 @@ pub async fn start(
                     .with_context(|| format!("opening registry {}", path.display()))?,
             )
         }
-    };
+    })
+}
+
+/// Starts a master on the given registry (tests pass a store they control).
+pub async fn start_with_store(
+    flags: MasterFlags,
+    effective_flags: BTreeMap<String, String>,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<MasterHandle> {
+    flags.validate().map_err(anyhow::Error::msg)?;
     let admitted: HashSet<AgentID> = store
-        .list("agents/")
+        .list(AGENT_PREFIX)
         .context("reading the registry")?
         .into_iter()
-        .filter_map(|(k, _)| k.strip_prefix("agents/").map(AgentID::new))
+        .filter_map(|(k, _)| k.strip_prefix(AGENT_PREFIX).map(AgentID::new))
         .collect();
 
     let bind: SocketAddr = format!("{}:{}", flags.ip, flags.port)
@@ -161,6 +184,7 @@ pub async fn start(
     master
         .unreachable_agents
         .retain(|a, _| !gone.contains_key(a));
+    master.admitted_agents = admitted.clone();
     master.recovering_agents = admitted
         .into_iter()
         .filter(|a| {
@@ -174,6 +198,7 @@ pub async fn start(
     let shared = Arc::new(Shared {
         master: Mutex::new(master),
         wake: Notify::new(),
+        registry_wake: Notify::new(),
         store,
         flags,
         effective_flags,
@@ -198,6 +223,7 @@ pub async fn start(
     let timers = (
         AbortOnDrop(tokio::spawn(allocation_loop(shared.clone(), interval))),
         AbortOnDrop(tokio::spawn(timer_loop(shared.clone(), timer_period))),
+        AbortOnDrop(tokio::spawn(registrar_loop(shared.clone()))),
     );
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -233,32 +259,44 @@ async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
 
 /// Every `period`: expires offer and failover timeouts, and marks the
 /// agents silent past the health timeout (and the registry's agents that
-/// never re-registered) unreachable.
+/// never re-registered) unreachable. Durable changes go through the
+/// registrar.
 async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let secs = period.as_secs_f64();
     loop {
         tick.tick().await;
-        let secs = period.as_secs_f64();
-        let (expired, silent) = shared.write(|m, now| {
+        shared.write(|m, now| {
             m.tick(now);
-            (m.expired_frameworks(now), m.silent_agents(now, secs))
+            m.silent_agents(now, secs);
         });
-        for fid in expired {
-            let shared = shared.clone();
-            tokio::spawn(async move { remove_framework_durably(&shared, &fid).await });
-        }
-        for aid in silent {
-            tokio::spawn(mark_unreachable(shared.clone(), aid));
-        }
     }
 }
 
-/// Registry keys of marks (`<prefix><id>` = epoch seconds of the mark):
-/// agents unreachable or gone, frameworks removed.
-pub(crate) const UNREACHABLE_PREFIX: &str = "unreachable/";
-pub(crate) const GONE_PREFIX: &str = "gone/";
-pub(crate) const REMOVED_FRAMEWORK_PREFIX: &str = "frameworks/removed/";
+/// The registrar: the one writer of the registry. Takes the durable
+/// changes the book queued, in order, writes them in one batch (one
+/// fsync; changes queued meanwhile form the next batch), and feeds the
+/// outcome back so the book acts only on what is durable.
+async fn registrar_loop(shared: Arc<Shared>) {
+    loop {
+        shared.registry_wake.notified().await;
+        while let Some(batch) = shared.write(|m, _| m.take_registry_batch()) {
+            let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+            let store = shared.store.clone();
+            let result = tokio::task::spawn_blocking(move || store.write_batch(&writes))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let failed = result.is_err();
+            shared.write(|m, now| m.registry_written(batch.last, result, now));
+            if failed {
+                // A broken store fails every batch: do not spin on it.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
 
 /// The ids the registry marks under `prefix`, with the time of the mark.
 /// Other values (an unreachable agent that came back is `reachable`) are
@@ -280,54 +318,6 @@ fn agent_marks(store: &dyn Store, prefix: &str) -> anyhow::Result<HashMap<AgentI
         .into_iter()
         .map(|(id, t)| (AgentID::new(id), t))
         .collect())
-}
-
-/// Durably marks `id` under `prefix` with the current time (off the async
-/// workers: the write waits for an fsync).
-pub(crate) async fn record_mark(
-    store: Arc<dyn Store>,
-    prefix: &str,
-    id: &str,
-) -> Result<(), String> {
-    let key = format!("{prefix}{id}");
-    let value = format!("{}", now_secs()).into_bytes();
-    tokio::task::spawn_blocking(move || {
-        let expected = store.get(&key)?.map(|v| v.version).unwrap_or(0);
-        store.put(&key, &value, expected)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map(|_| ())
-    .map_err(|e| e.to_string())
-}
-
-/// Removes a framework once the registry records the removal (TEARDOWN,
-/// failover timeout): a removed framework stays refused after a master
-/// restart. `fid` must be reserved with `begin_remove_framework` (or found
-/// by `expired_frameworks`).
-pub(crate) async fn remove_framework_durably(
-    shared: &Arc<Shared>,
-    fid: &mesos_types::FrameworkID,
-) -> Result<(), String> {
-    let recorded = record_mark(shared.store.clone(), REMOVED_FRAMEWORK_PREFIX, &fid.value).await;
-    if let Err(e) = &recorded {
-        tracing::error!(framework = %fid, "could not record the framework's removal: {e}");
-    }
-    shared.write(|m, now| m.finish_remove_framework(fid, recorded.is_ok(), now));
-    recorded
-}
-
-/// Records the agent as unreachable in the registry, then removes it.
-/// Durable first: after a master restart the agent is still known as
-/// unreachable, so its tasks are not silently resurrected.
-async fn mark_unreachable(shared: Arc<Shared>, aid: AgentID) {
-    match record_mark(shared.store.clone(), UNREACHABLE_PREFIX, &aid.value).await {
-        Ok(()) => shared.write(|m, now| m.mark_unreachable(&aid, now)),
-        Err(e) => {
-            tracing::error!(agent = %aid, "could not record the agent as unreachable, will retry: {e}");
-            shared.write(|m, _| m.marking_unreachable.remove(&aid));
-        }
-    }
 }
 
 /// Aborts a spawned task when dropped.

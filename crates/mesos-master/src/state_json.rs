@@ -284,7 +284,7 @@ impl Serialize for FrameworkView<'_> {
         o.serialize_entry("active", &f.connected())?;
         o.serialize_entry("connected", &f.connected())?;
         // A framework known only from tasks re-reported by agents.
-        o.serialize_entry("recovered", &f.info.name.is_empty())?;
+        o.serialize_entry("recovered", &f.recovered)?;
         o.serialize_entry("user", &f.info.user)?;
         o.serialize_entry("failover_timeout", &f.info.failover_timeout)?;
         o.serialize_entry("checkpoint", &f.info.checkpoint)?;

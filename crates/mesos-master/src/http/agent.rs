@@ -3,7 +3,7 @@
 use super::stream::{CloseGuard, event_body};
 use super::{parse_v1_call, stream_id_header};
 use crate::error::ApiError;
-use crate::master::{AgentRefusal, GONE_MESSAGE, agents_registration};
+use crate::master::{AgentAdmission, AgentRefusal, GONE_MESSAGE, agents_registration};
 use crate::server::Shared;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -36,8 +36,8 @@ pub async fn handle(
             agent_info,
             version,
             tasks,
-            frameworks: _,
-        } => register(shared, peer, agent_info, version, tasks).await,
+            frameworks,
+        } => register(shared, peer, agent_info, version, tasks, frameworks).await,
         AgentCall::Update {
             agent_id,
             framework_id,
@@ -112,60 +112,41 @@ async fn register(
     info: AgentInfo,
     version: String,
     tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+    frameworks: Vec<mesos_types::FrameworkInfo>,
 ) -> Result<Response, ApiError> {
+    let agent_id = info.id.clone();
     validate_info(&info)?;
     let reregister = info.id.is_some();
-    let id: AgentID = match &info.id {
-        Some(id) => id.clone(),
-        None => shared.write(|m, _| m.ids.agent()),
-    };
-    if let Some(refusal) = shared.read(|m| m.refuses_agent(&id)) {
-        return refuse_agent(&id, refusal);
-    }
-    // Durable before acknowledged: the registry entry is written (outside
-    // the book's lock) before REGISTERED is sent.
-    let store = shared.store.clone();
-    let key = format!("agents/{}", id.value);
-    let record = serde_json::to_vec(&info).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let unreachable_key = format!("{}{}", crate::server::UNREACHABLE_PREFIX, id.value);
-    tokio::task::spawn_blocking(move || {
-        let persist = |e: mesos_coord::StoreError| {
-            ApiError::Unavailable(format!("Failed to persist agent in the registry: {e}"))
-        };
-        // An agent the registry already admitted (re-registering, as every
-        // agent does after a master failover) needs no write: a read is
-        // enough, and it spares the group-commit writer a transaction.
-        let admitted = reregister && store.get(&key).map_err(persist)?.is_some();
-        if !admitted {
-            match store.put(&key, &record, 0) {
-                Ok(_) | Err(mesos_coord::StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(persist(e)),
-            }
-        }
-        // Back from unreachable: the registry must say so before we act on it.
-        if let Some(v) = store.get(&unreachable_key).map_err(persist)?
-            && v.value != b"reachable"
-        {
-            store
-                .put(&unreachable_key, b"reachable", v.version)
-                .map_err(persist)?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-
     let (tx, rx) = crate::event_queue::event_queue(crate::event_queue::AGENT_QUEUE_CAPACITY);
-    let reg = agents_registration(info, peer.ip().to_string(), version, tasks, reregister);
-    // Checked again under the lock: an operator may have marked the agent
-    // gone while its registration was being written.
-    let admitted = shared.write(|m, now| match m.refuses_agent(&id) {
-        Some(refusal) => Err(refusal),
-        None => Ok(m.admit_agent(id.clone(), reg, tx, now)),
-    });
-    let stream_id = match admitted {
-        Ok(stream_id) => stream_id,
-        Err(refusal) => return refuse_agent(&id, refusal),
+    let reg = agents_registration(
+        info,
+        peer.ip().to_string(),
+        version,
+        tasks,
+        frameworks,
+        reregister,
+    );
+    // Durable before acknowledged: the book answers once the registry
+    // records the agent (at once when it already does).
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    shared.write(|m, now| m.register_agent(reg, tx, reply, now));
+    let admission = answer
+        .await
+        .map_err(|_| ApiError::Unavailable("The master is stopping".into()))?;
+    let (id, stream_id) = match admission {
+        AgentAdmission::Admitted {
+            agent_id,
+            stream_id,
+        } => (agent_id, stream_id),
+        AgentAdmission::Refused(refusal) => {
+            let id = agent_id.unwrap_or_default();
+            return refuse_agent(&id, refusal);
+        }
+        AgentAdmission::Failed(e) => {
+            return Err(ApiError::Unavailable(format!(
+                "Failed to persist agent in the registry: {e}"
+            )));
+        }
     };
     let weak = Arc::downgrade(&shared);
     let sid = stream_id.clone();

@@ -4,8 +4,7 @@
 
 use super::parse_v1_call;
 use crate::error::ApiError;
-use crate::master::GoneCheck;
-use crate::server::{GONE_PREFIX, Shared, record_mark};
+use crate::server::Shared;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,21 +51,10 @@ async fn mark_agent_gone(shared: Arc<Shared>, aid: AgentID) -> Result<Response, 
         ));
     }
     tracing::info!(agent = %aid, "operator asked to mark the agent gone");
-    if shared.write(|m, _| m.begin_mark_gone(&aid))? == GoneCheck::AlreadyGone {
-        tracing::warn!(agent = %aid, "not marking the agent gone: it already is");
-        return Ok(StatusCode::OK.into_response());
-    }
-    match record_mark(shared.store.clone(), GONE_PREFIX, &aid.value).await {
-        Ok(()) => {
-            shared.write(|m, now| m.mark_gone(&aid, now));
-            Ok(StatusCode::OK.into_response())
-        }
-        Err(e) => {
-            shared.write(|m, _| m.mark_gone_failed(&aid));
-            tracing::error!(agent = %aid, "could not record the agent as gone: {e}");
-            Err(ApiError::Unavailable(format!(
-                "Failed to record agent '{aid}' as gone in the registry; retry"
-            )))
-        }
-    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    shared.write(|m, now| m.request_mark_gone(&aid, reply, now));
+    answer
+        .await
+        .map_err(|_| ApiError::Unavailable("The master is stopping".into()))??;
+    Ok(StatusCode::OK.into_response())
 }

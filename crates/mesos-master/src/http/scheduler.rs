@@ -39,20 +39,17 @@ pub async fn handle(
         .ok_or_else(|| ApiError::BadRequest("Expecting 'framework_id' to be present".into()))?;
     if call.kind == CallType::TEARDOWN {
         // Durable before acknowledged: a torn-down framework stays refused
-        // after a master restart.
-        let reserved = shared.write(|m, _| {
+        // after a master restart. The removal completes once the registry
+        // records it, whether or not this client is still waiting.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        shared.write(|m, now| {
             m.check_stream(&fid, stream_header.as_deref())?;
-            Ok::<bool, ApiError>(m.begin_remove_framework(&fid))
+            m.request_remove_framework(&fid, Some(reply), now);
+            Ok::<(), ApiError>(())
         })?;
-        if reserved {
-            crate::server::remove_framework_durably(&shared, &fid)
-                .await
-                .map_err(|e| {
-                    ApiError::Unavailable(format!(
-                        "Failed to record the framework's removal in the registry: {e}"
-                    ))
-                })?;
-        }
+        answer
+            .await
+            .map_err(|_| ApiError::Unavailable("The master is stopping".into()))??;
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let missing = |what: &str| ApiError::BadRequest(format!("Expecting '{what}' to be present"));

@@ -73,6 +73,11 @@ pub struct Registration {
     pub ip: String,
     pub version: String,
     pub tasks: Vec<AgentTask>,
+    /// The `FrameworkInfo` of every framework the agent runs tasks of (as
+    /// the framework gave it at launch): a framework known only from
+    /// re-registering agents keeps its `user`, `checkpoint` and
+    /// capabilities until it re-subscribes.
+    pub frameworks: Vec<FrameworkInfo>,
     /// The agent asked to keep an id it had before.
     pub reregister: bool,
 }
@@ -102,6 +107,13 @@ impl Master {
         let mut tell: Vec<(FrameworkID, TaskStatus)> = Vec::new();
         let mut missing: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut resumed: Vec<(FrameworkID, TaskID, TaskState)> = Vec::new();
+        // Removed frameworks the agent still runs something of.
+        let mut shutdown: std::collections::BTreeSet<FrameworkID> = reg
+            .frameworks
+            .iter()
+            .filter_map(|f| f.id.clone())
+            .filter(|fid| self.removed_frameworks.contains(fid))
+            .collect();
         if let Some(agent) = self.agents.get_mut(&id) {
             agent.subscription = Some(subscription.clone());
             agent.reregistered_time = Some(now);
@@ -140,40 +152,72 @@ impl Master {
                 offers: HashSet::new(),
                 last_seen: now,
             };
+            // Frameworks the agent runs tasks of, as it reports them: one
+            // this master does not know yet (it restarted) is booked with
+            // that FrameworkInfo until it re-subscribes, so its user,
+            // checkpointing and partition-awareness hold meanwhile.
+            for info in &reg.frameworks {
+                if let Some(fid) = &info.id
+                    && !self.removed_frameworks.contains(fid)
+                    && !self.frameworks.contains_key(fid)
+                {
+                    self.frameworks.insert(
+                        fid.clone(),
+                        super::FrameworkEntry::recovered(info.clone(), now),
+                    );
+                }
+            }
             // Tasks the agent still runs. After a master restart: adopt
             // them (their frameworks will re-subscribe). After this agent
-            // was marked unreachable: partition-aware tasks resume; tasks
-            // already reported TASK_LOST to their framework are killed.
+            // was marked unreachable: partition-aware tasks resume; the
+            // other frameworks' tasks were lost, and stay lost.
             let was_unreachable = self.unreachable_agents.remove(&id).is_some();
             let mut reported_lost = self.lost_by_reconciliation.remove(&id).unwrap_or_default();
             let mut used = Vec::new();
             for t in reg.tasks {
+                if self.removed_frameworks.contains(&t.framework_id) {
+                    // Removed (torn down, or past its failover timeout): its
+                    // tasks are killed, never adopted.
+                    shutdown.insert(t.framework_id.clone());
+                    continue;
+                }
                 let res = Resources::from_wire(t.task.resources.clone());
                 let role = res
                     .iter()
                     .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
                     .unwrap_or_else(|| "*".into());
-                // A task of a non-partition-aware framework, on an agent
-                // that was unreachable, that this master does not know (it
-                // restarted since): its framework was told TASK_LOST, by the
-                // master that marked the agent or by reconciliation since.
-                // Book it as lost, so it is handled like any task reported
-                // lost while its agent was unreachable (killed if live, no
-                // contradicting update forwarded), and say LOST again unless
-                // reconciliation just did: a repeated LOST is harmless, a
-                // framework left believing the task runs is not.
+                let fw = self
+                    .frameworks
+                    .entry(t.framework_id.clone())
+                    .or_insert_with(|| {
+                        super::FrameworkEntry::recovered(
+                            FrameworkInfo {
+                                id: Some(t.framework_id.clone()),
+                                ..Default::default()
+                            },
+                            now,
+                        )
+                    });
+                let completed = fw
+                    .completed_tasks
+                    .iter()
+                    .any(|c| c.info.task_id == t.task.task_id);
+                let terminal = is_terminal(t.state);
+                // A task of a framework that is not partition-aware, on an
+                // agent the registry marks unreachable, that the book does
+                // not hold: its framework was told TASK_LOST (by the master
+                // that marked the agent, or by reconciliation since), or
+                // may be at any time. Whatever number of master restarts
+                // happened since, the registry's mark says so: book it as
+                // lost (killed if live; no later update contradicts it) and
+                // say LOST again unless reconciliation just did. A repeated
+                // LOST is harmless; a framework hearing of a task it was
+                // told is lost is not.
                 let told = reported_lost.remove(&t.task.task_id);
-                // (A task the agent reports ended may have reached its
-                // framework already: only reconciliation's word counts then.)
-                if (told.is_some() || (was_unreachable && !is_terminal(t.state)))
-                    && let Some(fw) = self.frameworks.get_mut(&t.framework_id)
-                    && !fw.info.name.is_empty()
+                if (told.is_some() || was_unreachable)
                     && !fw.partition_aware()
                     && !fw.tasks.contains_key(&t.task.task_id)
-                    && !fw
-                        .completed_tasks
-                        .iter()
-                        .any(|c| c.info.task_id == t.task.task_id)
+                    && !completed
                 {
                     let status = match told {
                         Some((_, status)) => status,
@@ -202,23 +246,18 @@ impl Master {
                     lost.statuses.push(status);
                     lost.resources_released = true;
                     fw.push_completed(lost, self.config.max_completed_tasks_per_framework);
+                    if !terminal {
+                        kills.push((t.framework_id.clone(), t.task.task_id.clone()));
+                    }
+                    continue;
                 }
                 // Already completed in the book (e.g. reported lost while
                 // this agent was unreachable): a terminal report's pending
                 // update is settled when it arrives; a live one is killed.
-                let terminal = is_terminal(t.state);
-                let completed = self.frameworks.get(&t.framework_id).is_some_and(|f| {
-                    f.completed_tasks
-                        .iter()
-                        .any(|c| c.info.task_id == t.task.task_id)
-                });
                 if completed && terminal {
                     continue;
                 }
-                if !terminal
-                    && (was_unreachable || completed)
-                    && let Some(fw) = self.frameworks.get(&t.framework_id)
-                {
+                if !terminal && (was_unreachable || completed) {
                     let unreachable = fw
                         .tasks
                         .get(&t.task.task_id)
@@ -229,26 +268,6 @@ impl Master {
                     }
                     resumed.push((t.framework_id.clone(), t.task.task_id.clone(), t.state));
                 }
-                let fw = self
-                    .frameworks
-                    .entry(t.framework_id.clone())
-                    .or_insert_with(|| super::FrameworkEntry {
-                        id: t.framework_id.clone(),
-                        info: FrameworkInfo {
-                            id: Some(t.framework_id.clone()),
-                            ..Default::default()
-                        },
-                        subscription: None,
-                        registered_time: now,
-                        reregistered_time: None,
-                        unregistered_time: 0.0,
-                        disconnected_at: None,
-                        tasks: Default::default(),
-                        completed_tasks: Default::default(),
-                        offers: Default::default(),
-                        executors: Default::default(),
-                        suppressed_roles: Default::default(),
-                    });
                 entry
                     .tasks
                     .insert((t.framework_id.clone(), t.task.task_id.clone()));
@@ -281,6 +300,10 @@ impl Master {
             agent_id: id.clone(),
             master_info: self.info.clone(),
         });
+        for framework_id in shutdown {
+            tracing::info!(agent = %id, framework = %framework_id, "shutting down a removed framework the agent still runs");
+            subscription.send(AgentEvent::ShutdownFramework { framework_id });
+        }
         for (framework_id, task_id) in kills {
             tracing::info!(agent = %id, task = %task_id, "killing a task that was reported lost while its agent was unreachable");
             subscription.send(AgentEvent::KillTask {

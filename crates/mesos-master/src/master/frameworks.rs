@@ -24,9 +24,32 @@ pub struct FrameworkEntry {
     /// Custom executors per agent, with the resources they hold.
     pub executors: HashMap<AgentID, HashMap<ExecutorID, (ExecutorInfo, Resources, String)>>,
     pub suppressed_roles: HashSet<String>,
+    /// Known only from re-registering agents (this master restarted): not
+    /// subscribed since, so not known to the allocator yet.
+    pub recovered: bool,
 }
 
 impl FrameworkEntry {
+    /// A framework known only from an agent's report, with the
+    /// `FrameworkInfo` the agent has for it.
+    pub fn recovered(info: FrameworkInfo, now: f64) -> FrameworkEntry {
+        FrameworkEntry {
+            id: info.id.clone().unwrap_or_default(),
+            info,
+            subscription: None,
+            registered_time: now,
+            reregistered_time: None,
+            unregistered_time: 0.0,
+            disconnected_at: None,
+            tasks: HashMap::new(),
+            completed_tasks: VecDeque::new(),
+            offers: HashSet::new(),
+            executors: HashMap::new(),
+            suppressed_roles: HashSet::new(),
+            recovered: true,
+        }
+    }
+
     /// Keeps `task` among the completed ones, the oldest beyond `max` dropped.
     pub fn push_completed(&mut self, task: TaskEntry, max: usize) {
         self.completed_tasks.push_back(task);
@@ -167,9 +190,14 @@ impl Master {
                 if let Some(old) = fw.subscription.take() {
                     old.send(Event::error("Framework failed over"));
                 }
-                // `user` and `checkpoint` cannot change on re-subscription.
-                info.user = fw.info.user.clone();
-                info.checkpoint = fw.info.checkpoint;
+                let recovered = std::mem::take(&mut fw.recovered);
+                if !recovered {
+                    // `user` and `checkpoint` cannot change on
+                    // re-subscription. (A framework known only from its
+                    // agents' reports brings its own FrameworkInfo back.)
+                    info.user = fw.info.user.clone();
+                    info.checkpoint = fw.info.checkpoint;
+                }
                 fw.info = info.clone();
                 fw.subscription = Some(subscription.clone());
                 fw.reregistered_time = Some(now);
@@ -177,6 +205,16 @@ impl Master {
                 fw.suppressed_roles = sub.suppressed_roles.iter().cloned().collect();
                 self.allocator
                     .add_framework(id.clone(), roles, sub.suppressed_roles.clone());
+                if recovered {
+                    // Its adopted tasks count in its DRF share from now on
+                    // (the agents' resources already account for them).
+                    for t in fw.tasks.values().filter(|t| !t.resources_released) {
+                        self.allocator.adopt_usage(&id, &t.role, &t.resources);
+                    }
+                    for (_, r, role) in fw.executors.values().flat_map(|e| e.values()) {
+                        self.allocator.adopt_usage(&id, role, r);
+                    }
+                }
                 tracing::info!(framework = %id, name = %info.name, "framework re-subscribed");
                 id
             }
@@ -198,20 +236,11 @@ impl Master {
                         offers: HashSet::new(),
                         executors: HashMap::new(),
                         suppressed_roles: sub.suppressed_roles.iter().cloned().collect(),
+                        recovered: false,
                     },
                 );
                 self.allocator
                     .add_framework(id.clone(), roles, sub.suppressed_roles.clone());
-                // Tasks re-reported by agents under this id before it came back.
-                let used: Vec<(AgentID, String, Resources)> = self.frameworks[&id]
-                    .tasks
-                    .values()
-                    .filter(|t| !t.resources_released)
-                    .map(|t| (t.agent_id.clone(), t.role.clone(), t.resources.clone()))
-                    .collect();
-                for (aid, role, r) in used {
-                    self.allocator.track_used(&id, &aid, &role, &r);
-                }
                 tracing::info!(framework = %id, name = %info.name, "framework subscribed");
                 id
             }
@@ -269,10 +298,10 @@ impl Master {
         tracing::info!(framework = %fid, failover_timeout = timeout, "framework disconnected");
     }
 
-    /// Disconnected frameworks past their failover timeout, not already
-    /// being removed; each is reserved for removal (see
-    /// [`Master::begin_remove_framework`]).
-    pub fn expired_frameworks(&mut self, now: f64) -> Vec<FrameworkID> {
+    /// Queues the removal of disconnected frameworks past their failover
+    /// timeout, not already being removed (acted on once the registry
+    /// records it). Returns them, for tests.
+    pub fn expire_frameworks(&mut self, now: f64) -> Vec<FrameworkID> {
         let expired: Vec<FrameworkID> = self
             .frameworks
             .values()
@@ -286,21 +315,21 @@ impl Master {
             .collect();
         for fid in &expired {
             tracing::info!(framework = %fid, "framework failover timeout expired; removing it");
-            self.removing_frameworks.insert(fid.clone());
+            self.request_remove_framework(fid, None, now);
         }
         expired
     }
 
-    /// Reserves `fid` for removal while the registry records it (TEARDOWN);
-    /// false if it is unknown or already being removed. Meanwhile it
-    /// cannot re-subscribe.
-    pub fn begin_remove_framework(&mut self, fid: &FrameworkID) -> bool {
+    /// Reserves `fid` for removal while the registry records it; false if
+    /// it is unknown or already being removed. Meanwhile it cannot
+    /// re-subscribe.
+    pub(crate) fn begin_remove_framework(&mut self, fid: &FrameworkID) -> bool {
         self.frameworks.contains_key(fid) && self.removing_frameworks.insert(fid.clone())
     }
 
     /// The registry records `fid` as removed (`Ok`), or could not (`Err`:
     /// the framework stays, and an expired one is tried again).
-    pub fn finish_remove_framework(&mut self, fid: &FrameworkID, recorded: bool, now: f64) {
+    pub(crate) fn finish_remove_framework(&mut self, fid: &FrameworkID, recorded: bool, now: f64) {
         self.removing_frameworks.remove(fid);
         if recorded {
             self.removed_frameworks.insert(fid.clone());
@@ -320,13 +349,11 @@ impl Master {
         let Some(mut fw) = self.frameworks.remove(fid) else {
             return;
         };
-        let mut agents: HashSet<AgentID> = fw.executors.keys().cloned().collect();
         let task_ids: Vec<TaskID> = fw.tasks.keys().cloned().collect();
         for tid in task_ids {
             let Some(mut t) = fw.tasks.remove(&tid) else {
                 continue;
             };
-            agents.insert(t.agent_id.clone());
             if !t.resources_released {
                 self.allocator
                     .recover(fid, &t.agent_id, &t.role, &t.resources, None, now);
@@ -355,13 +382,15 @@ impl Master {
                 self.allocator.recover(fid, aid, role, res, None, now);
             }
         }
-        for aid in agents {
-            self.send_to_agent(
-                &aid,
-                AgentEvent::ShutdownFramework {
+        // Every agent, as Mesos does: whatever its executors claimed (a task
+        // booked finished may still run), nothing of the framework may
+        // survive it. Agents away now are told when they re-register.
+        for a in self.agents.values() {
+            if let Some(s) = &a.subscription {
+                s.send(AgentEvent::ShutdownFramework {
                     framework_id: fid.clone(),
-                },
-            );
+                });
+            }
         }
         self.allocator.remove_framework(fid);
         fw.subscription = None; // dropping the sender ends the stream

@@ -18,10 +18,11 @@ impl Master {
         }
     }
 
-    /// Agents past the health timeout, and agents from the registry that did
-    /// not re-register within `--agent_reregister_timeout` of this master's
-    /// start, that are not already being marked. Called every `period`
-    /// seconds.
+    /// Finds agents past the health timeout, and agents from the registry
+    /// that did not re-register within `--agent_reregister_timeout` of this
+    /// master's start, not already being marked, and queues their
+    /// unreachable marks for the registrar (returned, for tests). Called
+    /// every `period` seconds.
     ///
     /// A check that comes more than a whole period late means the master
     /// itself did not run meanwhile (a paused VM, stolen CPU, a stopped
@@ -63,12 +64,22 @@ impl Master {
             );
         }
         self.marking_unreachable.extend(silent.iter().cloned());
+        for id in &silent {
+            self.queue_write(
+                super::RegistryOp::MarkUnreachable {
+                    id: id.clone(),
+                    time: now,
+                },
+                super::registry::Then::Unreachable(id.clone()),
+            );
+        }
         silent
     }
 
     /// Removes a silent agent (the registry already records it as
-    /// unreachable). Does nothing if it spoke up meanwhile.
-    pub fn mark_unreachable(&mut self, aid: &AgentID, now: f64) {
+    /// unreachable). Returns false, doing nothing, if it spoke up meanwhile
+    /// (the caller then has the mark undone).
+    pub fn mark_unreachable(&mut self, aid: &AgentID, now: f64) -> bool {
         self.marking_unreachable.remove(aid);
         if self.recovering_agents.remove(aid) {
             // Never came back after a master restart: nothing of it is in
@@ -77,7 +88,7 @@ impl Master {
             tracing::warn!(agent = %aid, "agent did not re-register in time; marking it unreachable");
             self.unreachable_agents.insert(aid.clone(), now);
             self.counters.agents_marked_unreachable += 1;
-            return;
+            return true;
         }
         let timeout = self.config.agent_health_timeout;
         if !self
@@ -85,10 +96,10 @@ impl Master {
             .get(aid)
             .is_some_and(|a| now - a.last_seen > timeout)
         {
-            return;
+            return false;
         }
         let Some(agent) = self.agents.remove(aid) else {
-            return;
+            return false;
         };
         tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent failed health checks; marking it unreachable");
         let message = format!(
@@ -104,6 +115,7 @@ impl Master {
         );
         self.unreachable_agents.insert(aid.clone(), now);
         self.counters.agents_marked_unreachable += 1;
+        true
     }
 
     /// Takes a removed agent's resources and tasks out of the book: its

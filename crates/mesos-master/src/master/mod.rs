@@ -9,6 +9,7 @@ mod frameworks;
 mod gone;
 mod health;
 mod launch;
+pub mod registry;
 mod updates;
 
 use crate::allocator::Allocator;
@@ -27,6 +28,7 @@ pub fn agents_registration(
     ip: String,
     version: String,
     tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+    frameworks: Vec<FrameworkInfo>,
     reregister: bool,
 ) -> Registration {
     Registration {
@@ -34,11 +36,13 @@ pub fn agents_registration(
         ip,
         version,
         tasks,
+        frameworks,
         reregister,
     }
 }
 pub use frameworks::{FrameworkEntry, SubscribeOutcome};
 pub use gone::{AgentRefusal, GONE_MESSAGE, GoneCheck};
+pub use registry::{AgentAdmission, RegistryBatch, RegistryOp};
 
 /// Heartbeat period announced in SUBSCRIBED (Mesos: 15 s).
 pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
@@ -178,6 +182,11 @@ pub struct Master {
     pub frameworks: HashMap<FrameworkID, FrameworkEntry>,
     pub completed_frameworks: VecDeque<FrameworkEntry>,
     pub agents: HashMap<AgentID, AgentEntry>,
+    /// Agents the registry records as admitted (`agents/<id>`).
+    pub admitted_agents: HashSet<AgentID>,
+    /// Durable changes queued for the registrar, in order, with what to do
+    /// once each is written (see [`registry`]).
+    pub registry: registry::RegistryQueue,
     /// Agents admitted in the registry by an earlier master run that have
     /// not re-registered yet (reconciliation stays silent about them).
     pub recovering_agents: HashSet<AgentID>,
@@ -226,6 +235,8 @@ impl Master {
             frameworks: HashMap::new(),
             completed_frameworks: VecDeque::new(),
             agents: HashMap::new(),
+            admitted_agents: HashSet::new(),
+            registry: Default::default(),
             recovering_agents: HashSet::new(),
             offers: HashMap::new(),
             unreachable_agents: HashMap::new(),
@@ -380,10 +391,10 @@ impl Master {
         Some(o)
     }
 
-    /// Expires old offers (`--offer_timeout`). Frameworks past their
-    /// failover timeout are found by [`Master::expired_frameworks`], since
-    /// their removal is written to the registry first.
+    /// Expires old offers (`--offer_timeout`) and queues the removal of
+    /// frameworks past their failover timeout.
     pub fn tick(&mut self, now: f64) {
+        self.expire_frameworks(now);
         if let Some(timeout) = self.config.offer_timeout {
             let old: Vec<OfferID> = self
                 .offers

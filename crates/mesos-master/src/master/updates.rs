@@ -45,6 +45,25 @@ impl Master {
             return Ok(());
         };
         let pa = fw.partition_aware();
+        // An agent speaks only for its own tasks.
+        let elsewhere = fw
+            .tasks
+            .get(&status.task_id)
+            .or_else(|| {
+                fw.completed_tasks
+                    .iter()
+                    .find(|t| t.info.task_id == status.task_id)
+            })
+            .map(|t| &t.agent_id)
+            .filter(|owner| *owner != aid)
+            .cloned();
+        if let Some(owner) = elsewhere {
+            self.counters.invalid_status_updates += 1;
+            return Err(ApiError::BadRequest(format!(
+                "Task {} of framework {fid} runs on agent {owner}, not on agent {aid}",
+                status.task_id
+            )));
+        }
         // The framework was already told this task ended (the master
         // decided it, e.g. TASK_LOST while the agent was unreachable): a
         // later live state or a different terminal state would contradict
