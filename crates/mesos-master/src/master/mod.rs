@@ -460,3 +460,6 @@ pub fn is_valid_uuid_b64(s: &str) -> bool {
         .map(|b| b.len() == 16)
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,433 @@
+//! Book-level regression tests for the registrar and the defects an
+//! outside review found (issue 9): pure, no sockets, time passed in.
+
+use super::*;
+use crate::event_queue::{EventReceiver, event_queue};
+use mesos_coord::{MemoryStore, Store};
+use mesos_types::agent_protocol::AgentTask;
+use mesos_types::scheduler::{EventType, Subscribe};
+use tokio::sync::oneshot;
+
+fn master() -> Master {
+    let config = MasterConfig {
+        agent_health_timeout: 1.0,
+        ..Default::default()
+    };
+    Master::new(MasterInfo::default(), config, 0.0)
+}
+
+/// Plays the registrar: writes every queued op to `store` in order and
+/// feeds the outcome back, until nothing is queued.
+fn run_registrar(m: &mut Master, store: &dyn Store, now: f64) {
+    while let Some(batch) = m.take_registry_batch() {
+        let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+        let result = store.write_batch(&writes).map_err(|e| e.to_string());
+        m.registry_written(batch.last, result, now);
+    }
+}
+
+fn agent_info(id: Option<&str>, resources: &str) -> AgentInfo {
+    AgentInfo {
+        hostname: "host".into(),
+        port: 5051,
+        resources: Resources::parse(resources, "*").unwrap().to_wire(true),
+        id: id.map(AgentID::new),
+        ..Default::default()
+    }
+}
+
+/// Registers an agent through the registrar; returns its id and events.
+fn register(
+    m: &mut Master,
+    store: &dyn Store,
+    info: AgentInfo,
+    tasks: Vec<AgentTask>,
+    frameworks: Vec<FrameworkInfo>,
+    now: f64,
+) -> (AgentID, EventReceiver<AgentEvent>) {
+    let (tx, rx) = event_queue(1024);
+    let (reply, mut answer) = oneshot::channel();
+    let reregister = info.id.is_some();
+    let reg = agents_registration(
+        info,
+        "127.0.0.1".into(),
+        "1".into(),
+        tasks,
+        frameworks,
+        reregister,
+    );
+    m.register_agent(reg, tx, reply, now);
+    run_registrar(m, store, now);
+    match answer.try_recv() {
+        Ok(AgentAdmission::Admitted { agent_id, .. }) => (agent_id, rx),
+        other => panic!("agent not admitted: {other:?}"),
+    }
+}
+
+fn subscribe(m: &mut Master, info: FrameworkInfo, now: f64) -> (FrameworkID, EventReceiver<Event>) {
+    let (tx, rx) = event_queue(65_536);
+    let id = info.id.clone();
+    let out = m
+        .subscribe(
+            Subscribe {
+                framework_info: info,
+                suppressed_roles: vec![],
+            },
+            id,
+            tx,
+            now,
+        )
+        .expect("valid subscription");
+    match out {
+        SubscribeOutcome::Subscribed { framework_id, .. } => (framework_id, rx),
+        SubscribeOutcome::Refused(e) => panic!("refused: {e}"),
+    }
+}
+
+fn framework(name: &str) -> FrameworkInfo {
+    FrameworkInfo {
+        user: "alice".into(),
+        name: name.into(),
+        checkpoint: true,
+        ..Default::default()
+    }
+}
+
+fn task(id: &str, agent: &AgentID, resources: &str) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskID::new(id),
+        agent_id: agent.clone(),
+        resources: Resources::parse(resources, "*").unwrap().to_wire(false),
+        command: Some(CommandInfo {
+            value: Some("sleep 1000".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn drain<E>(rx: &mut EventReceiver<E>) -> Vec<E> {
+    std::iter::from_fn(|| rx.try_recv()).collect()
+}
+
+fn offered_agents(events: &[Event]) -> Vec<AgentID> {
+    events
+        .iter()
+        .filter(|e| e.kind == EventType::OFFERS)
+        .flat_map(|e| e.offers.iter().flat_map(|o| o.offers.iter()))
+        .map(|o| o.agent_id.clone())
+        .collect()
+}
+
+fn updates(events: &[Event]) -> Vec<TaskStatus> {
+    events
+        .iter()
+        .filter_map(|e| e.update.as_ref().map(|u| u.status.clone()))
+        .collect()
+}
+
+/// Defect 1: an agent re-registering after a master restart, before its
+/// framework re-subscribes, must not turn the framework into a
+/// non-checkpointing one with no user; its adopted tasks count in its
+/// DRF share.
+#[test]
+fn a_framework_known_from_its_agents_keeps_its_info_and_share() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let fid = FrameworkID::new("F1");
+    let mut info = framework("checkpointing");
+    info.id = Some(fid.clone());
+    let a1 = AgentID::new("A1");
+    let adopted = AgentTask {
+        framework_id: fid.clone(),
+        task: task("t1", &a1, "cpus:3;mem:768"),
+        state: TaskState::TASK_RUNNING,
+    };
+    register(
+        &mut m,
+        &store,
+        agent_info(Some("A1"), "cpus:4;mem:1024"),
+        vec![adopted],
+        vec![info.clone()],
+        1.0,
+    );
+    // Re-subscribes with its FrameworkInfo; a second framework arrives.
+    let (_, mut f1) = subscribe(&mut m, info, 2.0);
+    let (f2_id, mut f2) = subscribe(&mut m, framework("other"), 2.0);
+    let fw = &m.frameworks[&fid];
+    assert_eq!(
+        (fw.info.user.as_str(), fw.info.checkpoint),
+        ("alice", true),
+        "the re-subscribed framework lost its user or checkpointing"
+    );
+    // DRF: F1 holds 3/8 of the cluster, F2 nothing: F2 gets what is left
+    // of the first agent (1/8) and then the second agent too.
+    register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:4;mem:1024"),
+        vec![],
+        vec![],
+        3.0,
+    );
+    m.allocate(3.0);
+    assert!(
+        offered_agents(&drain(&mut f1)).is_empty(),
+        "the framework holding 3 cpus was offered more while {f2_id} holds none"
+    );
+    assert_eq!(offered_agents(&drain(&mut f2)).len(), 2);
+}
+
+/// Defect 2: an agent that answers while its unreachable mark is being
+/// written must not stay marked in the registry (a restarted master would
+/// kill its tasks).
+#[test]
+fn an_agent_answering_while_its_unreachable_mark_is_written_is_marked_reachable() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (aid, _events) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:1;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    assert_eq!(m.silent_agents(2.0, 0.1), vec![aid.clone()]);
+    // The registrar takes the mark; the agent answers meanwhile.
+    let batch = m.take_registry_batch().expect("the mark is queued");
+    m.agent_seen(&aid, 2.05);
+    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+    store.write_batch(&writes).unwrap();
+    m.registry_written(batch.last, Ok(()), 2.1);
+    run_registrar(&mut m, &store, 2.1);
+    assert!(m.agents.contains_key(&aid), "a live agent was removed");
+    let mark = store
+        .get(&format!("unreachable/{}", aid.value))
+        .unwrap()
+        .map(|v| v.value);
+    assert_eq!(
+        mark.as_deref(),
+        Some(registry::REACHABLE),
+        "the registry still calls a live agent unreachable"
+    );
+}
+
+/// Defect 2, the other path: the agent re-registers while its mark is
+/// being written; it is admitted only once the registry says reachable.
+#[test]
+fn an_agent_reregistering_while_its_mark_is_written_ends_reachable() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (aid, _events) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:1;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    m.silent_agents(2.0, 0.1);
+    let batch = m.take_registry_batch().expect("the mark is queued");
+    let (tx, _rx) = event_queue(16);
+    let (reply, mut answer) = oneshot::channel();
+    let reg = agents_registration(
+        agent_info(Some(&aid.value), "cpus:1;mem:64"),
+        "127.0.0.1".into(),
+        "1".into(),
+        vec![],
+        vec![],
+        true,
+    );
+    m.register_agent(reg, tx, reply, 2.05);
+    assert!(
+        answer.try_recv().is_err(),
+        "admitted before the registry agreed"
+    );
+    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+    store.write_batch(&writes).unwrap();
+    m.registry_written(batch.last, Ok(()), 2.1);
+    run_registrar(&mut m, &store, 2.1);
+    assert!(matches!(
+        answer.try_recv(),
+        Ok(AgentAdmission::Admitted { .. })
+    ));
+    let mark = store
+        .get(&format!("unreachable/{}", aid.value))
+        .unwrap()
+        .map(|v| v.value);
+    assert_eq!(mark.as_deref(), Some(registry::REACHABLE));
+}
+
+/// Defect 15: a TEARDOWN whose client went away mid-request still removes
+/// the framework (it used to stay "being removed" until a restart).
+#[test]
+fn a_teardown_completes_after_its_client_went_away() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (fid, _events) = subscribe(&mut m, framework("leaving"), 0.0);
+    let (reply, answer) = oneshot::channel();
+    m.request_remove_framework(&fid, Some(reply), 1.0);
+    drop(answer); // the client hung up
+    run_registrar(&mut m, &store, 1.1);
+    assert!(!m.frameworks.contains_key(&fid));
+    assert!(m.removed_frameworks.contains(&fid));
+    assert!(!m.removing_frameworks.contains(&fid));
+    assert!(
+        store
+            .get(&format!("frameworks/removed/{}", fid.value))
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Defect 9: an agent may only report updates for its own tasks.
+#[test]
+fn an_agent_cannot_update_another_agents_task() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (fid, _events) = subscribe(&mut m, framework("f"), 0.0);
+    let (a1, _e1) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:2;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    let (a2, _e2) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:2;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    let task = task("t", &a1, "cpus:1;mem:32");
+    m.frameworks.get_mut(&fid).unwrap().tasks.insert(
+        task.task_id.clone(),
+        TaskEntry::new(
+            task.clone(),
+            fid.clone(),
+            a1.clone(),
+            TaskState::TASK_RUNNING,
+            "*".into(),
+            Resources::from_wire(task.resources.clone()),
+            None,
+        ),
+    );
+    let forged = TaskStatus::new(task.task_id.clone(), TaskState::TASK_FINISHED);
+    let r = m.agent_update(&a2, &fid, forged, 1.0);
+    assert!(r.is_err(), "agent {a2} finished a task of agent {a1}");
+    assert_eq!(
+        m.frameworks[&fid].tasks[&task.task_id].state,
+        TaskState::TASK_RUNNING
+    );
+}
+
+/// Defect 16 (master half): a removed framework is shut down on every
+/// agent, also those the book holds none of its tasks on (an executor may
+/// have lied that its task finished), and on agents that re-register
+/// still running something of it.
+#[test]
+fn removing_a_framework_shuts_it_down_on_every_agent() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (fid, _events) = subscribe(&mut m, framework("f"), 0.0);
+    let (_a1, mut e1) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:2;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    drain(&mut e1);
+    m.request_remove_framework(&fid, None, 1.0);
+    run_registrar(&mut m, &store, 1.0);
+    assert!(
+        drain(&mut e1).iter().any(
+            |e| matches!(e, AgentEvent::ShutdownFramework { framework_id } if framework_id == &fid)
+        ),
+        "an agent without the framework's tasks in the book was not told to shut it down"
+    );
+    // An agent away meanwhile re-registers, still running an executor of it.
+    let mut info = framework("f");
+    info.id = Some(fid.clone());
+    let (_a2, mut e2) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A2"), "cpus:2;mem:64"),
+        vec![],
+        vec![info],
+        2.0,
+    );
+    assert!(
+        drain(&mut e2).iter().any(
+            |e| matches!(e, AgentEvent::ShutdownFramework { framework_id } if framework_id == &fid)
+        ),
+        "a re-registering agent may keep running a removed framework"
+    );
+    assert!(
+        !m.frameworks.contains_key(&fid),
+        "the removed framework came back"
+    );
+}
+
+/// Defect 14: tasks of a non-partition-aware framework on an agent the
+/// registry marks unreachable stay lost after a master restart, even when
+/// the agent re-registers before the framework re-subscribes, and even
+/// for tasks whose terminal update the agent still holds.
+#[test]
+fn tasks_of_an_unreachable_agent_stay_lost_across_a_restart() {
+    let store = MemoryStore::default();
+    let mut m = master(); // a restarted master
+    let aid = AgentID::new("A");
+    m.admitted_agents.insert(aid.clone());
+    m.unreachable_agents.insert(aid.clone(), 0.0);
+    let fid = FrameworkID::new("F");
+    let mut info = framework("not-partition-aware");
+    info.id = Some(fid.clone());
+    let running = task("running", &aid, "cpus:1;mem:32");
+    let finished = task("finished", &aid, "cpus:1;mem:32");
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![
+            AgentTask {
+                framework_id: fid.clone(),
+                task: running.clone(),
+                state: TaskState::TASK_RUNNING,
+            },
+            AgentTask {
+                framework_id: fid.clone(),
+                task: finished.clone(),
+                state: TaskState::TASK_FINISHED,
+            },
+        ],
+        vec![info.clone()],
+        1.0,
+    );
+    assert!(
+        drain(&mut events).iter().any(
+            |e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &running.task_id)
+        ),
+        "a task already lost was adopted instead of killed"
+    );
+    // The framework comes back; the agent's held terminal update arrives.
+    let (_, mut sched) = subscribe(&mut m, info, 2.0);
+    let mut done = TaskStatus::new(finished.task_id.clone(), TaskState::TASK_FINISHED);
+    done.uuid = Some("AAAAAAAAAAAAAAAAAAAAAA==".into());
+    m.agent_update(&aid, &fid, done, 2.5).unwrap();
+    m.reconcile(&fid, &[], 3.0);
+    let told: Vec<(TaskID, TaskState)> = updates(&drain(&mut sched))
+        .into_iter()
+        .map(|s| (s.task_id, s.state))
+        .collect();
+    assert!(
+        told.iter().all(|(_, s)| *s == TaskState::TASK_LOST),
+        "the framework heard of lost tasks again: {told:?}"
+    );
+}
