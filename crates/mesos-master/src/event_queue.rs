@@ -9,10 +9,18 @@
 //! from the book, so nothing acknowledged is lost; what is bounded is the
 //! master's memory per connection.
 //!
+//! A batch (the answers to one implicit reconciliation: one update per task
+//! the framework has, possibly more than the capacity) takes one slot: it
+//! is what the consumer asked for, not a sign it fell behind. At most one
+//! batch waits per connection; a second one queued while the first is not
+//! yet delivered is dropped, since the first, followed by the updates
+//! queued after it, already tells the consumer the same.
+//!
 //! Events are boxed: tokio's channel allocates its slots in blocks of 32,
 //! and an unboxed `AgentEvent` (~1.1 KB) made the first block alone ~36 KiB
 //! per idle agent connection.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
@@ -32,11 +40,20 @@ struct Overflow {
     notify: Notify,
 }
 
+/// One slot of the queue.
+#[derive(Debug)]
+enum Queued<E> {
+    One(E),
+    Batch(Vec<E>),
+}
+
 /// The book's end: never blocks.
 #[derive(Debug)]
 pub struct EventSender<E> {
-    tx: mpsc::Sender<Box<E>>,
+    tx: mpsc::Sender<Box<Queued<E>>>,
     overflow: Arc<Overflow>,
+    /// A batch is queued or being delivered.
+    batch_pending: Arc<AtomicBool>,
 }
 
 impl<E> Clone for EventSender<E> {
@@ -44,6 +61,7 @@ impl<E> Clone for EventSender<E> {
         EventSender {
             tx: self.tx.clone(),
             overflow: self.overflow.clone(),
+            batch_pending: self.batch_pending.clone(),
         }
     }
 }
@@ -51,20 +69,30 @@ impl<E> Clone for EventSender<E> {
 /// The stream's end.
 #[derive(Debug)]
 pub struct EventReceiver<E> {
-    rx: mpsc::Receiver<Box<E>>,
+    rx: mpsc::Receiver<Box<Queued<E>>>,
     overflow: Arc<Overflow>,
+    batch_pending: Arc<AtomicBool>,
+    /// The rest of the batch being delivered.
+    batch: VecDeque<E>,
 }
 
 /// A queue holding at most `capacity` events.
 pub fn event_queue<E>(capacity: usize) -> (EventSender<E>, EventReceiver<E>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let overflow = Arc::new(Overflow::default());
+    let batch_pending = Arc::new(AtomicBool::new(false));
     (
         EventSender {
             tx,
             overflow: overflow.clone(),
+            batch_pending: batch_pending.clone(),
         },
-        EventReceiver { rx, overflow },
+        EventReceiver {
+            rx,
+            overflow,
+            batch_pending,
+            batch: VecDeque::new(),
+        },
     )
 }
 
@@ -72,7 +100,24 @@ impl<E> EventSender<E> {
     /// Queues `e`. A closed receiver means the connection is going away
     /// (its close guard reports that); a full queue ends the stream.
     pub fn send(&self, e: E) {
-        match self.tx.try_send(Box::new(e)) {
+        self.push(Queued::One(e));
+    }
+
+    /// Queues `events` as one slot, unless a batch is still waiting to be
+    /// delivered (then returns false and drops them: see the module docs).
+    pub fn send_batch(&self, events: Vec<E>) -> bool {
+        if events.is_empty() {
+            return true;
+        }
+        if self.batch_pending.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.push(Queued::Batch(events));
+        true
+    }
+
+    fn push(&self, item: Queued<E>) {
+        match self.tx.try_send(Box::new(item)) {
             Ok(()) | Err(TrySendError::Closed(_)) => {}
             Err(TrySendError::Full(_)) => {
                 if !self.overflow.happened.swap(true, Ordering::Relaxed) {
@@ -107,11 +152,17 @@ impl<E> EventReceiver<E> {
         if self.overflow.happened.load(Ordering::Relaxed) {
             return Next::Overflowed;
         }
+        if let Some(e) = self.from_batch() {
+            return Next::Event(e);
+        }
         tokio::select! {
             biased;
             _ = self.overflow.notify.notified() => Next::Overflowed,
             e = self.rx.recv() => match e {
-                Some(e) => Next::Event(*e),
+                Some(q) => match self.unpack(*q) {
+                    Some(e) => Next::Event(e),
+                    None => Next::Closed, // empty batches are never queued
+                },
                 None => Next::Closed,
             },
         }
@@ -122,7 +173,29 @@ impl<E> EventReceiver<E> {
         if self.overflow.happened.load(Ordering::Relaxed) {
             return None;
         }
-        self.rx.try_recv().ok().map(|e| *e)
+        if let Some(e) = self.from_batch() {
+            return Some(e);
+        }
+        let q = self.rx.try_recv().ok()?;
+        self.unpack(*q)
+    }
+
+    fn from_batch(&mut self) -> Option<E> {
+        let e = self.batch.pop_front()?;
+        if self.batch.is_empty() {
+            self.batch_pending.store(false, Ordering::Release);
+        }
+        Some(e)
+    }
+
+    fn unpack(&mut self, q: Queued<E>) -> Option<E> {
+        match q {
+            Queued::One(e) => Some(e),
+            Queued::Batch(v) => {
+                self.batch = v.into();
+                self.from_batch()
+            }
+        }
     }
 }
 
@@ -152,5 +225,24 @@ mod tests {
             matches!(rx.recv().await, Next::Overflowed),
             "the stream ends instead of delivering a gap-ridden history"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_the_queue_is_delivered_whole_in_order() {
+        let (tx, mut rx) = event_queue::<u32>(3);
+        tx.send(0);
+        assert!(tx.send_batch((1..=100).collect()));
+        // A second batch while the first waits is dropped, not queued.
+        assert!(!tx.send_batch(vec![7, 7]));
+        tx.send(101);
+        assert!(!tx.overflowed());
+        let mut got = Vec::new();
+        while let Some(e) = rx.try_recv() {
+            got.push(e);
+        }
+        assert_eq!(got, (0..=101).collect::<Vec<_>>());
+        // Delivered: the next batch is queued again.
+        assert!(tx.send_batch(vec![1]));
+        assert!(matches!(rx.recv().await, Next::Event(1)));
     }
 }

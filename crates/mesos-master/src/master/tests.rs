@@ -431,3 +431,58 @@ fn tasks_of_an_unreachable_agent_stay_lost_across_a_restart() {
         "the framework heard of lost tasks again: {told:?}"
     );
 }
+
+/// Defect 11: implicit reconciliation of more tasks than the scheduler's
+/// queue holds must not disconnect the framework.
+#[test]
+fn implicit_reconciliation_of_many_tasks_does_not_overflow_the_queue() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (tx, mut rx) = event_queue(64);
+    let out = m
+        .subscribe(
+            Subscribe {
+                framework_info: framework("big"),
+                suppressed_roles: vec![],
+            },
+            None,
+            tx.clone(),
+            0.0,
+        )
+        .unwrap();
+    let SubscribeOutcome::Subscribed {
+        framework_id: fid, ..
+    } = out
+    else {
+        panic!("refused");
+    };
+    let (aid, _e) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:1;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    for i in 0..1000 {
+        let t = task(&format!("t{i}"), &aid, "cpus:0.001;mem:0.01");
+        m.frameworks.get_mut(&fid).unwrap().tasks.insert(
+            t.task_id.clone(),
+            TaskEntry::new(
+                t.clone(),
+                fid.clone(),
+                aid.clone(),
+                TaskState::TASK_RUNNING,
+                "*".into(),
+                Resources::new(),
+                None,
+            ),
+        );
+    }
+    m.reconcile(&fid, &[], 1.0);
+    assert!(
+        !tx.overflowed(),
+        "the framework was cut off for reconciling"
+    );
+    assert_eq!(updates(&drain(&mut rx)).len(), 1000);
+}

@@ -278,8 +278,17 @@ impl Master {
             s
         };
         if tasks.is_empty() {
-            for t in fw.tasks.values() {
-                self.send_to_framework(fid, Event::update(answer(t)));
+            // One queue slot for all the answers: a framework with more
+            // tasks than its queue holds must not be cut off for asking.
+            let answers: Vec<Event> = fw
+                .tasks
+                .values()
+                .map(|t| Event::update(answer(t)))
+                .collect();
+            if let Some(s) = &fw.subscription
+                && !s.tx.send_batch(answers)
+            {
+                tracing::info!(framework = %fid, "implicit reconciliation while the previous answers are still being delivered; those answer it");
             }
             return;
         }
