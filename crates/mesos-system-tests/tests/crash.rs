@@ -80,6 +80,8 @@ struct History {
     /// Every update seen, for the failure message.
     trail: HashMap<String, Vec<String>>,
     running: HashMap<String, bool>,
+    /// Live states reported after a terminal one: the task came back.
+    revived: BTreeMap<String, Vec<TaskState>>,
 }
 
 impl History {
@@ -91,6 +93,8 @@ impl History {
         ));
         if is_terminal(s.state) {
             self.terminal.entry(id).or_default().push(s.state);
+        } else if self.terminal.contains_key(&id) {
+            self.revived.entry(id).or_default().push(s.state);
         } else if s.state == TaskState::TASK_RUNNING {
             self.running.insert(id, true);
         }
@@ -351,29 +355,26 @@ async fn random_kills_lose_no_task_and_no_update() {
             .terminal
             .get(task)
             .unwrap_or_else(|| panic!("{task} never reached a terminal state (seed {seed})"));
-        // The one allowed exception (spec: TASK_LOST of a
-        // non-partition-aware task is not final if its agent returns): a
-        // master's TASK_LOST first, then the task's real end, reported when
-        // a restarted master could no longer know the LOST was sent.
-        let ended = states.iter().find(|s| **s != TaskState::TASK_LOST);
-        let lost_then_returned = states[0] == TaskState::TASK_LOST
-            && ended.is_some_and(|e| states.iter().all(|s| *s == TaskState::TASK_LOST || s == e))
-            && states
-                .iter()
-                .skip_while(|s| **s == TaskState::TASK_LOST)
-                .all(|s| Some(s) == ended);
+        // No exception, not even for TASK_LOST: a framework told a task is
+        // lost never hears of it again, across any number of master
+        // restarts (the registry knows which agents were unreachable).
         assert!(
-            states.iter().all(|s| *s == states[0]) || lost_then_returned,
+            states.iter().all(|s| *s == states[0]),
             "{task} ended in different terminal states {states:?} (seed {seed}): {:#?}",
             history.trail.get(task)
         );
-        let outcome = if lost_then_returned {
-            "TASK_LOST, then its agent returned".to_string()
-        } else {
-            states[0].to_string()
-        };
+        let outcome = states[0].to_string();
         *outcomes.entry(outcome).or_default() += 1;
     }
+    assert!(
+        history.revived.is_empty(),
+        "tasks heard of alive after their end (seed {seed}): {:#?}",
+        history
+            .revived
+            .keys()
+            .map(|t| (t, history.trail.get(t)))
+            .collect::<Vec<_>>()
+    );
     for task in history.running.keys() {
         assert!(
             history.terminal.contains_key(task),
