@@ -47,6 +47,7 @@ fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Ma
                     ..Default::default()
                 },
                 state: TaskState::TASK_RUNNING,
+                status_update_state: None,
             })
             .collect();
         let agent_info = AgentInfo {

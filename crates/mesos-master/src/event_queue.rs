@@ -152,7 +152,7 @@ impl<E> EventReceiver<E> {
         if self.overflow.happened.load(Ordering::Relaxed) {
             return Next::Overflowed;
         }
-        if let Some(e) = self.from_batch() {
+        if let Some(e) = self.next_of_batch() {
             return Next::Event(e);
         }
         tokio::select! {
@@ -173,14 +173,14 @@ impl<E> EventReceiver<E> {
         if self.overflow.happened.load(Ordering::Relaxed) {
             return None;
         }
-        if let Some(e) = self.from_batch() {
+        if let Some(e) = self.next_of_batch() {
             return Some(e);
         }
         let q = self.rx.try_recv().ok()?;
         self.unpack(*q)
     }
 
-    fn from_batch(&mut self) -> Option<E> {
+    fn next_of_batch(&mut self) -> Option<E> {
         let e = self.batch.pop_front()?;
         if self.batch.is_empty() {
             self.batch_pending.store(false, Ordering::Release);
@@ -193,7 +193,7 @@ impl<E> EventReceiver<E> {
             Queued::One(e) => Some(e),
             Queued::Batch(v) => {
                 self.batch = v.into();
-                self.from_batch()
+                self.next_of_batch()
             }
         }
     }

@@ -537,6 +537,7 @@ fn running_task(
         framework_id: fid.clone(),
         task,
         state: TaskState::TASK_RUNNING,
+        status_update_state: None,
     }
 }
 

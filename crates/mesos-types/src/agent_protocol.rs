@@ -15,7 +15,14 @@ use serde::{Deserialize, Serialize};
 pub struct AgentTask {
     pub framework_id: FrameworkID,
     pub task: TaskInfo,
+    /// The task's latest state.
     pub state: crate::TaskState,
+    /// The state of its oldest unacknowledged update, if any (Mesos's
+    /// `Task.status_update_state`): what the framework is to hear next, so
+    /// reconciliation answers that rather than a state the framework would
+    /// then hear go backwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_update_state: Option<crate::TaskState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

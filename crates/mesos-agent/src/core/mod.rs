@@ -267,6 +267,7 @@ impl Core {
                         framework_id: fw.id.clone(),
                         task: t.clone(),
                         state,
+                        status_update_state: None,
                     });
                 }
             }
@@ -280,6 +281,7 @@ impl Core {
                         framework_id: fw.id.clone(),
                         task: t.info.clone(),
                         state: t.state,
+                        status_update_state: self.updates.head_state(&fw.id, &t.info.task_id),
                     });
                 }
             }

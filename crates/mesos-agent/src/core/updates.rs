@@ -174,6 +174,18 @@ impl UpdateManager {
         self.streams.retain(|(f, _), _| f != framework_id);
     }
 
+    /// The state of the task's oldest unacknowledged update, if any.
+    pub fn head_state(
+        &self,
+        framework_id: &FrameworkID,
+        task_id: &TaskID,
+    ) -> Option<mesos_types::TaskState> {
+        self.streams
+            .get(&(framework_id.clone(), task_id.clone()))
+            .and_then(|s| s.pending.front())
+            .map(|u| u.state)
+    }
+
     /// Number of queued updates of one task (tests and metrics).
     pub fn pending(&self, framework_id: &FrameworkID, task_id: &TaskID) -> usize {
         self.streams

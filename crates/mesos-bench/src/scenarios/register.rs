@@ -36,6 +36,7 @@ pub fn running_tasks(i: usize, k: usize, resources: &[Resource]) -> Vec<AgentTas
                     ..Default::default()
                 },
                 state: TaskState::TASK_RUNNING,
+                status_update_state: None,
             }
         })
         .collect()

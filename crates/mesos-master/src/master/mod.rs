@@ -444,12 +444,45 @@ pub(crate) fn master_status(
     s
 }
 
-/// Current time as epoch seconds (the shell's clock; the book never reads it).
-pub fn now_secs() -> f64 {
+/// The master's clock: epoch seconds as the wall clock read once, advanced
+/// by the monotonic clock since. Every timeout (offers, failover, agent
+/// health) is measured on it, so a wall clock stepped by NTP or an operator
+/// neither fires them early (a jump forward used to make every agent look
+/// silent) nor stalls them; reported times stay epoch seconds, off by at
+/// most the steps taken since the master started.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    anchor_wall: f64,
+    anchor: std::time::Instant,
+}
+
+impl Clock {
+    /// A clock reading `wall` now.
+    pub fn anchored_at(wall: f64) -> Clock {
+        Clock {
+            anchor_wall: wall,
+            anchor: std::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> f64 {
+        self.anchor_wall + self.anchor.elapsed().as_secs_f64()
+    }
+}
+
+/// The wall clock as epoch seconds.
+pub fn wall_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// Current time on the process's [`Clock`] (the shell's clock; the book
+/// never reads it).
+pub fn now_secs() -> f64 {
+    static CLOCK: std::sync::OnceLock<Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(|| Clock::anchored_at(wall_secs())).now()
 }
 
 /// Random 16-byte UUID, base64 as Mesos JSON renders `bytes`.

@@ -143,6 +143,7 @@ fn a_framework_known_from_its_agents_keeps_its_info_and_share() {
         framework_id: fid.clone(),
         task: task("t1", &a1, "cpus:3;mem:768"),
         state: TaskState::TASK_RUNNING,
+        status_update_state: None,
     };
     register(
         &mut m,
@@ -400,11 +401,13 @@ fn tasks_of_an_unreachable_agent_stay_lost_across_a_restart() {
                 framework_id: fid.clone(),
                 task: running.clone(),
                 state: TaskState::TASK_RUNNING,
+                status_update_state: None,
             },
             AgentTask {
                 framework_id: fid.clone(),
                 task: finished.clone(),
                 state: TaskState::TASK_FINISHED,
+                status_update_state: None,
             },
         ],
         vec![info.clone()],
@@ -485,4 +488,54 @@ fn implicit_reconciliation_of_many_tasks_does_not_overflow_the_queue() {
         "the framework was cut off for reconciling"
     );
     assert_eq!(updates(&drain(&mut rx)).len(), 1000);
+}
+
+/// Defect 12: timers run on a monotonic clock; after it is anchored, the
+/// wall clock (here: a wall reading of 0, as if stepped back 56 years) no
+/// longer moves it.
+#[test]
+fn the_clock_follows_monotonic_time_not_the_wall_clock() {
+    let c = Clock::anchored_at(0.0);
+    let t1 = c.now();
+    let t2 = c.now();
+    assert!(
+        (0.0..60.0).contains(&t1),
+        "the clock read the wall clock: {t1}"
+    );
+    assert!(t2 >= t1);
+}
+
+/// Found by the stricter crash checker: after a master restart, an agent
+/// reports a task FINISHED while its RUNNING update is still unacknowledged;
+/// reconciliation must answer RUNNING (what the framework hears next), or
+/// the framework hears FINISHED, then RUNNING.
+#[test]
+fn reconciliation_answers_the_state_the_framework_hears_next() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let aid = AgentID::new("A");
+    m.admitted_agents.insert(aid.clone());
+    let mut info = framework("f");
+    info.id = Some(FrameworkID::new("F"));
+    let t = task("t", &aid, "cpus:1;mem:32");
+    register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![AgentTask {
+            framework_id: FrameworkID::new("F"),
+            task: t.clone(),
+            state: TaskState::TASK_FINISHED,
+            status_update_state: Some(TaskState::TASK_RUNNING),
+        }],
+        vec![info.clone()],
+        1.0,
+    );
+    let (fid, mut sched) = subscribe(&mut m, info, 2.0);
+    m.reconcile(&fid, &[], 3.0);
+    let told: Vec<TaskState> = updates(&drain(&mut sched))
+        .into_iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(told, vec![TaskState::TASK_RUNNING]);
 }
