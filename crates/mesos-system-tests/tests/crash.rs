@@ -53,11 +53,30 @@ impl Daemon {
         self.child = Some(
             Command::new(&self.program)
                 .args(&self.args)
-                .stderr(Stdio::null())
+                .stderr(self.log())
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("spawn"),
         );
+    }
+    /// With `MESOS_CRASH_LOG_DIR` set, every run of this daemon appends its
+    /// log to `<dir>/<program>-<port>.log` (to see why a seed failed).
+    fn log(&self) -> Stdio {
+        let Ok(dir) = std::env::var("MESOS_CRASH_LOG_DIR") else {
+            return Stdio::null();
+        };
+        let port = self
+            .args
+            .iter()
+            .find_map(|a| a.strip_prefix("--port="))
+            .unwrap_or("0");
+        let name = self.program.file_name().unwrap_or_default().to_string_lossy();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(format!("{dir}/{name}-{port}.log"))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null())
     }
     fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -285,6 +285,9 @@ impl Master {
                 );
                 // A terminal task awaiting its acknowledgement holds nothing.
                 task.resources_released = terminal;
+                // Reconciliation answers what the framework hears next, not
+                // a later state its retried updates would then contradict.
+                task.status_update_state = t.status_update_state;
                 fw.tasks.insert(task.info.task_id.clone(), task);
             }
             self.agents.insert(id.clone(), entry);
