@@ -10,6 +10,7 @@ mod gone;
 mod health;
 mod launch;
 mod updates;
+mod validation;
 
 use crate::allocator::Allocator;
 use crate::event_queue::EventSender;
