@@ -278,10 +278,7 @@ pub async fn start(
                 }
             }
         };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
+        if let Err(e) = mesos_http::serve(listener, app, stop, Default::default()).await {
             warn!("HTTP server failed: {e}");
         }
     });

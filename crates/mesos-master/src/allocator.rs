@@ -37,9 +37,11 @@ fn quantities(r: &Resources) -> Quantities {
     q
 }
 
+/// Saturating: agents' totals come from outside and are bounded only per
+/// resource (`MAX_SCALAR`), so enough of them could pass `i64::MAX`.
 fn add_q(a: &mut Quantities, b: &Quantities, sign: i64) {
     for i in 0..4 {
-        a[i] += sign * b[i];
+        a[i] = a[i].saturating_add(b[i].saturating_mul(sign));
     }
 }
 
@@ -717,6 +719,16 @@ impl Allocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Quantities are sums over agents whose totals come from outside.
+    #[test]
+    fn quantity_sums_saturate() {
+        let mut q = [i64::MAX - 1, 0, i64::MIN + 1, 5];
+        add_q(&mut q, &[5, 5, 5, 5], 1);
+        assert_eq!(q, [i64::MAX, 5, i64::MIN + 6, 10]);
+        add_q(&mut q, &[i64::MAX, 0, i64::MAX, 0], -1);
+        assert_eq!(q, [0, 5, i64::MIN, 10]);
+    }
 
     fn res(s: &str) -> Resources {
         Resources::parse(s, "*").unwrap()

@@ -205,8 +205,7 @@ pub async fn start_with_store(
     });
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app =
-        crate::http::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = crate::http::router(shared.clone());
     // Timers and agent health have their own beat: tied to
     // --allocation_interval they were as coarse as that interval (an
     // operator's 10 s batch meant dead agents and expired failover timeouts
@@ -226,10 +225,10 @@ pub async fn start_with_store(
         AbortOnDrop(tokio::spawn(registrar_loop(shared.clone()))),
     );
     let task = tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let stop = async move {
             let _ = stop_rx.await;
-        });
-        if let Err(e) = server.await {
+        };
+        if let Err(e) = mesos_http::serve(listener, app, stop, Default::default()).await {
             tracing::error!("master HTTP server failed: {e}");
         }
         drop(timers);

@@ -57,6 +57,7 @@ pub enum AgentCall {
         agent_id: AgentID,
         framework_id: FrameworkID,
         executor_id: ExecutorID,
+        #[serde(deserialize_with = "crate::json::de::scalar")]
         status: i32,
     },
     /// Answer to `PING`.

@@ -34,6 +34,30 @@ id_type!(
     OperationID
 );
 
+/// Longest id: ids become file names on the agent (`NAME_MAX`).
+pub const MAX_ID_LEN: usize = 255;
+
+/// Mesos's rule for ids that become path components on the agent (task,
+/// executor and framework ids; `validateID` in `common/validation.cpp`),
+/// with its messages.
+pub fn validate_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("ID must not be empty".into());
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!(
+            "ID must not be greater than {MAX_ID_LEN} characters"
+        ));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("'{id}' is disallowed"));
+    }
+    if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return Err(format!("'{id}' contains invalid characters"));
+    }
+    Ok(())
+}
+
 /// Container ids may nest (`parent`) for nested containers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct ContainerID {
@@ -97,6 +121,20 @@ mod tests {
         assert_eq!(g.agent().value, "abc-S0");
         assert_eq!(g.offer().value, "abc-O0");
         assert_eq!(g.offer().value, "abc-O1");
+    }
+
+    #[test]
+    fn ids_must_be_single_path_components() {
+        for ok in ["t1", "a.b", "...", "x-y_z", &"x".repeat(255)] {
+            assert_eq!(validate_id(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(validate_id(""), Err("ID must not be empty".into()));
+        assert_eq!(validate_id(".."), Err("'..' is disallowed".into()));
+        assert_eq!(validate_id("."), Err("'.' is disallowed".into()));
+        for bad in ["a/b", "a\\b", "a\0b", "a\nb", "\u{7f}"] {
+            assert!(validate_id(bad).unwrap_err().contains("invalid characters"));
+        }
+        assert!(validate_id(&"x".repeat(256)).unwrap_err().contains("255"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod agent_protocol;
 pub mod enums;
 pub mod executor;
 pub mod ids;
+pub mod json;
 pub mod messages;
 pub mod operator;
 pub mod recordio;

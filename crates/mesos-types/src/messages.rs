@@ -33,9 +33,9 @@ pub struct FrameworkInfo {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<FrameworkID>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::de::scalar")]
     pub failover_timeout: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::de::scalar")]
     pub checkpoint: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -73,11 +73,23 @@ impl FrameworkInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct URI {
     pub value: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub executable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub extract: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub cache: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_file: Option<String>,
@@ -115,7 +127,7 @@ pub struct CommandInfo {
     pub uris: Vec<URI>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
-    #[serde(default = "default_true")]
+    #[serde(default = "default_true", deserialize_with = "crate::json::de::scalar")]
     pub shell: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -140,6 +152,7 @@ impl Default for CommandInfo {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct DurationInfo {
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub nanoseconds: i64,
 }
 
@@ -224,7 +237,11 @@ pub struct ContainerStatus {
     pub container_id: Option<ContainerID>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_infos: Vec<Json>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub executor_pid: Option<u32>,
 }
 
@@ -252,12 +269,20 @@ pub struct TaskStatus {
     pub agent_id: Option<AgentID>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_id: Option<ExecutorID>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub timestamp: Option<f64>,
     /// Base64 of 16 random bytes; present only on reliable (agent-stream) updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub healthy: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_status: Option<Json>,
@@ -297,6 +322,7 @@ pub struct Address {
     pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub port: i32,
 }
 
@@ -374,7 +400,10 @@ impl Attribute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AgentInfo {
     pub hostname: String,
-    #[serde(default = "default_agent_port")]
+    #[serde(
+        default = "default_agent_port",
+        deserialize_with = "crate::json::de::scalar"
+    )]
     pub port: i32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<Resource>,
@@ -394,7 +423,9 @@ fn default_agent_port() -> i32 {
 pub struct MasterInfo {
     pub id: String,
     /// IPv4 in network byte order read as a little-endian integer.
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub ip: u32,
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub port: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
@@ -468,7 +499,10 @@ pub struct Operation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Filters {
-    #[serde(default = "default_refuse")]
+    #[serde(
+        default = "default_refuse",
+        deserialize_with = "crate::json::de::scalar"
+    )]
     pub refuse_seconds: f64,
 }
 

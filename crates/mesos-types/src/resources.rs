@@ -8,7 +8,7 @@
 //! `RESERVATION_REFINEMENT` capability.
 
 use crate::enums::{ReservationType, ValueType, lenient};
-use crate::values::{Range, Ranges, Scalar, Set, from_milli, to_milli};
+use crate::values::{MAX_SCALAR, Range, Ranges, Scalar, Set, from_milli, to_milli};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -74,6 +74,8 @@ pub enum ResourceError {
     TypeMismatch(String, ValueType),
     #[error("resource '{0}' has a negative or non-finite scalar value")]
     BadScalar(String),
+    #[error("resource '{0}' has scalar value {1} above the maximum of {max}", max = MAX_SCALAR)]
+    ScalarTooLarge(String, f64),
     #[error("resource '{0}' has an inverted range")]
     BadRange(String),
     #[error("cannot parse resource '{0}': {1}")]
@@ -137,6 +139,9 @@ impl Resource {
                     .value;
                 if !v.is_finite() || v < 0.0 {
                     return Err(ResourceError::BadScalar(self.name.clone()));
+                }
+                if v > MAX_SCALAR {
+                    return Err(ResourceError::ScalarTooLarge(self.name.clone(), v));
                 }
             }
             ValueType::RANGES => {
@@ -246,7 +251,7 @@ impl Resource {
                 let a = to_milli(self.scalar.unwrap_or_default().value);
                 let b = to_milli(other.scalar.unwrap_or_default().value);
                 self.scalar = Some(Scalar {
-                    value: from_milli(a + b),
+                    value: from_milli(a.saturating_add(b)),
                 });
             }
             ValueType::RANGES => {
@@ -268,7 +273,7 @@ impl Resource {
                 let a = to_milli(self.scalar.unwrap_or_default().value);
                 let b = to_milli(other.scalar.unwrap_or_default().value);
                 self.scalar = Some(Scalar {
-                    value: from_milli((a - b).max(0)),
+                    value: from_milli(a.saturating_sub(b).max(0)),
                 });
             }
             ValueType::RANGES => {
@@ -398,7 +403,7 @@ impl Resources {
                 .iter()
                 .filter(|r| r.name == name && r.kind == ValueType::SCALAR)
                 .map(|r| to_milli(r.scalar.unwrap_or_default().value))
-                .sum(),
+                .fold(0i64, i64::saturating_add),
         )
     }
 
@@ -469,7 +474,8 @@ impl Resources {
                     m.insert(
                         key,
                         Json::from(from_milli(
-                            to_milli(cur) + to_milli(r.scalar.unwrap_or_default().value),
+                            to_milli(cur)
+                                .saturating_add(to_milli(r.scalar.unwrap_or_default().value)),
                         )),
                     );
                 }
@@ -617,6 +623,38 @@ mod tests {
         assert!(!free.contains(&used));
         assert_eq!(free.scalar("cpus"), 3.0);
         assert_eq!(free.plus(&used), total);
+    }
+
+    /// Scalars come from schedulers and agents: one far beyond any machine
+    /// is refused, so sums of accepted values stay exact in fixed point.
+    #[test]
+    fn scalars_beyond_the_bound_are_refused() {
+        assert!(Resources::parse("cpus:9e15", "*").is_err());
+        assert!(Resource::scalar("cpus", 9e15).validate().is_err());
+        assert!(Resource::scalar("mem", f64::INFINITY).validate().is_err());
+        let err = Resource::scalar("cpus", 1e300).validate().unwrap_err();
+        assert!(err.to_string().contains("cpus"), "{err}");
+        assert!(
+            Resource::scalar("mem", crate::values::MAX_SCALAR)
+                .validate()
+                .is_ok()
+        );
+        assert!(Resources::parse("mem:1000000000000", "*").is_ok());
+    }
+
+    /// Unvalidated input (or many agents' worth of totals) must never wrap:
+    /// the master once listed a 2 * 9e15 cpus task with `cpus: 0.0`.
+    #[test]
+    fn sums_of_huge_scalars_saturate_instead_of_wrapping() {
+        let huge = || Resource::scalar("cpus", 9e15);
+        let r = Resources::from_wire([huge(), huge()]);
+        assert!(r.scalar("cpus") >= 9e15, "{}", r.scalar("cpus"));
+        let mut total = r.clone();
+        total.add(&r);
+        assert!(total.scalar("cpus") >= 9e15);
+        assert!(total.contains(&r));
+        assert!(!Resources::parse("cpus:2", "*").unwrap().contains(&r));
+        assert!(r.to_map()["cpus"].as_f64().unwrap() >= 9e15);
     }
 
     fn arb_resources() -> impl Strategy<Value = Resources> {

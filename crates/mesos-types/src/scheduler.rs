@@ -143,7 +143,11 @@ impl Call {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscribed {
     pub framework_id: FrameworkID,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub heartbeat_interval_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_info: Option<MasterInfo>,
@@ -171,7 +175,11 @@ pub struct Failure {
     pub agent_id: Option<AgentID>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_id: Option<ExecutorID>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub status: Option<i32>,
 }
 

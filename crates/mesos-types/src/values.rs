@@ -8,8 +8,16 @@ use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Scalar {
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub value: f64,
 }
+
+/// The largest scalar a resource may have: 10^12, far beyond any machine
+/// (a trillion cpus, or an exabyte of memory or disk in MB) and small enough
+/// that a sum of thousands of them stays exact in the fixed-point `i64`
+/// thousandths all arithmetic uses (whose own limit is about 9.2 * 10^15).
+/// Sums that still go beyond it saturate instead of wrapping.
+pub const MAX_SCALAR: f64 = 1e12;
 
 /// Converts a scalar to thousandths, the unit all arithmetic is done in.
 pub fn to_milli(v: f64) -> i64 {
@@ -22,7 +30,9 @@ pub fn from_milli(m: i64) -> f64 {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Range {
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub begin: u64,
+    #[serde(deserialize_with = "crate::json::de::scalar")]
     pub end: u64,
 }
 

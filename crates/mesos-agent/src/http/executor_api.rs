@@ -57,7 +57,7 @@ pub fn parse_call(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<C
             ));
         }
     }
-    let call: Call = serde_json::from_slice(body)
+    let call: Call = mesos_types::json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("Failed to parse body into Call: {e}")))?;
     let executor_id = call
         .executor_id

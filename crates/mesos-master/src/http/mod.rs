@@ -241,7 +241,7 @@ pub async fn parse_v1_call<T: serde::de::DeserializeOwned>(
     }
     require_json(headers)?;
     let bytes = read_body(body, limit).await?;
-    serde_json::from_slice(&bytes)
+    mesos_types::json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
 }
 

@@ -136,10 +136,8 @@ impl Master {
                 "'FrameworkInfo.roles' is set but the MULTI_ROLE capability is missing".into(),
             ));
         }
-        if !info.failover_timeout.is_finite() || info.failover_timeout < 0.0 {
-            return Ok(SubscribeOutcome::Refused(
-                "'FrameworkInfo.failover_timeout' must be a non-negative number".into(),
-            ));
+        if let Err(e) = super::validation::validate_framework_info(&info) {
+            return Ok(SubscribeOutcome::Refused(e));
         }
         let roles = info.effective_roles();
         for r in &roles {

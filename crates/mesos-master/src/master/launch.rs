@@ -21,15 +21,11 @@ impl Master {
         let invalid = self.validate_offers(fid, &accept.offer_ids);
 
         // Take the valid offers of this framework off the book either way.
-        let mut offered = Resources::new();
-        let mut agent: Option<AgentID> = None;
-        let mut role = String::from("*");
+        let mut taken: Vec<(AgentID, String, Resources)> = Vec::new();
         for oid in &accept.offer_ids {
             if self.offers.get(oid).is_some_and(|o| &o.framework_id == fid) {
                 let o = self.remove_offer(oid).expect("present");
-                agent = Some(o.agent_id.clone());
-                role = o.role.clone();
-                offered.add(&o.resources);
+                taken.push((o.agent_id, o.role, o.resources));
             }
         }
 
@@ -55,14 +51,22 @@ impl Master {
                     );
                 }
             }
-            if let Some(aid) = agent {
-                self.allocator
-                    .hand_back(fid, &aid, &role, &offered, None, now);
+            // Each offer goes back under its own role and agent: they may
+            // be what made the offers invalid.
+            for (aid, role, res) in &taken {
+                self.allocator.hand_back(fid, aid, role, res, None, now);
             }
             return;
         }
-        let agent = agent.expect("validated: at least one offer");
-        let mut remaining = offered;
+        // Validated: at least one offer, all of one agent and one role.
+        let (agent, role) = match taken.first() {
+            Some((a, r, _)) => (a.clone(), r.clone()),
+            None => return,
+        };
+        let mut remaining = Resources::new();
+        for (_, _, res) in &taken {
+            remaining.add(res);
+        }
 
         for op in accept.operations {
             match op.kind {
@@ -120,13 +124,15 @@ impl Master {
             .hand_back(fid, &agent, &role, &remaining, Some(refuse), now);
     }
 
-    /// `None` if every offer id is valid for `fid` and all share one agent.
+    /// `None` if every offer id is valid for `fid` and all share one agent
+    /// and one allocation role (Mesos's order and messages).
     fn validate_offers(&self, fid: &FrameworkID, ids: &[OfferID]) -> Option<String> {
         if ids.is_empty() {
             return Some("No offers specified".into());
         }
         let mut seen = HashSet::new();
         let mut agent = None;
+        let mut role: Option<&str> = None;
         for oid in ids {
             if !seen.insert(oid) {
                 return Some(format!("Offer {oid} appears more than once"));
@@ -138,6 +144,13 @@ impl Master {
                 return Some(format!(
                     "Offer {oid} has invalid framework {} while framework {fid} is expected",
                     o.framework_id
+                ));
+            }
+            let first = *role.get_or_insert(&o.role);
+            if first != o.role {
+                return Some(format!(
+                    "Aggregated offers must be allocated to the same role. Offer {oid} uses role '{}' but another is using role '{first}'",
+                    o.role
                 ));
             }
             if agent.get_or_insert(&o.agent_id) != &&o.agent_id {
@@ -162,15 +175,9 @@ impl Master {
             .frameworks
             .get(fid)
             .ok_or("Framework cannot be found")?;
-        if t.task_id.value.is_empty() {
-            return Err("Task ID must not be empty".into());
-        }
-        if t.task_id.value.contains('/') || t.task_id.value.chars().any(char::is_control) {
-            return Err(format!(
-                "Task ID '{}' contains invalid characters",
-                t.task_id
-            ));
-        }
+        // Ids name directories in the agent's work dir: '..' or '/' would
+        // escape the sandbox.
+        validate_id(&t.task_id.value)?;
         if fw
             .tasks
             .get(&t.task_id)
@@ -207,9 +214,7 @@ impl Master {
         }
         let mut exec_res = Resources::new();
         if let Some(e) = &t.executor {
-            if e.executor_id.value.is_empty() {
-                return Err("ExecutorInfo has an empty executor_id".into());
-            }
+            validate_id(&e.executor_id.value)?;
             if e.command.is_none() {
                 return Err("ExecutorInfo of a custom executor must have a CommandInfo".into());
             }
@@ -245,6 +250,7 @@ impl Master {
         if g.task_group.tasks.is_empty() {
             return Err("Task group is empty".into());
         }
+        validate_id(&g.executor.executor_id.value)?;
         if g.executor.kind != Some(ExecutorType::DEFAULT) {
             return Err("Task group executor must be of type DEFAULT".into());
         }

@@ -11,6 +11,7 @@ mod health;
 mod launch;
 pub mod registry;
 mod updates;
+mod validation;
 
 use crate::allocator::Allocator;
 use crate::event_queue::EventSender;
