@@ -23,7 +23,8 @@
 //! * [`http`] — routing and endpoints (executor API, state, files, ...).
 //! * Leaf modules: [`flags`], [`detect`] (resources), [`paths`] (sandbox
 //!   layout), [`launcher`], [`fetcher`], [`proc_tree`] (killing process
-//!   trees), [`files`] (path confinement and read semantics).
+//!   trees), [`files`] (path confinement and read semantics), [`host`]
+//!   (the blocking side effects, behind a trait).
 
 pub mod checkpoint;
 pub mod cli;
@@ -33,6 +34,7 @@ pub mod error;
 pub mod fetcher;
 pub mod files;
 pub mod flags;
+pub mod host;
 pub mod http;
 pub mod launcher;
 pub mod master_link;

@@ -375,6 +375,33 @@ impl Core {
         fx
     }
 
+    /// The checkpoint of an executor's update could not be written: the
+    /// runtime dropped its acknowledgement and forward; forget it, so that
+    /// the executor's re-send is taken as new.
+    pub fn update_not_checkpointed(&mut self, guard: &UpdateGuard) {
+        let UpdateGuard {
+            framework_id: fid,
+            task_id: tid,
+            uuid,
+        } = guard;
+        warn!(%fid, %tid, uuid, "Status update could not be checkpointed; the executor will re-send it");
+        if !self.updates.forget(fid, tid, uuid) {
+            return;
+        }
+        let task = self
+            .frameworks
+            .get_mut(fid)
+            .and_then(|f| f.executor_with_task_mut(tid))
+            .and_then(|e| e.tasks.get_mut(tid));
+        if let Some(task) = task {
+            task.statuses.retain(|s| s.uuid.as_deref() != Some(uuid));
+            task.state = task
+                .statuses
+                .last()
+                .map_or(TaskState::TASK_STAGING, |s| s.state);
+        }
+    }
+
     /// The agent is stopping: close every stream and destroy every executor
     /// (`keep_checkpointed`: except those of checkpointing frameworks, which
     /// keep running for the next agent to recover).

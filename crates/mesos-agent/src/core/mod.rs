@@ -109,12 +109,15 @@ pub enum Effect {
     Schedule { after: Duration, timer: Timer },
     /// Persist before performing the following effects: replace `path` with
     /// one record holding `data` (`append` = add a record to `path` instead;
-    /// `sync` = fsync).
+    /// `sync` = fsync). With a `guard`, a failed write means the update
+    /// must not be acknowledged nor forwarded: the runtime drops those
+    /// effects and reports [`Core::update_not_checkpointed`].
     Checkpoint {
         path: PathBuf,
         data: Vec<u8>,
         append: bool,
         sync: bool,
+        guard: Option<UpdateGuard>,
     },
     /// Delete a checkpoint directory that is no longer needed.
     RemoveCheckpoint { path: PathBuf },
@@ -132,6 +135,14 @@ pub enum Effect {
     /// The master will never take this agent back (it was marked gone):
     /// the agent kills every executor, forgets its checkpoint and stops.
     ShutdownAgent { message: String },
+}
+
+/// An executor's status update whose checkpoint write it depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UpdateGuard {
+    pub framework_id: FrameworkID,
+    pub task_id: TaskID,
+    pub uuid: String,
 }
 
 /// How an executor process ended.
