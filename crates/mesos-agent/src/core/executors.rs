@@ -55,6 +55,11 @@ impl Core {
             }),
         });
         for task in subscribe.unacknowledged_tasks {
+            // Its id would name a checkpoint directory.
+            if let Err(e) = crate::paths::validate_id("task id", &task.task_id.value) {
+                warn!(%fid, %eid, "Ignoring an unacknowledged task: {e}");
+                continue;
+            }
             if !ex.knows_task(&task.task_id) {
                 let id = task.task_id.clone();
                 ex.tasks

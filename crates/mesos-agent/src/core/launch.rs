@@ -124,6 +124,8 @@ impl Core {
         task: &TaskInfo,
     ) -> Result<(ExecutorInfo, bool), String> {
         paths::validate_id("framework id", &fid.value).map_err(|e| e.to_string())?;
+        // The task id names its checkpoint directory.
+        paths::validate_id("task id", &task.task_id.value).map_err(|e| e.to_string())?;
         let (info, command) = match (&task.command, &task.executor) {
             (Some(_), None) => (command_executor_info(&self.config.launcher_dir, fid, task), true),
             (None, Some(e)) => {

@@ -19,6 +19,8 @@ mod recovery;
 pub mod updates;
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod tests;
 
 pub use launch::command_executor_info;
