@@ -59,13 +59,20 @@ pub struct Shared {
     /// agent down): late effects of dying executors must not recreate it.
     /// Held across each write so that the deletion cannot interleave.
     checkpointing: Mutex<bool>,
-    effects: UnboundedSender<Vec<Effect>>,
+    effects: UnboundedSender<Job>,
     pub client: reqwest::Client,
     pub facts: Facts,
     master_calls: UnboundedSender<AgentCall>,
     agent_id: watch::Sender<Option<AgentID>>,
     /// Set (with the master's reason) when the master shuts the agent down.
     shutdown_by_master: watch::Sender<Option<String>>,
+}
+
+/// What the effect worker is given, in order.
+enum Job {
+    Effects(Vec<Effect>),
+    /// Signalled once everything queued before it was performed.
+    Drained(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Executor updates (task id, uuid) whose checkpoint failed and that were
@@ -176,8 +183,20 @@ impl Shared {
     /// Hands a batch to the effect worker. Takes the lock guard as proof
     /// that batches are queued in the order the core produced them.
     fn enqueue(&self, _order: &MutexGuard<'_, Inner>, effects: Vec<Effect>) {
-        if !effects.is_empty() && self.effects.send(effects).is_err() {
+        if !effects.is_empty() && self.effects.send(Job::Effects(effects)).is_err() {
             debug!("Dropping effects: the effect worker has stopped");
+        }
+    }
+
+    /// Resolves once every effect queued so far was performed.
+    pub async fn drained(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let queued = {
+            let _order = self.lock();
+            self.effects.send(Job::Drained(done)).is_ok()
+        };
+        if queued {
+            let _ = wait.await;
         }
     }
 
@@ -391,9 +410,16 @@ impl Shared {
 }
 
 /// Performs the queued effect batches in order, until the agent is gone.
-async fn perform_effects(shared: Weak<Shared>, mut queue: UnboundedReceiver<Vec<Effect>>) {
+async fn perform_effects(shared: Weak<Shared>, mut queue: UnboundedReceiver<Job>) {
     let mut not_durable = NotDurable::default();
-    while let Some(batch) = queue.recv().await {
+    while let Some(job) = queue.recv().await {
+        let batch = match job {
+            Job::Effects(batch) => batch,
+            Job::Drained(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
         let Some(shared) = shared.upgrade() else {
             return;
         };
@@ -433,7 +459,7 @@ async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec) {
         spec.executor_id.clone(),
         spec.container_id.clone(),
     );
-    let mut child = match launcher::launch(&spec, &shared.client).await {
+    let child = match launcher::launch(&spec, &shared.client).await {
         Ok(child) => child,
         Err(error) => {
             shared.handle(|c| c.launch_failed(&fid, &eid, &cid, &error, Instant::now()));
@@ -449,16 +475,26 @@ async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec) {
         .await
         .flatten();
     shared.handle(|c| c.executor_launched(&fid, &eid, &cid, pid, start_time));
-    let exit = match child.wait().await {
-        Ok(status) => exit_info(status),
-        Err(e) => ExitInfo {
+    let on_exit = |pid, status| {
+        let shared = shared.clone();
+        let (fid, eid, cid) = (fid.clone(), eid.clone(), cid.clone());
+        async move {
+            // Whatever the executor left in its process group goes with it,
+            // and any kill of its tree queued before the core learns of the
+            // exit is performed, all before the pid can be reused.
+            proc_tree::kill_group(pid);
+            let exit = exit_info(status);
+            shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+            shared.drained().await;
+        }
+    };
+    if let Err(e) = launcher::wait_then_reap(child, on_exit).await {
+        let exit = ExitInfo {
             wait_status: -1,
             description: format!("could not be waited for: {e}"),
-        },
-    };
-    // Whatever the executor left in its process group goes with it.
-    proc_tree::kill_group(pid);
-    shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+        };
+        shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+    }
 }
 
 /// Follows a recovered executor (a child of a previous agent process) by
