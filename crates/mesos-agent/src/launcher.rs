@@ -185,9 +185,16 @@ where
     let Some(pid) = child.id() else {
         return child.wait().await;
     };
-    let waited = tokio::task::spawn_blocking(move || wait_unreaped(pid))
-        .await
-        .map_err(std::io::Error::other)?;
+    // A thread of its own rather than the blocking pool: it lives as long
+    // as the executor, which may outlive the agent's runtime (a
+    // checkpointed executor), and a runtime waits for its blocking pool.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("wait-{pid}"))
+        .spawn(move || {
+            let _ = tx.send(wait_unreaped(pid));
+        })?;
+    let waited = rx.await.map_err(std::io::Error::other)?;
     match waited {
         Ok(status) => {
             on_exit(pid, status).await;

@@ -118,6 +118,15 @@ impl AgentHandle {
     }
 
     async fn shutdown_with(mut self, keep_checkpointed: bool) {
+        // Checkpoints still queued (a pid, an update) are written first:
+        // the next agent on this work_dir recovers from them.
+        let drained = self.shared.drained();
+        if tokio::time::timeout(Duration::from_secs(5), drained)
+            .await
+            .is_err()
+        {
+            warn!("Stopping with effects still queued");
+        }
         self.stop(keep_checkpointed);
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();

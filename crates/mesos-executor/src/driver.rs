@@ -223,7 +223,17 @@ fn spawn_command(
                 // process group, cannot be reused: the group is killed
                 // before, and the machine stops signalling it before the
                 // reap is allowed.
-                let waited = tokio::task::spawn_blocking(move || wait_unreaped(pid)).await;
+                // Not the blocking pool: the runtime would wait for it on exit.
+                let (waited_tx, waited) = oneshot::channel();
+                let thread = std::thread::Builder::new()
+                    .name("wait-command".into())
+                    .spawn(move || {
+                        let _ = waited_tx.send(wait_unreaped(pid));
+                    });
+                let waited = match thread {
+                    Ok(_) => waited.await.map_err(|_| ()),
+                    Err(_) => Err(()),
+                };
                 let term = match waited {
                     Ok(Ok(status)) => {
                         signal_group(pid, Sig::Kill);
