@@ -4,7 +4,7 @@
 //! off async workers, and so that tests can make them fail or stall.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Blocking operations on disk and processes. Called from blocking threads
 /// only, never while the core lock is held.
@@ -16,6 +16,8 @@ pub trait Host: Send + Sync + 'static {
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// SIGKILLs the process tree rooted at `pid` and its process groups.
     fn kill_tree(&self, pid: u32);
+    /// SIGKILLs every process left of the containers with these sandboxes.
+    fn kill_containers(&self, sandboxes: &[PathBuf]);
 }
 
 /// The real machine.
@@ -37,5 +39,9 @@ impl Host for System {
 
     fn kill_tree(&self, pid: u32) {
         crate::proc_tree::kill_tree(pid)
+    }
+
+    fn kill_containers(&self, sandboxes: &[PathBuf]) {
+        crate::proc_tree::kill_by_sandbox(Path::new("/proc"), sandboxes)
     }
 }

@@ -276,6 +276,11 @@ impl Core {
         }
         let live = ex.live_task_ids();
         let custom = !ex.command_executor;
+        // What the executor left behind (in other process groups, now
+        // reparented) goes with it.
+        fx.push(Effect::KillContainers {
+            sandboxes: vec![ex.directory.clone()],
+        });
         let terminating = fw.terminating;
         if terminating {
             for tid in ex.tasks.keys().cloned().collect::<Vec<_>>() {
@@ -374,6 +379,9 @@ impl Core {
                     if let Some(pid) = ex.pid {
                         fx.push(Effect::Destroy { pid });
                     }
+                    fx.push(Effect::KillContainers {
+                        sandboxes: vec![ex.directory.clone()],
+                    });
                 }
             }
         }

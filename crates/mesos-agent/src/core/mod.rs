@@ -107,6 +107,9 @@ pub enum Effect {
     Launch(Box<LaunchSpec>),
     /// SIGKILL the process tree of this executor process.
     Destroy { pid: u32 },
+    /// SIGKILL whatever is left of these containers (by sandbox), also
+    /// processes that escaped their executor's tree.
+    KillContainers { sandboxes: Vec<PathBuf> },
     /// Call `timer_fired` after `after`.
     Schedule { after: Duration, timer: Timer },
     /// Persist before performing the following effects: replace `path` with
@@ -545,12 +548,24 @@ impl Core {
                     fx.push(self.forward(fid, *next));
                 }
                 if terminal {
+                    let mut finished_command_executor = None;
                     if let Some(ex) = self
                         .frameworks
                         .get_mut(fid)
                         .and_then(|f| f.executor_with_task_mut(tid))
                     {
                         ex.complete_task(tid);
+                        let idle = ex.queued_tasks.is_empty() && ex.live_task_ids().is_empty();
+                        if ex.command_executor && ex.is_live() && idle {
+                            finished_command_executor = Some(ex.id.clone());
+                        }
+                    }
+                    // A command executor runs one task: once its end is
+                    // acknowledged the container goes, whether or not the
+                    // executor exits by itself (it may have claimed an end
+                    // its processes did not reach).
+                    if let Some(eid) = finished_command_executor {
+                        self.shutdown_executor(fid, &eid, fx);
                     }
                     self.maybe_remove_framework(fid, fx);
                 }
@@ -568,6 +583,17 @@ impl Core {
             for tid in ex.tasks.keys().cloned().collect::<Vec<_>>() {
                 ex.complete_task(&tid);
             }
+        }
+        // Whatever its executors' tasks claimed, nothing of the framework
+        // may outlive it: what exited executors left behind goes now, the
+        // live executors after their grace period (ShutdownTimeout).
+        let sandboxes: Vec<PathBuf> = fw
+            .completed_executors
+            .iter()
+            .map(|e| e.directory.clone())
+            .collect();
+        if !sandboxes.is_empty() {
+            fx.push(Effect::KillContainers { sandboxes });
         }
         let eids: Vec<ExecutorID> = fw.executors.keys().cloned().collect();
         self.updates.remove_framework(fid);

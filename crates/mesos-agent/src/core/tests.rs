@@ -313,7 +313,20 @@ fn executor_updates_are_acked_forwarded_in_order_and_retried() {
     };
     let fx = c.handle_event(ack(UUID1), now);
     assert_eq!(to_master(&fx)[0].state, TASK_FINISHED);
-    assert!(c.handle_event(ack(UUID2), now).is_empty());
+    // The command executor's only task ended: it is shut down.
+    let fx = c.handle_event(ack(UUID2), now);
+    let kinds: Vec<_> = to_executor(&fx).iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ExecutorEventType::SHUTDOWN]);
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Schedule {
+                timer: Timer::ShutdownTimeout { .. },
+                ..
+            }
+        )),
+        "{fx:?}"
+    );
     let ex = &c.frameworks().next().unwrap().executors[&e];
     assert!(ex.tasks.is_empty());
     assert_eq!(ex.completed_tasks[0].state, TASK_FINISHED);
@@ -546,9 +559,11 @@ fn shutdown_framework_sends_shutdown_then_kills_and_drops_updates() {
         panic!()
     };
     assert_eq!(after, Duration::from_secs(5));
-    assert_eq!(
-        c.timer_fired(timer, Instant::now()),
-        vec![Effect::Destroy { pid: 100 }]
+    let fx = c.timer_fired(timer, Instant::now());
+    assert_eq!(fx[0], Effect::Destroy { pid: 100 });
+    assert!(
+        matches!(&fx[1..], [Effect::KillContainers { sandboxes }] if sandboxes.len() == 1),
+        "{fx:?}"
     );
     let exit = ExitInfo {
         wait_status: 9,

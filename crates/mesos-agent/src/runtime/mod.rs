@@ -237,6 +237,10 @@ impl Shared {
                 let host = self.host.clone();
                 blocking(move || host.kill_tree(pid)).await;
             }
+            Effect::KillContainers { sandboxes } => {
+                let host = self.host.clone();
+                blocking(move || host.kill_containers(&sandboxes)).await;
+            }
             Effect::Checkpoint {
                 path,
                 data,
@@ -387,8 +391,10 @@ impl Shared {
         inner.streams.clear();
         drop(inner);
         for effect in effects {
-            if let Effect::Destroy { pid } = effect {
-                self.host.kill_tree(pid);
+            match effect {
+                Effect::Destroy { pid } => self.host.kill_tree(pid),
+                Effect::KillContainers { sandboxes } => self.host.kill_containers(&sandboxes),
+                _ => {}
             }
         }
     }

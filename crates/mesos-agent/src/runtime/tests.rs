@@ -49,6 +49,8 @@ impl Host for FakeHost {
     }
 
     fn kill_tree(&self, _: u32) {}
+
+    fn kill_containers(&self, _: &[PathBuf]) {}
 }
 
 fn fid() -> FrameworkID {
