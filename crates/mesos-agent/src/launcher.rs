@@ -32,6 +32,7 @@ pub struct LaunchSpec {
     pub inherit_env: bool,
     /// Fetched into the sandbox first.
     pub uris: Vec<URI>,
+    pub fetch_limits: fetcher::FetchLimits,
 }
 
 /// Inputs of [`executor_env`].
@@ -137,7 +138,7 @@ pub async fn launch(
     let mut log = open("stderr")?;
     for uri in &spec.uris {
         let _ = writeln!(log, "Fetching URI '{}'", uri.value);
-        match fetcher::fetch(uri, &spec.directory, client).await {
+        match fetcher::fetch(uri, &spec.directory, client, &spec.fetch_limits).await {
             Ok(dest) => {
                 let _ = writeln!(log, "Fetched '{}' to '{}'", uri.value, dest.display());
             }
@@ -339,6 +340,7 @@ mod tests {
             env: BTreeMap::from([("GREETING".to_string(), "hello".to_string())]),
             inherit_env: true,
             uris: vec![],
+            fetch_limits: fetcher::FetchLimits::default(),
         };
         let mut child = launch(&spec, &reqwest::Client::new()).await.unwrap();
         assert!(child.wait().await.unwrap().success());

@@ -260,6 +260,10 @@ pub async fn start(
         status_update_retry_interval: flags.status_update_retry_interval.get(),
         executor_environment: validated.executor_environment,
         checkpoint: true,
+        fetch_limits: fetcher::FetchLimits {
+            stall_timeout: flags.fetcher_stall_timeout.get(),
+            max_size: flags.fetcher_max_size.0,
+        },
     };
     let client = reqwest::Client::builder()
         .no_proxy()

@@ -234,3 +234,73 @@ async fn processes_an_executor_left_in_other_groups_do_not_survive_it() {
     wait_for_no_process(&marker, "the end of the dead executor's stragglers").await;
     s.agent.shutdown().await;
 }
+
+/// A raw HTTP server that sends the head of a large file and then nothing.
+async fn stalling_download() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&[b'x'; 100]).await;
+                std::future::pending::<()>().await;
+                drop(socket);
+            });
+        }
+    });
+    addr
+}
+
+fn task_fetching(id: &str, url: String) -> TaskInfo {
+    let mut task = command_task(id);
+    if let Some(command) = task.command.as_mut() {
+        command.uris.push(mesos_types::URI {
+            value: url,
+            ..Default::default()
+        });
+    }
+    task
+}
+
+#[tokio::test]
+async fn a_stalled_fetch_fails_the_task_when_the_registration_timeout_passes() {
+    let mut s = setup(&["--executor_registration_timeout=1secs"]).await;
+    let addr = stalling_download().await;
+    s.agent.registered().await;
+    s.master.send(AgentEvent::RunTask {
+        framework_info: framework(),
+        task: task_fetching("t1", format!("http://{addr}/pkg.tgz")),
+    });
+    let failed = s.master.next_update().await;
+    assert_eq!(failed.state, mesos_types::TaskState::TASK_FAILED);
+    assert_eq!(
+        failed.reason,
+        Some(mesos_types::Reason::REASON_EXECUTOR_REGISTRATION_TIMEOUT)
+    );
+    s.agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stalled_fetch_fails_the_task_after_the_stall_timeout() {
+    let mut s = setup(&["--fetcher_stall_timeout=500ms"]).await;
+    let addr = stalling_download().await;
+    s.agent.registered().await;
+    s.master.send(AgentEvent::RunTask {
+        framework_info: framework(),
+        task: task_fetching("t1", format!("http://{addr}/pkg.tgz")),
+    });
+    let failed = s.master.next_update().await;
+    assert_eq!(failed.state, mesos_types::TaskState::TASK_FAILED);
+    assert_eq!(
+        failed.reason,
+        Some(mesos_types::Reason::REASON_CONTAINER_LAUNCH_FAILED)
+    );
+    let message = failed.message.unwrap_or_default();
+    assert!(message.contains("no progress for 500ms"), "{message}");
+    s.agent.shutdown().await;
+}

@@ -160,7 +160,6 @@ impl Core {
         pid: u32,
         start_time: Option<u64>,
     ) -> Vec<Effect> {
-        let timeout = self.config.executor_registration_timeout;
         let Some(ex) = self
             .live_executor_mut(fid, eid)
             .filter(|e| &e.container_id == cid)
@@ -174,17 +173,8 @@ impl Core {
                 fx.push(Effect::Destroy { pid });
                 return fx;
             }
-            ExecutorState::Launching => {
-                ex.state = ExecutorState::Registering;
-                fx.push(Effect::Schedule {
-                    after: timeout,
-                    timer: Timer::RegistrationTimeout {
-                        framework_id: fid.clone(),
-                        executor_id: eid.clone(),
-                        container_id: cid.clone(),
-                    },
-                });
-            }
+            // The registration timer runs since the launch was accepted.
+            ExecutorState::Launching => ex.state = ExecutorState::Registering,
             // A quick executor can subscribe before its launch is reported.
             _ => {}
         }

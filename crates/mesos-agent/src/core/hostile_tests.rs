@@ -17,6 +17,7 @@ fn config() -> CoreConfig {
         status_update_retry_interval: Duration::from_secs(10),
         executor_environment: None,
         checkpoint: true,
+        fetch_limits: Default::default(),
     }
 }
 

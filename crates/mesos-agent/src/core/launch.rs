@@ -192,13 +192,14 @@ impl Core {
             env,
             inherit_env: self.config.executor_environment.is_none(),
             uris,
+            fetch_limits: self.config.fetch_limits,
         };
         let executor = Executor {
             id: eid.clone(),
             framework_id: fid.clone(),
             info,
             command_executor,
-            container_id,
+            container_id: container_id.clone(),
             directory,
             state: ExecutorState::Launching,
             pid: None,
@@ -213,6 +214,16 @@ impl Core {
             self.cp_task(fid, &eid, &ex.container_id, &task, fx);
         }
         fx.push(Effect::Launch(Box::new(spec)));
+        // Armed now, not at the fork: the sandbox and the fetch count
+        // against it, so a stalled fetch cannot keep the task in STAGING.
+        fx.push(Effect::Schedule {
+            after: self.config.executor_registration_timeout,
+            timer: Timer::RegistrationTimeout {
+                framework_id: fid.clone(),
+                executor_id: eid,
+                container_id,
+            },
+        });
     }
 }
 

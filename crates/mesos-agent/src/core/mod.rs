@@ -62,6 +62,8 @@ pub struct CoreConfig {
     pub executor_environment: Option<BTreeMap<String, String>>,
     /// Write checkpoints under `<work_dir>/meta` ([`Effect::Checkpoint`]).
     pub checkpoint: bool,
+    /// Bounds on fetching an executor's URIs.
+    pub fetch_limits: crate::fetcher::FetchLimits,
 }
 
 impl CoreConfig {

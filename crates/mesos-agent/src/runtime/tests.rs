@@ -76,6 +76,7 @@ fn core_with_a_launching_executor() -> Core {
         status_update_retry_interval: Duration::from_secs(10),
         executor_environment: None,
         checkpoint: true,
+        fetch_limits: Default::default(),
     };
     let mut core = Core::new(config, AgentInfo::default());
     let now = Instant::now();
