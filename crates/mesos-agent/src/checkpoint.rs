@@ -16,7 +16,8 @@
 //! atomically (temp file, fsync, rename, fsync dir); `task.updates` is
 //! append-only (one record per update or acknowledgement). A torn last
 //! record of `task.updates` (the agent died while appending, before the
-//! update was sent) is dropped; any other damage is corruption.
+//! update was sent) is dropped and cut off the file on recovery, so that
+//! later appends follow good data; any other damage is corruption.
 //!
 //! Frameworks with `checkpoint: true` get every write fsynced. For the
 //! others the same records are written without fsync, only so that a
@@ -154,6 +155,13 @@ pub fn append(path: &Path, payload: &[u8], sync: bool) -> io::Result<()> {
         f.sync_data()?;
     }
     Ok(())
+}
+
+/// Cuts `path` to `len` bytes and makes that durable.
+fn truncate_synced(path: &Path, len: u64) -> io::Result<()> {
+    let f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_all()
 }
 
 /// `executor.info`.
@@ -344,6 +352,16 @@ fn read_run(rdir: &Path, problems: &mut Vec<String>) -> Option<RecoveredExecutor
                     "{}: dropping a torn last record at offset {at}",
                     updates_file.display()
                 );
+                // Later appends must follow the last good record, or the
+                // torn bytes would sit in the middle of the stream and the
+                // next recovery would take them for corruption.
+                if let Err(e) = truncate_synced(&updates_file, at as u64) {
+                    problems.push(format!(
+                        "{}: cannot cut off the torn last record: {e}",
+                        updates_file.display()
+                    ));
+                    continue;
+                }
                 decode_all(&bytes[..at]).unwrap_or_default()
             }
             Err(e) => {
@@ -473,6 +491,15 @@ mod tests {
     fn recover_run_with(forked: &[u8]) -> RecoveredExecutor {
         let d = tempfile::tempdir().unwrap();
         let w = d.path();
+        let rdir = write_run(w);
+        write_atomic(&rdir.join("forked.pid"), forked, true).unwrap();
+        let mut r = recover(w, true).unwrap();
+        r.frameworks.remove(0).executors.remove(0)
+    }
+
+    /// Checkpoints agent A-S1, framework F1 and executor run E1/C1 (no
+    /// pid) under `w`; returns the run's directory.
+    fn write_run(w: &Path) -> PathBuf {
         write_atomic(&latest_agent(w), br#"{"value":"A-S1"}"#, true).unwrap();
         write_atomic(
             &framework_dir(w, "A-S1", "F1").join("framework.info"),
@@ -492,9 +519,39 @@ mod tests {
         };
         let record = serde_json::to_vec(&record).unwrap();
         write_atomic(&rdir.join("executor.info"), &record, true).unwrap();
-        write_atomic(&rdir.join("forked.pid"), forked, true).unwrap();
-        let mut r = recover(w, true).unwrap();
-        r.frameworks.remove(0).executors.remove(0)
+        rdir
+    }
+
+    #[test]
+    fn torn_last_update_is_cut_off_so_later_appends_follow_good_records() {
+        let d = tempfile::tempdir().unwrap();
+        let w = d.path();
+        let tdir = write_run(w).join("tasks").join("T1");
+        let task = serde_json::to_vec(&TaskInfo::default()).unwrap();
+        write_atomic(&tdir.join("task.info"), &task, true).unwrap();
+        let updates = tdir.join("task.updates");
+        let ack = |uuid: &str| UpdateRecord::Ack(uuid.into());
+        let record = |uuid: &str| serde_json::to_vec(&ack(uuid)).unwrap();
+        append(&updates, &record("u1"), true).unwrap();
+        append(&updates, &record("u2"), true).unwrap();
+        // The agent died while appending: a header and part of the payload.
+        let torn = encode(&record("u3"));
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&updates)
+            .unwrap();
+        f.write_all(&torn[..HEADER + 2]).unwrap();
+        drop(f);
+        let recovered_updates = |r: Recovered| {
+            let mut ex = r.frameworks.into_iter().next().unwrap().executors;
+            ex.remove(0).tasks.remove(0).updates
+        };
+        let first = recover(w, true).unwrap();
+        assert_eq!(recovered_updates(first), [ack("u1"), ack("u2")]);
+        append(&updates, &record("u4"), true).unwrap();
+        let second =
+            recover(w, true).unwrap_or_else(|e| panic!("recovery after an append failed: {e}"));
+        assert_eq!(recovered_updates(second), [ack("u1"), ack("u2"), ack("u4")]);
     }
 
     #[test]

@@ -5,11 +5,16 @@
 //! URLs. `executable` sets the file mode to 0755; `extract` (default true)
 //! unpacks tar archives (`.tar`, `.tar.gz`, `.tgz`, `.tar.bz2`, `.tbz2`,
 //! `.tar.xz`, `.txz`) with `tar` and `.zip` files with `unzip`.
+//!
+//! Bounded by [`FetchLimits`]: a download that makes no progress for
+//! `--fetcher_stall_timeout` fails, and so does any file over
+//! `--fetcher_max_size`; local sources must be regular files.
 
 use futures::StreamExt;
 use mesos_types::URI;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Why a URI could not be fetched.
@@ -29,6 +34,12 @@ pub enum FetchError {
     Write(String, std::io::Error),
     #[error("failed to extract '{0}': {1}")]
     Extract(String, String),
+    #[error("failed to download '{0}': no progress for {1}")]
+    Stalled(String, mesos_flags::Duration),
+    #[error("failed to fetch '{0}': larger than {1} bytes (--fetcher_max_size)")]
+    TooLarge(String, u64),
+    #[error("failed to fetch '{0}': not a regular file")]
+    NotRegular(String),
 }
 
 /// Where a URI points.
@@ -105,11 +116,31 @@ pub fn archive_kind(name: &Path) -> Option<Archive> {
     }
 }
 
+/// Bounds on one fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// A download that makes no progress for this long fails
+    /// (`--fetcher_stall_timeout`).
+    pub stall_timeout: Duration,
+    /// Largest file fetched, in bytes (`--fetcher_max_size`).
+    pub max_size: u64,
+}
+
+impl Default for FetchLimits {
+    fn default() -> FetchLimits {
+        FetchLimits {
+            stall_timeout: Duration::MAX,
+            max_size: u64::MAX,
+        }
+    }
+}
+
 /// Fetches one URI into `sandbox`; returns the fetched file's path.
 pub async fn fetch(
     uri: &URI,
     sandbox: &Path,
     client: &reqwest::Client,
+    limits: &FetchLimits,
 ) -> Result<PathBuf, FetchError> {
     let source = classify(&uri.value)?;
     let dest = sandbox.join(destination_name(uri, &source)?);
@@ -120,11 +151,22 @@ pub async fn fetch(
     }
     match &source {
         Source::Local(path) => {
+            let shown = path.display().to_string();
+            let meta = tokio::fs::metadata(path)
+                .await
+                .map_err(|e| FetchError::Copy(shown.clone(), e))?;
+            // Copying a FIFO or a device would never end.
+            if !meta.is_file() {
+                return Err(FetchError::NotRegular(shown));
+            }
+            if meta.len() > limits.max_size {
+                return Err(FetchError::TooLarge(shown, limits.max_size));
+            }
             tokio::fs::copy(path, &dest)
                 .await
-                .map_err(|e| FetchError::Copy(path.display().to_string(), e))?;
+                .map_err(|e| FetchError::Copy(shown, e))?;
         }
-        Source::Http(url) => download(client, url, &dest).await?,
+        Source::Http(url) => download(client, url, &dest, limits).await?,
     }
     let executable = uri.executable.unwrap_or(false);
     if executable {
@@ -140,22 +182,46 @@ pub async fn fetch(
     Ok(dest)
 }
 
-async fn download(client: &reqwest::Client, url: &str, dest: &Path) -> Result<(), FetchError> {
+/// Downloads `url` to `dest`: each step (the response head, every chunk of
+/// the body) must come within the stall timeout, and the body must stay
+/// within the size cap.
+async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    dest: &Path,
+    limits: &FetchLimits,
+) -> Result<(), FetchError> {
     let err = |e: String| FetchError::Download(url.to_string(), e);
-    let response = client
-        .get(url)
-        .send()
+    let stalled =
+        || FetchError::Stalled(url.to_string(), mesos_flags::Duration(limits.stall_timeout));
+    let too_large = || FetchError::TooLarge(url.to_string(), limits.max_size);
+    let response = within(limits.stall_timeout, client.get(url).send())
         .await
+        .ok_or_else(stalled)?
         .map_err(|e| err(crate::master_link::error_chain(&e)))?;
     if !response.status().is_success() {
         return Err(err(format!("HTTP status {}", response.status())));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > limits.max_size)
+    {
+        return Err(too_large());
     }
     let mut file = tokio::fs::File::create(dest)
         .await
         .map_err(|e| FetchError::Write(dest.display().to_string(), e))?;
     let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
+    let mut size: u64 = 0;
+    while let Some(chunk) = within(limits.stall_timeout, body.next())
+        .await
+        .ok_or_else(stalled)?
+    {
         let chunk = chunk.map_err(|e| err(e.to_string()))?;
+        size = size.saturating_add(chunk.len() as u64);
+        if size > limits.max_size {
+            return Err(too_large());
+        }
         file.write_all(&chunk)
             .await
             .map_err(|e| FetchError::Write(dest.display().to_string(), e))?;
@@ -163,6 +229,15 @@ async fn download(client: &reqwest::Client, url: &str, dest: &Path) -> Result<()
     file.flush()
         .await
         .map_err(|e| FetchError::Write(dest.display().to_string(), e))
+}
+
+/// `future`'s output, or `None` if it takes longer than `limit`.
+async fn within<T>(limit: Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+    match tokio::time::Instant::now().checked_add(limit) {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        // No deadline representable: no limit.
+        None => Some(future.await),
+    }
 }
 
 async fn extract(kind: Archive, archive: &Path, into: &Path) -> Result<(), FetchError> {
@@ -262,7 +337,9 @@ mod tests {
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut u = uri(&format!("http://{addr}/files/tool.sh?x=1"));
         u.executable = Some(true);
-        let dest = fetch(&u, sandbox.path(), &client).await.unwrap();
+        let dest = fetch(&u, sandbox.path(), &client, &FetchLimits::default())
+            .await
+            .unwrap();
         assert_eq!(dest, sandbox.path().join("tool.sh"));
         assert_eq!(
             std::fs::read_to_string(&dest).unwrap(),
@@ -272,10 +349,84 @@ mod tests {
             &uri(&format!("http://{addr}/missing")),
             sandbox.path(),
             &client,
+            &FetchLimits::default(),
         )
         .await
         .unwrap_err();
         assert!(e.to_string().contains("404"), "{e}");
+    }
+
+    /// A raw HTTP server that answers every request with `head` and `body`,
+    /// then keeps the connection open without sending anything more.
+    async fn stalling_server(head: String, body: Vec<u8>) -> std::net::SocketAddr {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (head, body) = (head.clone(), body.clone());
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                    let _ = socket.flush().await;
+                    std::future::pending::<()>().await;
+                    drop(socket);
+                });
+            }
+        });
+        addr
+    }
+
+    /// The fetch's result, or a panic if it does not end by the deadline.
+    async fn fetch_within_deadline(
+        url: String,
+        limits: FetchLimits,
+    ) -> Result<PathBuf, FetchError> {
+        let sandbox = tempfile::tempdir().unwrap();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let source = uri(&url);
+        let fetch = fetch(&source, sandbox.path(), &client, &limits);
+        tokio::time::timeout(Duration::from_secs(20), fetch)
+            .await
+            .expect("the fetch never ended")
+    }
+
+    #[tokio::test]
+    async fn a_download_that_stalls_fails() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_string();
+        let addr = stalling_server(head, vec![b'x'; 10]).await;
+        let limits = FetchLimits {
+            stall_timeout: Duration::from_millis(300),
+            ..FetchLimits::default()
+        };
+        let e = fetch_within_deadline(format!("http://{addr}/big.bin"), limits)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no progress for 300ms"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn downloads_over_the_size_cap_fail() {
+        let limits = FetchLimits {
+            stall_timeout: Duration::from_millis(300),
+            max_size: 1000,
+        };
+        // Announced too big.
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_string();
+        let addr = stalling_server(head, vec![b'x'; 10]).await;
+        let e = fetch_within_deadline(format!("http://{addr}/big.bin"), limits)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than 1000 bytes"), "{e}");
+        // No length announced, more sent than allowed.
+        let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string();
+        let addr = stalling_server(head, vec![b'x'; 5000]).await;
+        let e = fetch_within_deadline(format!("http://{addr}/big.bin"), limits)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("larger than 1000 bytes"), "{e}");
     }
 
     #[tokio::test]
@@ -286,7 +437,9 @@ mod tests {
         std::fs::write(src.path().join("run.sh"), "#!/bin/sh\necho ok\n").unwrap();
         let mut u = uri(&format!("file://{}", src.path().join("run.sh").display()));
         u.executable = Some(true);
-        let dest = fetch(&u, sandbox.path(), &client).await.unwrap();
+        let dest = fetch(&u, sandbox.path(), &client, &FetchLimits::default())
+            .await
+            .unwrap();
         assert_eq!(
             std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
             0o755
@@ -306,6 +459,7 @@ mod tests {
             &uri(src.path().join("pkg.tgz").to_str().unwrap()),
             sandbox.path(),
             &client,
+            &FetchLimits::default(),
         )
         .await
         .unwrap();
@@ -314,9 +468,14 @@ mod tests {
             "payload"
         );
 
-        let missing = fetch(&uri("/definitely/not/here"), sandbox.path(), &client)
-            .await
-            .unwrap_err();
+        let missing = fetch(
+            &uri("/definitely/not/here"),
+            sandbox.path(),
+            &client,
+            &FetchLimits::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(missing.to_string().contains("/definitely/not/here"));
     }
 }

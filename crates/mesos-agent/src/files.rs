@@ -5,12 +5,16 @@
 //! one of its `runs/latest` aliases) by longest prefix. Paths with `..` are
 //! refused, and the final path is canonicalized (symlinks resolved) and must
 //! stay inside the canonical root, so a symlink in a sandbox pointing at
-//! `/etc/passwd` is never followed out.
+//! `/etc/passwd` is never followed out. Only regular files are read, and
+//! every function here blocks: callers run them on blocking threads.
 
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Largest chunk `/files/read` returns (16 pages of 4 KiB).
@@ -144,14 +148,45 @@ fn parse_position(name: &str, value: Option<&str>) -> Result<i64, FilesError> {
     Ok(n)
 }
 
-/// `/files/read`: `{"data": <text>, "offset": <n>}` (spec §6.8).
+/// Opens `real` for reading if it is a regular file. Opened without
+/// blocking (a FIFO would wait for a writer forever) and checked on the
+/// open descriptor, so the file checked is the file read.
+pub fn open_regular(real: &Path, what: &str) -> Result<(File, std::fs::Metadata), FilesError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW).bits())
+        .open(real)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => FilesError::NotFound("No such file".into()),
+            _ => FilesError::Forbidden(format!("Cannot open file: {e}")),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| FilesError::Forbidden(format!("Cannot stat file: {e}")))?;
+    if meta.is_dir() {
+        return Err(FilesError::BadRequest(format!(
+            "Cannot {what} a directory."
+        )));
+    }
+    if !meta.is_file() {
+        return Err(FilesError::BadRequest(format!(
+            "Cannot {what} '{}': not a regular file",
+            real.display()
+        )));
+    }
+    let fd = file.as_fd();
+    let blocking = fcntl(fd, FcntlArg::F_GETFL)
+        .map(|flags| OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK)
+        .and_then(|flags| fcntl(fd, FcntlArg::F_SETFL(flags)));
+    blocking.map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
+    Ok((file, meta))
+}
+
+/// `/files/read`: `{"data": <text>, "offset": <n>}` (spec §6.8). Blocking.
 pub fn read(real: &Path, offset: Option<&str>, length: Option<&str>) -> Result<Value, FilesError> {
     let offset = parse_position("offset", offset)?;
     let length = parse_position("length", length)?;
-    let meta = std::fs::metadata(real).map_err(|_| FilesError::NotFound("No such file".into()))?;
-    if meta.is_dir() {
-        return Err(FilesError::BadRequest("Cannot read a directory.".into()));
-    }
+    let (mut file, meta) = open_regular(real, "read")?;
     let size = meta.len();
     if offset == -1 {
         return Ok(json!({"data": "", "offset": size}));
@@ -166,8 +201,6 @@ pub fn read(real: &Path, offset: Option<&str>, length: Option<&str>) -> Result<V
         (length as u64).min(MAX_READ)
     };
     let count = wanted.min(size - offset);
-    let mut file = std::fs::File::open(real)
-        .map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| FilesError::BadRequest(format!("Cannot seek: {e}")))?;
     let mut buf = Vec::with_capacity(count as usize);
@@ -177,7 +210,8 @@ pub fn read(real: &Path, offset: Option<&str>, length: Option<&str>) -> Result<V
     Ok(json!({"data": String::from_utf8_lossy(&buf), "offset": offset}))
 }
 
-/// `/files/browse`: the entries of a directory (or the file itself), sorted by path.
+/// `/files/browse`: the entries of a directory (or the file itself), sorted
+/// by path. Blocking; only `stat`s, so special files are listed, never opened.
 pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
     let meta = std::fs::metadata(&resolved.real)
         .map_err(|_| FilesError::NotFound("No such file or directory".into()))?;

@@ -112,6 +112,60 @@ pub struct AgentFlags {
     /// Sandbox garbage collection delay (accepted; sandboxes are kept).
     #[arg(long, default_value = "1weeks")]
     pub gc_delay: Duration,
+    /// A URI download that makes no progress for this long fails the
+    /// task's launch (Mesos's flag and default).
+    #[arg(long, default_value = "1mins")]
+    pub fetcher_stall_timeout: Duration,
+    /// Largest file the fetcher fetches for a task (not a Mesos flag;
+    /// Mesos's `--fetcher_cache_size` sizes a cache this agent does not
+    /// have). Mesos byte units: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1024).
+    #[arg(long, default_value = "10GB")]
+    pub fetcher_max_size: Bytes,
+}
+
+/// A size in bytes, written as Mesos writes them (`512MB`, `10GB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl std::str::FromStr for Bytes {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Bytes, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("invalid size '{text}': expected e.g. 512MB or 10GB"))?;
+        let shift = match unit.trim().to_ascii_uppercase().as_str() {
+            "B" => 0,
+            "KB" => 10,
+            "MB" => 20,
+            "GB" => 30,
+            "TB" => 40,
+            _ => {
+                return Err(format!(
+                    "invalid size unit in '{text}': use B, KB, MB, GB or TB"
+                ));
+            }
+        };
+        n.checked_mul(1u64 << shift)
+            .map(Bytes)
+            .ok_or_else(|| format!("size '{text}' is too large"))
+    }
+}
+
+impl std::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let units = [(40, "TB"), (30, "GB"), (20, "MB"), (10, "KB")];
+        match units
+            .iter()
+            .find(|(shift, _)| self.0 != 0 && self.0.is_multiple_of(1u64 << shift))
+        {
+            Some((shift, unit)) => write!(f, "{}{unit}", self.0 >> shift),
+            None => write!(f, "{}B", self.0),
+        }
+    }
 }
 
 /// A flag value that clap accepted but the agent cannot use.
@@ -262,12 +316,25 @@ mod tests {
     }
 
     #[test]
+    fn byte_sizes_use_mesos_units() {
+        let b = |t: &str| t.parse::<Bytes>();
+        assert_eq!(b("512MB"), Ok(Bytes(512 << 20)));
+        assert_eq!(b("10GB").map(|b| b.to_string()), Ok("10GB".into()));
+        assert_eq!(b("1000B").map(|b| b.to_string()), Ok("1000B".into()));
+        for bad in ["", "GB", "10XB", "-1MB", "99999999999TB"] {
+            assert!(b(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn defaults_follow_mesos() {
         let f = parse(&["--master=m:5050", "--work_dir=/w"]).unwrap();
         assert_eq!(f.port, 5051);
         assert_eq!(f.ip.to_string(), "127.0.0.1");
         assert_eq!(f.default_role, "*");
         assert_eq!(f.executor_registration_timeout.to_string(), "1mins");
+        assert_eq!(f.fetcher_stall_timeout.to_string(), "1mins");
+        assert_eq!(f.fetcher_max_size, Bytes(10 << 30));
         assert_eq!(f.executor_shutdown_grace_period.to_string(), "5secs");
         assert_eq!(f.status_update_retry_interval.to_string(), "10secs");
         assert_eq!(f.registration_backoff_factor.to_string(), "1secs");

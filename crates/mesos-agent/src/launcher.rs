@@ -32,6 +32,7 @@ pub struct LaunchSpec {
     pub inherit_env: bool,
     /// Fetched into the sandbox first.
     pub uris: Vec<URI>,
+    pub fetch_limits: fetcher::FetchLimits,
 }
 
 /// Inputs of [`executor_env`].
@@ -137,7 +138,7 @@ pub async fn launch(
     let mut log = open("stderr")?;
     for uri in &spec.uris {
         let _ = writeln!(log, "Fetching URI '{}'", uri.value);
-        match fetcher::fetch(uri, &spec.directory, client).await {
+        match fetcher::fetch(uri, &spec.directory, client, &spec.fetch_limits).await {
             Ok(dest) => {
                 let _ = writeln!(log, "Fetched '{}' to '{}'", uri.value, dest.display());
             }
@@ -170,9 +171,94 @@ pub async fn launch(
         .map_err(|e| format!("Failed to launch executor '{program}': {e}"))
 }
 
+/// Waits for `child` to exit, runs `on_exit` with its pid and exit status
+/// while it is still unreaped, then reaps it. An exited but unreaped
+/// process keeps its pid, and so the id of the process group it led, from
+/// being reused: `on_exit` can kill what is left of the group (or the tree)
+/// without hitting a newcomer that got the same id.
+pub async fn wait_then_reap<F>(
+    mut child: tokio::process::Child,
+    on_exit: impl FnOnce(u32, std::process::ExitStatus) -> F,
+) -> std::io::Result<std::process::ExitStatus>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let Some(pid) = child.id() else {
+        return child.wait().await;
+    };
+    // A thread of its own rather than the blocking pool: it lives as long
+    // as the executor, which may outlive the agent's runtime (a
+    // checkpointed executor), and a runtime waits for its blocking pool.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("wait-{pid}"))
+        .spawn(move || {
+            let _ = tx.send(wait_unreaped(pid));
+        })?;
+    let waited = rx.await.map_err(std::io::Error::other)?;
+    match waited {
+        Ok(status) => {
+            on_exit(pid, status).await;
+            child.wait().await?;
+            Ok(status)
+        }
+        // Not waitable without reaping: fall back to the plain wait.
+        Err(_) => {
+            let status = child.wait().await?;
+            on_exit(pid, status).await;
+            Ok(status)
+        }
+    }
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (`WNOWAIT`).
+fn wait_unreaped(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    use std::os::unix::process::ExitStatusExt;
+    let raw = i32::try_from(pid).map_err(std::io::Error::other)?;
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    loop {
+        match waitid(Id::Pid(nix::unistd::Pid::from_raw(raw)), flags) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                return Ok(std::process::ExitStatus::from_raw((code & 0xff) << 8));
+            }
+            Ok(WaitStatus::Signaled(_, signal, core)) => {
+                let core = if core { 0x80 } else { 0 };
+                return Ok(std::process::ExitStatus::from_raw(signal as i32 | core));
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn on_exit_runs_while_the_exited_child_is_still_unreaped() {
+        let child = tokio::process::Command::new("/bin/sh")
+            .args(["-c", "exit 3"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let record = seen.clone();
+        let status = wait_then_reap(child, |pid, _| async move {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+            *record.lock().unwrap() = stat.and_then(|s| crate::proc_tree::parse_stat(&s));
+        })
+        .await
+        .unwrap();
+        assert_eq!(status.code(), Some(3));
+        let state = seen.lock().unwrap().map(|s| s.state);
+        assert_eq!(
+            state,
+            Some('Z'),
+            "on_exit ran after the child was reaped: its pid and process group id may already name other processes"
+        );
+    }
 
     #[test]
     fn environment_has_every_spec_variable() {
@@ -254,6 +340,7 @@ mod tests {
             env: BTreeMap::from([("GREETING".to_string(), "hello".to_string())]),
             inherit_env: true,
             uris: vec![],
+            fetch_limits: fetcher::FetchLimits::default(),
         };
         let mut child = launch(&spec, &reqwest::Client::new()).await.unwrap();
         assert!(child.wait().await.unwrap().success());

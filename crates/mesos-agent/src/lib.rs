@@ -23,7 +23,8 @@
 //! * [`http`] — routing and endpoints (executor API, state, files, ...).
 //! * Leaf modules: [`flags`], [`detect`] (resources), [`paths`] (sandbox
 //!   layout), [`launcher`], [`fetcher`], [`proc_tree`] (killing process
-//!   trees), [`files`] (path confinement and read semantics).
+//!   trees), [`files`] (path confinement and read semantics), [`host`]
+//!   (the blocking side effects, behind a trait).
 
 pub mod checkpoint;
 pub mod cli;
@@ -33,6 +34,7 @@ pub mod error;
 pub mod fetcher;
 pub mod files;
 pub mod flags;
+pub mod host;
 pub mod http;
 pub mod launcher;
 pub mod master_link;
@@ -116,6 +118,15 @@ impl AgentHandle {
     }
 
     async fn shutdown_with(mut self, keep_checkpointed: bool) {
+        // Checkpoints still queued (a pid, an update) are written first:
+        // the next agent on this work_dir recovers from them.
+        let drained = self.shared.drained();
+        if tokio::time::timeout(Duration::from_secs(5), drained)
+            .await
+            .is_err()
+        {
+            warn!("Stopping with effects still queued");
+        }
         self.stop(keep_checkpointed);
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();
@@ -249,6 +260,10 @@ pub async fn start(
         status_update_retry_interval: flags.status_update_retry_interval.get(),
         executor_environment: validated.executor_environment,
         checkpoint: true,
+        fetch_limits: fetcher::FetchLimits {
+            stall_timeout: flags.fetcher_stall_timeout.get(),
+            max_size: flags.fetcher_max_size.0,
+        },
     };
     let client = reqwest::Client::builder()
         .no_proxy()

@@ -17,7 +17,12 @@ pub struct InvalidId {
     pub reason: &'static str,
 }
 
-/// Checks that `id` is a single, harmless path component.
+/// The longest file name Linux file systems take (`NAME_MAX`).
+pub const MAX_ID_BYTES: usize = 255;
+
+/// Checks that `id` is a single, harmless path component: Mesos's
+/// `validateID` (non-empty, no control characters, no `/` or `\`) plus
+/// what would still break a path here (`.`, `..`, over `NAME_MAX`).
 pub fn validate_id(kind: &'static str, id: &str) -> Result<(), InvalidId> {
     let bad = |reason| {
         Err(InvalidId {
@@ -37,6 +42,9 @@ pub fn validate_id(kind: &'static str, id: &str) -> Result<(), InvalidId> {
     }
     if id.chars().any(char::is_control) {
         return bad("it contains control characters");
+    }
+    if id.len() > MAX_ID_BYTES {
+        return bad("it is longer than 255 bytes");
     }
     Ok(())
 }

@@ -5,7 +5,9 @@
 //! the process groups of the executor and of all its descendants (found by
 //! walking `/proc`), then the descendants themselves — the equivalent of the
 //! posix launcher's `killtree`. The walk is a pure function over parsed
-//! `/proc/<pid>/stat` records so it can be tested on fixtures.
+//! `/proc/<pid>/stat` records so it can be tested on fixtures. What escaped
+//! the tree (reparented after its executor died) is found by the sandbox
+//! its environment names ([`kill_by_sandbox`]).
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::{Pid, getpgrp};
@@ -128,6 +130,48 @@ pub fn kill_tree(pid: u32) {
     }
 }
 
+/// Whether a `/proc/<pid>/environ` image holds exactly `entry` (`KEY=value`).
+pub fn environ_has(environ: &[u8], entry: &str) -> bool {
+    environ.split(|b| *b == 0).any(|v| v == entry.as_bytes())
+}
+
+/// SIGKILLs every process under `proc_root` whose environment holds
+/// `MESOS_SANDBOX=<sandbox>` for one of `sandboxes`: what is left of those
+/// containers wherever it was reparented (a process a task put in a group
+/// or session of its own, whose executor died, is in no executor's tree).
+/// Repeats while it finds some, as a process may fork while being killed.
+pub fn kill_by_sandbox(proc_root: &Path, sandboxes: &[std::path::PathBuf]) {
+    let entries: Vec<String> = sandboxes
+        .iter()
+        .map(|s| format!("MESOS_SANDBOX={}", s.display()))
+        .collect();
+    if entries.is_empty() {
+        return;
+    }
+    let me = std::process::id();
+    for _ in 0..10 {
+        let Ok(dir) = std::fs::read_dir(proc_root) else {
+            return;
+        };
+        let found: Vec<i32> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| *pid > 1 && *pid != me)
+            .filter(|pid| {
+                std::fs::read(proc_root.join(pid.to_string()).join("environ"))
+                    .is_ok_and(|env| entries.iter().any(|e| environ_has(&env, e)))
+            })
+            .filter_map(|pid| i32::try_from(pid).ok())
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        for pid in found {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 /// SIGKILLs whatever is left in the process group `pgid` (after its leader exited).
 pub fn kill_group(pgid: u32) {
     let Ok(g) = i32::try_from(pgid) else { return };
@@ -175,6 +219,15 @@ mod tests {
         assert!(is_same_live_process(me, None));
         // The same pid with another start time is a reused pid.
         assert!(!is_same_live_process(me, Some(start + 1)));
+    }
+
+    #[test]
+    fn environ_entries_match_whole() {
+        let env = b"A=1\0MESOS_SANDBOX=/w/runs/c1\0B=2\0";
+        assert!(environ_has(env, "MESOS_SANDBOX=/w/runs/c1"));
+        assert!(!environ_has(env, "MESOS_SANDBOX=/w/runs/c"));
+        assert!(!environ_has(env, "MESOS_SANDBOX=/w/runs/c10"));
+        assert!(!environ_has(b"", "MESOS_SANDBOX=/w/runs/c1"));
     }
 
     #[test]

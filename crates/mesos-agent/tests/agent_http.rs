@@ -2,123 +2,16 @@
 //! executor over the executor HTTP API, and reads the sandbox through
 //! `/files`. The agent's "mesos-executor" is a stub script that just sleeps.
 
+#[path = "support/agent.rs"]
+mod agent_setup;
 mod support;
 
-use mesos_agent::AgentFlags;
+use agent_setup::*;
 use mesos_types::agent_protocol::{AgentCall, AgentEvent};
 use mesos_types::executor::Event;
-use mesos_types::{
-    CommandInfo, ExecutorEventType, FrameworkInfo, Reason, Source, TaskInfo, TaskState,
-};
+use mesos_types::{ExecutorEventType, Reason, Source, TaskState};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use support::*;
-
-struct Setup {
-    master: FakeMaster,
-    agent: mesos_agent::AgentHandle,
-    base: String,
-    http: reqwest::Client,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
-}
-
-async fn setup(extra: &[&str]) -> Setup {
-    let master = FakeMaster::start().await;
-    let work = tempfile::tempdir().unwrap();
-    let launcher = tempfile::tempdir().unwrap();
-    let stub = launcher.path().join("mesos-executor");
-    std::fs::write(&stub, "#!/bin/sh\nexec sleep 1000\n").unwrap();
-    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut args = vec![
-        "mesos-agent".to_string(),
-        format!("--master={}", master.addr),
-        format!("--work_dir={}", work.path().display()),
-        format!("--launcher_dir={}", launcher.path().display()),
-        "--port=0".into(),
-        "--hostname=testhost".into(),
-        "--resources=cpus:2;mem:1024;disk:1000".into(),
-        "--attributes=rack:r1".into(),
-        "--registration_backoff_factor=100ms".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let flags = <AgentFlags as clap::Parser>::try_parse_from(&args).unwrap();
-    let effective = BTreeMap::from([("work_dir".to_string(), work.path().display().to_string())]);
-    let agent = mesos_agent::start(flags, effective).await.unwrap();
-    let base = format!("http://{}", agent.addr);
-    Setup {
-        master,
-        agent,
-        base,
-        http: reqwest::Client::new(),
-        _dirs: (work, launcher),
-    }
-}
-
-fn framework() -> FrameworkInfo {
-    FrameworkInfo {
-        id: Some("F1".into()),
-        name: "test".into(),
-        user: "nobody".into(),
-        ..Default::default()
-    }
-}
-
-fn command_task(id: &str) -> TaskInfo {
-    TaskInfo {
-        name: id.into(),
-        task_id: id.into(),
-        agent_id: "M-S0".into(),
-        command: Some(CommandInfo {
-            value: Some("echo hi".into()),
-            ..Default::default()
-        }),
-        resources: vec![mesos_types::Resource::scalar("cpus", 1.0)],
-        ..Default::default()
-    }
-}
-
-impl Setup {
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn call(&self, body: Value) -> (u16, String) {
-        let r = self
-            .http
-            .post(format!("{}/api/v1/executor", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    /// The sandbox directory of executor `eid`, once the agent reports it.
-    async fn sandbox(&self, eid: &str) -> String {
-        eventually("the executor in /state", async || {
-            let (_, state) = self.get("/state").await;
-            let executors = state["frameworks"][0]["executors"].as_array()?.clone();
-            executors
-                .iter()
-                .find(|e| e["id"] == eid)
-                .map(|e| e["directory"].as_str().unwrap().to_string())
-        })
-        .await
-    }
-}
 
 fn update(task: &str, state: &str, uuid: &str) -> Value {
     json!({
@@ -270,7 +163,7 @@ async fn executor_api_status_updates_state_and_files() {
     assert_eq!(state["master_hostname"], "fake-master");
     assert_eq!(
         state["flags"]["work_dir"],
-        s._dirs.0.path().display().to_string()
+        s.dirs.0.path().display().to_string()
     );
     let fw = &state["frameworks"][0];
     assert_eq!(fw["id"], "F1");

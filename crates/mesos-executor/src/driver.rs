@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
 
 /// How often unacknowledged updates are considered for a resend.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(10);
@@ -49,6 +50,10 @@ pub async fn run(config: Config) -> i32 {
     let mut machine = Machine::new(config, Entropy::system());
     let mut immediate: VecDeque<Input> = VecDeque::new();
     let mut actions = machine.start();
+    // Lets the command's watcher reap it: sent once the machine handled
+    // its exit and the resulting actions were performed.
+    let mut reap: Option<oneshot::Sender<()>> = None;
+    let mut exit_handled = false;
     loop {
         for action in actions {
             match action {
@@ -58,7 +63,11 @@ pub async fn run(config: Config) -> i32 {
                 Action::Send(call) => {
                     let _ = calls.send(*call);
                 }
-                Action::Spawn(spec) => immediate.push_back(spawn_command(spec, tx.clone())),
+                Action::Spawn(spec) => {
+                    let (input, reaper) = spawn_command(spec, tx.clone());
+                    reap = reaper;
+                    immediate.push_back(input);
+                }
                 Action::SignalGroup { pid, signal } => signal_group(pid, signal),
                 Action::Schedule { after, timer } => {
                     let tx = tx.clone();
@@ -71,6 +80,9 @@ pub async fn run(config: Config) -> i32 {
                 Action::Exit(code) => return code,
             }
         }
+        if exit_handled && let Some(reap) = reap.take() {
+            let _ = reap.send(());
+        }
         let input = match immediate.pop_front() {
             Some(input) => input,
             None => match rx.recv().await {
@@ -78,6 +90,7 @@ pub async fn run(config: Config) -> i32 {
                 None => return 1,
             },
         };
+        exit_handled = matches!(input, Input::Exited(_));
         actions = machine.handle(input);
     }
 }
@@ -182,7 +195,12 @@ async fn subscribe(client: reqwest::Client, url: String, call: Call, tx: Unbound
 }
 
 /// Forks the command in its own process group and watches for its exit.
-fn spawn_command(spec: CommandSpec, tx: UnboundedSender<Input>) -> Input {
+/// Returns the input to feed the machine and, once forked, the sender that
+/// allows the watcher to reap the command.
+fn spawn_command(
+    spec: CommandSpec,
+    tx: UnboundedSender<Input>,
+) -> (Input, Option<oneshot::Sender<()>>) {
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -196,18 +214,66 @@ fn spawn_command(spec: CommandSpec, tx: UnboundedSender<Input>) -> Input {
     match cmd.spawn() {
         Ok(mut child) => {
             let Some(pid) = child.id() else {
-                return Input::SpawnFailed("the command exited before its pid was known".into());
+                let error = "the command exited before its pid was known".into();
+                return (Input::SpawnFailed(error), None);
             };
+            let (allow_reap, reap_allowed) = oneshot::channel();
             tokio::spawn(async move {
-                let term = match child.wait().await {
-                    Ok(status) => Termination::from_exit_status(status),
-                    Err(_) => Termination::Unknown,
+                // Until the command is reaped its pid, and so the id of its
+                // process group, cannot be reused: the group is killed
+                // before, and the machine stops signalling it before the
+                // reap is allowed.
+                // Not the blocking pool: the runtime would wait for it on exit.
+                let (waited_tx, waited) = oneshot::channel();
+                let thread = std::thread::Builder::new()
+                    .name("wait-command".into())
+                    .spawn(move || {
+                        let _ = waited_tx.send(wait_unreaped(pid));
+                    });
+                let waited = match thread {
+                    Ok(_) => waited.await.map_err(|_| ()),
+                    Err(_) => Err(()),
+                };
+                let term = match waited {
+                    Ok(Ok(status)) => {
+                        signal_group(pid, Sig::Kill);
+                        Termination::from_exit_status(status)
+                    }
+                    _ => Termination::Unknown,
                 };
                 let _ = tx.send(Input::Exited(term));
+                let _ = reap_allowed.await;
+                let reaped = child.wait().await;
+                if term == Termination::Unknown
+                    && let Ok(status) = reaped
+                {
+                    eprintln!("Command exit status {status} became known only after reaping it");
+                }
             });
-            Input::Spawned { pid }
+            (Input::Spawned { pid }, Some(allow_reap))
         }
-        Err(e) => Input::SpawnFailed(format!("{}: {e}", spec.program)),
+        Err(e) => (Input::SpawnFailed(format!("{}: {e}", spec.program)), None),
+    }
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (`WNOWAIT`).
+fn wait_unreaped(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    use std::os::unix::process::ExitStatusExt;
+    let raw = i32::try_from(pid).map_err(std::io::Error::other)?;
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    loop {
+        match waitid(Id::Pid(Pid::from_raw(raw)), flags) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                return Ok(std::process::ExitStatus::from_raw((code & 0xff) << 8));
+            }
+            Ok(WaitStatus::Signaled(_, signal, core)) => {
+                let core = if core { 0x80 } else { 0 };
+                return Ok(std::process::ExitStatus::from_raw(signal as i32 | core));
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -36,7 +36,8 @@ pub enum Input {
     Spawned { pid: u32 },
     /// The command could not be forked.
     SpawnFailed(String),
-    /// The command's main process ended.
+    /// The command's main process ended. The driver has killed the rest of
+    /// its process group, and reaps it once this input was handled.
     Exited(Termination),
     /// A timer armed with [`Action::Schedule`] fired.
     Timer(Timer),
@@ -348,17 +349,16 @@ impl Machine {
     }
 
     fn on_exited(&mut self, term: Termination, out: &mut Vec<Action>) {
+        // The driver killed what the command left in its process group
+        // before reporting the exit, while the leader was still unreaped;
+        // it reaps it after this input. From here on the group id may be
+        // reused, so it is never signalled again.
         self.exited = true;
         if let Some(pid) = self.pid {
             out.push(Action::Log(format!(
                 "Command {} (pid: {pid})",
                 term.describe()
             )));
-            // Whatever the command left behind in its process group goes too.
-            out.push(Action::SignalGroup {
-                pid,
-                signal: Sig::Kill,
-            });
         }
         if !self.terminated {
             self.terminated = true;

@@ -55,6 +55,11 @@ impl Core {
             }),
         });
         for task in subscribe.unacknowledged_tasks {
+            // Its id would name a checkpoint directory.
+            if let Err(e) = crate::paths::validate_id("task id", &task.task_id.value) {
+                warn!(%fid, %eid, "Ignoring an unacknowledged task: {e}");
+                continue;
+            }
             if !ex.knows_task(&task.task_id) {
                 let id = task.task_id.clone();
                 ex.tasks
@@ -155,7 +160,6 @@ impl Core {
         pid: u32,
         start_time: Option<u64>,
     ) -> Vec<Effect> {
-        let timeout = self.config.executor_registration_timeout;
         let Some(ex) = self
             .live_executor_mut(fid, eid)
             .filter(|e| &e.container_id == cid)
@@ -169,17 +173,8 @@ impl Core {
                 fx.push(Effect::Destroy { pid });
                 return fx;
             }
-            ExecutorState::Launching => {
-                ex.state = ExecutorState::Registering;
-                fx.push(Effect::Schedule {
-                    after: timeout,
-                    timer: Timer::RegistrationTimeout {
-                        framework_id: fid.clone(),
-                        executor_id: eid.clone(),
-                        container_id: cid.clone(),
-                    },
-                });
-            }
+            // The registration timer runs since the launch was accepted.
+            ExecutorState::Launching => ex.state = ExecutorState::Registering,
             // A quick executor can subscribe before its launch is reported.
             _ => {}
         }
@@ -271,6 +266,11 @@ impl Core {
         }
         let live = ex.live_task_ids();
         let custom = !ex.command_executor;
+        // What the executor left behind (in other process groups, now
+        // reparented) goes with it.
+        fx.push(Effect::KillContainers {
+            sandboxes: vec![ex.directory.clone()],
+        });
         let terminating = fw.terminating;
         if terminating {
             for tid in ex.tasks.keys().cloned().collect::<Vec<_>>() {
@@ -369,10 +369,40 @@ impl Core {
                     if let Some(pid) = ex.pid {
                         fx.push(Effect::Destroy { pid });
                     }
+                    fx.push(Effect::KillContainers {
+                        sandboxes: vec![ex.directory.clone()],
+                    });
                 }
             }
         }
         fx
+    }
+
+    /// The checkpoint of an executor's update could not be written: the
+    /// runtime dropped its acknowledgement and forward; forget it, so that
+    /// the executor's re-send is taken as new.
+    pub fn update_not_checkpointed(&mut self, guard: &UpdateGuard) {
+        let UpdateGuard {
+            framework_id: fid,
+            task_id: tid,
+            uuid,
+        } = guard;
+        warn!(%fid, %tid, uuid, "Status update could not be checkpointed; the executor will re-send it");
+        if !self.updates.forget(fid, tid, uuid) {
+            return;
+        }
+        let task = self
+            .frameworks
+            .get_mut(fid)
+            .and_then(|f| f.executor_with_task_mut(tid))
+            .and_then(|e| e.tasks.get_mut(tid));
+        if let Some(task) = task {
+            task.statuses.retain(|s| s.uuid.as_deref() != Some(uuid));
+            task.state = task
+                .statuses
+                .last()
+                .map_or(TaskState::TASK_STAGING, |s| s.state);
+        }
     }
 
     /// The agent is stopping: close every stream and destroy every executor

@@ -124,6 +124,8 @@ impl Core {
         task: &TaskInfo,
     ) -> Result<(ExecutorInfo, bool), String> {
         paths::validate_id("framework id", &fid.value).map_err(|e| e.to_string())?;
+        // The task id names its checkpoint directory.
+        paths::validate_id("task id", &task.task_id.value).map_err(|e| e.to_string())?;
         let (info, command) = match (&task.command, &task.executor) {
             (Some(_), None) => (command_executor_info(&self.config.launcher_dir, fid, task), true),
             (None, Some(e)) => {
@@ -190,13 +192,14 @@ impl Core {
             env,
             inherit_env: self.config.executor_environment.is_none(),
             uris,
+            fetch_limits: self.config.fetch_limits,
         };
         let executor = Executor {
             id: eid.clone(),
             framework_id: fid.clone(),
             info,
             command_executor,
-            container_id,
+            container_id: container_id.clone(),
             directory,
             state: ExecutorState::Launching,
             pid: None,
@@ -211,6 +214,16 @@ impl Core {
             self.cp_task(fid, &eid, &ex.container_id, &task, fx);
         }
         fx.push(Effect::Launch(Box::new(spec)));
+        // Armed now, not at the fork: the sandbox and the fetch count
+        // against it, so a stalled fetch cannot keep the task in STAGING.
+        fx.push(Effect::Schedule {
+            after: self.config.executor_registration_timeout,
+            timer: Timer::RegistrationTimeout {
+                framework_id: fid.clone(),
+                executor_id: eid,
+                container_id,
+            },
+        });
     }
 }
 

@@ -19,6 +19,8 @@ mod recovery;
 pub mod updates;
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod tests;
 
 pub use launch::command_executor_info;
@@ -60,6 +62,8 @@ pub struct CoreConfig {
     pub executor_environment: Option<BTreeMap<String, String>>,
     /// Write checkpoints under `<work_dir>/meta` ([`Effect::Checkpoint`]).
     pub checkpoint: bool,
+    /// Bounds on fetching an executor's URIs.
+    pub fetch_limits: crate::fetcher::FetchLimits,
 }
 
 impl CoreConfig {
@@ -105,16 +109,22 @@ pub enum Effect {
     Launch(Box<LaunchSpec>),
     /// SIGKILL the process tree of this executor process.
     Destroy { pid: u32 },
+    /// SIGKILL whatever is left of these containers (by sandbox), also
+    /// processes that escaped their executor's tree.
+    KillContainers { sandboxes: Vec<PathBuf> },
     /// Call `timer_fired` after `after`.
     Schedule { after: Duration, timer: Timer },
     /// Persist before performing the following effects: replace `path` with
     /// one record holding `data` (`append` = add a record to `path` instead;
-    /// `sync` = fsync).
+    /// `sync` = fsync). With a `guard`, a failed write means the update
+    /// must not be acknowledged nor forwarded: the runtime drops those
+    /// effects and reports [`Core::update_not_checkpointed`].
     Checkpoint {
         path: PathBuf,
         data: Vec<u8>,
         append: bool,
         sync: bool,
+        guard: Option<UpdateGuard>,
     },
     /// Delete a checkpoint directory that is no longer needed.
     RemoveCheckpoint { path: PathBuf },
@@ -132,6 +142,14 @@ pub enum Effect {
     /// The master will never take this agent back (it was marked gone):
     /// the agent kills every executor, forgets its checkpoint and stops.
     ShutdownAgent { message: String },
+}
+
+/// An executor's status update whose checkpoint write it depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UpdateGuard {
+    pub framework_id: FrameworkID,
+    pub task_id: TaskID,
+    pub uuid: String,
 }
 
 /// How an executor process ended.
@@ -534,12 +552,24 @@ impl Core {
                     fx.push(self.forward(fid, *next));
                 }
                 if terminal {
+                    let mut finished_command_executor = None;
                     if let Some(ex) = self
                         .frameworks
                         .get_mut(fid)
                         .and_then(|f| f.executor_with_task_mut(tid))
                     {
                         ex.complete_task(tid);
+                        let idle = ex.queued_tasks.is_empty() && ex.live_task_ids().is_empty();
+                        if ex.command_executor && ex.is_live() && idle {
+                            finished_command_executor = Some(ex.id.clone());
+                        }
+                    }
+                    // A command executor runs one task: once its end is
+                    // acknowledged the container goes, whether or not the
+                    // executor exits by itself (it may have claimed an end
+                    // its processes did not reach).
+                    if let Some(eid) = finished_command_executor {
+                        self.shutdown_executor(fid, &eid, fx);
                     }
                     self.maybe_remove_framework(fid, fx);
                 }
@@ -557,6 +587,17 @@ impl Core {
             for tid in ex.tasks.keys().cloned().collect::<Vec<_>>() {
                 ex.complete_task(&tid);
             }
+        }
+        // Whatever its executors' tasks claimed, nothing of the framework
+        // may outlive it: what exited executors left behind goes now, the
+        // live executors after their grace period (ShutdownTimeout).
+        let sandboxes: Vec<PathBuf> = fw
+            .completed_executors
+            .iter()
+            .map(|e| e.directory.clone())
+            .collect();
+        if !sandboxes.is_empty() {
+            fx.push(Effect::KillContainers { sandboxes });
         }
         let eids: Vec<ExecutorID> = fw.executors.keys().cloned().collect();
         self.updates.remove_framework(fid);

@@ -35,6 +35,22 @@ pub struct RecoveredTask {
     pub updates: Vec<UpdateRecord>,
 }
 
+/// Only an executor's own updates are guarded: the executor keeps one that
+/// was not acknowledged and sends it again. An update the agent generated
+/// has no one to re-send it, so it stays queued even if its write failed.
+fn update_guard(fid: &FrameworkID, tid: &TaskID, record: &UpdateRecord) -> Option<UpdateGuard> {
+    match record {
+        UpdateRecord::Update(status) if status.source == Some(Source::SOURCE_EXECUTOR) => {
+            Some(UpdateGuard {
+                framework_id: fid.clone(),
+                task_id: tid.clone(),
+                uuid: status.uuid.clone()?,
+            })
+        }
+        _ => None,
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
@@ -67,6 +83,7 @@ impl Core {
                 data: json(id),
                 append: false,
                 sync: true,
+                guard: None,
             });
         }
     }
@@ -91,6 +108,7 @@ impl Core {
             data: json(&fw.info),
             append: false,
             sync: fw.info.checkpoint,
+            guard: None,
         });
         let record = ExecutorRecord {
             info: ex.info.clone(),
@@ -105,6 +123,7 @@ impl Core {
             data: json(&record),
             append: false,
             sync: fw.info.checkpoint,
+            guard: None,
         });
     }
 
@@ -131,6 +150,7 @@ impl Core {
                 data: json(&forked),
                 append: false,
                 sync: self.framework_checkpoints(fid),
+                guard: None,
             });
         }
     }
@@ -153,6 +173,7 @@ impl Core {
                 data: json(task),
                 append: false,
                 sync: self.framework_checkpoints(fid),
+                guard: None,
             });
         }
     }
@@ -177,6 +198,7 @@ impl Core {
                 data: json(record),
                 append: true,
                 sync: self.framework_checkpoints(fid),
+                guard: update_guard(fid, tid, record),
             });
         }
     }

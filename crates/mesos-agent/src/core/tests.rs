@@ -23,6 +23,7 @@ fn config() -> CoreConfig {
         status_update_retry_interval: Duration::from_secs(10),
         executor_environment: None,
         checkpoint: false,
+        fetch_limits: Default::default(),
     }
 }
 
@@ -313,7 +314,20 @@ fn executor_updates_are_acked_forwarded_in_order_and_retried() {
     };
     let fx = c.handle_event(ack(UUID1), now);
     assert_eq!(to_master(&fx)[0].state, TASK_FINISHED);
-    assert!(c.handle_event(ack(UUID2), now).is_empty());
+    // The command executor's only task ended: it is shut down.
+    let fx = c.handle_event(ack(UUID2), now);
+    let kinds: Vec<_> = to_executor(&fx).iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ExecutorEventType::SHUTDOWN]);
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Schedule {
+                timer: Timer::ShutdownTimeout { .. },
+                ..
+            }
+        )),
+        "{fx:?}"
+    );
     let ex = &c.frameworks().next().unwrap().executors[&e];
     assert!(ex.tasks.is_empty());
     assert_eq!(ex.completed_tasks[0].state, TASK_FINISHED);
@@ -458,13 +472,22 @@ fn kill_of_a_running_task_goes_to_the_executor() {
 #[test]
 fn registration_timeout_destroys_and_fails() {
     let mut c = registered();
-    let spec = launch_spec(&run(&mut c, command_task("t1", "sleep 100")));
-    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
-    let fx = c.executor_launched(&f, &e, &spec.container_id, 100, None);
-    let Some(Effect::Schedule { after, timer }) = fx.into_iter().next() else {
+    // The timer is armed when the launch is accepted: the fetch counts.
+    let fx = run(&mut c, command_task("t1", "sleep 100"));
+    let spec = launch_spec(&fx);
+    let timer_of = |fx: &[Effect]| {
+        fx.iter().find_map(|e| match e {
+            Effect::Schedule { after, timer } => Some((*after, timer.clone())),
+            _ => None,
+        })
+    };
+    let Some((after, timer)) = timer_of(&fx) else {
         panic!("timer")
     };
     assert_eq!(after, Duration::from_secs(60));
+    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    let fx = c.executor_launched(&f, &e, &spec.container_id, 100, None);
+    assert!(timer_of(&fx).is_none(), "a second timer: {fx:?}");
     let fx = c.timer_fired(timer.clone(), Instant::now());
     assert!(fx.contains(&Effect::Destroy { pid: 100 }));
     let u = to_master(&fx);
@@ -485,6 +508,17 @@ fn registration_timeout_destroys_and_fails() {
     assert!(
         to_master(&c.executor_exited(&f, &e, &spec.container_id, &exit, Instant::now())).is_empty()
     );
+
+    // Still fetching when the timer fires: the task fails, and the
+    // executor is killed as soon as it is forked.
+    let mut c = registered();
+    let fx = run(&mut c, command_task("t1", "sleep 100"));
+    let (spec, (_, timer)) = (launch_spec(&fx), timer_of(&fx).unwrap());
+    let fx = c.timer_fired(timer, Instant::now());
+    assert_eq!(to_master(&fx)[0].state, TASK_FAILED);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Destroy { .. })));
+    let fx = c.executor_launched(&f, &e, &spec.container_id, 100, None);
+    assert_eq!(fx, [Effect::Destroy { pid: 100 }]);
 
     // A subscribed executor is not affected by its (stale) timer.
     let mut c = registered();
@@ -546,9 +580,11 @@ fn shutdown_framework_sends_shutdown_then_kills_and_drops_updates() {
         panic!()
     };
     assert_eq!(after, Duration::from_secs(5));
-    assert_eq!(
-        c.timer_fired(timer, Instant::now()),
-        vec![Effect::Destroy { pid: 100 }]
+    let fx = c.timer_fired(timer, Instant::now());
+    assert_eq!(fx[0], Effect::Destroy { pid: 100 });
+    assert!(
+        matches!(&fx[1..], [Effect::KillContainers { sandboxes }] if sandboxes.len() == 1),
+        "{fx:?}"
     );
     let exit = ExitInfo {
         wait_status: 9,

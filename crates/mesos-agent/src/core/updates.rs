@@ -169,6 +169,35 @@ impl UpdateManager {
         self.due(now, Duration::ZERO)
     }
 
+    /// Takes back update `uuid` of a task (it could not be made durable):
+    /// as if it had never been pushed, so that the executor's re-send is
+    /// queued afresh. Returns whether it was there.
+    pub fn forget(&mut self, framework_id: &FrameworkID, task_id: &TaskID, uuid: &str) -> bool {
+        let key = (framework_id.clone(), task_id.clone());
+        let Some(stream) = self.streams.get_mut(&key) else {
+            return false;
+        };
+        let Some(pos) = stream
+            .pending
+            .iter()
+            .position(|s| s.uuid.as_deref() == Some(uuid))
+        else {
+            return false;
+        };
+        if let Some(gone) = stream.pending.remove(pos) {
+            stream.terminated &= !is_terminal(gone.state);
+        }
+        stream.seen.remove(uuid);
+        if pos == 0 {
+            stream.sent_at = None;
+            stream.resends = 0;
+        }
+        if stream.pending.is_empty() && stream.seen.is_empty() {
+            self.streams.remove(&key);
+        }
+        true
+    }
+
     /// Drops the streams of a framework that is being removed.
     pub fn remove_framework(&mut self, framework_id: &FrameworkID) {
         self.streams.retain(|(f, _), _| f != framework_id);

@@ -89,7 +89,8 @@ pub fn parse_call(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<C
 }
 
 /// Rules for an executor's TaskStatus: 16-byte base64 uuid, SOURCE_EXECUTOR,
-/// not TASK_STAGING, and the caller's executor id.
+/// a task id that is a safe path component, not TASK_STAGING, and the
+/// caller's executor id.
 pub fn validate_status(status: &TaskStatus, executor_id: &str) -> Result<(), ApiError> {
     let uuid = status
         .uuid
@@ -109,6 +110,9 @@ pub fn validate_status(status: &TaskStatus, executor_id: &str) -> Result<(), Api
             "Received Call from executor with an invalid status 'source'; expecting SOURCE_EXECUTOR",
         ));
     }
+    // The task id names a checkpoint directory.
+    crate::paths::validate_id("task id", &status.task_id.value)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if status.state == TaskState::TASK_STAGING {
         return Err(ApiError::bad_request(
             "Received TASK_STAGING from executor which is not allowed",
@@ -319,6 +323,7 @@ mod tests {
             ("source", json!("SOURCE_AGENT")),
             ("state", json!("TASK_STAGING")),
             ("executor_id", json!({"value": "other"})),
+            ("task_id", json!({"value": "../../t"})),
         ];
         for (key, value) in cases {
             let mut s = ok.clone();

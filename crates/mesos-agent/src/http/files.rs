@@ -1,4 +1,9 @@
 //! HTTP glue of `/files/{browse,read,download,debug}` over [`crate::files`].
+//!
+//! Every file operation blocks (a sandbox is any file system, and a task
+//! can put anything in it), so each runs on a blocking thread under
+//! [`FILE_OP_TIMEOUT`]: a request that exceeds it gets 504 and gives up
+//! waiting, instead of pinning an async worker.
 
 use crate::error::ApiError;
 use crate::files::{self, FileRoots, FilesError};
@@ -9,17 +14,22 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
+
+/// The longest a single file operation (resolve, open, stat, list, read
+/// one chunk) may take.
+pub const FILE_OP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn roots(shared: &Shared) -> FileRoots {
     shared.read(|c| FileRoots::for_sandboxes(&c.sandboxes()))
 }
 
-fn path_param(query: &HashMap<String, String>) -> Result<&str, ApiError> {
+fn path_param(query: &HashMap<String, String>) -> Result<String, ApiError> {
     query
         .get("path")
-        .map(String::as_str)
         .filter(|p| !p.is_empty())
+        .cloned()
         .ok_or_else(|| ApiError::bad_request("Expecting 'path=value' in query."))
 }
 
@@ -33,16 +43,44 @@ impl From<FilesError> for ApiError {
     }
 }
 
-pub fn browse(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let resolved = roots(shared).resolve(path_param(query)?)?;
-    Ok(files::browse(&resolved)?)
+fn timed_out() -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!(
+            "The file operation did not finish within {}",
+            mesos_flags::Duration(FILE_OP_TIMEOUT)
+        ),
+    )
 }
 
-pub fn read(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let resolved = roots(shared).resolve(path_param(query)?)?;
-    let offset = query.get("offset").map(String::as_str);
-    let length = query.get("length").map(String::as_str);
-    Ok(files::read(&resolved.real, offset, length)?)
+/// Runs blocking file work on a blocking thread, for at most [`FILE_OP_TIMEOUT`].
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, FilesError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout(FILE_OP_TIMEOUT, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(result)) => result.map_err(ApiError::from),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
+        Err(_) => Err(timed_out()),
+    }
+}
+
+pub async fn browse(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let (roots, path) = (roots(shared), path_param(query)?);
+    blocking(move || files::browse(&roots.resolve(&path)?)).await
+}
+
+pub async fn read(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let (roots, path) = (roots(shared), path_param(query)?);
+    let offset = query.get("offset").cloned();
+    let length = query.get("length").cloned();
+    blocking(move || {
+        let resolved = roots.resolve(&path)?;
+        files::read(&resolved.real, offset.as_deref(), length.as_deref())
+    })
+    .await
 }
 
 pub fn debug(shared: &Shared) -> Value {
@@ -54,35 +92,34 @@ pub async fn download(
     shared: &Shared,
     query: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let resolved = roots(shared).resolve(path_param(query)?)?;
-    let meta = tokio::fs::metadata(&resolved.real)
-        .await
-        .map_err(|_| ApiError::not_found("No such file"))?;
-    if meta.is_dir() {
-        return Err(ApiError::bad_request("Cannot download a directory."));
-    }
-    let file = tokio::fs::File::open(&resolved.real)
-        .await
-        .map_err(|e| ApiError::forbidden(format!("Cannot open file: {e}")))?;
-    let name = resolved
-        .real
+    let (roots, path) = (roots(shared), path_param(query)?);
+    let (real, file, meta) = blocking(move || {
+        let real = roots.resolve(&path)?.real;
+        let (file, meta) = files::open_regular(&real, "download")?;
+        Ok((real, file, meta))
+    })
+    .await?;
+    let name = real
         .file_name()
         .map(|n| n.to_string_lossy().replace('"', ""))
         .unwrap_or_default();
-    let stream = futures::stream::unfold(file, |mut file| async move {
+    let file = tokio::fs::File::from_std(file);
+    let stream = futures::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
         let mut buf = vec![0u8; 64 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
+        match tokio::time::timeout(FILE_OP_TIMEOUT, file.read(&mut buf)).await {
+            Ok(Ok(0)) => None,
+            Ok(Ok(n)) => {
                 buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
+                Some((Ok(Bytes::from(buf)), Some(file)))
             }
-            Err(e) => Some((Err(e), file)),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(_) => Some((Err(std::io::Error::other(timed_out().message)), None)),
         }
     });
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, files::content_type(&resolved.real))
+        .header(header::CONTENT_TYPE, files::content_type(&real))
         .header(header::CONTENT_LENGTH, meta.len())
         .header(
             header::CONTENT_DISPOSITION,

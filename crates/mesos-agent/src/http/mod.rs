@@ -118,8 +118,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Endpoint::Version => Ok(render_version()),
         Endpoint::MetricsSnapshot => Ok(shared.read(|c| render_metrics(c, &shared.facts))),
         Endpoint::MonitorStatistics | Endpoint::Containers => Ok(Value::Array(Vec::new())),
-        Endpoint::FilesBrowse => files::browse(&shared, &query),
-        Endpoint::FilesRead => files::read(&shared, &query),
+        Endpoint::FilesBrowse => files::browse(&shared, &query).await,
+        Endpoint::FilesRead => files::read(&shared, &query).await,
         Endpoint::FilesDebug => Ok(files::debug(&shared)),
         Endpoint::FilesDownload => {
             return files::download(&shared, &query)

@@ -360,6 +360,7 @@ mod tests {
             status_update_retry_interval: Duration::from_secs(10),
             executor_environment: None,
             checkpoint: false,
+            fetch_limits: Default::default(),
         };
         let resources = Resources::parse("cpus:4;mem(web):512", "*")
             .unwrap()

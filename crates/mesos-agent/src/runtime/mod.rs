@@ -1,0 +1,557 @@
+//! The I/O shell around [`Core`]: performs its effects and feeds results
+//! (processes that started or exited, timers, streams that closed) back in.
+//!
+//! The core sits behind one mutex, held only for the core's own synchronous
+//! work. Each input's effects are queued, still under the lock (so batches
+//! keep the order the core produced them), to one effect worker task that
+//! performs them in that order without the lock. Blocking effects
+//! (checkpoint writes and fsyncs, directory removal, `/proc` walks) run on
+//! blocking threads through [`Host`] and are awaited, so an update's
+//! checkpoint is written before anything queued after it is sent. An
+//! executor's update whose checkpoint failed is neither acknowledged nor
+//! forwarded ([`NotDurable`]); the core forgets it and the executor re-sends it.
+
+use crate::core::{Core, Effect, ExitInfo, UpdateGuard};
+use crate::error::ApiError;
+use crate::host::{Host, System};
+use crate::launcher::{self, LaunchSpec};
+use crate::proc_tree;
+use bytes::Bytes;
+use mesos_types::agent_protocol::AgentCall;
+use mesos_types::executor::{Event, Subscribe};
+use mesos_types::{AgentID, ExecutorEventType, ExecutorID, FrameworkID, recordio};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+/// How often executors get a HEARTBEAT event.
+pub const EXECUTOR_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How many failed executor updates [`NotDurable`] remembers.
+const MAX_NOT_DURABLE: usize = 1024;
+
+struct Inner {
+    core: Core,
+    streams: HashMap<u64, UnboundedSender<Event>>,
+}
+
+/// Static facts the read-only endpoints report.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// Effective flags (`/flags`, `state.flags`).
+    pub flags: BTreeMap<String, String>,
+    /// Epoch seconds when the agent started.
+    pub start_time: f64,
+    /// `slave(1)@ip:port`.
+    pub pid: String,
+}
+
+/// State shared by the HTTP server, the master link and spawned tasks.
+pub struct Shared {
+    inner: Mutex<Inner>,
+    host: Arc<dyn Host>,
+    /// Off once the checkpoint was deleted for good (the master shut the
+    /// agent down): late effects of dying executors must not recreate it.
+    /// Held across each write so that the deletion cannot interleave.
+    checkpointing: Mutex<bool>,
+    effects: UnboundedSender<Job>,
+    pub client: reqwest::Client,
+    pub facts: Facts,
+    master_calls: UnboundedSender<AgentCall>,
+    agent_id: watch::Sender<Option<AgentID>>,
+    /// Set (with the master's reason) when the master shuts the agent down.
+    shutdown_by_master: watch::Sender<Option<String>>,
+}
+
+/// What the effect worker is given, in order.
+enum Job {
+    Effects(Vec<Effect>),
+    /// Signalled once everything queued before it was performed.
+    Drained(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Executor updates (task id, uuid) whose checkpoint failed and that were
+/// not written since: their ACKNOWLEDGED and forwards, including those
+/// queued before the core forgot them, are dropped.
+#[derive(Default)]
+struct NotDurable(VecDeque<(String, String)>);
+
+impl NotDurable {
+    fn contains(&self, task_id: &str, uuid: &str) -> bool {
+        self.0.iter().any(|(t, u)| t == task_id && u == uuid)
+    }
+
+    fn insert(&mut self, guard: &UpdateGuard) {
+        if self.0.len() >= MAX_NOT_DURABLE {
+            self.0.pop_front();
+        }
+        let key = (guard.task_id.value.clone(), guard.uuid.clone());
+        self.0.push_back(key);
+    }
+
+    fn remove(&mut self, guard: &UpdateGuard) {
+        self.0
+            .retain(|(t, u)| !(*t == guard.task_id.value && *u == guard.uuid));
+    }
+}
+
+impl Shared {
+    /// Wraps `core`; calls for the master go to `master_calls`.
+    pub fn new(
+        core: Core,
+        facts: Facts,
+        client: reqwest::Client,
+        master_calls: UnboundedSender<AgentCall>,
+    ) -> Arc<Shared> {
+        Shared::with_host(core, facts, client, master_calls, Arc::new(System))
+    }
+
+    /// Like [`Shared::new`], with the blocking side effects performed by
+    /// `host`. Starts the effect worker (needs a tokio runtime).
+    pub fn with_host(
+        core: Core,
+        facts: Facts,
+        client: reqwest::Client,
+        master_calls: UnboundedSender<AgentCall>,
+        host: Arc<dyn Host>,
+    ) -> Arc<Shared> {
+        let (agent_id, _) = watch::channel(core.agent_id().cloned());
+        let (effects, queue) = unbounded_channel();
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                core,
+                streams: HashMap::new(),
+            }),
+            host,
+            checkpointing: Mutex::new(true),
+            effects,
+            client,
+            facts,
+            master_calls,
+            agent_id,
+            shutdown_by_master: watch::channel(None).0,
+        });
+        tokio::spawn(perform_effects(Arc::downgrade(&shared), queue));
+        shared
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the core and queues the effects it returns.
+    pub fn with_core<T>(self: &Arc<Self>, f: impl FnOnce(&mut Core) -> (T, Vec<Effect>)) -> T {
+        let mut inner = self.lock();
+        let (value, effects) = f(&mut inner.core);
+        let id = inner.core.agent_id().cloned();
+        self.agent_id.send_if_modified(|cur| {
+            let changed = *cur != id;
+            *cur = id.clone();
+            changed
+        });
+        self.enqueue(&inner, effects);
+        value
+    }
+
+    /// Like [`Shared::with_core`] for inputs that only produce effects.
+    pub fn handle(self: &Arc<Self>, f: impl FnOnce(&mut Core) -> Vec<Effect>) {
+        self.with_core(|c| ((), f(c)));
+    }
+
+    /// Read-only access to the core.
+    pub fn read<T>(&self, f: impl FnOnce(&Core) -> T) -> T {
+        f(&self.lock().core)
+    }
+
+    /// Watches the agent id (set once registered).
+    pub fn agent_id(&self) -> watch::Receiver<Option<AgentID>> {
+        self.agent_id.subscribe()
+    }
+
+    /// Watches for the master's order to shut down (its reason once given).
+    pub fn shutdown_by_master(&self) -> watch::Receiver<Option<String>> {
+        self.shutdown_by_master.subscribe()
+    }
+
+    /// Hands a batch to the effect worker. Takes the lock guard as proof
+    /// that batches are queued in the order the core produced them.
+    fn enqueue(&self, _order: &MutexGuard<'_, Inner>, effects: Vec<Effect>) {
+        if !effects.is_empty() && self.effects.send(Job::Effects(effects)).is_err() {
+            debug!("Dropping effects: the effect worker has stopped");
+        }
+    }
+
+    /// Resolves once every effect queued so far was performed.
+    pub async fn drained(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let queued = {
+            let _order = self.lock();
+            self.effects.send(Job::Drained(done)).is_ok()
+        };
+        if queued {
+            let _ = wait.await;
+        }
+    }
+
+    /// Performs one effect; blocking ones on a blocking thread.
+    async fn perform(self: &Arc<Self>, effect: Effect, not_durable: &mut NotDurable) {
+        match effect {
+            Effect::Master(call) => {
+                if let AgentCall::Update { status, .. } = &*call
+                    && let Some(uuid) = &status.uuid
+                    && not_durable.contains(&status.task_id.value, uuid)
+                {
+                    debug!(task = %status.task_id, uuid, "Not forwarding an update that was not checkpointed");
+                    return;
+                }
+                let _ = self.master_calls.send(*call);
+            }
+            Effect::Executor { connection, event } => {
+                if let Some(ack) = &event.acknowledged
+                    && not_durable.contains(&ack.task_id.value, &ack.uuid)
+                {
+                    debug!(task = %ack.task_id, uuid = ack.uuid, "Not acknowledging an update that was not checkpointed");
+                    return;
+                }
+                match self.lock().streams.get(&connection) {
+                    Some(sender) => {
+                        let _ = sender.send(*event);
+                    }
+                    None => debug!(connection, "Dropping event for a closed executor stream"),
+                }
+            }
+            Effect::CloseStream { connection } => {
+                self.lock().streams.remove(&connection);
+            }
+            Effect::Launch(spec) => {
+                tokio::spawn(run_executor(self.clone(), *spec));
+            }
+            Effect::Destroy { pid } => {
+                let host = self.host.clone();
+                blocking(move || host.kill_tree(pid)).await;
+            }
+            Effect::KillContainers { sandboxes } => {
+                let host = self.host.clone();
+                blocking(move || host.kill_containers(&sandboxes)).await;
+            }
+            Effect::Checkpoint {
+                path,
+                data,
+                append,
+                sync,
+                guard,
+            } => {
+                let shared = self.clone();
+                let shown = path.display().to_string();
+                let written =
+                    blocking(move || shared.write_checkpoint(&path, &data, append, sync)).await;
+                match (written, guard) {
+                    (Some(Ok(())), Some(guard)) => not_durable.remove(&guard),
+                    (Some(Ok(())), None) => {}
+                    (failed, guard) => {
+                        let error = match failed {
+                            Some(Err(e)) => e.to_string(),
+                            _ => "the writer panicked".into(),
+                        };
+                        warn!("Failed to checkpoint '{shown}': {error}");
+                        if let Some(guard) = guard {
+                            not_durable.insert(&guard);
+                            self.handle(|c| {
+                                c.update_not_checkpointed(&guard);
+                                Vec::new()
+                            });
+                        }
+                    }
+                }
+            }
+            Effect::RemoveCheckpoint { path } => {
+                let host = self.host.clone();
+                let shown = path.display().to_string();
+                match blocking(move || host.remove_dir_all(&path)).await {
+                    Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                        warn!("Failed to remove checkpoint '{shown}': {e}")
+                    }
+                    _ => {}
+                }
+            }
+            Effect::ShutdownAgent { message } => {
+                self.shutdown_by_master.send_replace(Some(message));
+            }
+            Effect::Watch {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+                start_time,
+            } => {
+                tokio::spawn(watch_executor(
+                    self.clone(),
+                    framework_id,
+                    executor_id,
+                    container_id,
+                    pid,
+                    start_time,
+                ));
+            }
+            Effect::Schedule { after, timer } => {
+                let shared = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    shared.handle(|c| c.timer_fired(timer, Instant::now()));
+                });
+            }
+        }
+    }
+
+    /// Blocking: one checkpoint write, unless checkpointing stopped for good.
+    fn write_checkpoint(
+        &self,
+        path: &Path,
+        data: &[u8],
+        append: bool,
+        sync: bool,
+    ) -> std::io::Result<()> {
+        let on = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !*on {
+            return Ok(());
+        }
+        self.host.checkpoint(path, data, append, sync)
+    }
+
+    /// Opens an executor subscription: returns the RecordIO body stream, which
+    /// starts with SUBSCRIBED. Dropping the stream tells the core.
+    pub fn subscribe_executor(
+        self: &Arc<Self>,
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        subscribe: Subscribe,
+    ) -> Result<
+        impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
+        ApiError,
+    > {
+        let (sender, mut receiver) = unbounded_channel::<Event>();
+        let mut inner = self.lock();
+        let connection = inner.core.next_connection();
+        inner.streams.insert(connection, sender);
+        match inner.core.subscribe(
+            &framework_id,
+            &executor_id,
+            subscribe,
+            connection,
+            Instant::now(),
+        ) {
+            Ok(effects) => self.enqueue(&inner, effects),
+            Err(e) => {
+                inner.streams.remove(&connection);
+                return Err(e);
+            }
+        }
+        drop(inner);
+        let guard = StreamGuard {
+            shared: self.clone(),
+            framework_id,
+            executor_id,
+            connection,
+        };
+        Ok(futures::stream::poll_fn(move |cx| {
+            let _keep = &guard;
+            receiver.poll_recv(cx).map(|event| {
+                event.map(|e| {
+                    let json = serde_json::to_vec(&e).unwrap_or_default();
+                    Ok(Bytes::from(recordio::encode(&json)))
+                })
+            })
+        }))
+    }
+
+    /// Sends HEARTBEAT to every subscribed executor.
+    pub fn heartbeat_executors(&self) {
+        for sender in self.lock().streams.values() {
+            let _ = sender.send(Event::bare(ExecutorEventType::HEARTBEAT));
+        }
+    }
+
+    /// Destroys every executor and closes every stream (agent shutdown).
+    /// `keep_checkpointed`: executors of checkpointing frameworks keep running.
+    /// Kills right here, not through the effect worker: this also runs
+    /// when the agent is dropped, maybe with no runtime left to run it.
+    pub fn shutdown(self: &Arc<Self>, keep_checkpointed: bool) {
+        let mut inner = self.lock();
+        let effects = inner.core.shutdown_all(keep_checkpointed);
+        inner.streams.clear();
+        drop(inner);
+        for effect in effects {
+            match effect {
+                Effect::Destroy { pid } => self.host.kill_tree(pid),
+                Effect::KillContainers { sandboxes } => self.host.kill_containers(&sandboxes),
+                _ => {}
+            }
+        }
+    }
+
+    /// Deletes the checkpoint directory `meta` for good: nothing is
+    /// checkpointed after this.
+    pub fn remove_checkpoint_for_good(&self, meta: &Path) {
+        let mut on = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *on = false;
+        if let Err(e) = self.host.remove_dir_all(meta)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!("Failed to remove the checkpoint '{}': {e}", meta.display());
+        }
+    }
+}
+
+/// Performs the queued effect batches in order, until the agent is gone.
+async fn perform_effects(shared: Weak<Shared>, mut queue: UnboundedReceiver<Job>) {
+    let mut not_durable = NotDurable::default();
+    while let Some(job) = queue.recv().await {
+        let batch = match job {
+            Job::Effects(batch) => batch,
+            Job::Drained(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        for effect in batch {
+            shared.perform(effect, &mut not_durable).await;
+        }
+    }
+}
+
+/// Runs blocking work on a blocking thread; `None` if it panicked.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Tells the core when an executor's subscription stream goes away.
+struct StreamGuard {
+    shared: Arc<Shared>,
+    framework_id: FrameworkID,
+    executor_id: ExecutorID,
+    connection: u64,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.streams.remove(&self.connection);
+        inner
+            .core
+            .executor_disconnected(&self.framework_id, &self.executor_id, self.connection);
+    }
+}
+
+/// Launches one executor and follows it until it exits.
+async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec) {
+    let (fid, eid, cid) = (
+        spec.framework_id.clone(),
+        spec.executor_id.clone(),
+        spec.container_id.clone(),
+    );
+    let child = match launcher::launch(&spec, &shared.client).await {
+        Ok(child) => child,
+        Err(error) => {
+            shared.handle(|c| c.launch_failed(&fid, &eid, &cid, &error, Instant::now()));
+            return;
+        }
+    };
+    let Some(pid) = child.id() else {
+        warn!(%fid, %eid, "Executor exited before its pid was known");
+        return;
+    };
+    // Read while the child is unreaped, so the pid cannot have been reused.
+    let start_time = blocking(move || proc_tree::live_start_time(pid))
+        .await
+        .flatten();
+    shared.handle(|c| c.executor_launched(&fid, &eid, &cid, pid, start_time));
+    let on_exit = |pid, status| {
+        let shared = shared.clone();
+        let (fid, eid, cid) = (fid.clone(), eid.clone(), cid.clone());
+        async move {
+            // Whatever the executor left in its process group goes with it,
+            // and any kill of its tree queued before the core learns of the
+            // exit is performed, all before the pid can be reused.
+            proc_tree::kill_group(pid);
+            let exit = exit_info(status);
+            shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+            shared.drained().await;
+        }
+    };
+    if let Err(e) = launcher::wait_then_reap(child, on_exit).await {
+        let exit = ExitInfo {
+            wait_status: -1,
+            description: format!("could not be waited for: {e}"),
+        };
+        shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+    }
+}
+
+/// Follows a recovered executor (a child of a previous agent process) by
+/// polling its pid.
+async fn watch_executor(
+    shared: Arc<Shared>,
+    fid: FrameworkID,
+    eid: ExecutorID,
+    cid: mesos_types::ContainerID,
+    pid: u32,
+    start_time: Option<u64>,
+) {
+    let same = move || proc_tree::is_same_live_process(pid, start_time);
+    while blocking(same).await.unwrap_or(false) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Linux keeps a pid unused while a process group of that id has members,
+    // so a pid already reused means the executor's group is gone: killing
+    // that group id now would hit the newcomer's group.
+    if blocking(move || proc_tree::live_start_time(pid))
+        .await
+        .flatten()
+        .is_none()
+    {
+        proc_tree::kill_group(pid);
+    }
+    let exit = ExitInfo {
+        wait_status: -1,
+        description: "exited (recovered executor; exit status unknown)".into(),
+    };
+    shared.handle(|c| c.executor_exited(&fid, &eid, &cid, &exit, Instant::now()));
+}
+
+/// Describes an exit status for task messages.
+pub fn exit_info(status: std::process::ExitStatus) -> ExitInfo {
+    use std::os::unix::process::ExitStatusExt;
+    let description = if let Some(code) = status.code() {
+        format!("exited with status {code}")
+    } else if let Some(sig) = status.signal() {
+        let name = nix::sys::signal::Signal::try_from(sig)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| sig.to_string());
+        format!("terminated with signal {name}")
+    } else {
+        "exited".to_string()
+    };
+    ExitInfo {
+        wait_status: status.into_raw(),
+        description,
+    }
+}
+
+#[cfg(test)]
+mod tests;

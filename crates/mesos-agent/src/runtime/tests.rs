@@ -1,0 +1,320 @@
+//! Tests of the effect runtime with a fake [`Host`]: checkpoint writes that
+//! fail or stall.
+
+use super::*;
+use crate::core::CoreConfig;
+use futures::StreamExt;
+use mesos_types::agent_protocol::AgentEvent;
+use mesos_types::executor::Subscribe;
+use mesos_types::{
+    AgentInfo, CommandInfo, ExecutorInfo, FrameworkInfo, MasterInfo, Source, TaskInfo, TaskState,
+    TaskStatus,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const UUID1: &str = "AAAAAAAAAAAAAAAAAAAAAQ==";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A host whose `task.updates` appends fail while `failing` is set, and
+/// block while `stall` holds a receiver (each append waits for one message).
+#[derive(Default)]
+struct FakeHost {
+    failing: AtomicBool,
+    stall: Mutex<Option<std_mpsc::Receiver<()>>>,
+    entered: Mutex<Option<std_mpsc::Sender<()>>>,
+}
+
+impl Host for FakeHost {
+    fn checkpoint(&self, path: &Path, _: &[u8], _: bool, _: bool) -> std::io::Result<()> {
+        if !path.ends_with("task.updates") {
+            return Ok(());
+        }
+        if let Some(entered) = self.entered.lock().unwrap().as_ref() {
+            let _ = entered.send(());
+        }
+        if let Some(stall) = self.stall.lock().unwrap().as_ref() {
+            let _ = stall.recv_timeout(DEADLINE);
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("injected: no space left on device"));
+        }
+        Ok(())
+    }
+
+    fn remove_dir_all(&self, _: &Path) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn kill_tree(&self, _: u32) {}
+
+    fn kill_containers(&self, _: &[PathBuf]) {}
+}
+
+fn fid() -> FrameworkID {
+    FrameworkID::new("F")
+}
+
+fn eid() -> ExecutorID {
+    ExecutorID::new("E")
+}
+
+/// A registered core of a checkpointing agent with custom executor `E` of
+/// checkpointing framework `F` launching task `T`.
+fn core_with_a_launching_executor() -> Core {
+    let config = CoreConfig {
+        work_dir: PathBuf::from("/nonexistent-work-dir"),
+        launcher_dir: PathBuf::from("/nonexistent-launcher-dir"),
+        ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        port: 5051,
+        executor_registration_timeout: Duration::from_secs(60),
+        executor_shutdown_grace_period: Duration::from_secs(5),
+        executor_reregistration_timeout: Duration::from_secs(2),
+        recovery_timeout: Duration::from_secs(900),
+        status_update_retry_interval: Duration::from_secs(10),
+        executor_environment: None,
+        checkpoint: true,
+        fetch_limits: Default::default(),
+    };
+    let mut core = Core::new(config, AgentInfo::default());
+    let now = Instant::now();
+    let master_info = MasterInfo {
+        id: "M".into(),
+        ..Default::default()
+    };
+    core.handle_event(
+        AgentEvent::Registered {
+            agent_id: "A-S0".into(),
+            master_info,
+        },
+        now,
+    );
+    let framework_info = FrameworkInfo {
+        id: Some(fid()),
+        name: "fw".into(),
+        user: "u".into(),
+        checkpoint: true,
+        ..Default::default()
+    };
+    let task = TaskInfo {
+        name: "T".into(),
+        task_id: "T".into(),
+        executor: Some(ExecutorInfo {
+            executor_id: eid(),
+            command: Some(CommandInfo {
+                value: Some("true".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    core.handle_event(
+        AgentEvent::RunTask {
+            framework_info,
+            task,
+        },
+        now,
+    );
+    core
+}
+
+struct Harness {
+    shared: Arc<Shared>,
+    master: UnboundedReceiver<AgentCall>,
+    events: UnboundedReceiver<Event>,
+}
+
+/// The core above behind a runtime with `host`, and executor `E` subscribed.
+async fn subscribed(host: Arc<dyn Host>) -> Harness {
+    let (calls_tx, master) = unbounded_channel();
+    let facts = Facts {
+        flags: BTreeMap::new(),
+        start_time: 0.0,
+        pid: "slave(1)@127.0.0.1:5051".into(),
+    };
+    let client = reqwest::Client::new();
+    let core = core_with_a_launching_executor();
+    let shared = Shared::with_host(core, facts, client, calls_tx, host);
+    let stream = shared
+        .subscribe_executor(fid(), eid(), Subscribe::default())
+        .unwrap();
+    let (tx, events) = unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        let mut decoder = recordio::Decoder::default();
+        while let Some(Ok(chunk)) = stream.next().await {
+            decoder.feed(&chunk);
+            while let Ok(Some(record)) = decoder.next_record() {
+                let event: Event = serde_json::from_slice(&record).unwrap();
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut h = Harness {
+        shared,
+        master,
+        events,
+    };
+    assert_eq!(h.next_event().await.kind, ExecutorEventType::SUBSCRIBED);
+    assert_eq!(h.next_event().await.kind, ExecutorEventType::LAUNCH);
+    h
+}
+
+fn running(uuid: &str) -> TaskStatus {
+    let mut s = TaskStatus::new("T".into(), TaskState::TASK_RUNNING);
+    s.source = Some(Source::SOURCE_EXECUTOR);
+    s.uuid = Some(uuid.into());
+    s
+}
+
+impl Harness {
+    async fn next_event(&mut self) -> Event {
+        tokio::time::timeout(DEADLINE, self.events.recv())
+            .await
+            .expect("an executor event in time")
+            .expect("the executor stream is open")
+    }
+
+    fn executor_update(&self, status: TaskStatus) {
+        self.shared.with_core(|c| {
+            let fx = c
+                .executor_update(&fid(), &eid(), status, Instant::now())
+                .unwrap();
+            ((), fx)
+        });
+    }
+
+    /// Events on the executor stream and calls to the master up to a
+    /// marker: a framework message relayed both ways, which comes out
+    /// behind everything the runtime was asked to do before it.
+    async fn drain_until_marker(&mut self) -> (Vec<Event>, Vec<AgentCall>) {
+        let data = "bWFya2Vy".to_string();
+        self.shared.handle(|c| {
+            let event = AgentEvent::Message {
+                framework_id: fid(),
+                executor_id: eid(),
+                data: data.clone(),
+            };
+            let mut fx = c.handle_event(event, Instant::now());
+            fx.extend(c.executor_message(&fid(), &eid(), data.clone()).unwrap());
+            fx
+        });
+        let mut events = Vec::new();
+        loop {
+            let e = self.next_event().await;
+            if e.kind == ExecutorEventType::MESSAGE {
+                break;
+            }
+            events.push(e);
+        }
+        let mut calls = Vec::new();
+        loop {
+            let call = tokio::time::timeout(DEADLINE, self.master.recv())
+                .await
+                .expect("a master call in time")
+                .expect("the master channel is open");
+            if matches!(call, AgentCall::Message { .. }) {
+                break;
+            }
+            calls.push(call);
+        }
+        (events, calls)
+    }
+}
+
+#[tokio::test]
+async fn an_update_that_could_not_be_checkpointed_is_neither_acknowledged_nor_forwarded() {
+    let host = Arc::new(FakeHost::default());
+    host.failing.store(true, Ordering::SeqCst);
+    let mut h = subscribed(host.clone()).await;
+    h.executor_update(running(UUID1));
+    let (events, calls) = h.drain_until_marker().await;
+    let acks: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == ExecutorEventType::ACKNOWLEDGED)
+        .collect();
+    assert!(
+        acks.is_empty(),
+        "the executor got ACKNOWLEDGED for an update that was not checkpointed: {acks:?}"
+    );
+    let updates: Vec<_> = calls
+        .iter()
+        .filter(|c| matches!(c, AgentCall::Update { .. }))
+        .collect();
+    assert!(
+        updates.is_empty(),
+        "the master got an update that was not checkpointed: {updates:?}"
+    );
+
+    // The executor re-sends it once the disk works again: now it is taken.
+    host.failing.store(false, Ordering::SeqCst);
+    h.executor_update(running(UUID1));
+    let (events, calls) = h.drain_until_marker().await;
+    let acked: Vec<_> = events
+        .iter()
+        .filter_map(|e| e.acknowledged.as_ref().map(|a| a.uuid.clone()))
+        .collect();
+    assert_eq!(acked, [UUID1]);
+    let forwarded: Vec<_> = calls
+        .iter()
+        .filter_map(|c| match c {
+            AgentCall::Update { status, .. } => status.uuid.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded, [UUID1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_answers_while_a_checkpoint_write_is_stalled() {
+    let host = Arc::new(FakeHost::default());
+    let (release, stall) = std_mpsc::channel();
+    let (entered_tx, entered) = std_mpsc::channel();
+    *host.stall.lock().unwrap() = Some(stall);
+    *host.entered.lock().unwrap() = Some(entered_tx);
+    let mut h = subscribed(host.clone()).await;
+    let shared = h.shared.clone();
+    std::thread::spawn(move || {
+        shared.with_core(|c| {
+            let fx = c
+                .executor_update(&fid(), &eid(), running(UUID1), Instant::now())
+                .unwrap();
+            ((), fx)
+        })
+    });
+    entered
+        .recv_timeout(DEADLINE)
+        .expect("the checkpoint write started");
+    let (answer_tx, answer) = std_mpsc::channel();
+    let shared = h.shared.clone();
+    std::thread::spawn(move || {
+        let _ = answer_tx.send(shared.read(|c| c.frameworks().count()));
+    });
+    let answered = answer.recv_timeout(DEADLINE);
+    let _ = release.send(());
+    assert_eq!(
+        answered.ok(),
+        Some(1),
+        "the core lock was held while a checkpoint write was stalled"
+    );
+    // Ordering still holds: the ACK comes after the write finished.
+    let ack = h.next_event().await;
+    assert_eq!(ack.kind, ExecutorEventType::ACKNOWLEDGED);
+}
+
+#[test]
+fn exit_descriptions() {
+    use std::os::unix::process::ExitStatusExt;
+    let e = exit_info(std::process::ExitStatus::from_raw(2 << 8));
+    assert_eq!(
+        (e.wait_status, e.description.as_str()),
+        (512, "exited with status 2")
+    );
+    let e = exit_info(std::process::ExitStatus::from_raw(9));
+    assert_eq!(e.description, "terminated with signal SIGKILL");
+}
