@@ -268,6 +268,9 @@ pub async fn start(
     let client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
+        // Below the servers' 30 s idle cut-off (mesos-http), so a kept-alive
+        // connection is never reused just as the master closes it.
+        .pool_idle_timeout(std::time::Duration::from_secs(15))
         .build()
         .context("Failed to create the HTTP client")?;
     let (calls_tx, calls_rx) = mpsc::unbounded_channel();

@@ -25,7 +25,13 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Runs the executor until the machine asks to exit; returns the exit code.
 pub async fn run(config: Config) -> i32 {
-    let client = match reqwest::Client::builder().no_proxy().build() {
+    // Idle connections dropped before the agent's 30 s idle cut-off, so a
+    // kept-alive one is never reused just as the agent closes it.
+    let client = match reqwest::Client::builder()
+        .no_proxy()
+        .pool_idle_timeout(std::time::Duration::from_secs(15))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("Failed to create an HTTP client: {e}");

@@ -67,7 +67,11 @@ fn master_base(master: &str) -> Result<String, SchedulerError> {
 
 /// Subscribes (or re-subscribes when `info.id` is set) and waits for SUBSCRIBED.
 pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Subscription, SchedulerError> {
-    let http = reqwest::Client::builder().build()?;
+    // Idle connections dropped before the master's 30 s idle cut-off, so a
+    // kept-alive one is never reused just as the master closes it.
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(15))
+        .build()?;
     let mut base = master_base(master)?;
     let mut call = Call::new(CallType::SUBSCRIBE, info.id.clone());
     call.subscribe = Some(Subscribe {

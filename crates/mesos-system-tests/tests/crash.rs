@@ -70,7 +70,11 @@ impl Daemon {
             .iter()
             .find_map(|a| a.strip_prefix("--port="))
             .unwrap_or("0");
-        let name = self.program.file_name().unwrap_or_default().to_string_lossy();
+        let name = self
+            .program
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
