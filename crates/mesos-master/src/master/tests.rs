@@ -539,3 +539,162 @@ fn reconciliation_answers_the_state_the_framework_hears_next() {
         .collect();
     assert_eq!(told, vec![TaskState::TASK_RUNNING]);
 }
+
+/// Review finding: an agent back from unreachable has its lost tasks
+/// killed; the registry keeps calling it unreachable until the agent has
+/// provably received the kills (its first PONG after re-admission), so a
+/// master restarted in between kills them again instead of adopting them.
+#[test]
+fn an_agent_back_from_unreachable_stays_marked_until_it_has_heard_the_kills() {
+    let store = MemoryStore::default();
+    let aid = AgentID::new("A");
+    store
+        .write_batch(&[
+            ("agents/A".into(), b"{}".to_vec()),
+            ("unreachable/A".into(), b"5".to_vec()),
+        ])
+        .unwrap();
+    let restarted = || {
+        let mut m = master();
+        m.admitted_agents.insert(aid.clone());
+        m.unreachable_agents.insert(aid.clone(), 5.0);
+        m
+    };
+    let mut info = framework("not-partition-aware");
+    info.id = Some(FrameworkID::new("F"));
+    let running = AgentTask {
+        framework_id: FrameworkID::new("F"),
+        task: task("t", &aid, "cpus:1;mem:32"),
+        state: TaskState::TASK_RUNNING,
+        status_update_state: None,
+    };
+    let kills = |events: &mut EventReceiver<AgentEvent>| {
+        drain(events)
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::KillTask { .. }))
+            .count()
+    };
+    let mut m = restarted();
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![running.clone()],
+        vec![info.clone()],
+        10.0,
+    );
+    assert_eq!(kills(&mut events), 1);
+    assert_eq!(
+        store.get("unreachable/A").unwrap().unwrap().value,
+        b"5".to_vec(),
+        "marked reachable before the agent could have heard the kills"
+    );
+    // The master dies now; the next one still kills the task.
+    let mut m = restarted();
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![running],
+        vec![info],
+        20.0,
+    );
+    assert_eq!(kills(&mut events), 1);
+    // Its first PONG proves the kills (queued before any PING) arrived.
+    m.agent_ponged(&aid, 21.0);
+    run_registrar(&mut m, &store, 21.0);
+    assert_eq!(
+        store.get("unreachable/A").unwrap().unwrap().value,
+        registry::REACHABLE.to_vec()
+    );
+}
+
+/// Review finding: a second TEARDOWN while the first is being written is
+/// answered only once the removal is durable (and told if it failed).
+#[test]
+fn a_second_teardown_waits_for_the_removal_to_be_written() {
+    let mut m = master();
+    let (fid, _events) = subscribe(&mut m, framework("leaving"), 0.0);
+    let (r1, mut a1) = oneshot::channel();
+    let (r2, mut a2) = oneshot::channel();
+    m.request_remove_framework(&fid, Some(r1), 1.0);
+    m.request_remove_framework(&fid, Some(r2), 1.0);
+    assert!(
+        a2.try_recv().is_err(),
+        "answered before the removal was written"
+    );
+    let batch = m.take_registry_batch().unwrap();
+    m.registry_written(batch.last, Err("disk full".into()), 1.1);
+    assert!(matches!(a1.try_recv(), Ok(Err(_))));
+    assert!(
+        matches!(a2.try_recv(), Ok(Err(_))),
+        "the second caller was told it succeeded"
+    );
+}
+
+/// Review finding: frameworks an agent reports are booked only if it runs
+/// tasks of them, and only with a FrameworkInfo the master would accept.
+#[test]
+fn an_agent_cannot_inject_frameworks() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let phantom = FrameworkInfo {
+        id: Some(FrameworkID::new("phantom")),
+        ..framework("phantom")
+    };
+    let mut bad = framework("bad");
+    bad.id = Some(FrameworkID::new("bad"));
+    bad.failover_timeout = 1e308;
+    let aid = AgentID::new("A");
+    register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![AgentTask {
+            framework_id: FrameworkID::new("bad"),
+            task: task("t", &aid, "cpus:1;mem:32"),
+            state: TaskState::TASK_RUNNING,
+            status_update_state: None,
+        }],
+        vec![phantom, bad],
+        1.0,
+    );
+    assert!(!m.frameworks.contains_key(&FrameworkID::new("phantom")));
+    let booked = &m.frameworks[&FrameworkID::new("bad")];
+    assert!(booked.info.failover_timeout.is_finite() && booked.info.failover_timeout < 1e9);
+}
+
+/// Review finding: a non-finite timestamp from an executor is not kept
+/// (serde_json would render it as null).
+#[test]
+fn a_non_finite_timestamp_is_replaced() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (fid, mut sched) = subscribe(&mut m, framework("f"), 0.0);
+    let (aid, _e) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:2;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    let t = task("t", &aid, "cpus:1;mem:32");
+    m.frameworks.get_mut(&fid).unwrap().tasks.insert(
+        t.task_id.clone(),
+        TaskEntry::new(
+            t.clone(),
+            fid.clone(),
+            aid.clone(),
+            TaskState::TASK_STAGING,
+            "*".into(),
+            Resources::new(),
+            None,
+        ),
+    );
+    let mut s = TaskStatus::new(t.task_id.clone(), TaskState::TASK_RUNNING);
+    s.timestamp = Some(f64::INFINITY);
+    m.agent_update(&aid, &fid, s, 3.0).unwrap();
+    let told = updates(&drain(&mut sched));
+    assert_eq!(told.last().and_then(|s| s.timestamp), Some(3.0));
+}
