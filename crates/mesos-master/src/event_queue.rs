@@ -116,6 +116,12 @@ impl<E> EventSender<E> {
         true
     }
 
+    /// Whether a batch is queued or being delivered (a new one would be
+    /// dropped).
+    pub fn batch_pending(&self) -> bool {
+        self.batch_pending.load(Ordering::Acquire)
+    }
+
     fn push(&self, item: Queued<E>) {
         match self.tx.try_send(Box::new(item)) {
             Ok(()) | Err(TrySendError::Closed(_)) => {}

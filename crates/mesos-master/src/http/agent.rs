@@ -79,7 +79,7 @@ pub async fn handle(
         AgentCall::Pong { agent_id } => {
             shared.write(|m, now| {
                 m.check_agent_stream(&agent_id, stream_header.as_deref())?;
-                m.agent_seen(&agent_id, now);
+                m.agent_ponged(&agent_id, now);
                 Ok::<(), ApiError>(())
             })?;
             Ok(StatusCode::ACCEPTED.into_response())

@@ -135,6 +135,20 @@ impl Master {
                 .filter(|k| !reported.contains(*k))
                 .cloned()
                 .collect();
+            // Tasks it still runs that the book has ended (reported lost
+            // while it was unreachable; the kills sent then may not have
+            // reached it): killed again.
+            for t in reg.tasks.iter().filter(|t| !is_terminal(t.state)) {
+                let ended = self.frameworks.get(&t.framework_id).is_some_and(|f| {
+                    !f.tasks.contains_key(&t.task.task_id)
+                        && f.completed_tasks
+                            .iter()
+                            .any(|c| c.info.task_id == t.task.task_id)
+                });
+                if ended {
+                    kills.push((t.framework_id.clone(), t.task.task_id.clone()));
+                }
+            }
             self.allocator.set_agent_active(&id, true);
             tracing::info!(agent = %id, "agent re-registered");
         } else {
@@ -156,15 +170,28 @@ impl Master {
             // this master does not know yet (it restarted) is booked with
             // that FrameworkInfo until it re-subscribes, so its user,
             // checkpointing and partition-awareness hold meanwhile.
+            // Only frameworks it runs tasks of, and only FrameworkInfos a
+            // SUBSCRIBE would pass: an agent cannot inject frameworks.
+            let running: HashSet<&FrameworkID> =
+                reg.tasks.iter().map(|t| &t.framework_id).collect();
             for info in &reg.frameworks {
                 if let Some(fid) = &info.id
+                    && running.contains(fid)
                     && !self.removed_frameworks.contains(fid)
                     && !self.frameworks.contains_key(fid)
                 {
-                    self.frameworks.insert(
-                        fid.clone(),
-                        super::FrameworkEntry::recovered(info.clone(), now),
-                    );
+                    let info = match super::validation::validate_framework_info(info) {
+                        Ok(()) => info.clone(),
+                        Err(e) => {
+                            tracing::warn!(agent = %id, framework = %fid, "ignoring an invalid FrameworkInfo the agent reported: {e}");
+                            FrameworkInfo {
+                                id: Some(fid.clone()),
+                                ..Default::default()
+                            }
+                        }
+                    };
+                    self.frameworks
+                        .insert(fid.clone(), super::FrameworkEntry::recovered(info, now));
                 }
             }
             // Tasks the agent still runs. After a master restart: adopt
@@ -172,6 +199,9 @@ impl Master {
             // was marked unreachable: partition-aware tasks resume; the
             // other frameworks' tasks were lost, and stay lost.
             let was_unreachable = self.unreachable_agents.remove(&id).is_some();
+            if was_unreachable {
+                self.reachable_on_pong.insert(id.clone());
+            }
             let mut reported_lost = self.lost_by_reconciliation.remove(&id).unwrap_or_default();
             let mut used = Vec::new();
             for t in reg.tasks {

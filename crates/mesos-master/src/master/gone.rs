@@ -77,6 +77,7 @@ impl Master {
         self.recovering_agents.remove(aid);
         self.lost_by_reconciliation.remove(aid);
         self.marking_unreachable.remove(aid);
+        self.reachable_on_pong.remove(aid);
         if let Some(agent) = self.agents.remove(aid) {
             tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent marked gone by the operator; shutting it down");
             if let Some(s) = &agent.subscription {

@@ -18,6 +18,15 @@ impl Master {
         }
     }
 
+    /// A PONG on the agent's current stream: it received every event
+    /// queued before that PING.
+    pub fn agent_ponged(&mut self, aid: &AgentID, now: f64) {
+        self.agent_seen(aid, now);
+        if self.reachable_on_pong.remove(aid) {
+            self.queue_reachable(aid);
+        }
+    }
+
     /// Finds agents past the health timeout, and agents from the registry
     /// that did not re-register within `--agent_reregister_timeout` of this
     /// master's start, not already being marked, and queues their
@@ -65,6 +74,7 @@ impl Master {
         }
         self.marking_unreachable.extend(silent.iter().cloned());
         for id in &silent {
+            self.reachable_on_pong.remove(id);
             self.queue_write(
                 super::RegistryOp::MarkUnreachable {
                     id: id.clone(),

@@ -196,6 +196,11 @@ pub struct Master {
     pub unreachable_agents: HashMap<AgentID, f64>,
     /// Silent agents whose unreachable record is being written.
     pub marking_unreachable: HashSet<AgentID>,
+    /// Agents back from unreachable whose registry mark is cleared at their
+    /// next PONG: the events queued at re-admission (kills of tasks
+    /// reported lost) precede that PING on their stream, so the PONG proves
+    /// they arrived.
+    pub reachable_on_pong: HashSet<AgentID>,
     /// Agents an operator marked gone (in the registry), with the time.
     pub gone_agents: HashMap<AgentID, f64>,
     /// Agents whose gone record is being written.
@@ -242,6 +247,7 @@ impl Master {
             offers: HashMap::new(),
             unreachable_agents: HashMap::new(),
             marking_unreachable: HashSet::new(),
+            reachable_on_pong: HashSet::new(),
             gone_agents: HashMap::new(),
             marking_gone: HashSet::new(),
             removed_frameworks: HashSet::new(),

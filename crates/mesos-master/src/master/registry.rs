@@ -8,6 +8,12 @@
 //! Ops are applied in the order they were queued, so a later op for the
 //! same key always wins (an agent that answered while its unreachable mark
 //! was being written gets a `MarkReachable` queued after the mark).
+//!
+//! Marks that make the master more careful are written before it acts. The
+//! one op that makes it less careful, `MarkReachable` for an agent whose
+//! tasks were reported lost, is written only once the agent has provably
+//! heard what the mark implies (the kills of those tasks): until then a
+//! restarted master still treats it as back from unreachable.
 
 use super::{AgentRefusal, Master, Registration};
 use crate::error::ApiError;
@@ -96,7 +102,8 @@ pub(crate) enum Then {
     },
     RemoveFramework {
         id: FrameworkID,
-        reply: Option<oneshot::Sender<Result<(), ApiError>>>,
+        /// Every TEARDOWN waiting for this removal.
+        replies: Vec<oneshot::Sender<Result<(), ApiError>>>,
     },
 }
 
@@ -219,17 +226,13 @@ impl Master {
                 }
             }
             Then::Admit { id, reg, tx, reply } => {
-                // The registry must now record the agent, and say it is
-                // reachable: this entry's own `MarkReachable` just landed,
-                // or it has no mark at all. Anything else (a write that
-                // failed, a new mark begun meanwhile) and the agent retries.
-                let reachable = matches!(op, Some(RegistryOp::MarkReachable { .. }))
-                    || !self.unreachable_agents.contains_key(&id);
+                // The registry must now record the agent, with no unreachable
+                // mark being written. Anything else (a write that failed, a
+                // new mark begun meanwhile) and the agent retries.
                 let outcome = match result {
                     Err(e) => AgentAdmission::Failed(e),
                     Ok(())
                         if self.admitted_agents.contains(&id)
-                            && reachable
                             && !self.marking_unreachable.contains(&id) =>
                     {
                         self.finish_admission(id, *reg, tx, &reply, now)
@@ -243,8 +246,9 @@ impl Master {
             Then::Unreachable(id) => match result {
                 Ok(()) => {
                     if !self.mark_unreachable(&id, now) {
-                        // It spoke up while the mark was being written: the
-                        // registry must not keep calling it unreachable.
+                        // It spoke up while the mark was being written, and
+                        // nothing was reported lost: the registry must not
+                        // keep calling it unreachable.
                         self.queue_reachable(&id);
                     }
                 }
@@ -277,11 +281,11 @@ impl Master {
                     let _ = r.send(answer);
                 }
             }
-            Then::RemoveFramework { id, reply } => {
+            Then::RemoveFramework { id, replies } => {
                 let recorded = result.is_ok();
                 self.finish_remove_framework(&id, recorded, now);
-                if let Some(r) = reply {
-                    let _ = r.send(result.map_err(|e| {
+                for r in replies {
+                    let _ = r.send(result.clone().map_err(|e| {
                         ApiError::Unavailable(format!(
                             "Failed to record the framework's removal in the registry ({e}); retry"
                         ))
@@ -320,12 +324,12 @@ impl Master {
             return;
         }
         let admitted = self.admitted_agents.contains(&id);
-        // Back from unreachable, or its mark is being written: the registry
-        // must say reachable before the book acts on it.
-        let marked =
-            self.unreachable_agents.contains_key(&id) || self.marking_unreachable.contains(&id);
-        let busy = self.registry.concerns_agent(&id);
-        if admitted && !marked && !busy {
+        // An unreachable mark being written, or other writes of this agent
+        // in flight: act after them. (An agent back from unreachable is
+        // taken in at once; its mark is cleared only once it has heard what
+        // the mark implies: see `Master::agent_ponged`.)
+        let busy = self.registry.concerns_agent(&id) || self.marking_unreachable.contains(&id);
+        if admitted && !busy {
             let outcome = self.finish_admission(id, reg, tx, &reply, now);
             let _ = reply.send(outcome);
             return;
@@ -341,19 +345,14 @@ impl Master {
                 Then::Admitted(id.clone()),
             );
         }
-        let then = Then::Admit {
+        // Acted on once everything queued before it (this agent's writes
+        // included) is in the registry.
+        self.queue_after_writes(Then::Admit {
             id: id.clone(),
             reg: Box::new(reg),
             tx,
             reply,
-        };
-        if marked {
-            self.queue_write(RegistryOp::MarkReachable { id }, then);
-        } else {
-            // Acted on once everything queued before it (this agent's
-            // writes included) is in the registry.
-            self.queue_after_writes(then);
-        }
+        });
     }
 
     /// Takes an agent whose registration the registry records into the book.
@@ -421,10 +420,22 @@ impl Master {
         now: f64,
     ) {
         if !self.begin_remove_framework(fid) {
-            // Unknown, or its removal is already being written: that one
-            // answers for it.
-            if let Some(r) = reply {
-                let _ = r.send(Ok(()));
+            // Its removal is already being written: answered with it.
+            let pending = self
+                .registry
+                .pending
+                .iter_mut()
+                .find_map(|p| match &mut p.then {
+                    Then::RemoveFramework { id, replies } if id == fid => Some(replies),
+                    _ => None,
+                });
+            match (pending, reply) {
+                (Some(replies), Some(r)) => replies.push(r),
+                // Unknown: nothing to remove.
+                (None, Some(r)) => {
+                    let _ = r.send(Ok(()));
+                }
+                (_, None) => {}
             }
             return;
         }
@@ -435,7 +446,7 @@ impl Master {
             },
             Then::RemoveFramework {
                 id: fid.clone(),
-                reply,
+                replies: reply.into_iter().collect(),
             },
         );
     }

@@ -254,6 +254,11 @@ fn an_agent_reregistering_while_its_mark_is_written_ends_reachable() {
         answer.try_recv(),
         Ok(AgentAdmission::Admitted { .. })
     ));
+    // It had been silent past the timeout, so it was removed (its tasks
+    // reported lost) before being taken back: the mark goes once it has
+    // heard the kills, at its first PONG.
+    m.agent_ponged(&aid, 2.2);
+    run_registrar(&mut m, &store, 2.2);
     let mark = store
         .get(&format!("unreachable/{}", aid.value))
         .unwrap()
@@ -697,4 +702,54 @@ fn a_non_finite_timestamp_is_replaced() {
     m.agent_update(&aid, &fid, s, 3.0).unwrap();
     let told = updates(&drain(&mut sched));
     assert_eq!(told.last().and_then(|s| s.timestamp), Some(3.0));
+}
+
+/// Review follow-up: an agent re-registering while the book already holds
+/// it (its connection dropped before the kills sent at its return arrived)
+/// is told again to kill the tasks the book has ended.
+#[test]
+fn a_known_agent_still_running_an_ended_task_is_told_to_kill_it() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (fid, _s) = subscribe(&mut m, framework("f"), 0.0);
+    let (aid, _e) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:2;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    let t = task("t", &aid, "cpus:1;mem:32");
+    let mut lost = TaskEntry::new(
+        t.clone(),
+        fid.clone(),
+        aid.clone(),
+        TaskState::TASK_LOST,
+        "*".into(),
+        Resources::new(),
+        None,
+    );
+    lost.resources_released = true;
+    m.frameworks.get_mut(&fid).unwrap().push_completed(lost, 10);
+    let mut info = framework("f");
+    info.id = Some(fid.clone());
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some(&aid.value), "cpus:2;mem:64"),
+        vec![AgentTask {
+            framework_id: fid.clone(),
+            task: t.clone(),
+            state: TaskState::TASK_RUNNING,
+            status_update_state: None,
+        }],
+        vec![info],
+        1.0,
+    );
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id))
+    );
 }

@@ -36,7 +36,9 @@ impl Master {
             ));
         }
         status.agent_id = Some(aid.clone());
-        if status.timestamp.is_none() {
+        // A missing or non-finite time ("Infinity" is valid JSON input for
+        // a double) is the master's receipt time: JSON cannot render it.
+        if !status.timestamp.is_some_and(f64::is_finite) {
             status.timestamp = Some(now);
         }
         let Some(fw) = self.frameworks.get_mut(fid) else {
@@ -280,16 +282,21 @@ impl Master {
         if tasks.is_empty() {
             // One queue slot for all the answers: a framework with more
             // tasks than its queue holds must not be cut off for asking.
+            let Some(s) = &fw.subscription else {
+                return;
+            };
+            if s.tx.batch_pending() {
+                // Checked first: a scheduler repeating RECONCILE must not
+                // cost O(tasks) each time for answers that are dropped.
+                tracing::info!(framework = %fid, "implicit reconciliation while the previous answers are still being delivered; those answer it");
+                return;
+            }
             let answers: Vec<Event> = fw
                 .tasks
                 .values()
                 .map(|t| Event::update(answer(t)))
                 .collect();
-            if let Some(s) = &fw.subscription
-                && !s.tx.send_batch(answers)
-            {
-                tracing::info!(framework = %fid, "implicit reconciliation while the previous answers are still being delivered; those answer it");
-            }
+            s.tx.send_batch(answers);
             return;
         }
         let mut lost = Vec::new();
