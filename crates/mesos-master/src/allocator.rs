@@ -27,21 +27,23 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 /// The scalars DRF compares (Mesos: all scalars; these are the standard ones).
 const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
 
-type Quantities = [i64; 4];
+/// Milli-units in 128 bits: agents' totals come from outside and are
+/// bounded only per resource (`MAX_SCALAR`, 10^15 milli-units), so 10,000
+/// agents could pass `i64::MAX`; 128 bits hold any cluster exactly, and
+/// what is added comes off exactly (a saturated sum would not).
+type Quantities = [i128; 4];
 
 fn quantities(r: &Resources) -> Quantities {
-    let mut q = [0i64; 4];
+    let mut q = [0i128; 4];
     for (i, n) in SHARE_NAMES.iter().enumerate() {
-        q[i] = to_milli(r.scalar(n));
+        q[i] = i128::from(to_milli(r.scalar(n)));
     }
     q
 }
 
-/// Saturating: agents' totals come from outside and are bounded only per
-/// resource (`MAX_SCALAR`), so enough of them could pass `i64::MAX`.
-fn add_q(a: &mut Quantities, b: &Quantities, sign: i64) {
+fn add_q(a: &mut Quantities, b: &Quantities, sign: i128) {
     for i in 0..4 {
-        a[i] = a[i].saturating_add(b[i].saturating_mul(sign));
+        a[i] += b[i] * sign;
     }
 }
 
@@ -466,7 +468,7 @@ impl Allocator {
         agent: &AgentID,
         role: &str,
         resources: &Resources,
-        sign: i64,
+        sign: i128,
     ) {
         if let Some(a) = self.agents.get_mut(agent) {
             let plain = if resources.iter().any(|r| r.allocation_info.is_some()) {
@@ -720,14 +722,28 @@ impl Allocator {
 mod tests {
     use super::*;
 
-    /// Quantities are sums over agents whose totals come from outside.
+    /// Quantities are sums over agents whose totals come from outside:
+    /// 50,000 agents each at the largest scalar a resource may have must
+    /// add up exactly, and come off again exactly when they leave.
     #[test]
-    fn quantity_sums_saturate() {
-        let mut q = [i64::MAX - 1, 0, i64::MIN + 1, 5];
-        add_q(&mut q, &[5, 5, 5, 5], 1);
-        assert_eq!(q, [i64::MAX, 5, i64::MIN + 6, 10]);
-        add_q(&mut q, &[i64::MAX, 0, i64::MAX, 0], -1);
-        assert_eq!(q, [0, 5, i64::MIN, 10]);
+    fn quantity_sums_are_exact_and_reversible() {
+        let big = quantities(&res(&format!(
+            "cpus:{0};mem:{0};disk:{0}",
+            mesos_types::values::MAX_SCALAR
+        )));
+        let small = quantities(&res("cpus:1;mem:1"));
+        let mut total = small;
+        for _ in 0..50_000 {
+            add_q(&mut total, &big, 1);
+        }
+        assert!(total[0] > big[0] * 49_999, "the sum saturated or wrapped");
+        for _ in 0..50_000 {
+            add_q(&mut total, &big, -1);
+        }
+        assert_eq!(
+            total, small,
+            "removing what was added left a different total"
+        );
     }
 
     fn res(s: &str) -> Resources {
