@@ -292,7 +292,14 @@ impl Master {
                         .tasks
                         .get(&t.task.task_id)
                         .is_some_and(|x| x.state == TaskState::TASK_UNREACHABLE);
-                    if !unreachable {
+                    // After a master restart the book holds none of its
+                    // tasks; a partition-aware framework's resume all the
+                    // same (its framework was told UNREACHABLE at most).
+                    let adoptable = was_unreachable
+                        && !completed
+                        && fw.partition_aware()
+                        && !fw.tasks.contains_key(&t.task.task_id);
+                    if !unreachable && !adoptable {
                         kills.push((t.framework_id.clone(), t.task.task_id.clone()));
                         continue;
                     }

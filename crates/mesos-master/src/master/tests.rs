@@ -753,3 +753,47 @@ fn a_known_agent_still_running_an_ended_task_is_told_to_kill_it() {
             .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id))
     );
 }
+
+/// A partition-aware framework's task on an agent back from unreachable
+/// resumes, also when the master restarted meanwhile (Mesos adopts it; it
+/// used to be killed because the restarted book did not hold it).
+#[test]
+fn a_partition_aware_task_resumes_after_a_restart() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let aid = AgentID::new("A");
+    m.admitted_agents.insert(aid.clone());
+    m.unreachable_agents.insert(aid.clone(), 0.0);
+    let mut info = framework("partition-aware");
+    info.id = Some(FrameworkID::new("F"));
+    info.capabilities = vec![Capability {
+        kind: Some(FrameworkCapability::PARTITION_AWARE),
+    }];
+    let t = task("t", &aid, "cpus:1;mem:32");
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![AgentTask {
+            framework_id: FrameworkID::new("F"),
+            task: t.clone(),
+            state: TaskState::TASK_RUNNING,
+            status_update_state: None,
+        }],
+        vec![info.clone()],
+        1.0,
+    );
+    assert!(
+        !drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::KillTask { .. })),
+        "a partition-aware task was killed on its agent's return"
+    );
+    let (fid, mut sched) = subscribe(&mut m, info, 2.0);
+    m.reconcile(&fid, &[], 3.0);
+    let told: Vec<TaskState> = updates(&drain(&mut sched))
+        .into_iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(told.last(), Some(&TaskState::TASK_RUNNING));
+}
