@@ -143,6 +143,17 @@ pub fn write_atomic(path: &Path, payload: &[u8], sync: bool) -> io::Result<()> {
 
 /// Appends one record to `path`; `sync` = fsync before returning.
 pub fn append(path: &Path, payload: &[u8], sync: bool) -> io::Result<()> {
+    append_with(path, payload, sync, |f, record| f.write_all(record))
+}
+
+/// [`append`], with the write of the encoded record done by `write` (tests
+/// inject one that fails part-way).
+fn append_with(
+    path: &Path,
+    payload: &[u8],
+    sync: bool,
+    write: impl FnOnce(&mut std::fs::File, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -150,9 +161,22 @@ pub fn append(path: &Path, payload: &[u8], sync: bool) -> io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    f.write_all(&encode(payload))?;
-    if sync {
-        f.sync_data()?;
+    let before = f.metadata()?.len();
+    let written =
+        write(&mut f, &encode(payload)).and_then(|()| if sync { f.sync_data() } else { Ok(()) });
+    if let Err(e) = written {
+        // A write that failed part-way (ENOSPC, EIO) may have left part of
+        // the record. The update is sent again and appended again, so cut
+        // the file back to the last good record: otherwise the new record
+        // would follow the torn bytes, which recovery (past the last
+        // record) can only take for corruption.
+        if let Err(cut) = f.set_len(before).and_then(|()| f.sync_all()) {
+            tracing::error!(
+                "{}: cannot cut off a partly appended record after '{e}': {cut}",
+                path.display()
+            );
+        }
+        return Err(e);
     }
     Ok(())
 }
@@ -552,6 +576,32 @@ mod tests {
         let second =
             recover(w, true).unwrap_or_else(|e| panic!("recovery after an append failed: {e}"));
         assert_eq!(recovered_updates(second), [ack("u1"), ack("u2"), ack("u4")]);
+    }
+
+    #[test]
+    fn a_failed_append_leaves_no_torn_bytes_before_the_next_one() {
+        let d = tempfile::tempdir().unwrap();
+        let w = d.path();
+        let tdir = write_run(w).join("tasks").join("T1");
+        let task = serde_json::to_vec(&TaskInfo::default()).unwrap();
+        write_atomic(&tdir.join("task.info"), &task, true).unwrap();
+        let updates = tdir.join("task.updates");
+        let ack = |uuid: &str| UpdateRecord::Ack(uuid.into());
+        let record = |uuid: &str| serde_json::to_vec(&ack(uuid)).unwrap();
+        append(&updates, &record("u1"), true).unwrap();
+        // The disk fills up part-way through the next record.
+        let err = append_with(&updates, &record("u2"), true, |f, bytes| {
+            f.write_all(&bytes[..HEADER + 3])?;
+            Err(io::Error::from_raw_os_error(nix::libc::ENOSPC))
+        })
+        .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::ENOSPC));
+        // The executor re-sends the update; this time it fits.
+        append(&updates, &record("u2"), true).unwrap();
+        let r = recover(w, true)
+            .unwrap_or_else(|e| panic!("strict recovery after a failed append: {e}"));
+        let mut ex = r.frameworks.into_iter().next().unwrap().executors;
+        assert_eq!(ex.remove(0).tasks.remove(0).updates, [ack("u1"), ack("u2")]);
     }
 
     #[test]

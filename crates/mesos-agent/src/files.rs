@@ -8,12 +8,12 @@
 //! `/etc/passwd` is never followed out. Only regular files are read, and
 //! every function here blocks: callers run them on blocking threads.
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::OFlag;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -44,6 +44,8 @@ pub struct Resolved {
     pub virtual_path: String,
     /// Canonical real path, inside its root.
     pub real: PathBuf,
+    /// The canonical root `real` was found inside.
+    pub root: PathBuf,
 }
 
 impl FileRoots {
@@ -109,7 +111,11 @@ impl FileRoots {
                 "'{path}' points outside the sandbox"
             )));
         }
-        Ok(Resolved { virtual_path, real })
+        Ok(Resolved {
+            virtual_path,
+            real,
+            root,
+        })
     }
 }
 
@@ -148,21 +154,51 @@ fn parse_position(name: &str, value: Option<&str>) -> Result<i64, FilesError> {
     Ok(n)
 }
 
-/// Opens `real` for reading if it is a regular file. Opened without
-/// blocking (a FIFO would wait for a writer forever) and checked on the
-/// open descriptor, so the file checked is the file read.
-pub fn open_regular(real: &Path, what: &str) -> Result<(File, std::fs::Metadata), FilesError> {
+/// Opens `resolved.real` without following anything: `O_PATH` (so nothing
+/// outside is ever really opened: no FIFO wait, no device side effects),
+/// `O_NOFOLLOW` for the last component, and then the path the kernel
+/// actually reached is checked to be inside the root. `resolve` checked the
+/// path by name, but a task can swap a directory of it for a symlink
+/// (to `/`) between that check and this open; `O_NOFOLLOW` guards only the
+/// last component, the check on the descriptor guards them all.
+fn open_beneath(resolved: &Resolved) -> Result<(File, std::fs::Metadata), FilesError> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW).bits())
-        .open(real)
+        .custom_flags((OFlag::O_PATH | OFlag::O_NOFOLLOW).bits())
+        .open(&resolved.real)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => FilesError::NotFound("No such file".into()),
             _ => FilesError::Forbidden(format!("Cannot open file: {e}")),
         })?;
+    let reached = std::fs::read_link(fd_path(&file))
+        .map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
+    if !reached.starts_with(&resolved.root) {
+        return Err(FilesError::Forbidden(format!(
+            "'{}' points outside the sandbox",
+            resolved.virtual_path
+        )));
+    }
     let meta = file
         .metadata()
         .map_err(|e| FilesError::Forbidden(format!("Cannot stat file: {e}")))?;
+    Ok((file, meta))
+}
+
+/// `/proc/self/fd/N`: opening it reopens the very file `file` refers to,
+/// whatever its path has become since.
+fn fd_path(file: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// Opens `resolved` for reading if it is a regular file inside its root
+/// (see [`open_beneath`]). The type is checked on the `O_PATH` descriptor
+/// before the file is opened for reading, so the file checked is the file
+/// read and no FIFO or device is ever opened.
+pub fn open_regular(
+    resolved: &Resolved,
+    what: &str,
+) -> Result<(File, std::fs::Metadata), FilesError> {
+    let (path_only, meta) = open_beneath(resolved)?;
     if meta.is_dir() {
         return Err(FilesError::BadRequest(format!(
             "Cannot {what} a directory."
@@ -171,22 +207,23 @@ pub fn open_regular(real: &Path, what: &str) -> Result<(File, std::fs::Metadata)
     if !meta.is_file() {
         return Err(FilesError::BadRequest(format!(
             "Cannot {what} '{}': not a regular file",
-            real.display()
+            resolved.real.display()
         )));
     }
-    let fd = file.as_fd();
-    let blocking = fcntl(fd, FcntlArg::F_GETFL)
-        .map(|flags| OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK)
-        .and_then(|flags| fcntl(fd, FcntlArg::F_SETFL(flags)));
-    blocking.map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
+    let file = File::open(fd_path(&path_only))
+        .map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
     Ok((file, meta))
 }
 
 /// `/files/read`: `{"data": <text>, "offset": <n>}` (spec §6.8). Blocking.
-pub fn read(real: &Path, offset: Option<&str>, length: Option<&str>) -> Result<Value, FilesError> {
+pub fn read(
+    resolved: &Resolved,
+    offset: Option<&str>,
+    length: Option<&str>,
+) -> Result<Value, FilesError> {
     let offset = parse_position("offset", offset)?;
     let length = parse_position("length", length)?;
-    let (mut file, meta) = open_regular(real, "read")?;
+    let (mut file, meta) = open_regular(resolved, "read")?;
     let size = meta.len();
     if offset == -1 {
         return Ok(json!({"data": "", "offset": size}));
@@ -213,11 +250,14 @@ pub fn read(real: &Path, offset: Option<&str>, length: Option<&str>) -> Result<V
 /// `/files/browse`: the entries of a directory (or the file itself), sorted
 /// by path. Blocking; only `stat`s, so special files are listed, never opened.
 pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
-    let meta = std::fs::metadata(&resolved.real)
-        .map_err(|_| FilesError::NotFound("No such file or directory".into()))?;
+    let (dir, meta) = open_beneath(resolved).map_err(|e| match e {
+        FilesError::NotFound(_) => FilesError::NotFound("No such file or directory".into()),
+        e => e,
+    })?;
     let mut entries = Vec::new();
     if meta.is_dir() {
-        let list = std::fs::read_dir(&resolved.real)
+        // Listed through the checked descriptor, not by name again.
+        let list = std::fs::read_dir(fd_path(&dir))
             .map_err(|e| FilesError::Forbidden(format!("Cannot list directory: {e}")))?;
         for entry in list.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();

@@ -14,18 +14,33 @@
 //! timeout. It does not run while a response is being sent, so streaming
 //! responses (the scheduler and agent event streams, open for hours) are
 //! never cut by it.
+//!
+//! That clock stops once the head is in, so two more limits cover the rest
+//! of a request's life: [`ServeLimits::body_stall_timeout`] fails a request
+//! body read that gets no bytes for that long (a head announcing
+//! `Content-Length: 1000000` followed by silence), and
+//! [`ServeLimits::write_stall_timeout`] drops a connection whose writes stay
+//! blocked that long (a client that asks for a large response and never
+//! reads it). Both measure lack of progress, not total time: an event stream
+//! whose consumer reads its heartbeats, or a large upload that keeps
+//! arriving, is never cut.
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, header};
-use hyper::body::Incoming;
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 use tower::ServiceExt;
 
 /// Limits applied to every connection.
@@ -35,12 +50,20 @@ pub struct ServeLimits {
     /// counted from the accept or from the end of the previous response
     /// (so it is also how long a kept-alive connection may sit idle).
     pub header_read_timeout: Duration,
+    /// How long reading a request body may make no progress (no bytes
+    /// arriving while the handler waits for them) before the read fails.
+    pub body_stall_timeout: Duration,
+    /// How long a write to the peer may stay blocked (the peer not reading)
+    /// before the connection is dropped.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ServeLimits {
     fn default() -> Self {
         ServeLimits {
             header_read_timeout: Duration::from_secs(30),
+            body_stall_timeout: Duration::from_secs(30),
+            write_stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -86,15 +109,17 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let body_stall = limits.body_stall_timeout;
                 let service = router
                     .clone()
-                    .map_request(move |mut req: Request<Incoming>| {
+                    .map_request(move |req: Request<Incoming>| {
+                        let mut req = req.map(|b| Body::new(StallGuardedBody::new(b, body_stall)));
                         req.extensions_mut().insert(ConnectInfo(peer));
                         req
                     })
                     .map_response(with_security_headers);
                 let conn = builder.serve_connection(
-                    TokioIo::new(stream),
+                    TokioIo::new(WriteStallGuard::new(stream, limits.write_stall_timeout)),
                     TowerToHyperService::new(service),
                 );
                 let conn = graceful.watch(conn);
@@ -119,4 +144,168 @@ fn with_security_headers<B>(mut res: Response<B>) -> Response<B> {
         HeaderValue::from_static("nosniff"),
     );
     res
+}
+
+/// A request body whose read fails once it has waited `timeout` for bytes
+/// that do not come. The clock runs only while the handler is waiting
+/// (`poll_frame` returned `Pending`) and restarts with every frame, so a
+/// slow but steady upload, or a handler that pauses between reads, is fine.
+struct StallGuardedBody {
+    inner: Incoming,
+    timeout: Duration,
+    /// Armed at the first `Pending` since the last frame.
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl StallGuardedBody {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        StallGuardedBody {
+            inner,
+            timeout,
+            deadline: None,
+        }
+    }
+}
+
+/// The error a stalled request body read ends with; handlers see it as a
+/// body read error.
+#[derive(Debug)]
+struct BodyStalled(Duration);
+
+impl std::fmt::Display for BodyStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "timed out reading the request body: no data for {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BodyStalled {}
+
+impl hyper::body::Body for StallGuardedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(r) => {
+                this.deadline = None;
+                Poll::Ready(r.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(deadline.as_mut().poll(cx));
+                Poll::Ready(Some(Err(Box::new(BodyStalled(timeout)))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The connection's socket, with writes that fail once they have stayed
+/// blocked for `timeout` (the peer not reading, its receive window full).
+/// The clock restarts whenever a write, flush or shutdown completes, so a
+/// response that keeps draining, however slowly, is never cut. Reads are
+/// untouched: the header-read timeout and [`StallGuardedBody`] cover them.
+struct WriteStallGuard {
+    inner: TcpStream,
+    timeout: Duration,
+    /// Armed at the first `Pending` write since the last completed one.
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteStallGuard {
+    fn new(inner: TcpStream, timeout: Duration) -> Self {
+        WriteStallGuard {
+            inner,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// Passes on a completed write, or turns a `Pending` one into an error
+    /// once it has been pending for `timeout`.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match r {
+            Poll::Ready(r) => {
+                self.deadline = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let deadline = self
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(deadline.as_mut().poll(cx));
+                Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("peer has not read for {timeout:?}"),
+                )))
+            }
+        }
+    }
+}
+
+impl AsyncRead for WriteStallGuard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteStallGuard {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard(cx, r)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard(cx, r)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.guard(cx, r)
+    }
 }

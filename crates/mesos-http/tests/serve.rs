@@ -2,13 +2,18 @@
 //! responses are not, every response says `nosniff`, handlers see the peer.
 //! Timeouts are configured short (200 ms); the bounds the tests wait for
 //! are 50 times that, so they fail only if a connection is never cut.
+//! The body-stall and write-stall timeouts are configured to the same
+//! short value.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::routing::get;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use mesos_http::{ServeLimits, serve};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,9 +22,48 @@ use tokio::sync::oneshot;
 const TIMEOUT: Duration = Duration::from_millis(200);
 const CHUNKS: usize = 8;
 
-fn app() -> Router {
+/// Signals when dropped: the response body holding it was dropped, i.e. the
+/// server gave up on the connection.
+struct DropSignal(Option<oneshot::Sender<()>>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// 64 MiB: far more than loopback socket buffers absorb, so a client that
+/// never reads leaves the server's writes pending.
+const BIG_CHUNKS: usize = 64;
+
+fn app(big_dropped: Arc<Mutex<Option<oneshot::Sender<()>>>>) -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
+        .route(
+            "/len",
+            post(|body: Result<bytes::Bytes, BytesRejection>| async move {
+                match body {
+                    Ok(b) => (StatusCode::OK, b.len().to_string()),
+                    Err(e) => (StatusCode::BAD_REQUEST, e.body_text()),
+                }
+            }),
+        )
+        .route(
+            "/big",
+            get(move || async move {
+                let guard = DropSignal(big_dropped.lock().unwrap().take());
+                let s = futures::stream::unfold((0usize, guard), |(i, g)| async move {
+                    if i == BIG_CHUNKS {
+                        return None;
+                    }
+                    let chunk = bytes::Bytes::from(vec![b'x'; 1 << 20]);
+                    Some((Ok::<_, std::io::Error>(chunk), (i + 1, g)))
+                });
+                Body::from_stream(s)
+            }),
+        )
         .route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
@@ -43,6 +87,8 @@ fn app() -> Router {
 struct Server {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    /// Fires when the `/big` response body is dropped.
+    big_dropped: Option<oneshot::Receiver<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -52,10 +98,13 @@ async fn start() -> Server {
     let (tx, rx) = oneshot::channel::<()>();
     let limits = ServeLimits {
         header_read_timeout: TIMEOUT,
+        body_stall_timeout: TIMEOUT,
+        write_stall_timeout: TIMEOUT,
     };
+    let (big_tx, big_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         listener,
-        app(),
+        app(Arc::new(Mutex::new(Some(big_tx)))),
         async move {
             let _ = rx.await;
         },
@@ -64,6 +113,7 @@ async fn start() -> Server {
     Server {
         addr,
         stop: Some(tx),
+        big_dropped: Some(big_rx),
         task,
     }
 }
@@ -191,4 +241,59 @@ async fn shutdown_stops_accepting_and_closes_idle_connections() {
         .unwrap();
     closed_by_server(&mut idle).await.unwrap();
     assert!(TcpStream::connect(s.addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_client_announcing_a_body_and_sending_none_is_cut_off() {
+    let s = start().await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(b"POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc")
+        .await
+        .unwrap();
+    // The handler gets a body read error saying why (here answered with a
+    // 400), and the connection closes.
+    let mut out = Vec::new();
+    tokio::time::timeout(TIMEOUT * 50, conn.read_to_end(&mut out))
+        .await
+        .expect("connection still open after 50 timeouts")
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.contains("timed out reading the request body"), "{out}");
+}
+
+#[tokio::test]
+async fn a_body_sent_slowly_but_steadily_is_read_in_full() {
+    let s = start().await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(
+        b"POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // One byte per half timeout: the body takes four timeouts in all.
+    for _ in 0..8 {
+        tokio::time::sleep(TIMEOUT / 2).await;
+        conn.write_all(b"y").await.unwrap();
+    }
+    let mut out = String::new();
+    conn.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.ends_with("\r\n\r\n8"), "{out}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_a_large_response_is_cut_off() {
+    let mut s = start().await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Never read: the server's writes stay pending until it gives up and
+    // drops the connection (and with it the response body).
+    tokio::time::timeout(TIMEOUT * 50, s.big_dropped.take().unwrap())
+        .await
+        .expect("response to a client that never reads still being written after 50 timeouts")
+        .unwrap();
+    drop(conn);
 }

@@ -405,6 +405,98 @@ impl Core {
         }
     }
 
+    /// A checkpoint write a launch depends on failed (`error` names the
+    /// file): what it covers is not launched, or is destroyed if it already
+    /// runs, since a restarted agent could not recover it. Its tasks fail;
+    /// that update may not be checkpointed either, in which case it is
+    /// still sent and only the failure logged.
+    pub fn launch_not_checkpointed(
+        &mut self,
+        guard: &CheckpointGuard,
+        error: &str,
+        now: Instant,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let (fid, eid, cid) = match guard {
+            CheckpointGuard::Update(_) => return fx,
+            CheckpointGuard::Launch {
+                framework_id,
+                executor_id,
+                container_id,
+                ..
+            }
+            | CheckpointGuard::Pid {
+                framework_id,
+                executor_id,
+                container_id,
+                ..
+            } => (framework_id, executor_id, container_id),
+        };
+        let Some(ex) = self
+            .live_executor_mut(fid, eid)
+            .filter(|e| &e.container_id == cid)
+        else {
+            return fx;
+        };
+        warn!(%fid, %eid, "{error}");
+        let message = format!("Agent failed to checkpoint: {error}");
+        let reason = Reason::REASON_CONTAINER_LAUNCH_FAILED;
+        if let CheckpointGuard::Launch {
+            task_id: Some(tid), ..
+        } = guard
+        {
+            // Not handed to the executor: the runtime drops its LAUNCH.
+            let live = ex.dequeue(tid).is_some()
+                || ex.tasks.get(tid).is_some_and(|t| !is_terminal(t.state));
+            let unused = ex.queued_tasks.is_empty()
+                && ex.live_task_ids().iter().all(|t| t == tid)
+                && matches!(
+                    ex.state,
+                    ExecutorState::Launching | ExecutorState::Registering
+                );
+            if live {
+                self.agent_update(
+                    fid,
+                    Some(eid),
+                    tid,
+                    TaskState::TASK_FAILED,
+                    Some(reason),
+                    message.clone(),
+                    now,
+                    &mut fx,
+                );
+            }
+            if !unused {
+                return fx;
+            }
+            // The executor was started for this task alone: it goes too.
+        }
+        let pid = match guard {
+            CheckpointGuard::Pid { pid, .. } => Some(*pid),
+            _ => self.live_executor_mut(fid, eid).and_then(|e| e.pid),
+        };
+        if let Some(pid) = pid {
+            fx.push(Effect::Destroy { pid });
+        }
+        let exit = ExitInfo {
+            wait_status: 1 << 8,
+            description: "destroyed: its checkpoint could not be written".into(),
+        };
+        let (fid, eid, cid) = (fid.clone(), eid.clone(), cid.clone());
+        fx.extend(self.executor_gone(&fid, &eid, &cid, &exit, reason, &message, now));
+        fx
+    }
+
+    /// Whether the container `cid` still waits for its `Effect::Launch`:
+    /// it may have failed (a checkpoint, the registration timeout) or been
+    /// killed since the effect was queued.
+    pub fn wants_launch(&self, fid: &FrameworkID, eid: &ExecutorID, cid: &ContainerID) -> bool {
+        self.frameworks
+            .get(fid)
+            .and_then(|f| f.executors.get(eid))
+            .is_some_and(|e| &e.container_id == cid && e.state == ExecutorState::Launching)
+    }
+
     /// The agent is stopping: close every stream and destroy every executor
     /// (`keep_checkpointed`: except those of checkpointing frameworks, which
     /// keep running for the next agent to recover).

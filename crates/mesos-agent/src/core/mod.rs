@@ -116,15 +116,17 @@ pub enum Effect {
     Schedule { after: Duration, timer: Timer },
     /// Persist before performing the following effects: replace `path` with
     /// one record holding `data` (`append` = add a record to `path` instead;
-    /// `sync` = fsync). With a `guard`, a failed write means the update
-    /// must not be acknowledged nor forwarded: the runtime drops those
-    /// effects and reports [`Core::update_not_checkpointed`].
+    /// `sync` = fsync). With a `guard`, a failed write must stop what
+    /// depends on it (see [`CheckpointGuard`]). Unguarded records (the
+    /// agent id, ACK records, the agent's own updates) are only logged: a
+    /// lost ACK record means the update is sent once more after a restart,
+    /// which at-least-once delivery allows.
     Checkpoint {
         path: PathBuf,
         data: Vec<u8>,
         append: bool,
         sync: bool,
-        guard: Option<UpdateGuard>,
+        guard: Option<CheckpointGuard>,
     },
     /// Delete a checkpoint directory that is no longer needed.
     RemoveCheckpoint { path: PathBuf },
@@ -142,6 +144,32 @@ pub enum Effect {
     /// The master will never take this agent back (it was marked gone):
     /// the agent kills every executor, forgets its checkpoint and stops.
     ShutdownAgent { message: String },
+}
+
+/// What a checkpoint write guards: on failure the runtime drops the
+/// effects that depend on it and tells the core.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CheckpointGuard {
+    /// An executor's update: not acknowledged nor forwarded
+    /// ([`Core::update_not_checkpointed`]).
+    Update(UpdateGuard),
+    /// A record a launch needs to be recovered after a restart
+    /// (`framework.info`, `executor.info`, or `task.info` of `task_id`): what
+    /// it covers is not launched ([`Core::launch_not_checkpointed`]).
+    Launch {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        container_id: ContainerID,
+        task_id: Option<TaskID>,
+    },
+    /// `forked.pid`: without it a restarted agent cannot find the executor,
+    /// so it is destroyed ([`Core::launch_not_checkpointed`]).
+    Pid {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        container_id: ContainerID,
+        pid: u32,
+    },
 }
 
 /// An executor's status update whose checkpoint write it depends on.

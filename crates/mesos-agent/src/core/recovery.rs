@@ -102,13 +102,19 @@ impl Core {
             .as_ref()
             .map(|a| a.value.as_str())
             .unwrap_or("");
+        let guard = CheckpointGuard::Launch {
+            framework_id: fid.clone(),
+            executor_id: ex.id.clone(),
+            container_id: ex.container_id.clone(),
+            task_id: None,
+        };
         fx.push(Effect::Checkpoint {
             path: ckpt::framework_dir(&self.config.work_dir, aid, &fid.value)
                 .join("framework.info"),
             data: json(&fw.info),
             append: false,
             sync: fw.info.checkpoint,
-            guard: None,
+            guard: Some(guard.clone()),
         });
         let record = ExecutorRecord {
             info: ex.info.clone(),
@@ -123,7 +129,7 @@ impl Core {
             data: json(&record),
             append: false,
             sync: fw.info.checkpoint,
-            guard: None,
+            guard: Some(guard),
         });
     }
 
@@ -150,7 +156,12 @@ impl Core {
                 data: json(&forked),
                 append: false,
                 sync: self.framework_checkpoints(fid),
-                guard: None,
+                guard: Some(CheckpointGuard::Pid {
+                    framework_id: fid.clone(),
+                    executor_id: eid.clone(),
+                    container_id: cid.clone(),
+                    pid: forked.pid(),
+                }),
             });
         }
     }
@@ -173,7 +184,12 @@ impl Core {
                 data: json(task),
                 append: false,
                 sync: self.framework_checkpoints(fid),
-                guard: None,
+                guard: Some(CheckpointGuard::Launch {
+                    framework_id: fid.clone(),
+                    executor_id: eid.clone(),
+                    container_id: cid.clone(),
+                    task_id: Some(task.task_id.clone()),
+                }),
             });
         }
     }
@@ -198,7 +214,7 @@ impl Core {
                 data: json(record),
                 append: true,
                 sync: self.framework_checkpoints(fid),
-                guard: update_guard(fid, tid, record),
+                guard: update_guard(fid, tid, record).map(CheckpointGuard::Update),
             });
         }
     }

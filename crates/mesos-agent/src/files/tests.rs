@@ -120,7 +120,7 @@ fn symlinks_out_of_the_sandbox_are_refused() {
 #[test]
 fn read_offset_and_length_semantics() {
     let f = fixture();
-    let file = f.run.join("stdout");
+    let file = f.roots.resolve(&path(&f, "/stdout")).unwrap();
     assert_eq!(
         read(&file, None, None).unwrap(),
         json!({"data": "", "offset": 10})
@@ -169,7 +169,7 @@ fn read_offset_and_length_semantics() {
         );
     }
     assert_eq!(
-        read(&f.run, Some("0"), None),
+        read(&f.roots.resolve(&path(&f, "")).unwrap(), Some("0"), None),
         Err(FilesError::BadRequest("Cannot read a directory.".into()))
     );
 }
@@ -179,6 +179,7 @@ fn reads_are_capped_at_sixteen_pages() {
     let f = fixture();
     let big = f.run.join("big");
     std::fs::write(&big, vec![b'a'; 200_000]).unwrap();
+    let big = f.roots.resolve(&path(&f, "/big")).unwrap();
     let v = read(&big, Some("0"), None).unwrap();
     assert_eq!(v["data"].as_str().unwrap().len(), MAX_READ as usize);
     let v = read(&big, Some("0"), Some("100000")).unwrap();
@@ -237,4 +238,40 @@ fn debug_lists_roots() {
     let d = f.roots.debug();
     assert!(d.get("/frameworks/f/executors/e/runs/latest").is_some());
     assert_eq!(d[f.run.display().to_string()], f.run.display().to_string());
+}
+
+/// Resolves `<run>/d/<rest>` with `d` a real directory, then (as a task
+/// racing the agent would) replaces `d` with a symlink to a directory
+/// outside the sandbox holding the same names: what was resolved must not
+/// be opened through the swapped-in symlink.
+fn resolve_then_swap_in_a_symlink(f: &Fixture, rest: &str) -> (Resolved, tempfile::TempDir) {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(outside.path().join("sub")).unwrap();
+    std::fs::write(outside.path().join("secret"), "host secret").unwrap();
+    std::fs::write(outside.path().join("sub/host-file"), "host").unwrap();
+    let d = f.run.join("d");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(d.join("secret"), "sandbox file").unwrap();
+    let resolved = f.roots.resolve(&path(f, &format!("/d/{rest}"))).unwrap();
+    std::fs::rename(&d, f.run.join("d-old")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &d).unwrap();
+    (resolved, outside)
+}
+
+#[test]
+fn a_read_through_a_component_swapped_for_a_symlink_after_resolve_is_refused() {
+    let f = fixture();
+    let (resolved, _outside) = resolve_then_swap_in_a_symlink(&f, "secret");
+    let r = read(&resolved, Some("0"), None);
+    assert!(matches!(r, Err(FilesError::Forbidden(_))), "{r:?}");
+    let r = open_regular(&resolved, "download").map(|_| ());
+    assert!(matches!(r, Err(FilesError::Forbidden(_))), "{r:?}");
+}
+
+#[test]
+fn browsing_through_a_component_swapped_for_a_symlink_after_resolve_is_refused() {
+    let f = fixture();
+    let (resolved, _outside) = resolve_then_swap_in_a_symlink(&f, "sub");
+    let r = browse(&resolved);
+    assert!(matches!(r, Err(FilesError::Forbidden(_))), "{r:?}");
 }

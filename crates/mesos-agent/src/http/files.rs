@@ -78,7 +78,7 @@ pub async fn read(shared: &Shared, query: &HashMap<String, String>) -> Result<Va
     let length = query.get("length").cloned();
     blocking(move || {
         let resolved = roots.resolve(&path)?;
-        files::read(&resolved.real, offset.as_deref(), length.as_deref())
+        files::read(&resolved, offset.as_deref(), length.as_deref())
     })
     .await
 }
@@ -94,9 +94,9 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let (roots, path) = (roots(shared), path_param(query)?);
     let (real, file, meta) = blocking(move || {
-        let real = roots.resolve(&path)?.real;
-        let (file, meta) = files::open_regular(&real, "download")?;
-        Ok((real, file, meta))
+        let resolved = roots.resolve(&path)?;
+        let (file, meta) = files::open_regular(&resolved, "download")?;
+        Ok((resolved.real, file, meta))
     })
     .await?;
     let name = real

@@ -11,7 +11,7 @@
 //! executor's update whose checkpoint failed is neither acknowledged nor
 //! forwarded ([`NotDurable`]); the core forgets it and the executor re-sends it.
 
-use crate::core::{Core, Effect, ExitInfo, UpdateGuard};
+use crate::core::{CheckpointGuard, Core, Effect, ExitInfo, UpdateGuard};
 use crate::error::ApiError;
 use crate::host::{Host, System};
 use crate::launcher::{self, LaunchSpec};
@@ -77,7 +77,8 @@ enum Job {
 
 /// Executor updates (task id, uuid) whose checkpoint failed and that were
 /// not written since: their ACKNOWLEDGED and forwards, including those
-/// queued before the core forgot them, are dropped.
+/// queued before the core forgot them, are dropped. Likewise tasks whose
+/// `task.info` failed (uuid empty): their LAUNCH events are dropped.
 #[derive(Default)]
 struct NotDurable(VecDeque<(String, String)>);
 
@@ -86,17 +87,32 @@ impl NotDurable {
         self.0.iter().any(|(t, u)| t == task_id && u == uuid)
     }
 
-    fn insert(&mut self, guard: &UpdateGuard) {
+    /// The key of a guard whose effects can be dropped, if any.
+    fn key(guard: &CheckpointGuard) -> Option<(String, String)> {
+        match guard {
+            CheckpointGuard::Update(UpdateGuard { task_id, uuid, .. }) => {
+                Some((task_id.value.clone(), uuid.clone()))
+            }
+            CheckpointGuard::Launch {
+                task_id: Some(task_id),
+                ..
+            } => Some((task_id.value.clone(), String::new())),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, guard: &CheckpointGuard) {
+        let Some(key) = Self::key(guard) else { return };
         if self.0.len() >= MAX_NOT_DURABLE {
             self.0.pop_front();
         }
-        let key = (guard.task_id.value.clone(), guard.uuid.clone());
         self.0.push_back(key);
     }
 
-    fn remove(&mut self, guard: &UpdateGuard) {
-        self.0
-            .retain(|(t, u)| !(*t == guard.task_id.value && *u == guard.uuid));
+    fn remove(&mut self, guard: &CheckpointGuard) {
+        if let Some(key) = Self::key(guard) {
+            self.0.retain(|k| *k != key);
+        }
     }
 }
 
@@ -220,6 +236,12 @@ impl Shared {
                     debug!(task = %ack.task_id, uuid = ack.uuid, "Not acknowledging an update that was not checkpointed");
                     return;
                 }
+                if let Some(launch) = &event.launch
+                    && not_durable.contains(&launch.task.task_id.value, "")
+                {
+                    debug!(task = %launch.task.task_id, "Not launching a task that was not checkpointed");
+                    return;
+                }
                 match self.lock().streams.get(&connection) {
                     Some(sender) => {
                         let _ = sender.send(*event);
@@ -231,6 +253,13 @@ impl Shared {
                 self.lock().streams.remove(&connection);
             }
             Effect::Launch(spec) => {
+                // A checkpoint it needs may have failed, or the launch been
+                // given up, since the effect was queued.
+                let (fid, eid, cid) = (&spec.framework_id, &spec.executor_id, &spec.container_id);
+                if !self.read(|c| c.wants_launch(fid, eid, cid)) {
+                    debug!(%fid, %eid, "Not launching an executor that is no longer wanted");
+                    return;
+                }
                 tokio::spawn(run_executor(self.clone(), *spec));
             }
             Effect::Destroy { pid } => {
@@ -261,12 +290,22 @@ impl Shared {
                             _ => "the writer panicked".into(),
                         };
                         warn!("Failed to checkpoint '{shown}': {error}");
-                        if let Some(guard) = guard {
-                            not_durable.insert(&guard);
-                            self.handle(|c| {
-                                c.update_not_checkpointed(&guard);
-                                Vec::new()
-                            });
+                        match guard {
+                            Some(CheckpointGuard::Update(update)) => {
+                                not_durable.insert(&CheckpointGuard::Update(update.clone()));
+                                self.handle(|c| {
+                                    c.update_not_checkpointed(&update);
+                                    Vec::new()
+                                });
+                            }
+                            Some(guard) => {
+                                not_durable.insert(&guard);
+                                let error = format!("could not write '{shown}': {error}");
+                                self.handle(|c| {
+                                    c.launch_not_checkpointed(&guard, &error, Instant::now())
+                                });
+                            }
+                            None => {}
                         }
                     }
                 }

@@ -20,15 +20,31 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A host whose `task.updates` appends fail while `failing` is set, and
 /// block while `stall` holds a receiver (each append waits for one message).
+/// Writes of the files named in `failing_files` always fail; `kill_tree`
+/// calls are recorded in `killed`.
 #[derive(Default)]
 struct FakeHost {
     failing: AtomicBool,
     stall: Mutex<Option<std_mpsc::Receiver<()>>>,
     entered: Mutex<Option<std_mpsc::Sender<()>>>,
+    failing_files: Mutex<Vec<&'static str>>,
+    killed: Mutex<Vec<u32>>,
+}
+
+impl FakeHost {
+    fn failing_files(files: &[&'static str]) -> Arc<FakeHost> {
+        let host = FakeHost::default();
+        *host.failing_files.lock().unwrap() = files.to_vec();
+        Arc::new(host)
+    }
 }
 
 impl Host for FakeHost {
     fn checkpoint(&self, path: &Path, _: &[u8], _: bool, _: bool) -> std::io::Result<()> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if self.failing_files.lock().unwrap().contains(&name) {
+            return Err(std::io::Error::other("injected: no space left on device"));
+        }
         if !path.ends_with("task.updates") {
             return Ok(());
         }
@@ -48,7 +64,9 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn kill_tree(&self, _: u32) {}
+    fn kill_tree(&self, pid: u32) {
+        self.killed.lock().unwrap().push(pid);
+    }
 
     fn kill_containers(&self, _: &[PathBuf]) {}
 }
@@ -64,8 +82,47 @@ fn eid() -> ExecutorID {
 /// A registered core of a checkpointing agent with custom executor `E` of
 /// checkpointing framework `F` launching task `T`.
 fn core_with_a_launching_executor() -> Core {
+    let mut core = registered_core();
+    core.handle_event(run_task("T"), Instant::now());
+    core
+}
+
+fn run_task(tid: &str) -> AgentEvent {
+    let framework_info = FrameworkInfo {
+        id: Some(fid()),
+        name: "fw".into(),
+        user: "u".into(),
+        checkpoint: true,
+        ..Default::default()
+    };
+    let task = TaskInfo {
+        name: tid.into(),
+        task_id: tid.into(),
+        executor: Some(ExecutorInfo {
+            executor_id: eid(),
+            command: Some(CommandInfo {
+                value: Some("true".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    AgentEvent::RunTask {
+        framework_info,
+        task,
+    }
+}
+
+/// A registered core of a checkpointing agent, nothing running.
+fn registered_core() -> Core {
+    registered_core_in(Path::new("/nonexistent-work-dir"))
+}
+
+/// Like [`registered_core`], with its sandboxes under `work_dir`.
+fn registered_core_in(work_dir: &Path) -> Core {
     let config = CoreConfig {
-        work_dir: PathBuf::from("/nonexistent-work-dir"),
+        work_dir: work_dir.to_path_buf(),
         launcher_dir: PathBuf::from("/nonexistent-launcher-dir"),
         ip: std::net::IpAddr::from([127, 0, 0, 1]),
         port: 5051,
@@ -91,33 +148,6 @@ fn core_with_a_launching_executor() -> Core {
         },
         now,
     );
-    let framework_info = FrameworkInfo {
-        id: Some(fid()),
-        name: "fw".into(),
-        user: "u".into(),
-        checkpoint: true,
-        ..Default::default()
-    };
-    let task = TaskInfo {
-        name: "T".into(),
-        task_id: "T".into(),
-        executor: Some(ExecutorInfo {
-            executor_id: eid(),
-            command: Some(CommandInfo {
-                value: Some("true".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    core.handle_event(
-        AgentEvent::RunTask {
-            framework_info,
-            task,
-        },
-        now,
-    );
     core
 }
 
@@ -125,6 +155,23 @@ struct Harness {
     shared: Arc<Shared>,
     master: UnboundedReceiver<AgentCall>,
     events: UnboundedReceiver<Event>,
+}
+
+/// `core` behind a runtime with `host`; the master's calls and an executor
+/// event channel that stays empty.
+fn harness(core: Core, host: Arc<dyn Host>) -> Harness {
+    let (calls_tx, master) = unbounded_channel();
+    let facts = Facts {
+        flags: BTreeMap::new(),
+        start_time: 0.0,
+        pid: "slave(1)@127.0.0.1:5051".into(),
+    };
+    let shared = Shared::with_host(core, facts, reqwest::Client::new(), calls_tx, host);
+    Harness {
+        shared,
+        master,
+        events: unbounded_channel().1,
+    }
 }
 
 /// The core above behind a runtime with `host`, and executor `E` subscribed.
@@ -178,6 +225,19 @@ impl Harness {
             .await
             .expect("an executor event in time")
             .expect("the executor stream is open")
+    }
+
+    /// The next status update sent to the master.
+    async fn next_master_update(&mut self) -> TaskStatus {
+        loop {
+            let call = tokio::time::timeout(DEADLINE, self.master.recv())
+                .await
+                .expect("a master call in time")
+                .expect("the master channel is open");
+            if let AgentCall::Update { status, .. } = call {
+                return status;
+            }
+        }
     }
 
     fn executor_update(&self, status: TaskStatus) {
@@ -305,6 +365,80 @@ async fn the_core_answers_while_a_checkpoint_write_is_stalled() {
     // Ordering still holds: the ACK comes after the write finished.
     let ack = h.next_event().await;
     assert_eq!(ack.kind, ExecutorEventType::ACKNOWLEDGED);
+}
+
+#[tokio::test]
+async fn a_task_whose_task_info_could_not_be_checkpointed_is_failed_not_launched() {
+    let host = FakeHost::failing_files(&["task.info"]);
+    let mut h = subscribed(host).await;
+    h.shared
+        .handle(|c| c.handle_event(run_task("T2"), Instant::now()));
+    // The failed write queues the task's failure while it is performed:
+    // once that is done, the marker goes behind it.
+    h.shared.drained().await;
+    let (events, calls) = h.drain_until_marker().await;
+    let launched: Vec<_> = events
+        .iter()
+        .filter_map(|e| e.launch.as_ref().map(|l| l.task.task_id.value.clone()))
+        .collect();
+    assert!(
+        launched.is_empty(),
+        "the executor got LAUNCH for a task whose task.info was not written: {launched:?}"
+    );
+    let failed: Vec<_> = calls
+        .iter()
+        .filter_map(|c| match c {
+            AgentCall::Update { status, .. } if status.task_id.value == "T2" => {
+                Some((status.state, status.message.clone().unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{calls:?}");
+    assert_eq!(failed[0].0, TaskState::TASK_FAILED, "{failed:?}");
+    assert!(failed[0].1.contains("checkpoint"), "{failed:?}");
+}
+
+#[tokio::test]
+async fn an_executor_whose_info_could_not_be_checkpointed_is_never_launched() {
+    for file in ["executor.info", "framework.info", "task.info"] {
+        let work_dir = tempfile::tempdir().unwrap();
+        let core = registered_core_in(work_dir.path());
+        let mut h = harness(core, FakeHost::failing_files(&[file]));
+        h.shared
+            .handle(|c| c.handle_event(run_task("T"), Instant::now()));
+        // Launched anyway, the executor (`true`) would run and exit and the
+        // task fail for that: it must fail for the checkpoint, first.
+        let status = h.next_master_update().await;
+        assert_eq!(status.state, TaskState::TASK_FAILED, "{file}: {status:?}");
+        let message = status.message.unwrap_or_default();
+        assert!(
+            message.contains("checkpoint") && message.contains(file),
+            "{file}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_executor_whose_pid_could_not_be_checkpointed_is_destroyed_and_its_tasks_fail() {
+    let host = FakeHost::failing_files(&["forked.pid"]);
+    let mut h = harness(core_with_a_launching_executor(), host.clone());
+    let cid = h.shared.read(|c| {
+        let fw = c.frameworks().next().unwrap();
+        fw.executors[&eid()].container_id.clone()
+    });
+    h.shared
+        .handle(|c| c.executor_launched(&fid(), &eid(), &cid, 4242, None));
+    let status = h.next_master_update().await;
+    assert_eq!(
+        (status.task_id.value.as_str(), status.state),
+        ("T", TaskState::TASK_FAILED),
+        "{status:?}"
+    );
+    let message = status.message.unwrap_or_default();
+    assert!(message.contains("forked.pid"), "{message}");
+    h.shared.drained().await;
+    assert_eq!(*host.killed.lock().unwrap(), [4242]);
 }
 
 #[test]
