@@ -136,7 +136,9 @@ async fn executor_api_status_updates_state_and_files() {
         cs.network_infos[0]["ip_addresses"][0]["ip_address"],
         "127.0.0.1"
     );
-    let executor_pid = cs.executor_pid.expect("executor pid");
+    // The fork is reported to the agent's core on its own path, so the
+    // first update may race it; the second (a round trip later) cannot.
+    let first_pid = cs.executor_pid;
     let (code, _) = s.call(json!({"type": "HEARTBEAT", "framework_id": {"value": "F1"}, "executor_id": {"value": "t1"}})).await;
     assert_eq!(code, 202);
 
@@ -152,6 +154,9 @@ async fn executor_api_status_updates_state_and_files() {
         (second.state, second.uuid.as_deref()),
         (TaskState::TASK_FINISHED, Some(UUID2))
     );
+    let executor_pid = first_pid
+        .or(second.container_status.and_then(|c| c.executor_pid))
+        .expect("executor pid");
 
     // State.
     let (code, state) = s.get("/slave(1)/state").await;
