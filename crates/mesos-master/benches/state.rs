@@ -2,19 +2,27 @@
 //! 100k completed tasks. The book is built through its own methods (agents
 //! re-registering with their tasks), no HTTP.
 //!
+//! * `direct`: the reference, how the endpoint rendered before snapshots,
+//!   all of it while the book was locked (tasks' cached JSON copied);
 //! * `snapshot`: what the endpoint does while the book is locked, with
 //!   every task's JSON already cached (a poller's steady state);
 //! * `snapshot_1k_tasks_changed`: the same after 1,000 tasks changed (their
 //!   JSON is rendered again under the lock);
 //! * `write`: what it does after the lock is released;
-//! * `render`: both, as one call.
+//! * `render`: both, as one call;
+//! * `snapshot_agents`, `snapshot_frameworks`: the parts of `snapshot`.
+//!
+//! mimalloc, as in the master's binary.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mesos_master::master::{Master, MasterConfig, TaskEntry, agents_registration};
-use mesos_master::state_json::StateSnapshot;
+use mesos_master::state_json::{AgentsSnapshot, FrameworksSnapshot, StateSnapshot};
 use mesos_types::agent_protocol::AgentTask;
 use mesos_types::*;
 use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Master {
     let info = MasterInfo {
@@ -74,6 +82,10 @@ fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Ma
             tx,
             0.0,
         );
+    }
+    // After every agent: an admission looks for its tasks among the
+    // completed ones, which would make building quadratic.
+    for a in 0..agents {
         for c in 0..completed_per_agent {
             let fid = &frameworks[(a + c) % frameworks.len()];
             let mut t = TaskEntry::new(
@@ -104,6 +116,9 @@ fn p11(c: &mut Criterion) {
     let mut m = book(10_000, 10, 10);
     let flags = Default::default();
     const SHAPE: &str = "10k_agents_100k_running_100k_completed";
+    g.bench_function(format!("direct_{SHAPE}"), |b| {
+        b.iter(|| mesos_master::state_json::direct::state(&m, &flags, None, false).len())
+    });
     g.bench_function(format!("render_{SHAPE}"), |b| {
         b.iter(|| mesos_master::state_json::state(&m, &flags, None).len())
     });
@@ -116,6 +131,12 @@ fn p11(c: &mut Criterion) {
             |s| s.write(&flags, None).len(),
             BatchSize::LargeInput,
         )
+    });
+    g.bench_function(format!("snapshot_agents_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| AgentsSnapshot::take(&m, None))
+    });
+    g.bench_function(format!("snapshot_frameworks_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| FrameworksSnapshot::take(&m, None))
     });
     let mut ids: Vec<_> = m
         .frameworks

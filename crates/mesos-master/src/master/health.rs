@@ -201,6 +201,7 @@ mod tests {
                 tasks: Default::default(),
                 offers: Default::default(),
                 last_seen,
+                rendered: Default::default(),
             },
         );
         m

@@ -1,6 +1,8 @@
 //! The views as they were rendered before snapshots: borrowing from the
-//! locked book and writing straight to bytes. Test-only, the reference the
-//! snapshot's output is compared with, byte for byte.
+//! locked book and writing straight to bytes, all while the lock is held.
+//! Not served: the reference the snapshots' output is compared with, byte
+//! for byte (tests, tasks rendered afresh), and the "before" of the P11
+//! benchmark (tasks' cached JSON copied, as the endpoint used to).
 
 use super::{
     BUILD_DATE, BUILD_TIME, BUILD_USER, RenderTask, ResMap, Seq, capability_names, labels,
@@ -12,13 +14,16 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
-/// A task rendered from scratch (no cache: the snapshot's cached JSON is
-/// compared with this).
-pub struct TaskView<'a>(pub &'a TaskEntry);
+/// A task: its cached JSON, or rendered afresh (`fresh`).
+pub struct TaskView<'a>(pub &'a TaskEntry, pub bool);
 
 impl Serialize for TaskView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        RenderTask(self.0, &ResMap::of(self.0.resources.iter())).serialize(s)
+        if self.1 {
+            RenderTask(self.0, &ResMap::of(self.0.resources.iter())).serialize(s)
+        } else {
+            super::RenderedTask::of(self.0).json().serialize(s)
+        }
     }
 }
 
@@ -26,11 +31,12 @@ impl Serialize for TaskView<'_> {
 pub struct FrameworkView<'a> {
     pub m: &'a Master,
     pub f: &'a FrameworkEntry,
+    pub fresh: bool,
 }
 
 impl Serialize for FrameworkView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (m, f) = (self.m, self.f);
+        let (m, f, fresh) = (self.m, self.f, self.fresh);
         let mut used = ResMap::of(
             f.tasks
                 .values()
@@ -84,11 +90,11 @@ impl Serialize for FrameworkView<'_> {
         } else {
             o.serialize_entry("role", f.info.role.as_deref().unwrap_or("*"))?;
         }
-        o.serialize_entry("tasks", &Seq(tasks.iter().map(|t| TaskView(t))))?;
+        o.serialize_entry("tasks", &Seq(tasks.iter().map(|t| TaskView(t, fresh))))?;
         o.serialize_entry("unreachable_tasks", &[(); 0])?;
         o.serialize_entry(
             "completed_tasks",
-            &Seq(f.completed_tasks.iter().map(TaskView)),
+            &Seq(f.completed_tasks.iter().map(|t| TaskView(t, fresh))),
         )?;
         let offer_views: Vec<Json> = offers
             .iter()
@@ -175,7 +181,12 @@ impl Serialize for AgentView<'_> {
 }
 
 /// `/master/state` (spec 6.2), serialized to bytes.
-pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
+pub fn state(
+    m: &Master,
+    flags: &BTreeMap<String, String>,
+    cluster: Option<&str>,
+    fresh: bool,
+) -> Vec<u8> {
     let mut agents: Vec<&AgentEntry> = m.agents.values().collect();
     agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut fws: Vec<&FrameworkEntry> = m.frameworks.values().collect();
@@ -218,14 +229,14 @@ pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>
         o.serialize_entry("recovered_slaves", &recovered)?;
         o.serialize_entry(
             "frameworks",
-            &Seq(fws.iter().map(|f| FrameworkView { m, f })),
+            &Seq(fws.iter().map(|f| FrameworkView { m, f, fresh })),
         )?;
         o.serialize_entry(
             "completed_frameworks",
             &Seq(m
                 .completed_frameworks
                 .iter()
-                .map(|f| FrameworkView { m, f })),
+                .map(|f| FrameworkView { m, f, fresh })),
         )?;
         o.serialize_entry("orphan_tasks", &[(); 0])?;
         o.serialize_entry("unregistered_frameworks", &[(); 0])?;
@@ -263,20 +274,20 @@ fn to_bytes(v: &impl Serialize) -> Vec<u8> {
 }
 
 /// `/master/frameworks?framework_id=`.
-pub fn frameworks(m: &Master, only: Option<&str>) -> Vec<u8> {
+pub fn frameworks(m: &Master, only: Option<&str>, fresh: bool) -> Vec<u8> {
     let keep = |id: &str| only.is_none_or(|f| f == id);
     to_bytes(&FrameworksBody {
         frameworks: m
             .frameworks
             .values()
             .filter(|f| keep(&f.id.value))
-            .map(|f| FrameworkView { m, f })
+            .map(|f| FrameworkView { m, f, fresh })
             .collect(),
         completed_frameworks: m
             .completed_frameworks
             .iter()
             .filter(|f| keep(&f.id.value))
-            .map(|f| FrameworkView { m, f })
+            .map(|f| FrameworkView { m, f, fresh })
             .collect(),
         unregistered_frameworks: [],
     })
@@ -297,7 +308,7 @@ pub fn agents(m: &Master, only: Option<&str>) -> Vec<u8> {
 }
 
 /// `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`.
-pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
+pub fn tasks(m: &Master, q: &BTreeMap<String, String>, fresh: bool) -> Result<Vec<u8>, String> {
     let limit: usize = q
         .get("limit")
         .map(|v| v.parse().map_err(|_| format!("invalid limit '{v}'")))
@@ -342,7 +353,7 @@ pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Vec<u8>, String
             .into_iter()
             .skip(offset)
             .take(limit)
-            .map(TaskView)
+            .map(|t| TaskView(t, fresh))
             .collect(),
     }))
 }

@@ -14,13 +14,17 @@
 mod serve;
 mod snapshot;
 
-#[cfg(test)]
-mod direct;
+/// The views as they were rendered before snapshots (under the lock):
+/// the reference for tests and for the P11 benchmark.
+#[doc(hidden)]
+pub mod direct;
 #[cfg(test)]
 mod tests;
 
 pub use serve::{serve_agents, serve_frameworks, serve_state, serve_tasks};
-pub use snapshot::{AgentsSnapshot, FrameworksSnapshot, StateSnapshot, TasksQuery, TasksSnapshot};
+pub use snapshot::{
+    AgentsSnapshot, FrameworksSnapshot, RenderedAgent, StateSnapshot, TasksQuery, TasksSnapshot,
+};
 
 use crate::master::{Master, TaskEntry};
 use mesos_types::task_state::is_terminal;
@@ -28,6 +32,7 @@ use mesos_types::values::{Ranges, from_milli, to_milli};
 use mesos_types::*;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -212,7 +217,7 @@ impl Serialize for StatusView<'_> {
 /// so that a snapshot holds the task by reference and nothing else.
 #[derive(Debug)]
 pub struct RenderedTask {
-    json: Box<str>,
+    json: Box<RawValue>,
     /// End of the id's JSON string in `json`, which starts `{"id":"`.
     id_end: u32,
     /// Time of the first status, the order of `/tasks`.
@@ -233,10 +238,13 @@ impl RenderedTask {
 
     fn render(t: &TaskEntry) -> RenderedTask {
         let res = ResMap::of(t.resources.iter());
-        let json = serde_json::to_string(&RenderTask(t, &res)).unwrap_or_else(|e| {
-            tracing::error!(task = %t.info.task_id, "rendering a task failed: {e}");
-            format!("{{\"id\":{}}}", Json::String(t.info.task_id.value.clone()))
-        });
+        let json = serde_json::to_string(&RenderTask(t, &res))
+            .and_then(RawValue::from_string)
+            .unwrap_or_else(|e| {
+                tracing::error!(task = %t.info.task_id, "rendering a task failed: {e}");
+                let id = Json::String(t.info.task_id.value.clone());
+                RawValue::from_string(format!("{{\"id\":{id}}}")).unwrap_or_default()
+            });
         let id = &t.info.task_id.value;
         let quoted = if id.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
             Json::String(id.clone()).to_string().len()
@@ -244,7 +252,7 @@ impl RenderedTask {
             id.len() + 2
         };
         RenderedTask {
-            json: json.into_boxed_str(),
+            json,
             id_end: (ID_START + quoted) as u32,
             first_status: t
                 .statuses
@@ -255,14 +263,13 @@ impl RenderedTask {
         }
     }
 
-    pub fn json(&self) -> &str {
+    pub fn json(&self) -> &RawValue {
         &self.json
     }
 
     /// The task id, as rendered.
     pub fn id(&self) -> Cow<'_, str> {
-        let quoted = self
-            .json
+        let quoted = (self.json.get())
             .get(ID_START..self.id_end as usize)
             .unwrap_or("\"\"");
         if quoted.contains('\\') {

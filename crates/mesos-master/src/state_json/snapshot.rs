@@ -66,31 +66,104 @@ impl<'a> Obj<'a> {
         out.push(b']');
     }
 
+    /// Entries already written (`"k":v,...`, no braces).
+    fn raw(&mut self, entries: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(entries.as_bytes());
+    }
+
     fn end(self) {
         self.out.push(b'}');
     }
 }
 
 fn raw_task(out: &mut Vec<u8>, t: &Arc<RenderedTask>) {
-    out.extend_from_slice(t.json().as_bytes());
+    out.extend_from_slice(t.json().get().as_bytes());
+}
+
+/// What state shows of an agent that only changes with the agent itself
+/// (kept in [`AgentEntry::rendered`] until [`AgentEntry::changed`]): the
+/// JSON around the allocator's part, and the total that part needs.
+#[derive(Debug)]
+pub struct RenderedAgent {
+    id: AgentID,
+    total: Resources,
+    /// `"id":...` to `"resources":{...}`.
+    head: Box<str>,
+    /// `"reserved_resources":...,"unreserved_resources":...`.
+    reserved: Box<str>,
+    /// `"version":...,"capabilities":[...]`.
+    tail: Box<str>,
+}
+
+impl RenderedAgent {
+    fn of(a: &AgentEntry) -> Arc<RenderedAgent> {
+        a.rendered
+            .get_or_init(|| Arc::new(RenderedAgent::render(a)))
+            .clone()
+    }
+
+    fn render(a: &AgentEntry) -> RenderedAgent {
+        /// The entries `f` writes, without the braces.
+        fn entries(f: impl FnOnce(&mut Obj)) -> Box<str> {
+            let mut out = Vec::new();
+            let mut o = Obj::new(&mut out);
+            f(&mut o);
+            let text = String::from_utf8(out).unwrap_or_default();
+            text.get(1..).unwrap_or("").into()
+        }
+        let attrs: Map<String, Json> = a
+            .info
+            .attributes
+            .iter()
+            .map(|x| (x.name.clone(), x.json_value()))
+            .collect();
+        let mut reserved: BTreeMap<&str, ResMap> = BTreeMap::new();
+        for r in a.total.iter().filter(|r| !r.is_unreserved()) {
+            reserved.entry(r.reservation_role()).or_default().add(r);
+        }
+        let unreserved = ResMap::of(a.total.iter().filter(|r| r.is_unreserved()));
+        RenderedAgent {
+            id: a.id.clone(),
+            total: a.total.clone(),
+            head: entries(|o| {
+                o.entry("id", &a.id.value);
+                o.entry("hostname", &a.info.hostname);
+                o.entry("port", &a.info.port);
+                o.entry("attributes", &attrs);
+                o.entry("pid", &a.pid());
+                o.entry("registered_time", &a.registered_time);
+                if let Some(t) = a.reregistered_time {
+                    o.entry("reregistered_time", &t);
+                }
+                o.entry("resources", &ResMap::of(a.total.iter()));
+            }),
+            reserved: entries(|o| {
+                o.entry("reserved_resources", &reserved);
+                o.entry("unreserved_resources", &unreserved);
+            }),
+            tail: entries(|o| {
+                o.entry("version", &a.version);
+                o.entry(
+                    "capabilities",
+                    &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+                );
+            }),
+        }
+    }
 }
 
 /// An agent as `/slaves` and state show it (spec 6.3).
 struct AgentSnap {
-    id: AgentID,
-    hostname: String,
-    port: i32,
-    attributes: Vec<Attribute>,
-    pid: String,
-    registered_time: f64,
-    reregistered_time: Option<f64>,
-    total: Resources,
+    rendered: Arc<RenderedAgent>,
     /// Free, as the allocator keeps it (incrementally, so used = total -
     /// free - offered needs no walk over the agent's tasks).
     free: Resources,
     offered: Resources,
     active: bool,
-    version: String,
 }
 
 impl AgentSnap {
@@ -100,57 +173,28 @@ impl AgentSnap {
             offered.add(&o.resources.unallocated());
         }
         AgentSnap {
-            id: a.id.clone(),
-            hostname: a.info.hostname.clone(),
-            port: a.info.port,
-            attributes: a.info.attributes.clone(),
-            pid: a.pid(),
-            registered_time: a.registered_time,
-            reregistered_time: a.reregistered_time,
-            total: a.total.clone(),
+            rendered: RenderedAgent::of(a),
             free: m.allocator.available(&a.id).unwrap_or_default(),
             offered,
             active: a.connected(),
-            version: a.version.clone(),
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
-        let used = ResMap::of(self.total.minus(&self.free).minus(&self.offered).iter());
-        let offered = ResMap::of(self.offered.iter());
-        let mut reserved: BTreeMap<&str, ResMap> = BTreeMap::new();
-        for r in self.total.iter().filter(|r| !r.is_unreserved()) {
-            reserved.entry(r.reservation_role()).or_default().add(r);
-        }
-        let unreserved = ResMap::of(self.total.iter().filter(|r| r.is_unreserved()));
-        let attrs: Map<String, Json> = self
-            .attributes
-            .iter()
-            .map(|x| (x.name.clone(), x.json_value()))
-            .collect();
+    fn id(&self) -> &AgentID {
+        &self.rendered.id
+    }
 
+    fn write(&self, out: &mut Vec<u8>) {
+        let r = &self.rendered;
+        let used = ResMap::of(r.total.minus(&self.free).minus(&self.offered).iter());
         let mut o = Obj::new(out);
-        o.entry("id", &self.id.value);
-        o.entry("hostname", &self.hostname);
-        o.entry("port", &self.port);
-        o.entry("attributes", &attrs);
-        o.entry("pid", &self.pid);
-        o.entry("registered_time", &self.registered_time);
-        if let Some(t) = self.reregistered_time {
-            o.entry("reregistered_time", &t);
-        }
-        o.entry("resources", &ResMap::of(self.total.iter()));
+        o.raw(&r.head);
         o.entry("used_resources", &used);
-        o.entry("offered_resources", &offered);
-        o.entry("reserved_resources", &reserved);
-        o.entry("unreserved_resources", &unreserved);
+        o.entry("offered_resources", &ResMap::of(self.offered.iter()));
+        o.raw(&r.reserved);
         o.entry("active", &self.active);
         o.entry("deactivated", &false);
-        o.entry("version", &self.version);
-        o.entry(
-            "capabilities",
-            &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-        );
+        o.raw(&r.tail);
         o.end();
     }
 }
@@ -335,7 +379,7 @@ impl StateSnapshot {
     }
 
     pub fn write(mut self, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
-        self.agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.agents.sort_unstable_by(|a, b| a.id().cmp(b.id()));
         self.frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         for f in self
             .frameworks
