@@ -184,6 +184,12 @@ impl AgentSnap {
         &self.rendered.id
     }
 
+    /// About the length of its JSON.
+    fn size_hint(&self) -> usize {
+        let r = &self.rendered;
+        r.head.len() + r.reserved.len() + r.tail.len() + 512
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         let r = &self.rendered;
         let used = ResMap::of(r.total.minus(&self.free).minus(&self.offered).iter());
@@ -267,6 +273,15 @@ impl FrameworkSnap {
                 })
                 .collect(),
         }
+    }
+
+    /// About the length of its JSON.
+    fn size_hint(&self) -> usize {
+        let tasks: usize = (self.tasks.iter().map(|(t, _)| t))
+            .chain(&self.completed)
+            .map(|t| t.json().get().len() + 1)
+            .sum();
+        tasks + 512 * (self.offers.len() + self.executors.len()) + 4096
     }
 
     /// Live tasks are shown ordered by id.
@@ -397,7 +412,15 @@ impl StateSnapshot {
             .map(|id| json!({"id": id.value}))
             .collect();
 
-        let mut out = Vec::with_capacity(1 << 20);
+        // Sized up front: growing an 80 MiB buffer by doubling copies it
+        // about twice over.
+        let size = 64 * 1024
+            + self.agents.iter().map(AgentSnap::size_hint).sum::<usize>()
+            + (self.frameworks.iter())
+                .chain(&self.completed_frameworks)
+                .map(FrameworkSnap::size_hint)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(size);
         let mut o = Obj::new(&mut out);
         o.entry("version", MESOS_VERSION);
         o.entry("build_date", super::BUILD_DATE);
@@ -465,7 +488,11 @@ impl FrameworksSnapshot {
         for f in self.frameworks.iter_mut().chain(&mut self.completed) {
             f.sort_tasks();
         }
-        let mut out = Vec::new();
+        let size = (self.frameworks.iter())
+            .chain(&self.completed)
+            .map(FrameworkSnap::size_hint)
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(size + 1024);
         let mut o = Obj::new(&mut out);
         o.array("frameworks", &self.frameworks, |out, f| f.write(out));
         o.array("completed_frameworks", &self.completed, |out, f| {
