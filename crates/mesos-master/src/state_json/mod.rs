@@ -220,6 +220,8 @@ pub struct RenderedTask {
     json: Box<RawValue>,
     /// End of the id's JSON string in `json`, which starts `{"id":"`.
     id_end: u32,
+    /// Whether the id has characters JSON escapes.
+    escaped: bool,
     /// Time of the first status, the order of `/tasks`.
     first_status: f64,
     res: TaskRes,
@@ -246,7 +248,8 @@ impl RenderedTask {
                 RawValue::from_string(format!("{{\"id\":{id}}}")).unwrap_or_default()
             });
         let id = &t.info.task_id.value;
-        let quoted = if id.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        let escaped = id.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+        let quoted = if escaped {
             Json::String(id.clone()).to_string().len()
         } else {
             id.len() + 2
@@ -254,6 +257,7 @@ impl RenderedTask {
         RenderedTask {
             json,
             id_end: (ID_START + quoted) as u32,
+            escaped,
             first_status: t
                 .statuses
                 .first()
@@ -272,7 +276,7 @@ impl RenderedTask {
         let quoted = (self.json.get())
             .get(ID_START..self.id_end as usize)
             .unwrap_or("\"\"");
-        if quoted.contains('\\') {
+        if self.escaped {
             Cow::Owned(serde_json::from_str(quoted).unwrap_or_default())
         } else {
             Cow::Borrowed(quoted.get(1..quoted.len() - 1).unwrap_or(""))
