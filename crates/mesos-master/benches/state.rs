@@ -1,12 +1,28 @@
-//! P11 (master side): time to render `/master/state` for 10k agents with
-//! 100k running and 100k completed tasks. The book is built through its own
-//! methods (agents re-registering with their tasks), no HTTP.
+//! P11 (master side): `/master/state` for 10k agents with 100k running and
+//! 100k completed tasks. The book is built through its own methods (agents
+//! re-registering with their tasks), no HTTP.
+//!
+//! * `direct`: the reference, how the endpoint rendered before snapshots,
+//!   all of it while the book was locked (tasks' cached JSON copied);
+//! * `snapshot`: what the endpoint does while the book is locked, with
+//!   every task's JSON already cached (a poller's steady state);
+//! * `snapshot_1k_tasks_changed`: the same after 1,000 tasks changed (their
+//!   JSON is rendered again under the lock);
+//! * `write`: what it does after the lock is released;
+//! * `render`: both, as one call;
+//! * `snapshot_agents`, `snapshot_frameworks`: the parts of `snapshot`.
+//!
+//! mimalloc, as in the master's binary.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mesos_master::master::{Master, MasterConfig, TaskEntry, agents_registration};
+use mesos_master::state_json::{AgentsSnapshot, FrameworksSnapshot, StateSnapshot};
 use mesos_types::agent_protocol::AgentTask;
 use mesos_types::*;
 use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Master {
     let info = MasterInfo {
@@ -74,6 +90,10 @@ fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Ma
             tx,
             0.0,
         );
+    }
+    // After every agent: an admission looks for its tasks among the
+    // completed ones, which would make building quadratic.
+    for a in 0..agents {
         for c in 0..completed_per_agent {
             let fid = &frameworks[(a + c) % frameworks.len()];
             let mut t = TaskEntry::new(
@@ -101,10 +121,55 @@ fn book(agents: usize, tasks_per_agent: usize, completed_per_agent: usize) -> Ma
 fn p11(c: &mut Criterion) {
     let mut g = c.benchmark_group("p11_state");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    let m = book(10_000, 10, 10);
+    let mut m = book(10_000, 10, 10);
     let flags = Default::default();
-    g.bench_function("render_10k_agents_100k_running_100k_completed", |b| {
+    const SHAPE: &str = "10k_agents_100k_running_100k_completed";
+    g.bench_function(format!("direct_{SHAPE}"), |b| {
+        b.iter(|| mesos_master::state_json::direct::state(&m, &flags, None, false).len())
+    });
+    g.bench_function(format!("render_{SHAPE}"), |b| {
         b.iter(|| mesos_master::state_json::state(&m, &flags, None).len())
+    });
+    g.bench_function(format!("snapshot_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| StateSnapshot::take(&m))
+    });
+    g.bench_function(format!("write_{SHAPE}"), |b| {
+        b.iter_batched(
+            || StateSnapshot::take(&m),
+            |s| s.write(&flags, None).len(),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function(format!("snapshot_agents_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| AgentsSnapshot::take(&m, None))
+    });
+    g.bench_function(format!("snapshot_frameworks_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| FrameworksSnapshot::take(&m, None))
+    });
+    let mut ids: Vec<_> = m
+        .frameworks
+        .values()
+        .flat_map(|f| f.tasks.keys().map(|t| (f.id.clone(), t.clone())))
+        .collect();
+    ids.sort();
+    g.bench_function(format!("snapshot_1k_tasks_changed_{SHAPE}"), |b| {
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                for (fid, tid) in ids.iter().cycle().skip(next).take(1000) {
+                    if let Some(t) = m.frameworks.get_mut(fid).and_then(|f| f.tasks.get_mut(tid)) {
+                        t.changed();
+                    }
+                }
+                next = (next + 1000) % ids.len();
+                let start = std::time::Instant::now();
+                let s = StateSnapshot::take(&m);
+                spent += start.elapsed();
+                drop(s);
+            }
+            spent
+        })
     });
     g.finish();
 }

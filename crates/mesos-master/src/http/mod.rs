@@ -62,23 +62,25 @@ async fn dispatch(
         "/health" => return StatusCode::OK.into_response(),
         "/version" => get_only(&method).map(|_| to_vec(&state_json::version())),
         "/flags" => get_only(&method).map(|_| to_vec(&json!({"flags": shared.effective_flags}))),
-        "/state" | "/state.json" => get_only(&method).map(|_| {
-            shared.read(|m| {
-                state_json::state(m, &shared.effective_flags, shared.flags.cluster.as_deref())
-            })
-        }),
-        "/frameworks" => get_only(&method).map(|_| {
-            shared
-                .read(|m| state_json::frameworks(m, query.get("framework_id").map(String::as_str)))
-        }),
-        "/slaves" => get_only(&method).map(|_| {
-            shared.read(|m| state_json::agents(m, query.get("slave_id").map(String::as_str)))
-        }),
-        "/tasks" | "/tasks.json" => get_only(&method).and_then(|_| {
-            shared
-                .read(|m| state_json::tasks(m, &query))
-                .map_err(ApiError::BadRequest)
-        }),
+        // Snapshot under the lock, written outside it (state_json::serve).
+        "/state" | "/state.json" => match get_only(&method) {
+            Ok(()) => return state_json::serve_state(&shared, jsonp.as_deref()).await,
+            Err(e) => Err(e),
+        },
+        "/frameworks" => match get_only(&method) {
+            Ok(()) => {
+                state_json::serve_frameworks(&shared, query.get("framework_id").cloned()).await
+            }
+            Err(e) => Err(e),
+        },
+        "/slaves" => match get_only(&method) {
+            Ok(()) => state_json::serve_agents(&shared, query.get("slave_id").cloned()).await,
+            Err(e) => Err(e),
+        },
+        "/tasks" | "/tasks.json" => match get_only(&method) {
+            Ok(()) => state_json::serve_tasks(&shared, &query).await,
+            Err(e) => Err(e),
+        },
         "/metrics/snapshot" => get_only(&method)
             .map(|_| to_vec(&shared.read(|m| state_json::metrics(m, crate::master::now_secs())))),
         "/redirect" => {

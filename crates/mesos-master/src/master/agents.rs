@@ -22,9 +22,17 @@ pub struct AgentEntry {
     pub offers: HashSet<OfferID>,
     /// Last time the agent registered, answered a PING or called.
     pub last_seen: f64,
+    /// What `/master/state` shows of the agent that is not the allocator's
+    /// (all but used/offered/active), until [`AgentEntry::changed`].
+    pub rendered: std::sync::OnceLock<std::sync::Arc<crate::state_json::RenderedAgent>>,
 }
 
 impl AgentEntry {
+    /// Must follow every change of id, info, ip, version, total or times.
+    pub fn changed(&mut self) {
+        self.rendered = Default::default();
+    }
+
     pub fn pid(&self) -> String {
         format!("slave(1)@{}:{}", self.ip, self.info.port)
     }
@@ -120,6 +128,7 @@ impl Master {
             agent.last_seen = now;
             agent.version = reg.version;
             agent.ip = reg.ip;
+            agent.changed();
             self.counters.agent_reregistrations += 1;
             // Tasks we believe run there but the agent no longer reports
             // (a launch lost with the old connection, a restart without
@@ -165,6 +174,7 @@ impl Master {
                 tasks: HashSet::new(),
                 offers: HashSet::new(),
                 last_seen: now,
+                rendered: Default::default(),
             };
             // Frameworks the agent runs tasks of, as it reports them: one
             // this master does not know yet (it restarted) is booked with

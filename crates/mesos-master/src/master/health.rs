@@ -223,6 +223,7 @@ mod tests {
                 tasks: Default::default(),
                 offers: Default::default(),
                 last_seen,
+                rendered: Default::default(),
             },
         );
         m

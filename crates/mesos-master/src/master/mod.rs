@@ -107,9 +107,9 @@ pub struct TaskEntry {
     pub resources: Resources,
     pub resources_released: bool,
     pub user: Option<String>,
-    /// This task's legacy JSON, rendered once and reused by `/master/state`
-    /// until the task changes (see [`TaskEntry::changed`]).
-    pub rendered: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+    /// This task's legacy JSON, rendered once and shared by `/master/state`
+    /// snapshots until the task changes (see [`TaskEntry::changed`]).
+    pub rendered: std::sync::OnceLock<std::sync::Arc<crate::state_json::RenderedTask>>,
 }
 
 impl TaskEntry {

@@ -1,253 +1,42 @@
-//! The legacy JSON views of the master: `/master/state`, `/frameworks`,
-//! `/slaves`, `/tasks` and `/metrics/snapshot` (spec 6.1-6.7).
-//!
-//! Field names follow Mesos's `src/common/http.cpp`. The big views are
-//! `Serialize` types that borrow from the book and are written straight to
-//! bytes: no intermediate JSON tree and no copies of tasks or resources,
-//! because `/master/state` at 10k agents and 200k tasks is rendered while
-//! the book is locked (P11).
+//! The views as they were rendered before snapshots: borrowing from the
+//! locked book and writing straight to bytes, all while the lock is held.
+//! Not served: the reference the snapshots' output is compared with, byte
+//! for byte (tests, tasks rendered afresh), and the "before" of the P11
+//! benchmark (tasks' cached JSON copied, as the endpoint used to).
 
+use super::{
+    BUILD_DATE, BUILD_TIME, BUILD_USER, RenderTask, ResMap, Seq, capability_names, labels,
+};
 use crate::master::{AgentEntry, FrameworkEntry, Master, TaskEntry};
-use mesos_types::task_state::is_terminal;
-use mesos_types::values::{Ranges, from_milli, to_milli};
 use mesos_types::*;
 use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value as Json, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-/// Build facts reported by `/version` and state.
-pub const BUILD_DATE: &str = "2026-11-21 00:00:00";
-pub const BUILD_TIME: f64 = 1_795_219_200.0;
-pub const BUILD_USER: &str = "rust";
-
-pub fn version() -> Json {
-    json!({"version": MESOS_VERSION, "build_date": BUILD_DATE, "build_time": BUILD_TIME, "build_user": BUILD_USER})
-}
-
-/// The legacy resource map, accumulated from borrowed resources: always
-/// `cpus`, `gpus`, `mem`, `disk`; other scalars by name; ranges as
-/// `"[a-b, c-d]"`; sets as `"{a, b}"`; revocable ones under `<name>_revocable`.
-#[derive(Debug, Default)]
-pub struct ResMap {
-    standard: [i64; 4],
-    scalars: BTreeMap<String, i64>,
-    ranges: BTreeMap<String, Ranges>,
-    sets: BTreeMap<String, BTreeSet<String>>,
-}
-
-const STANDARD: [&str; 4] = ["cpus", "gpus", "mem", "disk"];
-
-impl ResMap {
-    pub fn of<'a>(items: impl IntoIterator<Item = &'a Resource>) -> ResMap {
-        let mut m = ResMap::default();
-        m.extend(items);
-        m
-    }
-
-    pub fn extend<'a>(&mut self, items: impl IntoIterator<Item = &'a Resource>) {
-        for r in items {
-            self.add(r);
-        }
-    }
-
-    fn add(&mut self, r: &Resource) {
-        let revocable = r.revocable.is_some();
-        match r.kind {
-            ValueType::SCALAR => {
-                let v = to_milli(r.scalar.unwrap_or_default().value);
-                match STANDARD.iter().position(|n| *n == r.name) {
-                    Some(i) if !revocable => self.standard[i] += v,
-                    _ => *self.scalars.entry(key(r, revocable)).or_default() += v,
-                }
-            }
-            ValueType::RANGES => {
-                let e = self.ranges.entry(key(r, revocable)).or_default();
-                *e = e.add(r.ranges.as_ref().unwrap_or(&Ranges::default()));
-            }
-            ValueType::SET => {
-                self.sets
-                    .entry(key(r, revocable))
-                    .or_default()
-                    .extend(r.set.iter().flat_map(|s| s.item.iter().cloned()));
-            }
-            ValueType::TEXT => {}
-        }
-    }
-
-    pub fn merge(&mut self, other: &ResMap) {
-        for i in 0..4 {
-            self.standard[i] += other.standard[i];
-        }
-        for (k, v) in &other.scalars {
-            *self.scalars.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.ranges {
-            let e = self.ranges.entry(k.clone()).or_default();
-            *e = e.add(v);
-        }
-        for (k, v) in &other.sets {
-            self.sets
-                .entry(k.clone())
-                .or_default()
-                .extend(v.iter().cloned());
-        }
-    }
-}
-
-fn key(r: &Resource, revocable: bool) -> String {
-    if revocable {
-        format!("{}_revocable", r.name)
-    } else {
-        r.name.clone()
-    }
-}
-
-impl Serialize for ResMap {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        for (i, n) in STANDARD.iter().enumerate() {
-            m.serialize_entry(n, &from_milli(self.standard[i]))?;
-        }
-        for (k, v) in &self.scalars {
-            m.serialize_entry(k, &from_milli(*v))?;
-        }
-        for (k, v) in &self.ranges {
-            m.serialize_entry(k, &v.render())?;
-        }
-        for (k, v) in &self.sets {
-            m.serialize_entry(
-                k,
-                &format!("{{{}}}", v.iter().cloned().collect::<Vec<_>>().join(", ")),
-            )?;
-        }
-        m.end()
-    }
-}
-
-/// `labels` as the legacy endpoints show them: the array inside `Labels`.
-fn labels(v: &Json) -> &Json {
-    v.get("labels").unwrap_or(v)
-}
-
-struct StatusView<'a>(&'a TaskStatus);
-
-impl Serialize for StatusView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let st = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("state", st.state.as_str())?;
-        m.serialize_entry("timestamp", &st.timestamp.unwrap_or(0.0))?;
-        if let Some(c) = &st.container_status {
-            m.serialize_entry("container_status", c)?;
-        }
-        if let Some(h) = st.healthy {
-            m.serialize_entry("healthy", &h)?;
-        }
-        if let Some(l) = &st.labels {
-            m.serialize_entry("labels", labels(l))?;
-        }
-        m.end()
-    }
-}
-
-/// A task in the legacy format (spec 6.5), from its cached rendering.
-pub struct TaskView<'a>(pub &'a TaskEntry);
+/// A task: its cached JSON, or rendered afresh (`fresh`).
+pub struct TaskView<'a>(pub &'a TaskEntry, pub bool);
 
 impl Serialize for TaskView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.0;
-        match t.rendered.get() {
-            Some(raw) => raw.serialize(s),
-            None => {
-                let raw = serde_json::to_string(&RenderTask(t))
-                    .ok()
-                    .and_then(|json| serde_json::value::RawValue::from_string(json).ok());
-                match raw {
-                    Some(raw) => t.rendered.get_or_init(|| raw).serialize(s),
-                    None => RenderTask(t).serialize(s),
-                }
-            }
+        if self.1 {
+            RenderTask(self.0, &ResMap::of(self.0.resources.iter())).serialize(s)
+        } else {
+            super::RenderedTask::of(self.0).json().serialize(s)
         }
     }
-}
-
-/// Renders a task from scratch.
-struct RenderTask<'a>(&'a TaskEntry);
-
-impl Serialize for RenderTask<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &t.info.task_id.value)?;
-        m.serialize_entry("name", &t.info.name)?;
-        m.serialize_entry("framework_id", &t.framework_id.value)?;
-        m.serialize_entry(
-            "executor_id",
-            t.info
-                .executor
-                .as_ref()
-                .map(|e| e.executor_id.value.as_str())
-                .unwrap_or(""),
-        )?;
-        m.serialize_entry("slave_id", &t.agent_id.value)?;
-        m.serialize_entry("state", t.state.as_str())?;
-        m.serialize_entry("resources", &ResMap::of(t.resources.iter()))?;
-        m.serialize_entry("role", &t.role)?;
-        m.serialize_entry("statuses", &Seq(t.statuses.iter().map(StatusView)))?;
-        if let Some(u) = &t.user {
-            m.serialize_entry("user", u)?;
-        }
-        if let Some(l) = &t.info.labels {
-            m.serialize_entry("labels", labels(l))?;
-        }
-        for (k, v) in [
-            ("discovery", &t.info.discovery),
-            ("container", &t.info.container),
-            ("health_check", &t.info.health_check),
-        ] {
-            if let Some(v) = v {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        m.end()
-    }
-}
-
-/// Serializes an iterator as a JSON array without collecting it.
-struct Seq<I>(I);
-
-impl<I> Serialize for Seq<I>
-where
-    I: Iterator + Clone,
-    I::Item: Serialize,
-{
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        for x in self.0.clone() {
-            seq.serialize_element(&x)?;
-        }
-        seq.end()
-    }
-}
-
-fn capability_names(info: &FrameworkInfo) -> Vec<&'static str> {
-    info.capabilities
-        .iter()
-        .filter_map(|c| c.kind)
-        .map(|k| k.as_str())
-        .collect()
 }
 
 /// A framework (spec 6.4).
 pub struct FrameworkView<'a> {
     pub m: &'a Master,
     pub f: &'a FrameworkEntry,
+    pub fresh: bool,
 }
 
 impl Serialize for FrameworkView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (m, f) = (self.m, self.f);
+        let (m, f, fresh) = (self.m, self.f, self.fresh);
         let mut used = ResMap::of(
             f.tasks
                 .values()
@@ -301,11 +90,11 @@ impl Serialize for FrameworkView<'_> {
         } else {
             o.serialize_entry("role", f.info.role.as_deref().unwrap_or("*"))?;
         }
-        o.serialize_entry("tasks", &Seq(tasks.iter().map(|t| TaskView(t))))?;
+        o.serialize_entry("tasks", &Seq(tasks.iter().map(|t| TaskView(t, fresh))))?;
         o.serialize_entry("unreachable_tasks", &[(); 0])?;
         o.serialize_entry(
             "completed_tasks",
-            &Seq(f.completed_tasks.iter().map(TaskView)),
+            &Seq(f.completed_tasks.iter().map(|t| TaskView(t, fresh))),
         )?;
         let offer_views: Vec<Json> = offers
             .iter()
@@ -392,7 +181,12 @@ impl Serialize for AgentView<'_> {
 }
 
 /// `/master/state` (spec 6.2), serialized to bytes.
-pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
+pub fn state(
+    m: &Master,
+    flags: &BTreeMap<String, String>,
+    cluster: Option<&str>,
+    fresh: bool,
+) -> Vec<u8> {
     let mut agents: Vec<&AgentEntry> = m.agents.values().collect();
     agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut fws: Vec<&FrameworkEntry> = m.frameworks.values().collect();
@@ -435,14 +229,14 @@ pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>
         o.serialize_entry("recovered_slaves", &recovered)?;
         o.serialize_entry(
             "frameworks",
-            &Seq(fws.iter().map(|f| FrameworkView { m, f })),
+            &Seq(fws.iter().map(|f| FrameworkView { m, f, fresh })),
         )?;
         o.serialize_entry(
             "completed_frameworks",
             &Seq(m
                 .completed_frameworks
                 .iter()
-                .map(|f| FrameworkView { m, f })),
+                .map(|f| FrameworkView { m, f, fresh })),
         )?;
         o.serialize_entry("orphan_tasks", &[(); 0])?;
         o.serialize_entry("unregistered_frameworks", &[(); 0])?;
@@ -480,20 +274,20 @@ fn to_bytes(v: &impl Serialize) -> Vec<u8> {
 }
 
 /// `/master/frameworks?framework_id=`.
-pub fn frameworks(m: &Master, only: Option<&str>) -> Vec<u8> {
+pub fn frameworks(m: &Master, only: Option<&str>, fresh: bool) -> Vec<u8> {
     let keep = |id: &str| only.is_none_or(|f| f == id);
     to_bytes(&FrameworksBody {
         frameworks: m
             .frameworks
             .values()
             .filter(|f| keep(&f.id.value))
-            .map(|f| FrameworkView { m, f })
+            .map(|f| FrameworkView { m, f, fresh })
             .collect(),
         completed_frameworks: m
             .completed_frameworks
             .iter()
             .filter(|f| keep(&f.id.value))
-            .map(|f| FrameworkView { m, f })
+            .map(|f| FrameworkView { m, f, fresh })
             .collect(),
         unregistered_frameworks: [],
     })
@@ -514,7 +308,7 @@ pub fn agents(m: &Master, only: Option<&str>) -> Vec<u8> {
 }
 
 /// `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`.
-pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
+pub fn tasks(m: &Master, q: &BTreeMap<String, String>, fresh: bool) -> Result<Vec<u8>, String> {
     let limit: usize = q
         .get("limit")
         .map(|v| v.parse().map_err(|_| format!("invalid limit '{v}'")))
@@ -559,95 +353,7 @@ pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Vec<u8>, String
             .into_iter()
             .skip(offset)
             .take(limit)
-            .map(TaskView)
+            .map(|t| TaskView(t, fresh))
             .collect(),
     }))
-}
-
-pub fn metrics(m: &Master, now: f64) -> Json {
-    let mut o = Map::new();
-    let mut put = |k: &str, v: f64| {
-        o.insert(k.to_string(), json!(v));
-    };
-    put("master/elected", 1.0);
-    put("master/uptime_secs", now - m.start_time);
-    let active = m.agents.values().filter(|a| a.connected()).count() as f64;
-    put("master/slaves_active", active);
-    put("master/slaves_connected", active);
-    put("master/slaves_inactive", m.agents.len() as f64 - active);
-    put("master/slaves_disconnected", m.agents.len() as f64 - active);
-    put(
-        "master/slaves_unreachable",
-        m.unreachable_agents.len() as f64,
-    );
-    put(
-        "master/slave_unreachable_completed",
-        m.counters.agents_marked_unreachable as f64,
-    );
-    let fa = m.frameworks.values().filter(|f| f.connected()).count() as f64;
-    put("master/frameworks_active", fa);
-    put("master/frameworks_connected", fa);
-    put("master/frameworks_inactive", m.frameworks.len() as f64 - fa);
-    put(
-        "master/frameworks_disconnected",
-        m.frameworks.len() as f64 - fa,
-    );
-    put("master/outstanding_offers", m.offers.len() as f64);
-    let mut counts: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for s in TaskState::ALL {
-        counts.insert(s.as_str(), 0.0);
-    }
-    for f in m.frameworks.values().chain(m.completed_frameworks.iter()) {
-        for t in f.tasks.values().chain(f.completed_tasks.iter()) {
-            *counts.entry(t.state.as_str()).or_default() += 1.0;
-        }
-    }
-    for (k, v) in counts {
-        put(
-            &format!(
-                "master/tasks_{}",
-                k.trim_start_matches("TASK_").to_lowercase()
-            ),
-            v,
-        );
-    }
-    let (total, used, _) = m.cluster_resources();
-    for r in ["cpus", "gpus", "mem", "disk"] {
-        let (t, u) = (total.scalar(r), used.scalar(r));
-        put(&format!("master/{r}_total"), t);
-        put(&format!("master/{r}_used"), u);
-        put(
-            &format!("master/{r}_percent"),
-            if t > 0.0 { u / t } else { 0.0 },
-        );
-    }
-    let c = &m.counters;
-    put("master/valid_status_updates", c.valid_status_updates as f64);
-    put(
-        "master/invalid_status_updates",
-        c.invalid_status_updates as f64,
-    );
-    put(
-        "master/valid_status_update_acknowledgements",
-        c.valid_acks as f64,
-    );
-    put(
-        "master/invalid_status_update_acknowledgements",
-        c.invalid_acks as f64,
-    );
-    put("master/messages_launch_tasks", c.launched_tasks as f64);
-    put("master/slave_registrations", c.agent_registrations as f64);
-    put(
-        "master/slave_reregistrations",
-        c.agent_reregistrations as f64,
-    );
-    put("allocator/mesos/allocation_runs", c.allocation_runs as f64);
-    let live = m
-        .frameworks
-        .values()
-        .flat_map(|f| f.tasks.values())
-        .filter(|t| !is_terminal(t.state))
-        .count();
-    put("master/tasks_active", live as f64);
-    Json::Object(o)
 }

@@ -1,0 +1,626 @@
+//! Snapshots of what the legacy views show, taken while the book is locked
+//! and written to bytes after it is released.
+//!
+//! Taking one is cheap: tasks are shared by reference (their JSON is
+//! rendered once per change, [`RenderedTask`]); agents, frameworks, offers
+//! and executors are copied, since there are few of them and copying is
+//! cheaper than rendering. Sorting, summing resources and all the writing
+//! happen in [`StateSnapshot::write`] and its siblings, without the lock.
+//!
+//! The bytes are what serde_json's compact writer makes of the same views
+//! (the order of every object's keys and of every array is kept; a test
+//! compares with a direct rendering).
+
+use super::{RenderedTask, ResMap, capability_names, labels};
+use crate::master::{AgentEntry, FrameworkEntry, Master};
+use mesos_types::*;
+use serde::Serialize;
+use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Appends `v` as compact JSON.
+fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    if let Err(e) = serde_json::to_writer(&mut *out, v) {
+        tracing::error!("rendering state failed: {e}");
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// A JSON object being written.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Obj<'a> {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        put(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn entry<T: Serialize + ?Sized>(&mut self, k: &str, v: &T) {
+        put(self.key(k), v);
+    }
+
+    /// An array whose elements `each` writes.
+    fn array<T>(&mut self, k: &str, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+        let out = self.key(k);
+        out.push(b'[');
+        for (i, x) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            each(out, x);
+        }
+        out.push(b']');
+    }
+
+    /// Entries already written (`"k":v,...`, no braces).
+    fn raw(&mut self, entries: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(entries.as_bytes());
+    }
+
+    fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn raw_task(out: &mut Vec<u8>, t: &Arc<RenderedTask>) {
+    out.extend_from_slice(t.json().get().as_bytes());
+}
+
+/// What state shows of an agent that only changes with the agent itself
+/// (kept in [`AgentEntry::rendered`] until [`AgentEntry::changed`]): the
+/// JSON around the allocator's part, and the total that part needs.
+#[derive(Debug)]
+pub struct RenderedAgent {
+    id: AgentID,
+    total: Resources,
+    /// `"id":...` to `"resources":{...}`.
+    head: Box<str>,
+    /// `"reserved_resources":...,"unreserved_resources":...`.
+    reserved: Box<str>,
+    /// `"version":...,"capabilities":[...]`.
+    tail: Box<str>,
+}
+
+impl RenderedAgent {
+    fn of(a: &AgentEntry) -> Arc<RenderedAgent> {
+        a.rendered
+            .get_or_init(|| Arc::new(RenderedAgent::render(a)))
+            .clone()
+    }
+
+    fn render(a: &AgentEntry) -> RenderedAgent {
+        /// The entries `f` writes, without the braces.
+        fn entries(f: impl FnOnce(&mut Obj)) -> Box<str> {
+            let mut out = Vec::new();
+            let mut o = Obj::new(&mut out);
+            f(&mut o);
+            let text = String::from_utf8(out).unwrap_or_default();
+            text.get(1..).unwrap_or("").into()
+        }
+        let attrs: Map<String, Json> = a
+            .info
+            .attributes
+            .iter()
+            .map(|x| (x.name.clone(), x.json_value()))
+            .collect();
+        let mut reserved: BTreeMap<&str, ResMap> = BTreeMap::new();
+        for r in a.total.iter().filter(|r| !r.is_unreserved()) {
+            reserved.entry(r.reservation_role()).or_default().add(r);
+        }
+        let unreserved = ResMap::of(a.total.iter().filter(|r| r.is_unreserved()));
+        RenderedAgent {
+            id: a.id.clone(),
+            total: a.total.clone(),
+            head: entries(|o| {
+                o.entry("id", &a.id.value);
+                o.entry("hostname", &a.info.hostname);
+                o.entry("port", &a.info.port);
+                o.entry("attributes", &attrs);
+                o.entry("pid", &a.pid());
+                o.entry("registered_time", &a.registered_time);
+                if let Some(t) = a.reregistered_time {
+                    o.entry("reregistered_time", &t);
+                }
+                o.entry("resources", &ResMap::of(a.total.iter()));
+            }),
+            reserved: entries(|o| {
+                o.entry("reserved_resources", &reserved);
+                o.entry("unreserved_resources", &unreserved);
+            }),
+            tail: entries(|o| {
+                o.entry("version", &a.version);
+                o.entry(
+                    "capabilities",
+                    &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+                );
+            }),
+        }
+    }
+}
+
+/// An agent as `/slaves` and state show it (spec 6.3).
+struct AgentSnap {
+    rendered: Arc<RenderedAgent>,
+    /// Free, as the allocator keeps it (incrementally, so used = total -
+    /// free - offered needs no walk over the agent's tasks).
+    free: Resources,
+    offered: Resources,
+    active: bool,
+}
+
+impl AgentSnap {
+    fn take(m: &Master, a: &AgentEntry) -> AgentSnap {
+        let mut offered = Resources::new();
+        for o in a.offers.iter().filter_map(|oid| m.offers.get(oid)) {
+            offered.add(&o.resources.unallocated());
+        }
+        AgentSnap {
+            rendered: RenderedAgent::of(a),
+            free: m.allocator.available(&a.id).unwrap_or_default(),
+            offered,
+            active: a.connected(),
+        }
+    }
+
+    fn id(&self) -> &AgentID {
+        &self.rendered.id
+    }
+
+    /// About the length of its JSON.
+    fn size_hint(&self) -> usize {
+        let r = &self.rendered;
+        r.head.len() + r.reserved.len() + r.tail.len() + 512
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let r = &self.rendered;
+        let used = ResMap::of(r.total.minus(&self.free).minus(&self.offered).iter());
+        let mut o = Obj::new(out);
+        o.raw(&r.head);
+        o.entry("used_resources", &used);
+        o.entry("offered_resources", &ResMap::of(self.offered.iter()));
+        o.raw(&r.reserved);
+        o.entry("active", &self.active);
+        o.entry("deactivated", &false);
+        o.raw(&r.tail);
+        o.end();
+    }
+}
+
+struct OfferSnap {
+    id: OfferID,
+    agent_id: AgentID,
+    role: String,
+    resources: Resources,
+}
+
+struct ExecutorSnap {
+    agent_id: AgentID,
+    info: ExecutorInfo,
+    resources: Resources,
+    role: String,
+}
+
+/// A framework as `/frameworks` and state show it (spec 6.4).
+struct FrameworkSnap {
+    id: FrameworkID,
+    info: FrameworkInfo,
+    connected: bool,
+    registered_time: f64,
+    unregistered_time: f64,
+    reregistered_time: Option<f64>,
+    /// Live tasks, with whether their resources were released.
+    tasks: Vec<(Arc<RenderedTask>, bool)>,
+    completed: Vec<Arc<RenderedTask>>,
+    offers: Vec<OfferSnap>,
+    executors: Vec<ExecutorSnap>,
+}
+
+impl FrameworkSnap {
+    fn take(m: &Master, f: &FrameworkEntry) -> FrameworkSnap {
+        FrameworkSnap {
+            id: f.id.clone(),
+            info: f.info.clone(),
+            connected: f.connected(),
+            registered_time: f.registered_time,
+            unregistered_time: f.unregistered_time,
+            reregistered_time: f.reregistered_time,
+            tasks: f
+                .tasks
+                .values()
+                .map(|t| (RenderedTask::of(t), t.resources_released))
+                .collect(),
+            completed: f.completed_tasks.iter().map(RenderedTask::of).collect(),
+            offers: f
+                .offers
+                .iter()
+                .filter_map(|oid| m.offers.get(oid))
+                .map(|o| OfferSnap {
+                    id: o.offer.id.clone(),
+                    agent_id: o.agent_id.clone(),
+                    role: o.role.clone(),
+                    resources: o.resources.clone(),
+                })
+                .collect(),
+            executors: f
+                .executors
+                .iter()
+                .flat_map(|(aid, e)| {
+                    e.values().map(move |(info, r, role)| ExecutorSnap {
+                        agent_id: aid.clone(),
+                        info: info.clone(),
+                        resources: r.clone(),
+                        role: role.clone(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// About the length of its JSON.
+    fn size_hint(&self) -> usize {
+        let tasks: usize = (self.tasks.iter().map(|(t, _)| t))
+            .chain(&self.completed)
+            .map(|t| t.json().get().len() + 1)
+            .sum();
+        tasks + 512 * (self.offers.len() + self.executors.len()) + 4096
+    }
+
+    /// Live tasks are shown ordered by id.
+    fn sort_tasks(&mut self) {
+        self.tasks.sort_unstable_by(|a, b| a.0.id().cmp(&b.0.id()));
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut used = ResMap::default();
+        for (t, released) in &self.tasks {
+            if !released {
+                t.res.add_to(&mut used);
+            }
+        }
+        used.extend(self.executors.iter().flat_map(|e| e.resources.iter()));
+        let offered = ResMap::of(self.offers.iter().flat_map(|o| o.resources.iter()));
+        let mut total = ResMap::default();
+        total.merge(&used);
+        total.merge(&offered);
+        let (f, fid) = (&self.info, &self.id.value);
+
+        let mut o = Obj::new(out);
+        o.entry("id", fid);
+        o.entry("name", &f.name);
+        o.entry("used_resources", &used);
+        o.entry("offered_resources", &offered);
+        o.entry("resources", &total);
+        o.entry("capabilities", &capability_names(f));
+        o.entry("hostname", f.hostname.as_deref().unwrap_or(""));
+        o.entry("webui_url", f.webui_url.as_deref().unwrap_or(""));
+        o.entry("active", &self.connected);
+        o.entry("connected", &self.connected);
+        // A framework known only from tasks re-reported by agents.
+        o.entry("recovered", &f.name.is_empty());
+        o.entry("user", &f.user);
+        o.entry("failover_timeout", &f.failover_timeout);
+        o.entry("checkpoint", &f.checkpoint);
+        o.entry("registered_time", &self.registered_time);
+        o.entry("unregistered_time", &self.unregistered_time);
+        if let Some(t) = self.reregistered_time {
+            o.entry("reregistered_time", &t);
+        }
+        if let Some(p) = &f.principal {
+            o.entry("principal", p);
+        }
+        if f.has_capability(FrameworkCapability::MULTI_ROLE) {
+            o.entry("roles", &f.roles);
+        } else {
+            o.entry("role", f.role.as_deref().unwrap_or("*"));
+        }
+        o.array("tasks", &self.tasks, |out, (t, _)| raw_task(out, t));
+        o.entry("unreachable_tasks", &[(); 0]);
+        o.array("completed_tasks", &self.completed, raw_task);
+        o.array("offers", &self.offers, |out, x| {
+            put(
+                out,
+                &json!({"id": x.id.value, "framework_id": fid, "allocation_info": {"role": x.role},
+                        "slave_id": x.agent_id.value, "resources": ResMap::of(x.resources.iter())}),
+            )
+        });
+        o.array("executors", &self.executors, |out, x| {
+            let e = &x.info;
+            put(
+                out,
+                &json!({"executor_id": e.executor_id.value, "name": e.name.clone().unwrap_or_default(), "framework_id": fid,
+                        "command": e.command, "resources": ResMap::of(x.resources.iter()), "role": x.role, "slave_id": x.agent_id.value,
+                        "type": e.kind.map(|k| k.as_str()).unwrap_or("CUSTOM")}),
+            )
+        });
+        if let Some(l) = &f.labels {
+            o.entry("labels", labels(l));
+        }
+        o.entry("offer_constraints", &json!({}));
+        o.end();
+    }
+}
+
+/// `/master/state` (spec 6.2).
+pub struct StateSnapshot {
+    start_time: f64,
+    elected_time: f64,
+    info: MasterInfo,
+    unreachable: usize,
+    agents: Vec<AgentSnap>,
+    recovered: Vec<AgentID>,
+    frameworks: Vec<FrameworkSnap>,
+    completed_frameworks: Vec<FrameworkSnap>,
+}
+
+impl StateSnapshot {
+    pub fn take(m: &Master) -> StateSnapshot {
+        StateSnapshot {
+            start_time: m.start_time,
+            elected_time: m.elected_time,
+            info: m.info.clone(),
+            unreachable: m.unreachable_agents.len(),
+            agents: m.agents.values().map(|a| AgentSnap::take(m, a)).collect(),
+            recovered: m.recovering_agents.iter().cloned().collect(),
+            frameworks: m
+                .frameworks
+                .values()
+                .map(|f| FrameworkSnap::take(m, f))
+                .collect(),
+            completed_frameworks: m
+                .completed_frameworks
+                .iter()
+                .map(|f| FrameworkSnap::take(m, f))
+                .collect(),
+        }
+    }
+
+    pub fn write(mut self, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
+        self.agents.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+        self.frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        for f in self
+            .frameworks
+            .iter_mut()
+            .chain(&mut self.completed_frameworks)
+        {
+            f.sort_tasks();
+        }
+        let activated = self.agents.iter().filter(|a| a.active).count();
+        let i = &self.info;
+        let leader_info = json!({"id": i.id, "pid": i.pid, "port": i.port, "hostname": i.hostname});
+        let recovered: Vec<Json> = self
+            .recovered
+            .iter()
+            .map(|id| json!({"id": id.value}))
+            .collect();
+
+        // Sized up front: growing an 80 MiB buffer by doubling copies it
+        // about twice over.
+        let size = 64 * 1024
+            + self.agents.iter().map(AgentSnap::size_hint).sum::<usize>()
+            + (self.frameworks.iter())
+                .chain(&self.completed_frameworks)
+                .map(FrameworkSnap::size_hint)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        let mut o = Obj::new(&mut out);
+        o.entry("version", MESOS_VERSION);
+        o.entry("build_date", super::BUILD_DATE);
+        o.entry("build_time", &super::BUILD_TIME);
+        o.entry("build_user", super::BUILD_USER);
+        o.entry("start_time", &self.start_time);
+        o.entry("elected_time", &self.elected_time);
+        o.entry("id", &i.id);
+        o.entry("pid", &i.pid);
+        o.entry("hostname", &i.hostname);
+        o.entry(
+            "capabilities",
+            &["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
+        );
+        o.entry("activated_slaves", &activated);
+        o.entry("deactivated_slaves", &(self.agents.len() - activated));
+        o.entry("unreachable_slaves", &self.unreachable);
+        o.entry("leader", &i.pid);
+        o.entry("leader_info", &leader_info);
+        if let Some(c) = cluster {
+            o.entry("cluster", c);
+        }
+        o.entry("flags", flags);
+        o.array("slaves", &self.agents, |out, a| a.write(out));
+        o.entry("recovered_slaves", &recovered);
+        o.array("frameworks", &self.frameworks, |out, f| f.write(out));
+        o.array(
+            "completed_frameworks",
+            &self.completed_frameworks,
+            |out, f| f.write(out),
+        );
+        o.entry("orphan_tasks", &[(); 0]);
+        o.entry("unregistered_frameworks", &[(); 0]);
+        o.end();
+        out
+    }
+}
+
+/// `/master/frameworks` (all, or the one asked for), in the book's order.
+pub struct FrameworksSnapshot {
+    frameworks: Vec<FrameworkSnap>,
+    completed: Vec<FrameworkSnap>,
+}
+
+impl FrameworksSnapshot {
+    pub fn take(m: &Master, only: Option<&str>) -> FrameworksSnapshot {
+        let keep = |f: &&FrameworkEntry| only.is_none_or(|id| id == f.id.value);
+        FrameworksSnapshot {
+            frameworks: m
+                .frameworks
+                .values()
+                .filter(keep)
+                .map(|f| FrameworkSnap::take(m, f))
+                .collect(),
+            completed: m
+                .completed_frameworks
+                .iter()
+                .filter(keep)
+                .map(|f| FrameworkSnap::take(m, f))
+                .collect(),
+        }
+    }
+
+    pub fn write(mut self) -> Vec<u8> {
+        for f in self.frameworks.iter_mut().chain(&mut self.completed) {
+            f.sort_tasks();
+        }
+        let size = (self.frameworks.iter())
+            .chain(&self.completed)
+            .map(FrameworkSnap::size_hint)
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(size + 1024);
+        let mut o = Obj::new(&mut out);
+        o.array("frameworks", &self.frameworks, |out, f| f.write(out));
+        o.array("completed_frameworks", &self.completed, |out, f| {
+            f.write(out)
+        });
+        o.entry("unregistered_frameworks", &[(); 0]);
+        o.end();
+        out
+    }
+}
+
+/// `/master/slaves` (all, or the one asked for), in the book's order.
+pub struct AgentsSnapshot {
+    agents: Vec<AgentSnap>,
+}
+
+impl AgentsSnapshot {
+    pub fn take(m: &Master, only: Option<&str>) -> AgentsSnapshot {
+        AgentsSnapshot {
+            agents: m
+                .agents
+                .values()
+                .filter(|a| only.is_none_or(|id| id == a.id.value))
+                .map(|a| AgentSnap::take(m, a))
+                .collect(),
+        }
+    }
+
+    pub fn write(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut o = Obj::new(&mut out);
+        o.array("slaves", &self.agents, |out, a| a.write(out));
+        o.entry("recovered_slaves", &[(); 0]);
+        o.end();
+        out
+    }
+}
+
+/// The parameters of `/master/tasks`.
+#[derive(Debug, Clone)]
+pub struct TasksQuery {
+    framework_id: Option<String>,
+    task_id: Option<String>,
+    limit: usize,
+    offset: usize,
+    asc: bool,
+}
+
+impl TasksQuery {
+    /// `framework_id=&task_id=&limit=100&offset=0&order=desc`.
+    pub fn parse(q: &BTreeMap<String, String>) -> Result<TasksQuery, String> {
+        let limit: usize = q
+            .get("limit")
+            .map(|v| v.parse().map_err(|_| format!("invalid limit '{v}'")))
+            .transpose()?
+            .unwrap_or(100);
+        let offset: usize = q
+            .get("offset")
+            .map(|v| v.parse().map_err(|_| format!("invalid offset '{v}'")))
+            .transpose()?
+            .unwrap_or(0);
+        let asc = match q.get("order").map(String::as_str) {
+            None | Some("desc") => false,
+            Some("asc") => true,
+            Some(o) => return Err(format!("invalid order '{o}': expected 'asc' or 'desc'")),
+        };
+        Ok(TasksQuery {
+            framework_id: q.get("framework_id").cloned(),
+            task_id: q.get("task_id").cloned(),
+            limit,
+            offset,
+            asc,
+        })
+    }
+}
+
+/// `/master/tasks`: the tasks asked for, live and completed, of live and
+/// completed frameworks.
+pub struct TasksSnapshot {
+    tasks: Vec<Arc<RenderedTask>>,
+    query: TasksQuery,
+}
+
+impl TasksSnapshot {
+    pub fn take(m: &Master, q: &TasksQuery) -> TasksSnapshot {
+        let mut tasks = Vec::new();
+        for f in m.frameworks.values().chain(m.completed_frameworks.iter()) {
+            if q.framework_id.as_ref().is_some_and(|id| id != &f.id.value) {
+                continue;
+            }
+            tasks.extend(
+                f.tasks
+                    .values()
+                    .chain(f.completed_tasks.iter())
+                    .filter(|t| {
+                        q.task_id
+                            .as_ref()
+                            .is_none_or(|id| id == &t.info.task_id.value)
+                    })
+                    .map(RenderedTask::of),
+            );
+        }
+        TasksSnapshot {
+            tasks,
+            query: q.clone(),
+        }
+    }
+
+    pub fn write(mut self) -> Vec<u8> {
+        // By first status, then id; ties keep the book's order (stable).
+        self.tasks.sort_by(|a, b| {
+            a.first_status
+                .total_cmp(&b.first_status)
+                .then_with(|| a.id().cmp(&b.id()))
+        });
+        if !self.query.asc {
+            self.tasks.reverse();
+        }
+        let shown: Vec<_> = self
+            .tasks
+            .into_iter()
+            .skip(self.query.offset)
+            .take(self.query.limit)
+            .collect();
+        let mut out = Vec::new();
+        let mut o = Obj::new(&mut out);
+        o.array("tasks", &shown, raw_task);
+        o.end();
+        out
+    }
+}
