@@ -224,6 +224,7 @@ struct FrameworkSnap {
     id: FrameworkID,
     info: FrameworkInfo,
     connected: bool,
+    recovered: bool,
     registered_time: f64,
     unregistered_time: f64,
     reregistered_time: Option<f64>,
@@ -240,6 +241,7 @@ impl FrameworkSnap {
             id: f.id.clone(),
             info: f.info.clone(),
             connected: f.connected(),
+            recovered: f.recovered,
             registered_time: f.registered_time,
             unregistered_time: f.unregistered_time,
             reregistered_time: f.reregistered_time,
@@ -315,7 +317,7 @@ impl FrameworkSnap {
         o.entry("active", &self.connected);
         o.entry("connected", &self.connected);
         // A framework known only from tasks re-reported by agents.
-        o.entry("recovered", &f.name.is_empty());
+        o.entry("recovered", &self.recovered);
         o.entry("user", &f.user);
         o.entry("failover_timeout", &f.failover_timeout);
         o.entry("checkpoint", &f.checkpoint);

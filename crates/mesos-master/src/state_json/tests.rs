@@ -88,6 +88,7 @@ fn book() -> Master {
                     } else {
                         TaskState::TASK_RUNNING
                     },
+                    status_update_state: None,
                 }
             })
             .collect();
@@ -113,6 +114,7 @@ fn book() -> Master {
                 "127.0.0.1".into(),
                 "1.11.0".into(),
                 tasks,
+                vec![],
                 a % 2 == 0,
             ),
             tx,
@@ -238,7 +240,14 @@ fn snapshots_render_exactly_what_direct_rendering_did() {
             std::mem::forget(rx);
             m.admit_agent(
                 aid,
-                agents_registration(info, "10.0.0.3".into(), "1.12.0".into(), vec![], true),
+                agents_registration(
+                    info,
+                    "10.0.0.3".into(),
+                    "1.12.0".into(),
+                    vec![],
+                    vec![],
+                    true,
+                ),
                 tx,
                 2001.0,
             );
