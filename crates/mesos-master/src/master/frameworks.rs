@@ -31,7 +31,8 @@ pub struct FrameworkEntry {
 
 impl FrameworkEntry {
     /// A framework known only from an agent's report, with the
-    /// `FrameworkInfo` the agent has for it.
+    /// `FrameworkInfo` the agent has for it (a subscription then sets its
+    /// stream and clears `recovered`).
     pub fn recovered(info: FrameworkInfo, now: f64) -> FrameworkEntry {
         FrameworkEntry {
             id: info.id.clone().unwrap_or_default(),
@@ -219,24 +220,11 @@ impl Master {
             maybe_id => {
                 let id = maybe_id.unwrap_or_else(|| self.ids.framework());
                 info.id = Some(id.clone());
-                self.frameworks.insert(
-                    id.clone(),
-                    FrameworkEntry {
-                        id: id.clone(),
-                        info: info.clone(),
-                        subscription: Some(subscription.clone()),
-                        registered_time: now,
-                        reregistered_time: None,
-                        unregistered_time: 0.0,
-                        disconnected_at: None,
-                        tasks: HashMap::new(),
-                        completed_tasks: VecDeque::new(),
-                        offers: HashSet::new(),
-                        executors: HashMap::new(),
-                        suppressed_roles: sub.suppressed_roles.iter().cloned().collect(),
-                        recovered: false,
-                    },
-                );
+                let mut entry = FrameworkEntry::recovered(info.clone(), now);
+                entry.subscription = Some(subscription.clone());
+                entry.suppressed_roles = sub.suppressed_roles.iter().cloned().collect();
+                entry.recovered = false;
+                self.frameworks.insert(id.clone(), entry);
                 self.allocator
                     .add_framework(id.clone(), roles, sub.suppressed_roles.clone());
                 tracing::info!(framework = %id, name = %info.name, "framework subscribed");

@@ -107,6 +107,24 @@ fn task(id: &str, agent: &AgentID, resources: &str) -> TaskInfo {
     }
 }
 
+/// Books `t` on `agent` for `fid` directly (as if launched), in `state`.
+fn book_task(m: &mut Master, fid: &FrameworkID, agent: &AgentID, t: &TaskInfo, state: TaskState) {
+    let entry = TaskEntry::new(
+        t.clone(),
+        fid.clone(),
+        agent.clone(),
+        state,
+        "*".into(),
+        Resources::from_wire(t.resources.clone()),
+        None,
+    );
+    m.frameworks
+        .get_mut(fid)
+        .unwrap()
+        .tasks
+        .insert(t.task_id.clone(), entry);
+}
+
 fn drain<E>(rx: &mut EventReceiver<E>) -> Vec<E> {
     std::iter::from_fn(|| rx.try_recv()).collect()
 }
@@ -311,18 +329,7 @@ fn an_agent_cannot_update_another_agents_task() {
         0.0,
     );
     let task = task("t", &a1, "cpus:1;mem:32");
-    m.frameworks.get_mut(&fid).unwrap().tasks.insert(
-        task.task_id.clone(),
-        TaskEntry::new(
-            task.clone(),
-            fid.clone(),
-            a1.clone(),
-            TaskState::TASK_RUNNING,
-            "*".into(),
-            Resources::from_wire(task.resources.clone()),
-            None,
-        ),
-    );
+    book_task(&mut m, &fid, &a1, &task, TaskState::TASK_RUNNING);
     let forged = TaskStatus::new(task.task_id.clone(), TaskState::TASK_FINISHED);
     let r = m.agent_update(&a2, &fid, forged, 1.0);
     assert!(r.is_err(), "agent {a2} finished a task of agent {a1}");
@@ -474,18 +481,7 @@ fn implicit_reconciliation_of_many_tasks_does_not_overflow_the_queue() {
     );
     for i in 0..1000 {
         let t = task(&format!("t{i}"), &aid, "cpus:0.001;mem:0.01");
-        m.frameworks.get_mut(&fid).unwrap().tasks.insert(
-            t.task_id.clone(),
-            TaskEntry::new(
-                t.clone(),
-                fid.clone(),
-                aid.clone(),
-                TaskState::TASK_RUNNING,
-                "*".into(),
-                Resources::new(),
-                None,
-            ),
-        );
+        book_task(&mut m, &fid, &aid, &t, TaskState::TASK_RUNNING);
     }
     m.reconcile(&fid, &[], 1.0);
     assert!(
@@ -685,18 +681,7 @@ fn a_non_finite_timestamp_is_replaced() {
         0.0,
     );
     let t = task("t", &aid, "cpus:1;mem:32");
-    m.frameworks.get_mut(&fid).unwrap().tasks.insert(
-        t.task_id.clone(),
-        TaskEntry::new(
-            t.clone(),
-            fid.clone(),
-            aid.clone(),
-            TaskState::TASK_STAGING,
-            "*".into(),
-            Resources::new(),
-            None,
-        ),
-    );
+    book_task(&mut m, &fid, &aid, &t, TaskState::TASK_STAGING);
     let mut s = TaskStatus::new(t.task_id.clone(), TaskState::TASK_RUNNING);
     s.timestamp = Some(f64::INFINITY);
     m.agent_update(&aid, &fid, s, 3.0).unwrap();
