@@ -159,7 +159,7 @@ async fn read_events(shared: &Arc<Shared>, response: reqwest::Response) -> bool 
                 Ok(Some(record)) => match serde_json::from_slice::<AgentEvent>(&record) {
                     Ok(event) => {
                         registered |= matches!(event, AgentEvent::Registered { .. });
-                        pinged |= matches!(event, AgentEvent::Ping);
+                        pinged |= matches!(event, AgentEvent::Ping { .. });
                         shared.handle(|c| c.handle_event(event, Instant::now()));
                     }
                     Err(e) => warn!("Ignoring undecodable master event: {e}"),

@@ -306,7 +306,7 @@ async fn executor_that_never_subscribes_times_out() {
 async fn kill_before_subscription_and_ping() {
     let mut s = setup(&[]).await;
     s.agent.registered().await;
-    s.master.send(AgentEvent::Ping);
+    s.master.send(AgentEvent::Ping { nonce: None });
     s.master
         .next_call(|c| matches!(c, AgentCall::Pong { .. }).then_some(()))
         .await;

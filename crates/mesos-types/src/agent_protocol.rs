@@ -60,8 +60,16 @@ pub enum AgentCall {
         #[serde(deserialize_with = "crate::json::de::scalar")]
         status: i32,
     },
-    /// Answer to `PING`.
-    Pong { agent_id: AgentID },
+    /// Answer to `PING`, echoing its `nonce`.
+    Pong {
+        agent_id: AgentID,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::json::de::opt"
+        )]
+        nonce: Option<u64>,
+    },
 }
 
 // Events are built, serialized once and dropped; boxing the launch payloads
@@ -110,7 +118,13 @@ pub enum AgentEvent {
         executor_id: ExecutorID,
         data: String,
     },
-    Ping,
+    /// Liveness probe. A `nonce` asks the agent to echo it in its PONG:
+    /// the master then knows the agent read every event queued before this
+    /// one (the stream is in order).
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<u64>,
+    },
     Error {
         message: String,
     },

@@ -418,9 +418,12 @@ impl Core {
                     }
                 }
             }
-            AgentEvent::Ping => {
+            AgentEvent::Ping { nonce } => {
                 if let Some(agent_id) = self.info.id.clone() {
-                    fx.push(Effect::Master(Box::new(AgentCall::Pong { agent_id })));
+                    fx.push(Effect::Master(Box::new(AgentCall::Pong {
+                        agent_id,
+                        nonce,
+                    })));
                 }
             }
             AgentEvent::Error { message } => warn!("Master reported an error: {message}"),

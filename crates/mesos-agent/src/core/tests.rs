@@ -720,8 +720,10 @@ fn resubscription_replays_unacknowledged_updates() {
 #[test]
 fn ping_pong_messages_and_task_groups() {
     let mut c = registered();
-    let fx = c.handle_event(AgentEvent::Ping, Instant::now());
-    assert!(matches!(&fx[..], [Effect::Master(call)] if matches!(**call, AgentCall::Pong { .. })));
+    let fx = c.handle_event(AgentEvent::Ping { nonce: Some(7) }, Instant::now());
+    assert!(
+        matches!(&fx[..], [Effect::Master(call)] if matches!(**call, AgentCall::Pong { nonce: Some(7), .. }))
+    );
     running_command_task(&mut c);
     let msg = AgentEvent::Message {
         framework_id: "F".into(),

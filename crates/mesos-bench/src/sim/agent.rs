@@ -456,10 +456,11 @@ impl AgentState {
                 }
             }
             AgentEvent::Message { .. } => {}
-            AgentEvent::Ping => {
+            AgentEvent::Ping { nonce } => {
                 SimStats::bump(&self.pool.stats.pings);
                 self.outbox.push_back(AgentCall::Pong {
                     agent_id: self.id.clone(),
+                    nonce,
                 });
             }
             AgentEvent::Error { message } => warn!(agent = %self.id, "master error: {message}"),

@@ -76,10 +76,10 @@ pub async fn handle(
             })?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        AgentCall::Pong { agent_id } => {
+        AgentCall::Pong { agent_id, nonce } => {
             shared.write(|m, now| {
                 m.check_agent_stream(&agent_id, stream_header.as_deref())?;
-                m.agent_ponged(&agent_id, now);
+                m.agent_ponged(&agent_id, nonce, now);
                 Ok::<(), ApiError>(())
             })?;
             Ok(StatusCode::ACCEPTED.into_response())
@@ -159,7 +159,7 @@ async fn register(
     let body = event_body(
         rx,
         shared.flags.agent_ping_timeout.get(),
-        AgentEvent::Ping,
+        AgentEvent::Ping { nonce: None },
         Some(guard),
     );
     let mut r = Response::new(body);

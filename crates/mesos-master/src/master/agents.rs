@@ -115,6 +115,9 @@ impl Master {
         let mut tell: Vec<(FrameworkID, TaskStatus)> = Vec::new();
         let mut missing: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut resumed: Vec<(FrameworkID, TaskID, TaskState)> = Vec::new();
+        // Back from unreachable (its registry mark cleared only once it has
+        // heard the kills below).
+        let mut returned = false;
         // Removed frameworks the agent still runs something of.
         let mut shutdown: std::collections::BTreeSet<FrameworkID> = reg
             .frameworks
@@ -144,16 +147,15 @@ impl Master {
                 .filter(|k| !reported.contains(*k))
                 .cloned()
                 .collect();
-            // Tasks it still runs that the book has ended (reported lost
-            // while it was unreachable; the kills sent then may not have
-            // reached it): killed again.
+            // Tasks it still runs that the book does not hold live: the
+            // book ended them (e.g. reported lost while it was unreachable;
+            // the kills sent then may not have reached it, and the
+            // completed list is bounded): killed again.
             for t in reg.tasks.iter().filter(|t| !is_terminal(t.state)) {
-                let ended = self.frameworks.get(&t.framework_id).is_some_and(|f| {
-                    !f.tasks.contains_key(&t.task.task_id)
-                        && f.completed_tasks
-                            .iter()
-                            .any(|c| c.info.task_id == t.task.task_id)
-                });
+                let ended = self
+                    .frameworks
+                    .get(&t.framework_id)
+                    .is_some_and(|f| !f.tasks.contains_key(&t.task.task_id));
                 if ended {
                     kills.push((t.framework_id.clone(), t.task.task_id.clone()));
                 }
@@ -209,9 +211,8 @@ impl Master {
             // was marked unreachable: partition-aware tasks resume; the
             // other frameworks' tasks were lost, and stay lost.
             let was_unreachable = self.unreachable_agents.remove(&id).is_some();
-            if was_unreachable {
-                self.reachable_on_pong.insert(id.clone());
-            }
+            returned = was_unreachable;
+
             let mut reported_lost = self.lost_by_reconciliation.remove(&id).unwrap_or_default();
             let mut used = Vec::new();
             for t in reg.tasks {
@@ -254,8 +255,9 @@ impl Master {
                 // LOST is harmless; a framework hearing of a task it was
                 // told is lost is not.
                 let told = reported_lost.remove(&t.task.task_id);
-                if (told.is_some() || was_unreachable)
-                    && !fw.partition_aware()
+                // (Reconciliation's word holds even if the framework has
+                // since become partition-aware.)
+                if (told.is_some() || (was_unreachable && !fw.partition_aware()))
                     && !fw.tasks.contains_key(&t.task.task_id)
                     && !completed
                 {
@@ -361,6 +363,9 @@ impl Master {
                 task_id,
                 kill_policy: None,
             });
+        }
+        if returned || self.reachable_on_pong.contains_key(&id) {
+            self.ping_for_reachability(&id);
         }
         for (fid, tid) in missing {
             let live = self

@@ -19,12 +19,25 @@ impl Master {
     }
 
     /// A PONG on the agent's current stream: it received every event
-    /// queued before that PING.
-    pub fn agent_ponged(&mut self, aid: &AgentID, now: f64) {
+    /// queued before the PING carrying `nonce`.
+    pub fn agent_ponged(&mut self, aid: &AgentID, nonce: Option<u64>, now: f64) {
         self.agent_seen(aid, now);
-        if self.reachable_on_pong.remove(aid) {
+        if nonce.is_some() && self.reachable_on_pong.get(aid).copied() == nonce {
+            self.reachable_on_pong.remove(aid);
             self.queue_reachable(aid);
         }
+    }
+
+    /// For an agent back from unreachable: a PING with a fresh nonce after
+    /// everything queued so far on its stream (see `reachable_on_pong`).
+    pub(crate) fn ping_for_reachability(&mut self, aid: &AgentID) {
+        self.ping_nonce += 1;
+        let nonce = self.ping_nonce;
+        self.reachable_on_pong.insert(aid.clone(), nonce);
+        self.send_to_agent(
+            aid,
+            mesos_types::agent_protocol::AgentEvent::Ping { nonce: Some(nonce) },
+        );
     }
 
     /// Finds agents past the health timeout, and agents from the registry
@@ -74,7 +87,6 @@ impl Master {
         }
         self.marking_unreachable.extend(silent.iter().cloned());
         for id in &silent {
-            self.reachable_on_pong.remove(id);
             self.queue_write(
                 super::RegistryOp::MarkUnreachable {
                     id: id.clone(),
@@ -112,6 +124,8 @@ impl Master {
             return false;
         };
         tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent failed health checks; marking it unreachable");
+        // Marked anew: the mark stays until it returns and answers again.
+        self.reachable_on_pong.remove(aid);
         let message = format!(
             "Agent {} removed: health check timed out",
             agent.info.hostname

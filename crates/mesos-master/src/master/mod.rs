@@ -196,11 +196,13 @@ pub struct Master {
     pub unreachable_agents: HashMap<AgentID, f64>,
     /// Silent agents whose unreachable record is being written.
     pub marking_unreachable: HashSet<AgentID>,
-    /// Agents back from unreachable whose registry mark is cleared at their
-    /// next PONG: the events queued at re-admission (kills of tasks
-    /// reported lost) precede that PING on their stream, so the PONG proves
-    /// they arrived.
-    pub reachable_on_pong: HashSet<AgentID>,
+    /// Agents back from unreachable whose registry mark is cleared when
+    /// they answer the PING with this nonce, queued on their stream right
+    /// after the events of their re-admission (kills of tasks reported
+    /// lost): the stream is in order, so that PONG proves they arrived.
+    pub reachable_on_pong: HashMap<AgentID, u64>,
+    /// The last PING nonce issued.
+    pub ping_nonce: u64,
     /// Agents an operator marked gone (in the registry), with the time.
     pub gone_agents: HashMap<AgentID, f64>,
     /// Agents whose gone record is being written.
@@ -247,7 +249,8 @@ impl Master {
             offers: HashMap::new(),
             unreachable_agents: HashMap::new(),
             marking_unreachable: HashSet::new(),
-            reachable_on_pong: HashSet::new(),
+            reachable_on_pong: HashMap::new(),
+            ping_nonce: 0,
             gone_agents: HashMap::new(),
             marking_gone: HashSet::new(),
             removed_frameworks: HashSet::new(),

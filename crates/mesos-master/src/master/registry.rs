@@ -245,10 +245,13 @@ impl Master {
             }
             Then::Unreachable(id) => match result {
                 Ok(()) => {
-                    if !self.mark_unreachable(&id, now) {
+                    if !self.mark_unreachable(&id, now) && !self.reachable_on_pong.contains_key(&id)
+                    {
                         // It spoke up while the mark was being written, and
                         // nothing was reported lost: the registry must not
-                        // keep calling it unreachable.
+                        // keep calling it unreachable. (One still to prove
+                        // it heard the kills of an earlier return keeps
+                        // waiting for that PONG.)
                         self.queue_reachable(&id);
                     }
                 }

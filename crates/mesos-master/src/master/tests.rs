@@ -125,6 +125,14 @@ fn book_task(m: &mut Master, fid: &FrameworkID, agent: &AgentID, t: &TaskInfo, s
         .insert(t.task_id.clone(), entry);
 }
 
+/// The nonce of the last PING on an agent's stream that carries one.
+fn ping_nonce(events: &[AgentEvent]) -> Option<u64> {
+    events.iter().rev().find_map(|e| match e {
+        AgentEvent::Ping { nonce } => *nonce,
+        _ => None,
+    })
+}
+
 fn drain<E>(rx: &mut EventReceiver<E>) -> Vec<E> {
     std::iter::from_fn(|| rx.try_recv()).collect()
 }
@@ -249,7 +257,7 @@ fn an_agent_reregistering_while_its_mark_is_written_ends_reachable() {
     );
     m.silent_agents(2.0, 0.1);
     let batch = m.take_registry_batch().expect("the mark is queued");
-    let (tx, _rx) = event_queue(16);
+    let (tx, mut rx) = event_queue(16);
     let (reply, mut answer) = oneshot::channel();
     let reg = agents_registration(
         agent_info(Some(&aid.value), "cpus:1;mem:64"),
@@ -275,7 +283,9 @@ fn an_agent_reregistering_while_its_mark_is_written_ends_reachable() {
     // It had been silent past the timeout, so it was removed (its tasks
     // reported lost) before being taken back: the mark goes once it has
     // heard the kills, at its first PONG.
-    m.agent_ponged(&aid, 2.2);
+    let nonce = ping_nonce(&drain(&mut rx));
+    assert!(nonce.is_some(), "no PING to prove the kills arrived");
+    m.agent_ponged(&aid, nonce, 2.2);
     run_registrar(&mut m, &store, 2.2);
     let mark = store
         .get(&format!("unreachable/{}", aid.value))
@@ -569,8 +579,8 @@ fn an_agent_back_from_unreachable_stays_marked_until_it_has_heard_the_kills() {
         state: TaskState::TASK_RUNNING,
         status_update_state: None,
     };
-    let kills = |events: &mut EventReceiver<AgentEvent>| {
-        drain(events)
+    let kills = |events: &[AgentEvent]| {
+        events
             .iter()
             .filter(|e| matches!(e, AgentEvent::KillTask { .. }))
             .count()
@@ -584,7 +594,7 @@ fn an_agent_back_from_unreachable_stays_marked_until_it_has_heard_the_kills() {
         vec![info.clone()],
         10.0,
     );
-    assert_eq!(kills(&mut events), 1);
+    assert_eq!(kills(&drain(&mut events)), 1);
     assert_eq!(
         store.get("unreachable/A").unwrap().unwrap().value,
         b"5".to_vec(),
@@ -600,9 +610,17 @@ fn an_agent_back_from_unreachable_stays_marked_until_it_has_heard_the_kills() {
         vec![info],
         20.0,
     );
-    assert_eq!(kills(&mut events), 1);
-    // Its first PONG proves the kills (queued before any PING) arrived.
-    m.agent_ponged(&aid, 21.0);
+    let seen = drain(&mut events);
+    assert_eq!(kills(&seen), 1);
+    // A PONG to another PING (an older stream's, a heartbeat) proves
+    // nothing; the one to the PING queued after the kills does.
+    m.agent_ponged(&aid, None, 20.5);
+    run_registrar(&mut m, &store, 20.5);
+    assert_eq!(
+        store.get("unreachable/A").unwrap().unwrap().value,
+        b"5".to_vec()
+    );
+    m.agent_ponged(&aid, ping_nonce(&seen), 21.0);
     run_registrar(&mut m, &store, 21.0);
     assert_eq!(
         store.get("unreachable/A").unwrap().unwrap().value,
@@ -781,4 +799,139 @@ fn a_partition_aware_task_resumes_after_a_restart() {
         .map(|s| s.state)
         .collect();
     assert_eq!(told.last(), Some(&TaskState::TASK_RUNNING));
+}
+
+/// Second review, B1: a known agent re-registering with a live task the
+/// book no longer holds at all (the completed list is bounded) is told to
+/// kill it, and its mark stays until it has heard that.
+#[test]
+fn a_known_agent_running_a_forgotten_task_is_told_to_kill_it() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    m.config.max_completed_tasks_per_framework = 0;
+    let (fid, _s) = subscribe(&mut m, framework("f"), 0.0);
+    let (aid, _e) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:2;mem:64"),
+        vec![],
+        vec![],
+        0.0,
+    );
+    let t = task("forgotten", &aid, "cpus:1;mem:32");
+    let mut info = framework("f");
+    info.id = Some(fid.clone());
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some(&aid.value), "cpus:2;mem:64"),
+        vec![AgentTask {
+            framework_id: fid.clone(),
+            task: t.clone(),
+            state: TaskState::TASK_RUNNING,
+            status_update_state: None,
+        }],
+        vec![info],
+        1.0,
+    );
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id)),
+        "a live task the book does not hold was left running"
+    );
+}
+
+/// Second review, B2: a task reconciliation reported LOST stays lost even
+/// if its framework re-subscribed as partition-aware meanwhile.
+#[test]
+fn reconciliations_lost_holds_after_the_framework_turns_partition_aware() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let aid = AgentID::new("A");
+    m.admitted_agents.insert(aid.clone());
+    m.unreachable_agents.insert(aid.clone(), 0.0);
+    let (fid, mut sched) = subscribe(&mut m, framework("f"), 1.0);
+    let t = task("t", &aid, "cpus:1;mem:32");
+    m.reconcile(
+        &fid,
+        &[mesos_types::scheduler::ReconcileTask {
+            task_id: t.task_id.clone(),
+            agent_id: Some(aid.clone()),
+        }],
+        2.0,
+    );
+    assert_eq!(
+        updates(&drain(&mut sched)).last().map(|s| s.state),
+        Some(TaskState::TASK_LOST)
+    );
+    let mut pa = framework("f");
+    pa.id = Some(fid.clone());
+    pa.capabilities = vec![Capability {
+        kind: Some(FrameworkCapability::PARTITION_AWARE),
+    }];
+    let (_, mut sched) = subscribe(&mut m, pa.clone(), 3.0);
+    let (_, mut events) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![AgentTask {
+            framework_id: fid.clone(),
+            task: t.clone(),
+            state: TaskState::TASK_RUNNING,
+            status_update_state: None,
+        }],
+        vec![pa],
+        4.0,
+    );
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id))
+    );
+    assert!(
+        updates(&drain(&mut sched))
+            .iter()
+            .all(|s| s.state == TaskState::TASK_LOST),
+        "a task told LOST was resumed"
+    );
+}
+
+/// Second review, B3: an agent still to prove it heard the kills of its
+/// return keeps its mark when a new unreachable mark finds it alive.
+#[test]
+fn a_mark_awaiting_its_pong_is_not_cleared_by_a_later_round() {
+    let store = MemoryStore::default();
+    store
+        .write_batch(&[
+            ("agents/A".into(), b"{}".to_vec()),
+            ("unreachable/A".into(), b"5".to_vec()),
+        ])
+        .unwrap();
+    let mut m = master();
+    let aid = AgentID::new("A");
+    m.admitted_agents.insert(aid.clone());
+    m.unreachable_agents.insert(aid.clone(), 5.0);
+    let (_, _events) = register(
+        &mut m,
+        &store,
+        agent_info(Some("A"), "cpus:4;mem:1024"),
+        vec![],
+        vec![],
+        10.0,
+    );
+    // Silent for a round, then it speaks (an UPDATE, not the PONG) while
+    // the new mark is written.
+    m.silent_agents(12.0, 0.1);
+    let batch = m.take_registry_batch().unwrap();
+    m.agent_seen(&aid, 12.05);
+    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+    store.write_batch(&writes).unwrap();
+    m.registry_written(batch.last, Ok(()), 12.1);
+    run_registrar(&mut m, &store, 12.1);
+    assert_ne!(
+        store.get("unreachable/A").unwrap().unwrap().value,
+        registry::REACHABLE.to_vec(),
+        "cleared without the PONG that proves the kills arrived"
+    );
 }

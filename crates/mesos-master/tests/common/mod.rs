@@ -114,10 +114,11 @@ impl FakeAgent {
                     let e: AgentEvent = serde_json::from_slice(&rec).expect("agent event decodes");
                     match &e {
                         AgentEvent::Registered { agent_id, .. } => me = Some(agent_id.clone()),
-                        AgentEvent::Ping if answer_pings => {
+                        AgentEvent::Ping { nonce } if answer_pings => {
                             if let Some(id) = &me {
                                 let pong = serde_json::to_value(AgentCall::Pong {
                                     agent_id: id.clone(),
+                                    nonce: *nonce,
                                 })
                                 .unwrap();
                                 let _ = post_json_with(
@@ -164,7 +165,7 @@ impl FakeAgent {
         loop {
             match tokio::time::timeout(std::time::Duration::from_secs(10), self.events.recv()).await
             {
-                Ok(Some(AgentEvent::Ping)) => continue,
+                Ok(Some(AgentEvent::Ping { .. })) => continue,
                 Ok(Some(e)) => return e,
                 other => panic!("agent stream ended or timed out: {other:?}"),
             }
