@@ -215,3 +215,28 @@ async fn offers_of_two_roles_cannot_be_accepted_together() {
         assert_eq!(res.scalar("cpus"), want, "role {role}");
     }
 }
+
+/// A command's `user` names an account on the agent: one containing NUL
+/// can name none (the agent would pass it to setuid lookups), as with
+/// `FrameworkInfo.user` at SUBSCRIBE.
+#[tokio::test]
+async fn a_command_user_containing_nul_is_a_task_error() {
+    let m = master(&[]).await;
+    let agent = FakeAgent::register(&m, "cpus:4;mem:1024").await;
+    let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("users"))
+        .await
+        .unwrap();
+    let o = first_offer(&mut sub).await;
+    let mut t = command_task("nul-user", &agent.id, "cpus:0.1;mem:8");
+    if let Some(c) = t.command.as_mut() {
+        c.user = Some("ro\0ot".into());
+    }
+    sub.caller
+        .launch(vec![o.id.clone()], vec![t], None)
+        .await
+        .unwrap();
+    let s = next_status(&mut sub).await;
+    assert_eq!(s.state, TaskState::TASK_ERROR, "{s:?}");
+    assert_eq!(s.reason, Some(Reason::REASON_TASK_INVALID));
+    assert!(s.message.unwrap_or_default().contains("user"));
+}

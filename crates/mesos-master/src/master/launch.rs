@@ -206,6 +206,19 @@ impl Master {
         if t.max_completion_time.is_some_and(|d| d.nanoseconds < 0) {
             return Err("Task's 'max_completion_time' must be non-negative".into());
         }
+        // The agent runs the command as this account: a NUL can name none.
+        let users = [
+            t.command.as_ref(),
+            t.executor.as_ref().and_then(|e| e.command.as_ref()),
+        ];
+        if users
+            .iter()
+            .flatten()
+            .filter_map(|c| c.user.as_deref())
+            .any(|u| u.contains('\0'))
+        {
+            return Err("'CommandInfo.user' must not contain NUL characters".into());
+        }
         let task_res = self
             .tagged(&t.resources, role)
             .map_err(|e| format!("Task uses invalid resources: {e}"))?;
