@@ -29,6 +29,27 @@ async fn off_the_lock<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("rendering failed: {e}")))
 }
 
+/// Renderings of `/frameworks`, `/slaves` and `/tasks` at once, in this
+/// process. Each holds a snapshot and tens of MiB of output at cluster
+/// scale; unbounded, a hundred concurrent pollers would take gigabytes and
+/// every blocking thread. (`/master/state` is batched instead.)
+static LISTING_RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Takes the snapshot `take` once a rendering slot is free, then writes it
+/// off the lock.
+async fn limited<S: Send + 'static>(
+    shared: &Arc<Shared>,
+    take: impl FnOnce(&crate::master::Master) -> S,
+    write: impl FnOnce(S) -> Vec<u8> + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    let _slot = LISTING_RENDERS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("rendering failed: {e}")))?;
+    let snapshot = shared.read(take);
+    off_the_lock(move || write(snapshot)).await
+}
+
 /// One `/master/state` rendering.
 async fn render_state(shared: &Arc<Shared>) -> Result<Bytes, ApiError> {
     let snapshot = shared.read(StateSnapshot::take);
@@ -144,14 +165,22 @@ pub async fn serve_frameworks(
     shared: &Arc<Shared>,
     only: Option<String>,
 ) -> Result<Vec<u8>, ApiError> {
-    let snapshot = shared.read(|m| FrameworksSnapshot::take(m, only.as_deref()));
-    off_the_lock(move || snapshot.write()).await
+    limited(
+        shared,
+        |m| FrameworksSnapshot::take(m, only.as_deref()),
+        |s| s.write(),
+    )
+    .await
 }
 
 /// `GET /master/slaves?slave_id=`.
 pub async fn serve_agents(shared: &Arc<Shared>, only: Option<String>) -> Result<Vec<u8>, ApiError> {
-    let snapshot = shared.read(|m| AgentsSnapshot::take(m, only.as_deref()));
-    off_the_lock(move || snapshot.write()).await
+    limited(
+        shared,
+        |m| AgentsSnapshot::take(m, only.as_deref()),
+        |s| s.write(),
+    )
+    .await
 }
 
 /// `GET /master/tasks?framework_id=&task_id=&limit=&offset=&order=`.
@@ -160,8 +189,7 @@ pub async fn serve_tasks(
     query: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, ApiError> {
     let q = TasksQuery::parse(query).map_err(ApiError::BadRequest)?;
-    let snapshot = shared.read(|m| TasksSnapshot::take(m, &q));
-    off_the_lock(move || snapshot.write()).await
+    limited(shared, |m| TasksSnapshot::take(m, &q), |s| s.write()).await
 }
 
 /// Test-only: holds a master's `/master/state` rendering after its

@@ -422,3 +422,42 @@ async fn concurrent_state_requests_are_all_answered() {
     }
     master.stop().await;
 }
+
+/// Many concurrent `/frameworks`, `/slaves` and `/tasks` requests share two
+/// rendering slots; every one is still answered, whole (a slot that leaked
+/// would leave the rest waiting for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_listing_requests_share_the_rendering_slots() {
+    let flags = <crate::MasterFlags as clap::Parser>::parse_from([
+        "mesos-master",
+        "--port=0",
+        "--ip=127.0.0.1",
+        "--registry=in_memory",
+    ]);
+    let master = crate::start(flags, Default::default())
+        .await
+        .expect("master starts");
+    let client = reqwest::Client::new();
+    let gets: Vec<_> = (0..60)
+        .map(|i| {
+            let path = ["frameworks", "slaves", "tasks"][i % 3];
+            let url = format!("http://{}/master/{path}", master.addr);
+            let client = client.clone();
+            tokio::spawn(async move {
+                let r = client.get(&url).send().await.expect("GET");
+                assert_eq!(r.status(), 200);
+                let v: serde_json::Value = r.json().await.expect("JSON");
+                (path, v)
+            })
+        })
+        .collect();
+    for g in gets {
+        let (path, v) = tokio::time::timeout(std::time::Duration::from_secs(30), g)
+            .await
+            .expect("answered")
+            .expect("join");
+        let key = if path == "slaves" { "slaves" } else { path };
+        assert!(v[key].is_array(), "{path}: {v}");
+    }
+    master.stop().await;
+}
