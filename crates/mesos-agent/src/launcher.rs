@@ -122,6 +122,30 @@ pub async fn launch(
     spec: &LaunchSpec,
     client: &reqwest::Client,
 ) -> Result<tokio::process::Child, String> {
+    prepare(spec, client).await?.spawn()
+}
+
+/// An executor ready to be forked: its sandbox made, its URIs fetched.
+pub struct Prepared {
+    cmd: tokio::process::Command,
+    program: String,
+}
+
+impl Prepared {
+    /// Forks the executor (synchronous: no await between a caller's last
+    /// check and the fork).
+    pub fn spawn(mut self) -> Result<tokio::process::Child, String> {
+        let program = self.program;
+        self.cmd
+            .spawn()
+            .map_err(|e| format!("Failed to launch executor '{program}': {e}"))
+    }
+}
+
+/// Creates the sandbox and fetches URIs: everything before the fork.
+/// Dropping the future stops a download in progress (the partial file stays
+/// in the sandbox). Errors are worded for a TASK_FAILED message.
+pub async fn prepare(spec: &LaunchSpec, client: &reqwest::Client) -> Result<Prepared, String> {
     crate::paths::create_run_dir(&spec.directory, &spec.latest).map_err(|e| {
         format!(
             "Failed to create sandbox '{}': {e}",
@@ -167,8 +191,7 @@ pub async fn launch(
         .stderr(open("stderr")?)
         .process_group(0)
         .kill_on_drop(false);
-    cmd.spawn()
-        .map_err(|e| format!("Failed to launch executor '{program}': {e}"))
+    Ok(Prepared { cmd, program })
 }
 
 /// Waits for `child` to exit, runs `on_exit` with its pid and exit status

@@ -304,3 +304,102 @@ async fn a_stalled_fetch_fails_the_task_after_the_stall_timeout() {
     assert!(message.contains("no progress for 500ms"), "{message}");
     s.agent.shutdown().await;
 }
+
+/// How a [`trickling_download`] ended.
+#[derive(Debug, PartialEq)]
+enum Download {
+    /// The client closed the connection after `sent` body bytes.
+    Closed { sent: usize },
+    /// The whole body was sent.
+    Completed,
+}
+
+const TRICKLE_CHUNK: usize = 1024;
+const TRICKLE_CHUNKS: usize = 60;
+const TRICKLE_EVERY: Duration = Duration::from_millis(50);
+
+/// A raw HTTP server that sends a file slowly but steadily (a chunk every
+/// [`TRICKLE_EVERY`], so no stall timeout fires), and reports how the one
+/// download ended.
+async fn trickling_download() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Receiver<Download>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (report, outcome) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            TRICKLE_CHUNK * TRICKLE_CHUNKS
+        );
+        let _ = socket.write_all(head.as_bytes()).await;
+        let mut sent = 0;
+        let mut ticks = tokio::time::interval(TRICKLE_EVERY);
+        while sent < TRICKLE_CHUNK * TRICKLE_CHUNKS {
+            ticks.tick().await;
+            // A closed peer shows as a readable EOF (or a reset) before a
+            // write fails: look for it at each chunk.
+            let mut probe = [0u8; 1];
+            let closed = match tokio::time::timeout(Duration::ZERO, socket.read(&mut probe)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => true,
+                Ok(Ok(_)) | Err(_) => false,
+            };
+            if closed || socket.write_all(&[b'x'; TRICKLE_CHUNK]).await.is_err() {
+                let _ = report.send(Download::Closed { sent });
+                return;
+            }
+            sent += TRICKLE_CHUNK;
+        }
+        let _ = report.send(Download::Completed);
+        // Held open: only the client ends it.
+        std::future::pending::<()>().await;
+    });
+    (addr, outcome)
+}
+
+#[tokio::test]
+async fn the_registration_timeout_stops_a_fetch_in_progress_and_nothing_is_forked() {
+    let mut s = setup(&["--executor_registration_timeout=500ms"]).await;
+    let marker = write_marked_executor(&s.dirs.1.path().join("mesos-executor"));
+    let (addr, outcome) = trickling_download().await;
+    s.agent.registered().await;
+    s.master.send(AgentEvent::RunTask {
+        framework_info: framework(),
+        task: task_fetching("t1", format!("http://{addr}/pkg.tgz")),
+    });
+    let failed = s.master.next_update().await;
+    assert_eq!(failed.state, mesos_types::TaskState::TASK_FAILED);
+    assert_eq!(
+        failed.reason,
+        Some(mesos_types::Reason::REASON_EXECUTOR_REGISTRATION_TIMEOUT)
+    );
+    // The whole body takes 3s to send: a stopped download is seen as a
+    // closed connection well before that.
+    let whole_body = TRICKLE_EVERY * TRICKLE_CHUNKS as u32;
+    let ended = tokio::time::timeout(whole_body * 4, outcome)
+        .await
+        .expect("the download neither stopped nor completed")
+        .expect("the server reported nothing");
+    match ended {
+        Download::Closed { sent } => assert!(sent < TRICKLE_CHUNK * TRICKLE_CHUNKS),
+        Download::Completed => {
+            panic!("the download went on to the end after the task failed")
+        }
+    }
+    // Had the launch gone on, the executor would be forked once the body
+    // would have ended: look past that point (a wait for an absence).
+    tokio::time::sleep(whole_body).await;
+    assert_eq!(
+        processes_with(&marker),
+        Vec::<u32>::new(),
+        "an executor was forked for the failed task"
+    );
+    s.agent.shutdown().await;
+}

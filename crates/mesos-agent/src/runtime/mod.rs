@@ -19,7 +19,7 @@ use crate::proc_tree;
 use bytes::Bytes;
 use mesos_types::agent_protocol::AgentCall;
 use mesos_types::executor::{Event, Subscribe};
-use mesos_types::{AgentID, ExecutorEventType, ExecutorID, FrameworkID, recordio};
+use mesos_types::{AgentID, ContainerID, ExecutorEventType, ExecutorID, FrameworkID, recordio};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -38,6 +38,33 @@ const MAX_NOT_DURABLE: usize = 1024;
 struct Inner {
     core: Core,
     streams: HashMap<u64, UnboundedSender<Event>>,
+    /// Launches in progress (sandbox, fetch) and not yet forked, by
+    /// container id. Checked under this lock after every core input: one
+    /// the core no longer wants is cancelled and removed at once.
+    launches: HashMap<String, Launching>,
+}
+
+/// A launch in progress, cancellable until its executor is forked.
+struct Launching {
+    framework_id: FrameworkID,
+    executor_id: ExecutorID,
+    container_id: ContainerID,
+    cancel: watch::Sender<bool>,
+}
+
+impl Inner {
+    /// Cancels the launches the core gave up on (registration timeout,
+    /// kill, framework shutdown, failed checkpoint, agent shutdown).
+    fn cancel_unwanted_launches(&mut self) {
+        let Inner { core, launches, .. } = self;
+        launches.retain(|_, l| {
+            let wanted = core.wants_launch(&l.framework_id, &l.executor_id, &l.container_id);
+            if !wanted {
+                l.cancel.send_replace(true);
+            }
+            wanted
+        });
+    }
 }
 
 /// Static facts the read-only endpoints report.
@@ -142,6 +169,7 @@ impl Shared {
             inner: Mutex::new(Inner {
                 core,
                 streams: HashMap::new(),
+                launches: HashMap::new(),
             }),
             host,
             checkpointing: Mutex::new(true),
@@ -166,6 +194,7 @@ impl Shared {
     pub fn with_core<T>(self: &Arc<Self>, f: impl FnOnce(&mut Core) -> (T, Vec<Effect>)) -> T {
         let mut inner = self.lock();
         let (value, effects) = f(&mut inner.core);
+        inner.cancel_unwanted_launches();
         let id = inner.core.agent_id().cloned();
         self.agent_id.send_if_modified(|cur| {
             let changed = *cur != id;
@@ -256,11 +285,23 @@ impl Shared {
                 // A checkpoint it needs may have failed, or the launch been
                 // given up, since the effect was queued.
                 let (fid, eid, cid) = (&spec.framework_id, &spec.executor_id, &spec.container_id);
-                if !self.read(|c| c.wants_launch(fid, eid, cid)) {
-                    debug!(%fid, %eid, "Not launching an executor that is no longer wanted");
-                    return;
-                }
-                tokio::spawn(run_executor(self.clone(), *spec));
+                let cancelled = {
+                    let mut inner = self.lock();
+                    if !inner.core.wants_launch(fid, eid, cid) {
+                        debug!(%fid, %eid, "Not launching an executor that is no longer wanted");
+                        return;
+                    }
+                    let (cancel, cancelled) = watch::channel(false);
+                    let launching = Launching {
+                        framework_id: fid.clone(),
+                        executor_id: eid.clone(),
+                        container_id: cid.clone(),
+                        cancel,
+                    };
+                    inner.launches.insert(cid.value.clone(), launching);
+                    cancelled
+                };
+                tokio::spawn(run_executor(self.clone(), *spec, cancelled));
             }
             Effect::Destroy { pid } => {
                 let host = self.host.clone();
@@ -389,7 +430,10 @@ impl Shared {
             connection,
             Instant::now(),
         ) {
-            Ok(effects) => self.enqueue(&inner, effects),
+            Ok(effects) => {
+                inner.cancel_unwanted_launches();
+                self.enqueue(&inner, effects)
+            }
             Err(e) => {
                 inner.streams.remove(&connection);
                 return Err(e);
@@ -427,6 +471,7 @@ impl Shared {
     pub fn shutdown(self: &Arc<Self>, keep_checkpointed: bool) {
         let mut inner = self.lock();
         let effects = inner.core.shutdown_all(keep_checkpointed);
+        inner.cancel_unwanted_launches();
         inner.streams.clear();
         drop(inner);
         for effect in effects {
@@ -494,19 +539,46 @@ impl Drop for StreamGuard {
         inner
             .core
             .executor_disconnected(&self.framework_id, &self.executor_id, self.connection);
+        inner.cancel_unwanted_launches();
     }
 }
 
-/// Launches one executor and follows it until it exits.
-async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec) {
+/// Launches one executor and follows it until it exits. The launch stops,
+/// its download included, as soon as `cancelled` turns true (the core gave
+/// up on the container); nothing is forked after that.
+async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec, mut cancelled: watch::Receiver<bool>) {
     let (fid, eid, cid) = (
         spec.framework_id.clone(),
         spec.executor_id.clone(),
         spec.container_id.clone(),
     );
-    let child = match launcher::launch(&spec, &shared.client).await {
-        Ok(child) => child,
+    let prepared = tokio::select! {
+        biased;
+        // Closed (the agent is gone) counts as cancelled too.
+        _ = cancelled.wait_for(|c| *c) => {
+            debug!(%fid, %eid, "Launch cancelled: the executor is no longer wanted");
+            return;
+        }
+        prepared = launcher::prepare(&spec, &shared.client) => prepared,
+    };
+    let forked = prepared.and_then(|prepared| {
+        // Checked and forked under the core's lock: the core cannot give
+        // up on the container in between.
+        let mut inner = shared.lock();
+        let ours = inner.launches.remove(&cid.value).is_some();
+        if !ours || !inner.core.wants_launch(&fid, &eid, &cid) {
+            return Ok(None);
+        }
+        prepared.spawn().map(Some)
+    });
+    let child = match forked {
+        Ok(Some(child)) => child,
+        Ok(None) => {
+            debug!(%fid, %eid, "Launch cancelled before the fork");
+            return;
+        }
         Err(error) => {
+            shared.lock().launches.remove(&cid.value);
             shared.handle(|c| c.launch_failed(&fid, &eid, &cid, &error, Instant::now()));
             return;
         }
