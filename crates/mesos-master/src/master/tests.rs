@@ -125,6 +125,23 @@ fn book_task(m: &mut Master, fid: &FrameworkID, agent: &AgentID, t: &TaskInfo, s
         .insert(t.task_id.clone(), entry);
 }
 
+/// A task as an agent reports it, with no update awaiting acknowledgement.
+fn reported(framework_id: FrameworkID, task: TaskInfo, state: TaskState) -> AgentTask {
+    AgentTask {
+        framework_id,
+        task,
+        state,
+        status_update_state: None,
+    }
+}
+
+/// Whether `events` tell the agent to kill `task`.
+fn told_to_kill(events: &[AgentEvent], task: &TaskID) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == task))
+}
+
 /// The nonce of the last PING on an agent's stream that carries one.
 fn ping_nonce(events: &[AgentEvent]) -> Option<u64> {
     events.iter().rev().find_map(|e| match e {
@@ -419,18 +436,8 @@ fn tasks_of_an_unreachable_agent_stay_lost_across_a_restart() {
         &store,
         agent_info(Some("A"), "cpus:4;mem:1024"),
         vec![
-            AgentTask {
-                framework_id: fid.clone(),
-                task: running.clone(),
-                state: TaskState::TASK_RUNNING,
-                status_update_state: None,
-            },
-            AgentTask {
-                framework_id: fid.clone(),
-                task: finished.clone(),
-                state: TaskState::TASK_FINISHED,
-                status_update_state: None,
-            },
+            reported(fid.clone(), running.clone(), TaskState::TASK_RUNNING),
+            reported(fid.clone(), finished.clone(), TaskState::TASK_FINISHED),
         ],
         vec![info.clone()],
         1.0,
@@ -741,20 +748,11 @@ fn a_known_agent_still_running_an_ended_task_is_told_to_kill_it() {
         &mut m,
         &store,
         agent_info(Some(&aid.value), "cpus:2;mem:64"),
-        vec![AgentTask {
-            framework_id: fid.clone(),
-            task: t.clone(),
-            state: TaskState::TASK_RUNNING,
-            status_update_state: None,
-        }],
+        vec![reported(fid.clone(), t.clone(), TaskState::TASK_RUNNING)],
         vec![info],
         1.0,
     );
-    assert!(
-        drain(&mut events)
-            .iter()
-            .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id))
-    );
+    assert!(told_to_kill(&drain(&mut events), &t.task_id));
 }
 
 /// A partition-aware framework's task on an agent back from unreachable
@@ -777,12 +775,11 @@ fn a_partition_aware_task_resumes_after_a_restart() {
         &mut m,
         &store,
         agent_info(Some("A"), "cpus:4;mem:1024"),
-        vec![AgentTask {
-            framework_id: FrameworkID::new("F"),
-            task: t.clone(),
-            state: TaskState::TASK_RUNNING,
-            status_update_state: None,
-        }],
+        vec![reported(
+            FrameworkID::new("F"),
+            t.clone(),
+            TaskState::TASK_RUNNING,
+        )],
         vec![info.clone()],
         1.0,
     );
@@ -825,19 +822,12 @@ fn a_known_agent_running_a_forgotten_task_is_told_to_kill_it() {
         &mut m,
         &store,
         agent_info(Some(&aid.value), "cpus:2;mem:64"),
-        vec![AgentTask {
-            framework_id: fid.clone(),
-            task: t.clone(),
-            state: TaskState::TASK_RUNNING,
-            status_update_state: None,
-        }],
+        vec![reported(fid.clone(), t.clone(), TaskState::TASK_RUNNING)],
         vec![info],
         1.0,
     );
     assert!(
-        drain(&mut events)
-            .iter()
-            .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id)),
+        told_to_kill(&drain(&mut events), &t.task_id),
         "a live task the book does not hold was left running"
     );
 }
@@ -875,20 +865,11 @@ fn reconciliations_lost_holds_after_the_framework_turns_partition_aware() {
         &mut m,
         &store,
         agent_info(Some("A"), "cpus:4;mem:1024"),
-        vec![AgentTask {
-            framework_id: fid.clone(),
-            task: t.clone(),
-            state: TaskState::TASK_RUNNING,
-            status_update_state: None,
-        }],
+        vec![reported(fid.clone(), t.clone(), TaskState::TASK_RUNNING)],
         vec![pa],
         4.0,
     );
-    assert!(
-        drain(&mut events)
-            .iter()
-            .any(|e| matches!(e, AgentEvent::KillTask { task_id, .. } if task_id == &t.task_id))
-    );
+    assert!(told_to_kill(&drain(&mut events), &t.task_id));
     assert!(
         updates(&drain(&mut sched))
             .iter()

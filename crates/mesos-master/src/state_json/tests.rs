@@ -323,15 +323,7 @@ fn a_task_id_that_needs_escaping_is_its_sort_key() {
 /// it (what allocation and every scheduler call do) completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_book_is_not_locked_while_state_is_written() {
-    let flags = <crate::MasterFlags as clap::Parser>::parse_from([
-        "mesos-master",
-        "--port=0",
-        "--ip=127.0.0.1",
-        "--registry=in_memory",
-    ]);
-    let master = crate::start(flags, Default::default())
-        .await
-        .expect("master starts");
+    let master = loopback_master().await;
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (resume_tx, resume_rx) = std::sync::mpsc::channel();
     *super::serve::hook::PAUSE
@@ -388,15 +380,7 @@ async fn the_book_is_not_locked_while_state_is_written() {
 /// complete document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_state_requests_are_all_answered() {
-    let flags = <crate::MasterFlags as clap::Parser>::parse_from([
-        "mesos-master",
-        "--port=0",
-        "--ip=127.0.0.1",
-        "--registry=in_memory",
-    ]);
-    let master = crate::start(flags, Default::default())
-        .await
-        .expect("master starts");
+    let master = loopback_master().await;
     let url = format!("http://{}/master/state?jsonp=cb", master.addr);
     let gets: Vec<_> = (0..8)
         .map(|_| {
@@ -428,15 +412,7 @@ async fn concurrent_state_requests_are_all_answered() {
 /// would leave the rest waiting for ever).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_listing_requests_share_the_rendering_slots() {
-    let flags = <crate::MasterFlags as clap::Parser>::parse_from([
-        "mesos-master",
-        "--port=0",
-        "--ip=127.0.0.1",
-        "--registry=in_memory",
-    ]);
-    let master = crate::start(flags, Default::default())
-        .await
-        .expect("master starts");
+    let master = loopback_master().await;
     let client = reqwest::Client::new();
     let gets: Vec<_> = (0..60)
         .map(|i| {
@@ -460,4 +436,17 @@ async fn concurrent_listing_requests_share_the_rendering_slots() {
         assert!(v[key].is_array(), "{path}: {v}");
     }
     master.stop().await;
+}
+
+/// A master on a free loopback port with an in-memory registry.
+async fn loopback_master() -> crate::MasterHandle {
+    let flags = <crate::MasterFlags as clap::Parser>::parse_from([
+        "mesos-master",
+        "--port=0",
+        "--ip=127.0.0.1",
+        "--registry=in_memory",
+    ]);
+    crate::start(flags, Default::default())
+        .await
+        .expect("master starts")
 }
