@@ -30,6 +30,9 @@ fn main() -> anyhow::Result<()> {
     if args.scenario == "master" {
         return runtime.block_on(scenarios::serve_master(&args));
     }
+    if args.scenario == "static" {
+        return runtime.block_on(scenarios::serve_static(&args));
+    }
     eprintln!(
         "RLIMIT_NOFILE {soft}/{hard}; local ports {}",
         mesos_bench::sys::ephemeral_ports().unwrap_or(0)

@@ -38,29 +38,9 @@ impl MasterUnderTest {
                 mesos_master::start(flags, Default::default()).await?,
             ));
         }
-        let exe = std::env::current_exe().context("locating mesos-bench")?;
-        let mut cmd = tokio::process::Command::new(exe);
-        cmd.arg("--scenario=master");
-        for f in extra {
-            cmd.arg(format!("--master_flag={f}"));
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawning the master process")?;
-        let pid = child.id().context("master process id")?;
-        let stdout = child.stdout.take().context("master stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .context("master process did not start in 30 s")??
-            .context("master process exited")?;
-        let addr: SocketAddr = line
-            .strip_prefix("listening ")
-            .context("unexpected master output")?
-            .parse()?;
+        let mut args = vec!["--scenario=master".to_string()];
+        args.extend(extra.iter().map(|f| format!("--master_flag={f}")));
+        let (child, addr, pid) = spawn_server(&args).await?;
         Ok(MasterUnderTest::Process { child, addr, pid })
     }
 
@@ -126,15 +106,78 @@ impl MasterUnderTest {
     }
 }
 
+/// Starts `mesos-bench ARGS` (a serving scenario) and reads the address
+/// it prints as `listening <addr>`. It stops when its standard input closes.
+pub async fn spawn_server(
+    args: &[String],
+) -> anyhow::Result<(tokio::process::Child, SocketAddr, u32)> {
+    let exe = std::env::current_exe().context("locating mesos-bench")?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawning a server process")?;
+    let pid = child.id().context("server process id")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .context("server process did not start in 30 s")??
+        .context("server process exited")?;
+    let addr: SocketAddr = line
+        .strip_prefix("listening ")
+        .context("unexpected server output")?
+        .parse()?;
+    Ok((child, addr, pid))
+}
+
+/// Waits until standard input closes (the parent benchmark is done).
+async fn until_stdin_closes() {
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+}
+
+/// `--scenario=static --static_body=FILE`: serves the file's bytes, read
+/// into memory once, as the answer to every GET, through the same HTTP
+/// layer as the master (`mesos_http::serve`). P11's reference: what
+/// sending a `/master/state` document costs with no rendering at all.
+pub async fn serve_static(args: &Args) -> anyhow::Result<()> {
+    let path = args
+        .static_body
+        .as_deref()
+        .context("--scenario=static needs --static_body")?;
+    let body = bytes::Bytes::from(std::fs::read(path).with_context(|| format!("reading {path}"))?);
+    let router = axum::Router::new().fallback(axum::routing::get(move || {
+        let body = body.clone();
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening {}", listener.local_addr()?);
+    mesos_http::serve(
+        listener,
+        router,
+        until_stdin_closes(),
+        mesos_http::ServeLimits::default(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// `--scenario=master`: runs a master with `--master_flag`s, prints
 /// `listening <addr>`, and stops when standard input closes.
 pub async fn serve_master(args: &Args) -> anyhow::Result<()> {
     let flags = mesos_master::MasterFlags::try_parse_from(master_flags(&args.master_flag))?;
     let handle = mesos_master::start(flags, Default::default()).await?;
     println!("listening {}", handle.addr);
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 64];
-    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+    until_stdin_closes().await;
     handle.stop().await;
     Ok(())
 }

@@ -9,6 +9,7 @@
 //!   with both cores busy; no healthy agent removed.
 //! * `failover` (P8): SIGKILL the master, restart it on its embedded
 //!   store, time until every agent re-registered with its tasks.
+//! * `static` (internal): serves one file's bytes, P11's reference.
 //! * `master` (internal): serves a master in this process for the others'
 //!   `--master_process` mode, so master and simulator each get their own
 //!   descriptor budget and the master's RSS and CPU are its own.
@@ -22,7 +23,7 @@ mod register;
 mod state;
 mod throughput;
 
-pub use master::{MasterUnderTest, serve_master};
+pub use master::{MasterUnderTest, serve_master, serve_static, spawn_server};
 pub use register::running_tasks;
 
 use crate::report::Figure;
@@ -115,6 +116,9 @@ pub struct Args {
     /// state: sequential `/master/state` requests measured.
     #[arg(long, default_value_t = 20)]
     pub gets: usize,
+    /// static (internal): the file whose bytes it serves.
+    #[arg(long)]
+    pub static_body: Option<String>,
     /// state: concurrent `/master/state` pollers in the loaded phase.
     #[arg(long, default_value_t = 10)]
     pub pollers: usize,

@@ -11,7 +11,10 @@
 //!    and times the next offer of that agent, `--probes` rounds;
 //! 3. the same with `--pollers` clients fetching `/master/state` in a loop,
 //!    printed against (2);
-//! 4. five `GET /master/state` with launching paused: the reference for (1).
+//! 4. five `GET /master/state` with launching paused: the reference for (1);
+//! 5. the physical reference, with the master stopped: the last document
+//!    served from memory by a process that does nothing else
+//!    (`--scenario=static`), to five sequential GETs and to the pollers.
 
 use super::{Args, MasterUnderTest, fd_figures, http_client, metric, metrics, register_agents};
 use crate::report::{Figure, quantile_figures};
@@ -27,8 +30,11 @@ use tokio::time::Instant;
 /// Longest time allowed for building the completed tasks.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// One `GET /master/state`, body read: (milliseconds, bytes).
-async fn get_state(http: &reqwest::Client, master: SocketAddr) -> anyhow::Result<(f64, usize)> {
+/// One `GET /master/state`, body read: (milliseconds, body).
+async fn fetch_state(
+    http: &reqwest::Client,
+    master: SocketAddr,
+) -> anyhow::Result<(f64, bytes::Bytes)> {
     let start = Instant::now();
     let body = http
         .get(format!("http://{master}/master/state"))
@@ -37,11 +43,83 @@ async fn get_state(http: &reqwest::Client, master: SocketAddr) -> anyhow::Result
         .error_for_status()?
         .bytes()
         .await?;
-    Ok((start.elapsed().as_secs_f64() * 1000.0, body.len()))
+    Ok((start.elapsed().as_secs_f64() * 1000.0, body))
+}
+
+/// One `GET /master/state`, body read: (milliseconds, bytes).
+async fn get_state(http: &reqwest::Client, master: SocketAddr) -> anyhow::Result<(f64, usize)> {
+    let (ms, body) = fetch_state(http, master).await?;
+    Ok((ms, body.len()))
+}
+
+/// `n` clients fetching `/master/state` from `server` in a loop until
+/// `stop` turns true; their latencies go to the returned list.
+fn start_pollers(
+    http: &reqwest::Client,
+    server: SocketAddr,
+    n: usize,
+    stop: &watch::Receiver<bool>,
+) -> (Vec<tokio::task::JoinHandle<()>>, Arc<Mutex<Vec<f64>>>) {
+    let polled: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let pollers = (0..n)
+        .map(|_| {
+            let (http, rx, polled) = (http.clone(), stop.clone(), polled.clone());
+            tokio::spawn(async move {
+                while !*rx.borrow() {
+                    match get_state(&http, server).await {
+                        Ok((ms, _)) => polled.lock().unwrap_or_else(|p| p.into_inner()).push(ms),
+                        Err(e) => {
+                            eprintln!("poller: {e}");
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    (pollers, polled)
+}
+
+/// The physical reference: the same document, already in memory, served
+/// by a process doing nothing else through the same HTTP layer, to
+/// `gets` sequential requests and then `pollers` pollers for `secs`.
+/// Returns (sequential latencies, latencies under pollers).
+async fn static_reference(
+    http: &reqwest::Client,
+    body: &[u8],
+    gets: usize,
+    pollers: usize,
+    secs: f64,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), body)?;
+    let (mut child, addr, _) = super::spawn_server(&[
+        "--scenario=static".to_string(),
+        format!("--static_body={}", file.path().display()),
+    ])
+    .await?;
+    let mut sequential = Vec::with_capacity(gets);
+    for _ in 0..gets {
+        sequential.push(get_state(http, addr).await?.0);
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tasks, polled) = start_pollers(http, addr, pollers, &stop_rx);
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    drop(child.stdin.take());
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let polled = std::mem::take(&mut *polled.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok((sequential, polled))
 }
 
 /// `/master/state` requests measured with launching paused.
 const QUIET_GETS: usize = 5;
+
+/// Longest time the pollers run against the static reference.
+const STATIC_POLL_SECS: f64 = 15.0;
 
 /// Unmeasured probe rounds before each measured series.
 const PROBE_WARMUP: usize = 3;
@@ -171,22 +249,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
 
     // 3. The same with pollers.
     let (poll_stop_tx, poll_stop_rx) = watch::channel(false);
-    let polled: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let mut pollers = Vec::new();
-    for _ in 0..args.pollers {
-        let (http, rx, polled) = (http.clone(), poll_stop_rx.clone(), polled.clone());
-        pollers.push(tokio::spawn(async move {
-            while !*rx.borrow() {
-                match get_state(&http, addr).await {
-                    Ok((ms, _)) => polled.lock().unwrap_or_else(|p| p.into_inner()).push(ms),
-                    Err(e) => {
-                        eprintln!("poller: {e}");
-                        break;
-                    }
-                }
-            }
-        }));
-    }
+    let (pollers, polled) = start_pollers(&http, addr, args.pollers, &poll_stop_rx);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let t1 = Instant::now();
     let (loaded, loaded_missed) = probe_rounds(&mut probe, args.probes).await?;
@@ -203,8 +266,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     churn.cap.store(1, Ordering::Relaxed);
     tokio::time::sleep(args.task_max + Duration::from_secs(5)).await;
     let mut quiet_gets = Vec::new();
+    let mut document = bytes::Bytes::new();
     for _ in 0..QUIET_GETS {
-        quiet_gets.push(get_state(&http, addr).await?.0);
+        let (ms, body) = fetch_state(&http, addr).await?;
+        quiet_gets.push(ms);
+        document = body;
     }
     let rss = master.rss().unwrap_or(0);
     let _ = stop_tx.send(true);
@@ -213,25 +279,58 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
     let runs = |a: &serde_json::Value, b: &serde_json::Value| {
         metric(b, "allocator/mesos/allocation_runs") - metric(a, "allocator/mesos/allocation_runs")
     };
-    let quiet_q = quantile_figures("p11_state_not_launching", quiet_gets, "ms");
-    let mut figures = quantile_figures("p11_state", gets, "ms");
-    for (f, q) in figures.iter_mut().zip(&quiet_q) {
-        *f = f.clone().against(q.value, "ms not launching");
+    let fds = fd_figures("p11", &master);
+    let in_process = master.in_process();
+    drop(probe);
+    drop(agents);
+    let _ = tokio::time::timeout(Duration::from_secs(30), master.stop()).await;
+
+    // 5. The physical reference, with the master stopped.
+    let (static_gets, static_polled) = static_reference(
+        &http,
+        &document,
+        QUIET_GETS,
+        args.pollers,
+        loaded_secs.min(STATIC_POLL_SECS),
+    )
+    .await?;
+
+    /// `figures`, each against the same quantile of `reference`.
+    fn against(mut figures: Vec<Figure>, reference: &[Figure], unit: &str) -> Vec<Figure> {
+        for (f, r) in figures.iter_mut().zip(reference) {
+            *f = f.clone().against(r.value, unit);
+        }
+        figures
     }
-    figures.extend(quiet_q);
+    let static_q = quantile_figures("p11_static_document", static_gets, "ms");
+    let static_under = quantile_figures("p11_static_document_under_pollers", static_polled, "ms");
+    let quiet_q = quantile_figures("p11_state_not_launching", quiet_gets, "ms");
+    let mut figures = against(
+        quantile_figures("p11_state", gets, "ms"),
+        &quiet_q,
+        "ms not launching",
+    );
+    figures.extend(against(quiet_q, &static_q, "ms static document"));
     figures.push(Figure::new(
         "p11_state_size",
         bytes as f64 / (1024.0 * 1024.0),
         "MiB",
     ));
-    let mut quiet_q = quantile_figures("p11_allocation_latency", quiet, "ms");
-    let mut loaded_q = quantile_figures("p11_allocation_latency_with_pollers", loaded, "ms");
-    for (l, q) in loaded_q.iter_mut().zip(&quiet_q) {
-        *l = l.clone().against(q.value, "ms without pollers");
-    }
-    figures.append(&mut quiet_q);
-    figures.append(&mut loaded_q);
-    figures.extend(quantile_figures("p11_state_under_pollers", polled, "ms"));
+    let quiet_alloc = quantile_figures("p11_allocation_latency", quiet, "ms");
+    let loaded_alloc = against(
+        quantile_figures("p11_allocation_latency_with_pollers", loaded, "ms"),
+        &quiet_alloc,
+        "ms without pollers",
+    );
+    figures.extend(quiet_alloc);
+    figures.extend(loaded_alloc);
+    figures.extend(against(
+        quantile_figures("p11_state_under_pollers", polled, "ms"),
+        &static_under,
+        "ms static document",
+    ));
+    figures.extend(static_q);
+    figures.extend(static_under);
     figures.push(Figure::new(
         "p11_allocation_runs_rate",
         runs(&m0, &m1) / quiet_secs,
@@ -251,7 +350,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
         "tasks/s",
     ));
     figures.push(Figure::new(
-        if master.in_process() {
+        if in_process {
             "p11_process_rss"
         } else {
             "p11_master_rss"
@@ -259,14 +358,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
         rss as f64 / (1024.0 * 1024.0),
         "MiB",
     ));
-    figures.extend(fd_figures("p11", &master));
+    figures.extend(fds);
     if quiet_missed + loaded_missed > 0 {
         eprintln!(
             "probe rounds without an offer in 10 s: {quiet_missed} quiet, {loaded_missed} with pollers"
         );
     }
-    drop(probe);
-    drop(agents);
-    let _ = tokio::time::timeout(Duration::from_secs(30), master.stop()).await;
     Ok(figures)
 }

@@ -1,13 +1,14 @@
 //! Framework lifecycle: SUBSCRIBE (new, failover), disconnect, failover
 //! timeout, TEARDOWN, and the offer-shaping calls (DECLINE, REVIVE, SUPPRESS).
 
+use super::stamped::{CompletedTasks, LiveTasks};
 use super::{HEARTBEAT_INTERVAL_SECS, Master, Subscription, TaskEntry};
 use crate::error::ApiError;
 use mesos_types::agent_protocol::AgentEvent;
 use mesos_types::scheduler::{Event, Subscribe, Subscribed};
 use mesos_types::task_state::is_terminal;
 use mesos_types::*;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug)]
 pub struct FrameworkEntry {
@@ -18,8 +19,11 @@ pub struct FrameworkEntry {
     pub reregistered_time: Option<f64>,
     pub unregistered_time: f64,
     pub disconnected_at: Option<f64>,
-    pub tasks: HashMap<TaskID, TaskEntry>,
-    pub completed_tasks: VecDeque<TaskEntry>,
+    pub tasks: LiveTasks,
+    pub completed_tasks: CompletedTasks,
+    /// The last `/master/state` rendering of `tasks` and `completed_tasks`,
+    /// by their stamps (see `state_json`).
+    pub rendered: crate::state_json::TaskArraysCache,
     pub offers: HashSet<OfferID>,
     /// Custom executors per agent, with the resources they hold.
     pub executors: HashMap<AgentID, HashMap<ExecutorID, (ExecutorInfo, Resources, String)>>,
@@ -42,8 +46,9 @@ impl FrameworkEntry {
             reregistered_time: None,
             unregistered_time: 0.0,
             disconnected_at: None,
-            tasks: HashMap::new(),
-            completed_tasks: VecDeque::new(),
+            tasks: LiveTasks::default(),
+            completed_tasks: CompletedTasks::default(),
+            rendered: Default::default(),
             offers: HashSet::new(),
             executors: HashMap::new(),
             suppressed_roles: HashSet::new(),
@@ -53,10 +58,7 @@ impl FrameworkEntry {
 
     /// Keeps `task` among the completed ones, the oldest beyond `max` dropped.
     pub fn push_completed(&mut self, task: TaskEntry, max: usize) {
-        self.completed_tasks.push_back(task);
-        while self.completed_tasks.len() > max {
-            self.completed_tasks.pop_front();
-        }
+        self.completed_tasks.push_capped(task, max);
     }
 
     pub fn connected(&self) -> bool {

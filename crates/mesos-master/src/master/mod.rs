@@ -10,6 +10,7 @@ mod gone;
 mod health;
 mod launch;
 pub mod registry;
+pub mod stamped;
 mod updates;
 mod validation;
 

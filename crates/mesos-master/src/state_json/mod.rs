@@ -23,7 +23,8 @@ mod tests;
 
 pub use serve::{serve_agents, serve_frameworks, serve_state, serve_tasks};
 pub use snapshot::{
-    AgentsSnapshot, FrameworksSnapshot, RenderedAgent, StateSnapshot, TasksQuery, TasksSnapshot,
+    AgentsSnapshot, Document, FrameworksSnapshot, RenderedAgent, StateSnapshot, TaskArraysCache,
+    TasksQuery, TasksSnapshot,
 };
 
 use crate::master::{Master, TaskEntry};
@@ -354,7 +355,7 @@ fn capability_names(info: &FrameworkInfo) -> Vec<&'static str> {
 /// `/master/state` (spec 6.2), serialized to bytes (snapshot and write in
 /// one go: for benchmarks and tests; the endpoint writes outside the lock).
 pub fn state(m: &Master, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
-    StateSnapshot::take(m).write(flags, cluster)
+    StateSnapshot::take(m).write(flags, cluster).to_vec()
 }
 
 /// `/master/frameworks?framework_id=`.

@@ -7,11 +7,13 @@
 //! share the next one, whose snapshot is taken after they all arrived. Ten
 //! pollers therefore cost at most two renderings at a time, not ten.
 
+use super::Document;
 use super::snapshot::{
     AgentsSnapshot, FrameworksSnapshot, StateSnapshot, TasksQuery, TasksSnapshot,
 };
 use crate::error::ApiError;
 use crate::server::Shared;
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -51,18 +53,18 @@ async fn limited<S: Send + 'static>(
 }
 
 /// One `/master/state` rendering.
-async fn render_state(shared: &Arc<Shared>) -> Result<Bytes, ApiError> {
+async fn render_state(shared: &Arc<Shared>) -> Result<Document, ApiError> {
     let snapshot = shared.read(StateSnapshot::take);
     let shared = shared.clone();
     off_the_lock(move || {
         #[cfg(test)]
         hook::before_write(Arc::as_ptr(&shared) as usize);
-        Bytes::from(snapshot.write(&shared.effective_flags, shared.flags.cluster.as_deref()))
+        snapshot.write(&shared.effective_flags, shared.flags.cluster.as_deref())
     })
     .await
 }
 
-type Waiters = Vec<oneshot::Sender<Result<Bytes, ApiError>>>;
+type Waiters = Vec<oneshot::Sender<Result<Document, ApiError>>>;
 
 /// Requests waiting for the next rendering, by master (the address of its
 /// `Shared`, alive while its entry is: the rendering task holds it). An
@@ -120,7 +122,7 @@ async fn render_batches(shared: Arc<Shared>, key: usize) {
 }
 
 /// `/master/state`, from the next rendering.
-async fn batched_state(shared: &Arc<Shared>) -> Result<Bytes, ApiError> {
+async fn batched_state(shared: &Arc<Shared>) -> Result<Document, ApiError> {
     let key = Arc::as_ptr(shared) as usize;
     let (tx, rx) = oneshot::channel();
     let lead = match batches().get_or_insert_with(HashMap::new).entry(key) {
@@ -149,7 +151,7 @@ pub async fn serve_state(shared: &Arc<Shared>, jsonp: Option<&str>) -> Response 
             crate::http::bytes_response(StatusCode::OK, body.to_vec(), jsonp)
         }
         Ok(body) => {
-            let mut r = (StatusCode::OK, body).into_response();
+            let mut r = (StatusCode::OK, Body::new(DocumentBody::new(body))).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -157,6 +159,46 @@ pub async fn serve_state(shared: &Arc<Shared>, jsonp: Option<&str>) -> Response 
             r
         }
         Err(e) => crate::http::error_response(e),
+    }
+}
+
+/// A [`Document`] as an HTTP body: its chunks in order, each sent as is
+/// (no copy), with its exact length known up front (`Content-Length`).
+struct DocumentBody {
+    doc: Document,
+    next: usize,
+    left: u64,
+}
+
+impl DocumentBody {
+    fn new(doc: Document) -> DocumentBody {
+        let left = doc.len() as u64;
+        DocumentBody { doc, next: 0, left }
+    }
+}
+
+impl http_body::Body for DocumentBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let chunk = self.doc.chunks().get(self.next).cloned();
+        self.next += 1;
+        if let Some(c) = &chunk {
+            self.left = self.left.saturating_sub(c.len() as u64);
+        }
+        std::task::Poll::Ready(chunk.map(|c| Ok(http_body::Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
     }
 }
 

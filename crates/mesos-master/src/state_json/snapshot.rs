@@ -13,11 +13,12 @@
 
 use super::{RenderedTask, ResMap, capability_names, labels};
 use crate::master::{AgentEntry, FrameworkEntry, Master};
+use bytes::Bytes;
 use mesos_types::*;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Appends `v` as compact JSON.
 fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
@@ -27,19 +28,120 @@ fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     }
 }
 
+/// A document written as byte chunks: bytes written here, and segments
+/// cached elsewhere that are shared by reference instead of copied (a
+/// framework's task arrays, tens of MiB at scale). The HTTP layer sends
+/// the chunks one after the other.
+pub struct Rope {
+    chunks: Vec<Bytes>,
+    /// Bytes written since the last shared segment.
+    cur: Vec<u8>,
+    /// Length of `chunks`.
+    done: usize,
+    /// Expected length of the whole document, to size `cur`.
+    hint: usize,
+}
+
+impl Rope {
+    pub fn with_capacity(hint: usize) -> Rope {
+        Rope {
+            chunks: Vec::new(),
+            cur: Vec::with_capacity(hint),
+            done: 0,
+            hint,
+        }
+    }
+
+    /// Appends `segment` without copying it.
+    fn shared(&mut self, segment: &Bytes) {
+        if segment.is_empty() {
+            return;
+        }
+        self.flush();
+        self.done += segment.len();
+        self.chunks.push(segment.clone());
+        self.cur = Vec::with_capacity(self.hint.saturating_sub(self.done));
+    }
+
+    fn flush(&mut self) {
+        if !self.cur.is_empty() {
+            let written = std::mem::take(&mut self.cur);
+            self.done += written.len();
+            self.chunks.push(Bytes::from(written));
+        }
+    }
+
+    pub fn finish(mut self) -> Document {
+        self.flush();
+        Document {
+            len: self.done,
+            chunks: self.chunks.into(),
+        }
+    }
+
+    /// The whole document as one buffer (a copy, unless it is one chunk).
+    pub fn into_vec(self) -> Vec<u8> {
+        self.finish().to_vec()
+    }
+}
+
+impl std::ops::Deref for Rope {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.cur
+    }
+}
+
+impl std::ops::DerefMut for Rope {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.cur
+    }
+}
+
+/// A rendered document: its chunks in order, shared by every request of
+/// one rendering.
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    chunks: Arc<[Bytes]>,
+    len: usize,
+}
+
+impl Document {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len);
+        for c in self.chunks.iter() {
+            v.extend_from_slice(c);
+        }
+        v
+    }
+}
+
 /// A JSON object being written.
 struct Obj<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut Rope,
     first: bool,
 }
 
 impl<'a> Obj<'a> {
-    fn new(out: &'a mut Vec<u8>) -> Obj<'a> {
+    fn new(out: &'a mut Rope) -> Obj<'a> {
         out.push(b'{');
         Obj { out, first: true }
     }
 
-    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+    fn key(&mut self, k: &str) -> &mut Rope {
         if !self.first {
             self.out.push(b',');
         }
@@ -54,7 +156,7 @@ impl<'a> Obj<'a> {
     }
 
     /// An array whose elements `each` writes.
-    fn array<T>(&mut self, k: &str, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+    fn array<T>(&mut self, k: &str, items: &[T], mut each: impl FnMut(&mut Rope, &T)) {
         let out = self.key(k);
         out.push(b'[');
         for (i, x) in items.iter().enumerate() {
@@ -64,6 +166,24 @@ impl<'a> Obj<'a> {
             each(out, x);
         }
         out.push(b']');
+    }
+
+    /// An array whose elements `each` writes, given mutably.
+    fn array_mut<T>(&mut self, k: &str, items: &mut [T], mut each: impl FnMut(&mut Rope, &mut T)) {
+        let out = self.key(k);
+        out.push(b'[');
+        for (i, x) in items.iter_mut().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            each(out, x);
+        }
+        out.push(b']');
+    }
+
+    /// A value written before, shared rather than copied.
+    fn shared(&mut self, k: &str, value: &Bytes) {
+        self.key(k).shared(value);
     }
 
     /// Entries already written (`"k":v,...`, no braces).
@@ -109,10 +229,10 @@ impl RenderedAgent {
     fn render(a: &AgentEntry) -> RenderedAgent {
         /// The entries `f` writes, without the braces.
         fn entries(f: impl FnOnce(&mut Obj)) -> Box<str> {
-            let mut out = Vec::new();
+            let mut out = Rope::with_capacity(256);
             let mut o = Obj::new(&mut out);
             f(&mut o);
-            let text = String::from_utf8(out).unwrap_or_default();
+            let text = String::from_utf8(out.into_vec()).unwrap_or_default();
             text.get(1..).unwrap_or("").into()
         }
         let attrs: Map<String, Json> = a
@@ -190,7 +310,7 @@ impl AgentSnap {
         r.head.len() + r.reserved.len() + r.tail.len() + 512
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Rope) {
         let r = &self.rendered;
         let used = ResMap::of(r.total.minus(&self.free).minus(&self.offered).iter());
         let mut o = Obj::new(out);
@@ -219,6 +339,48 @@ struct ExecutorSnap {
     role: String,
 }
 
+/// A framework's live tasks as state shows them: the array's JSON and
+/// the resources of the tasks that still hold theirs.
+#[derive(Debug)]
+struct LiveArray {
+    json: Bytes,
+    used: ResMap,
+}
+
+/// A framework's last rendered task arrays, each with the stamp of the
+/// collection it shows ([`crate::master::stamped`]). Kept in the
+/// framework's entry, filled by the writers (outside the book's lock) and
+/// read by the next snapshot, which then takes the array instead of a
+/// reference to every task.
+#[derive(Debug, Default, Clone)]
+pub struct TaskArraysCache(Arc<Mutex<CachedArrays>>);
+
+#[derive(Debug, Default)]
+struct CachedArrays {
+    live: Option<(u64, Arc<LiveArray>)>,
+    completed: Option<(u64, Bytes)>,
+}
+
+impl TaskArraysCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedArrays> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A framework's live tasks in a snapshot.
+enum LivePart {
+    Cached(Arc<LiveArray>),
+    /// Changed since the last rendering: each task, with whether its
+    /// resources were released, and the stamp they were taken at.
+    Fresh(u64, Vec<(Arc<RenderedTask>, bool)>),
+}
+
+/// A framework's completed tasks in a snapshot.
+enum CompletedPart {
+    Cached(Bytes),
+    Fresh(u64, Vec<Arc<RenderedTask>>),
+}
+
 /// A framework as `/frameworks` and state show it (spec 6.4).
 struct FrameworkSnap {
     id: FrameworkID,
@@ -228,15 +390,38 @@ struct FrameworkSnap {
     registered_time: f64,
     unregistered_time: f64,
     reregistered_time: Option<f64>,
-    /// Live tasks, with whether their resources were released.
-    tasks: Vec<(Arc<RenderedTask>, bool)>,
-    completed: Vec<Arc<RenderedTask>>,
+    tasks: LivePart,
+    completed: CompletedPart,
+    cache: TaskArraysCache,
     offers: Vec<OfferSnap>,
     executors: Vec<ExecutorSnap>,
 }
 
 impl FrameworkSnap {
     fn take(m: &Master, f: &FrameworkEntry) -> FrameworkSnap {
+        let (tasks, completed) = {
+            let cached = f.rendered.lock();
+            let live_stamp = f.tasks.stamp();
+            let tasks = match &cached.live {
+                Some((stamp, a)) if *stamp == live_stamp => LivePart::Cached(a.clone()),
+                _ => LivePart::Fresh(
+                    live_stamp,
+                    f.tasks
+                        .values()
+                        .map(|t| (RenderedTask::of(t), t.resources_released))
+                        .collect(),
+                ),
+            };
+            let done_stamp = f.completed_tasks.stamp();
+            let completed = match &cached.completed {
+                Some((stamp, b)) if *stamp == done_stamp => CompletedPart::Cached(b.clone()),
+                _ => CompletedPart::Fresh(
+                    done_stamp,
+                    f.completed_tasks.iter().map(RenderedTask::of).collect(),
+                ),
+            };
+            (tasks, completed)
+        };
         FrameworkSnap {
             id: f.id.clone(),
             info: f.info.clone(),
@@ -245,12 +430,9 @@ impl FrameworkSnap {
             registered_time: f.registered_time,
             unregistered_time: f.unregistered_time,
             reregistered_time: f.reregistered_time,
-            tasks: f
-                .tasks
-                .values()
-                .map(|t| (RenderedTask::of(t), t.resources_released))
-                .collect(),
-            completed: f.completed_tasks.iter().map(RenderedTask::of).collect(),
+            tasks,
+            completed,
+            cache: f.rendered.clone(),
             offers: f
                 .offers
                 .iter()
@@ -279,25 +461,93 @@ impl FrameworkSnap {
 
     /// About the length of its JSON.
     fn size_hint(&self) -> usize {
-        let tasks: usize = (self.tasks.iter().map(|(t, _)| t))
-            .chain(&self.completed)
-            .map(|t| t.json().get().len() + 1)
-            .sum();
-        tasks + 512 * (self.offers.len() + self.executors.len()) + 4096
+        let arrays = match &self.tasks {
+            LivePart::Cached(a) => a.json.len(),
+            LivePart::Fresh(_, t) => t.iter().map(|(t, _)| t.json().get().len() + 1).sum(),
+        } + match &self.completed {
+            CompletedPart::Cached(b) => b.len(),
+            CompletedPart::Fresh(_, t) => t.iter().map(|t| t.json().get().len() + 1).sum(),
+        };
+        arrays + 512 * (self.offers.len() + self.executors.len()) + 4096
     }
 
-    /// Live tasks are shown ordered by id.
-    fn sort_tasks(&mut self) {
-        self.tasks.sort_unstable_by(|a, b| a.0.id().cmp(&b.0.id()));
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
+    /// The live tasks' array and resources, rendered now if they changed
+    /// since the last rendering (live tasks are shown ordered by id).
+    fn live_array(&mut self) -> Arc<LiveArray> {
+        let (stamp, tasks) = match &mut self.tasks {
+            LivePart::Cached(a) => return a.clone(),
+            LivePart::Fresh(stamp, tasks) => (*stamp, std::mem::take(tasks)),
+        };
+        let mut tasks = tasks;
+        tasks.sort_unstable_by(|a, b| a.0.id().cmp(&b.0.id()));
         let mut used = ResMap::default();
-        for (t, released) in &self.tasks {
+        for (t, released) in &tasks {
             if !released {
                 t.res.add_to(&mut used);
             }
         }
+        let size = tasks
+            .iter()
+            .map(|(t, _)| t.json().get().len() + 1)
+            .sum::<usize>()
+            + 2;
+        let mut json = Vec::with_capacity(size);
+        json.push(b'[');
+        for (i, (t, _)) in tasks.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            raw_task(&mut json, t);
+        }
+        json.push(b']');
+        let array = Arc::new(LiveArray {
+            json: Bytes::from(json),
+            used,
+        });
+        let mut cached = self.cache.lock();
+        // A slower rendering of an older snapshot keeps the newer one.
+        if cached.live.as_ref().is_none_or(|(s, _)| *s < stamp) {
+            cached.live = Some((stamp, array.clone()));
+        }
+        drop(cached);
+        self.tasks = LivePart::Cached(array.clone());
+        array
+    }
+
+    /// The completed tasks' array, rendered now if it changed.
+    fn completed_array(&mut self) -> Bytes {
+        let (stamp, tasks) = match &mut self.completed {
+            CompletedPart::Cached(b) => return b.clone(),
+            CompletedPart::Fresh(stamp, tasks) => (*stamp, std::mem::take(tasks)),
+        };
+        let size = tasks
+            .iter()
+            .map(|t| t.json().get().len() + 1)
+            .sum::<usize>()
+            + 2;
+        let mut json = Vec::with_capacity(size);
+        json.push(b'[');
+        for (i, t) in tasks.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            raw_task(&mut json, t);
+        }
+        json.push(b']');
+        let json = Bytes::from(json);
+        let mut cached = self.cache.lock();
+        if cached.completed.as_ref().is_none_or(|(s, _)| *s < stamp) {
+            cached.completed = Some((stamp, json.clone()));
+        }
+        drop(cached);
+        self.completed = CompletedPart::Cached(json.clone());
+        json
+    }
+
+    fn write(&mut self, out: &mut Rope) {
+        let live = self.live_array();
+        let completed = self.completed_array();
+        let mut used = live.used.clone();
         used.extend(self.executors.iter().flat_map(|e| e.resources.iter()));
         let offered = ResMap::of(self.offers.iter().flat_map(|o| o.resources.iter()));
         let mut total = ResMap::default();
@@ -334,9 +584,9 @@ impl FrameworkSnap {
         } else {
             o.entry("role", f.role.as_deref().unwrap_or("*"));
         }
-        o.array("tasks", &self.tasks, |out, (t, _)| raw_task(out, t));
+        o.shared("tasks", &live.json);
         o.entry("unreachable_tasks", &[(); 0]);
-        o.array("completed_tasks", &self.completed, raw_task);
+        o.shared("completed_tasks", &completed);
         o.array("offers", &self.offers, |out, x| {
             put(
                 out,
@@ -395,16 +645,9 @@ impl StateSnapshot {
         }
     }
 
-    pub fn write(mut self, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Vec<u8> {
+    pub fn write(mut self, flags: &BTreeMap<String, String>, cluster: Option<&str>) -> Document {
         self.agents.sort_unstable_by(|a, b| a.id().cmp(b.id()));
         self.frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        for f in self
-            .frameworks
-            .iter_mut()
-            .chain(&mut self.completed_frameworks)
-        {
-            f.sort_tasks();
-        }
         let activated = self.agents.iter().filter(|a| a.active).count();
         let i = &self.info;
         let leader_info = json!({"id": i.id, "pid": i.pid, "port": i.port, "hostname": i.hostname});
@@ -422,7 +665,7 @@ impl StateSnapshot {
                 .chain(&self.completed_frameworks)
                 .map(FrameworkSnap::size_hint)
                 .sum::<usize>();
-        let mut out = Vec::with_capacity(size);
+        let mut out = Rope::with_capacity(size);
         let mut o = Obj::new(&mut out);
         o.entry("version", MESOS_VERSION);
         o.entry("build_date", super::BUILD_DATE);
@@ -448,16 +691,16 @@ impl StateSnapshot {
         o.entry("flags", flags);
         o.array("slaves", &self.agents, |out, a| a.write(out));
         o.entry("recovered_slaves", &recovered);
-        o.array("frameworks", &self.frameworks, |out, f| f.write(out));
-        o.array(
+        o.array_mut("frameworks", &mut self.frameworks, |out, f| f.write(out));
+        o.array_mut(
             "completed_frameworks",
-            &self.completed_frameworks,
+            &mut self.completed_frameworks,
             |out, f| f.write(out),
         );
         o.entry("orphan_tasks", &[(); 0]);
         o.entry("unregistered_frameworks", &[(); 0]);
         o.end();
-        out
+        out.finish()
     }
 }
 
@@ -487,22 +730,19 @@ impl FrameworksSnapshot {
     }
 
     pub fn write(mut self) -> Vec<u8> {
-        for f in self.frameworks.iter_mut().chain(&mut self.completed) {
-            f.sort_tasks();
-        }
         let size = (self.frameworks.iter())
             .chain(&self.completed)
             .map(FrameworkSnap::size_hint)
             .sum::<usize>();
-        let mut out = Vec::with_capacity(size + 1024);
+        let mut out = Rope::with_capacity(size + 1024);
         let mut o = Obj::new(&mut out);
-        o.array("frameworks", &self.frameworks, |out, f| f.write(out));
-        o.array("completed_frameworks", &self.completed, |out, f| {
+        o.array_mut("frameworks", &mut self.frameworks, |out, f| f.write(out));
+        o.array_mut("completed_frameworks", &mut self.completed, |out, f| {
             f.write(out)
         });
         o.entry("unregistered_frameworks", &[(); 0]);
         o.end();
-        out
+        out.into_vec()
     }
 }
 
@@ -524,12 +764,12 @@ impl AgentsSnapshot {
     }
 
     pub fn write(self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Rope::with_capacity(self.agents.iter().map(AgentSnap::size_hint).sum());
         let mut o = Obj::new(&mut out);
         o.array("slaves", &self.agents, |out, a| a.write(out));
         o.entry("recovered_slaves", &[(); 0]);
         o.end();
-        out
+        out.into_vec()
     }
 }
 
@@ -619,10 +859,10 @@ impl TasksSnapshot {
             .skip(self.query.offset)
             .take(self.query.limit)
             .collect();
-        let mut out = Vec::new();
+        let mut out = Rope::with_capacity(shown.iter().map(|t| t.json().get().len() + 1).sum());
         let mut o = Obj::new(&mut out);
-        o.array("tasks", &shown, raw_task);
+        o.array("tasks", &shown, |out, t| raw_task(out, t));
         o.end();
-        out
+        out.into_vec()
     }
 }

@@ -1,0 +1,190 @@
+//! A framework's live and completed tasks, each collection carrying a stamp
+//! that changes with every mutable access to it.
+//!
+//! `/master/state` keeps a framework's rendered task arrays until their
+//! collection's stamp changes (`state_json`), so the read views cost
+//! O(what changed) instead of O(all tasks). The collections only lend their
+//! contents read-only (`Deref`); every way to change them goes through a
+//! method here that takes a new stamp first, so a cached rendering cannot
+//! outlive the state it shows. Stamps come from one process-wide counter:
+//! two collections never share one, whatever was dropped or rebuilt.
+
+use super::TaskEntry;
+use mesos_types::TaskID;
+use std::collections::{HashMap, VecDeque};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+fn next_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A framework's live tasks by id.
+#[derive(Debug)]
+pub struct LiveTasks {
+    map: HashMap<TaskID, TaskEntry>,
+    stamp: u64,
+}
+
+impl Default for LiveTasks {
+    fn default() -> LiveTasks {
+        LiveTasks {
+            map: HashMap::new(),
+            stamp: next_stamp(),
+        }
+    }
+}
+
+impl Deref for LiveTasks {
+    type Target = HashMap<TaskID, TaskEntry>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl LiveTasks {
+    /// Changes whenever the collection or any task in it may have changed.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    pub fn get_mut(&mut self, id: &TaskID) -> Option<&mut TaskEntry> {
+        self.stamp = next_stamp();
+        self.map.get_mut(id)
+    }
+
+    pub fn insert(&mut self, id: TaskID, task: TaskEntry) -> Option<TaskEntry> {
+        self.stamp = next_stamp();
+        self.map.insert(id, task)
+    }
+
+    pub fn remove(&mut self, id: &TaskID) -> Option<TaskEntry> {
+        self.stamp = next_stamp();
+        self.map.remove(id)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&TaskID, &mut TaskEntry)> {
+        self.stamp = next_stamp();
+        self.map.iter_mut()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut TaskEntry> {
+        self.stamp = next_stamp();
+        self.map.values_mut()
+    }
+}
+
+/// A framework's completed tasks, oldest first.
+#[derive(Debug)]
+pub struct CompletedTasks {
+    queue: VecDeque<TaskEntry>,
+    stamp: u64,
+}
+
+impl Default for CompletedTasks {
+    fn default() -> CompletedTasks {
+        CompletedTasks {
+            queue: VecDeque::new(),
+            stamp: next_stamp(),
+        }
+    }
+}
+
+impl Deref for CompletedTasks {
+    type Target = VecDeque<TaskEntry>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.queue
+    }
+}
+
+impl CompletedTasks {
+    /// Changes whenever the collection may have changed.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    /// Appends `task`, dropping the oldest beyond `max`.
+    pub fn push_capped(&mut self, task: TaskEntry, max: usize) {
+        self.stamp = next_stamp();
+        self.queue.push_back(task);
+        while self.queue.len() > max {
+            self.queue.pop_front();
+        }
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut TaskEntry> {
+        self.stamp = next_stamp();
+        self.queue.iter_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_types::*;
+
+    fn task(id: &str) -> TaskEntry {
+        TaskEntry::new(
+            TaskInfo {
+                task_id: TaskID::new(id),
+                ..Default::default()
+            },
+            FrameworkID::new("f"),
+            AgentID::new("a"),
+            TaskState::TASK_RUNNING,
+            "*".into(),
+            Resources::new(),
+            None,
+        )
+    }
+
+    #[test]
+    fn every_mutable_access_takes_a_new_stamp() {
+        let mut live = LiveTasks::default();
+        let mut seen = vec![live.stamp()];
+        let mut saw = |s: u64| {
+            assert!(!seen.contains(&s), "stamp {s} reused");
+            seen.push(s);
+        };
+        live.insert(TaskID::new("t"), task("t"));
+        saw(live.stamp());
+        let _ = live.get_mut(&TaskID::new("t"));
+        saw(live.stamp());
+        let _ = live.iter_mut().count();
+        saw(live.stamp());
+        let _ = live.values_mut().count();
+        saw(live.stamp());
+        let _ = live.get_mut(&TaskID::new("absent"));
+        saw(live.stamp());
+        live.remove(&TaskID::new("t"));
+        saw(live.stamp());
+        // Reading leaves it.
+        let before = live.stamp();
+        let _ = live.get(&TaskID::new("t"));
+        assert_eq!(live.stamp(), before);
+
+        let mut done = CompletedTasks::default();
+        saw(done.stamp());
+        done.push_capped(task("a"), 1);
+        saw(done.stamp());
+        done.push_capped(task("b"), 1);
+        saw(done.stamp());
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].info.task_id.value, "b");
+        let _ = done.iter_mut().count();
+        saw(done.stamp());
+    }
+
+    #[test]
+    fn collections_never_share_a_stamp() {
+        let a = LiveTasks::default();
+        let b = LiveTasks::default();
+        let c = CompletedTasks::default();
+        assert_ne!(a.stamp(), b.stamp());
+        assert_ne!(a.stamp(), c.stamp());
+    }
+}
