@@ -78,10 +78,20 @@ impl LiveTasks {
 }
 
 /// A framework's completed tasks, oldest first.
+///
+/// Tasks are only appended and dropped from the front, so each has a fixed
+/// position in the sequence of all tasks ever appended: renderings can be
+/// kept per block of positions, valid while the [`generation`] stays.
+///
+/// [`generation`]: CompletedTasks::generation
 #[derive(Debug)]
 pub struct CompletedTasks {
     queue: VecDeque<TaskEntry>,
     stamp: u64,
+    /// Tasks ever appended: the position after the newest.
+    appended: u64,
+    /// Changes when tasks may have changed in place.
+    generation: u64,
 }
 
 impl Default for CompletedTasks {
@@ -89,6 +99,8 @@ impl Default for CompletedTasks {
         CompletedTasks {
             queue: VecDeque::new(),
             stamp: next_stamp(),
+            appended: 0,
+            generation: next_stamp(),
         }
     }
 }
@@ -107,9 +119,21 @@ impl CompletedTasks {
         self.stamp
     }
 
+    /// Position of the oldest task kept (`self[i]` is at `first() + i`).
+    pub fn first(&self) -> u64 {
+        self.appended - self.queue.len() as u64
+    }
+
+    /// Changes whenever a task kept may have changed in place; appending
+    /// and dropping the oldest leave it.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Appends `task`, dropping the oldest beyond `max`.
     pub fn push_capped(&mut self, task: TaskEntry, max: usize) {
         self.stamp = next_stamp();
+        self.appended += 1;
         self.queue.push_back(task);
         while self.queue.len() > max {
             self.queue.pop_front();
@@ -118,6 +142,7 @@ impl CompletedTasks {
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut TaskEntry> {
         self.stamp = next_stamp();
+        self.generation = next_stamp();
         self.queue.iter_mut()
     }
 }
@@ -171,12 +196,16 @@ mod tests {
         saw(done.stamp());
         done.push_capped(task("a"), 1);
         saw(done.stamp());
+        let generation = done.generation();
         done.push_capped(task("b"), 1);
         saw(done.stamp());
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].info.task_id.value, "b");
+        assert_eq!(done.first(), 1, "b is the second task ever appended");
+        assert_eq!(done.generation(), generation, "appending keeps positions");
         let _ = done.iter_mut().count();
         saw(done.stamp());
+        assert_ne!(done.generation(), generation);
     }
 
     #[test]

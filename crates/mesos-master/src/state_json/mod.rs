@@ -13,6 +13,7 @@
 
 mod serve;
 mod snapshot;
+mod task_arrays;
 
 /// The views as they were rendered before snapshots (under the lock):
 /// the reference for tests and for the P11 benchmark.
@@ -23,9 +24,10 @@ mod tests;
 
 pub use serve::{serve_agents, serve_frameworks, serve_state, serve_tasks};
 pub use snapshot::{
-    AgentsSnapshot, Document, FrameworksSnapshot, RenderedAgent, StateSnapshot, TaskArraysCache,
-    TasksQuery, TasksSnapshot,
+    AgentsSnapshot, Document, FrameworksSnapshot, RenderedAgent, StateSnapshot, TasksQuery,
+    TasksSnapshot,
 };
+pub use task_arrays::TaskArraysCache;
 
 use crate::master::{Master, TaskEntry};
 use mesos_types::task_state::is_terminal;

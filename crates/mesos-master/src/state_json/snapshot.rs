@@ -11,6 +11,7 @@
 //! (the order of every object's keys and of every array is kept; a test
 //! compares with a direct rendering).
 
+use super::task_arrays::{CompletedPart, LivePart, TaskArraysCache};
 use super::{RenderedTask, ResMap, capability_names, labels};
 use crate::master::{AgentEntry, FrameworkEntry, Master};
 use bytes::Bytes;
@@ -18,7 +19,7 @@ use mesos_types::*;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Appends `v` as compact JSON.
 fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
@@ -53,7 +54,7 @@ impl Rope {
     }
 
     /// Appends `segment` without copying it.
-    fn shared(&mut self, segment: &Bytes) {
+    pub(super) fn shared(&mut self, segment: &Bytes) {
         if segment.is_empty() {
             return;
         }
@@ -141,7 +142,7 @@ impl<'a> Obj<'a> {
         Obj { out, first: true }
     }
 
-    fn key(&mut self, k: &str) -> &mut Rope {
+    pub(super) fn key(&mut self, k: &str) -> &mut Rope {
         if !self.first {
             self.out.push(b',');
         }
@@ -339,48 +340,6 @@ struct ExecutorSnap {
     role: String,
 }
 
-/// A framework's live tasks as state shows them: the array's JSON and
-/// the resources of the tasks that still hold theirs.
-#[derive(Debug)]
-struct LiveArray {
-    json: Bytes,
-    used: ResMap,
-}
-
-/// A framework's last rendered task arrays, each with the stamp of the
-/// collection it shows ([`crate::master::stamped`]). Kept in the
-/// framework's entry, filled by the writers (outside the book's lock) and
-/// read by the next snapshot, which then takes the array instead of a
-/// reference to every task.
-#[derive(Debug, Default, Clone)]
-pub struct TaskArraysCache(Arc<Mutex<CachedArrays>>);
-
-#[derive(Debug, Default)]
-struct CachedArrays {
-    live: Option<(u64, Arc<LiveArray>)>,
-    completed: Option<(u64, Bytes)>,
-}
-
-impl TaskArraysCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CachedArrays> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// A framework's live tasks in a snapshot.
-enum LivePart {
-    Cached(Arc<LiveArray>),
-    /// Changed since the last rendering: each task, with whether its
-    /// resources were released, and the stamp they were taken at.
-    Fresh(u64, Vec<(Arc<RenderedTask>, bool)>),
-}
-
-/// A framework's completed tasks in a snapshot.
-enum CompletedPart {
-    Cached(Bytes),
-    Fresh(u64, Vec<Arc<RenderedTask>>),
-}
-
 /// A framework as `/frameworks` and state show it (spec 6.4).
 struct FrameworkSnap {
     id: FrameworkID,
@@ -399,29 +358,7 @@ struct FrameworkSnap {
 
 impl FrameworkSnap {
     fn take(m: &Master, f: &FrameworkEntry) -> FrameworkSnap {
-        let (tasks, completed) = {
-            let cached = f.rendered.lock();
-            let live_stamp = f.tasks.stamp();
-            let tasks = match &cached.live {
-                Some((stamp, a)) if *stamp == live_stamp => LivePart::Cached(a.clone()),
-                _ => LivePart::Fresh(
-                    live_stamp,
-                    f.tasks
-                        .values()
-                        .map(|t| (RenderedTask::of(t), t.resources_released))
-                        .collect(),
-                ),
-            };
-            let done_stamp = f.completed_tasks.stamp();
-            let completed = match &cached.completed {
-                Some((stamp, b)) if *stamp == done_stamp => CompletedPart::Cached(b.clone()),
-                _ => CompletedPart::Fresh(
-                    done_stamp,
-                    f.completed_tasks.iter().map(RenderedTask::of).collect(),
-                ),
-            };
-            (tasks, completed)
-        };
+        let (tasks, completed) = (LivePart::take(f), CompletedPart::take(f));
         FrameworkSnap {
             id: f.id.clone(),
             info: f.info.clone(),
@@ -461,92 +398,14 @@ impl FrameworkSnap {
 
     /// About the length of its JSON.
     fn size_hint(&self) -> usize {
-        let arrays = match &self.tasks {
-            LivePart::Cached(a) => a.json.len(),
-            LivePart::Fresh(_, t) => t.iter().map(|(t, _)| t.json().get().len() + 1).sum(),
-        } + match &self.completed {
-            CompletedPart::Cached(b) => b.len(),
-            CompletedPart::Fresh(_, t) => t.iter().map(|t| t.json().get().len() + 1).sum(),
-        };
-        arrays + 512 * (self.offers.len() + self.executors.len()) + 4096
-    }
-
-    /// The live tasks' array and resources, rendered now if they changed
-    /// since the last rendering (live tasks are shown ordered by id).
-    fn live_array(&mut self) -> Arc<LiveArray> {
-        let (stamp, tasks) = match &mut self.tasks {
-            LivePart::Cached(a) => return a.clone(),
-            LivePart::Fresh(stamp, tasks) => (*stamp, std::mem::take(tasks)),
-        };
-        let mut tasks = tasks;
-        tasks.sort_unstable_by(|a, b| a.0.id().cmp(&b.0.id()));
-        let mut used = ResMap::default();
-        for (t, released) in &tasks {
-            if !released {
-                t.res.add_to(&mut used);
-            }
-        }
-        let size = tasks
-            .iter()
-            .map(|(t, _)| t.json().get().len() + 1)
-            .sum::<usize>()
-            + 2;
-        let mut json = Vec::with_capacity(size);
-        json.push(b'[');
-        for (i, (t, _)) in tasks.iter().enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            raw_task(&mut json, t);
-        }
-        json.push(b']');
-        let array = Arc::new(LiveArray {
-            json: Bytes::from(json),
-            used,
-        });
-        let mut cached = self.cache.lock();
-        // A slower rendering of an older snapshot keeps the newer one.
-        if cached.live.as_ref().is_none_or(|(s, _)| *s < stamp) {
-            cached.live = Some((stamp, array.clone()));
-        }
-        drop(cached);
-        self.tasks = LivePart::Cached(array.clone());
-        array
-    }
-
-    /// The completed tasks' array, rendered now if it changed.
-    fn completed_array(&mut self) -> Bytes {
-        let (stamp, tasks) = match &mut self.completed {
-            CompletedPart::Cached(b) => return b.clone(),
-            CompletedPart::Fresh(stamp, tasks) => (*stamp, std::mem::take(tasks)),
-        };
-        let size = tasks
-            .iter()
-            .map(|t| t.json().get().len() + 1)
-            .sum::<usize>()
-            + 2;
-        let mut json = Vec::with_capacity(size);
-        json.push(b'[');
-        for (i, t) in tasks.iter().enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            raw_task(&mut json, t);
-        }
-        json.push(b']');
-        let json = Bytes::from(json);
-        let mut cached = self.cache.lock();
-        if cached.completed.as_ref().is_none_or(|(s, _)| *s < stamp) {
-            cached.completed = Some((stamp, json.clone()));
-        }
-        drop(cached);
-        self.completed = CompletedPart::Cached(json.clone());
-        json
+        self.tasks.size_hint()
+            + self.completed.size_hint()
+            + 512 * (self.offers.len() + self.executors.len())
+            + 4096
     }
 
     fn write(&mut self, out: &mut Rope) {
-        let live = self.live_array();
-        let completed = self.completed_array();
+        let live = self.tasks.array(&self.cache);
         let mut used = live.used.clone();
         used.extend(self.executors.iter().flat_map(|e| e.resources.iter()));
         let offered = ResMap::of(self.offers.iter().flat_map(|o| o.resources.iter()));
@@ -586,7 +445,7 @@ impl FrameworkSnap {
         }
         o.shared("tasks", &live.json);
         o.entry("unreachable_tasks", &[(); 0]);
-        o.shared("completed_tasks", &completed);
+        self.completed.write(&self.cache, o.key("completed_tasks"));
         o.array("offers", &self.offers, |out, x| {
             put(
                 out,
