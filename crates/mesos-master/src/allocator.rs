@@ -63,6 +63,8 @@ struct AgentSlot {
     /// Neither offered nor used (plain, without allocation info). Kept
     /// incrementally so a cycle does not recompute it per agent.
     free: Resources,
+    /// Changes whenever `free` does (a stamp: no two agents share one).
+    free_stamp: u64,
     active: bool,
     /// Frameworks holding a filter over this whole agent. When every
     /// framework does, the agent is skipped without looking at any of them
@@ -196,6 +198,7 @@ impl Allocator {
             AgentSlot {
                 idx,
                 free: total.clone(),
+                free_stamp: crate::master::stamped::next_stamp(),
                 total,
                 active: true,
                 whole_filtered_by: 0,
@@ -471,6 +474,7 @@ impl Allocator {
         sign: i128,
     ) {
         if let Some(a) = self.agents.get_mut(agent) {
+            a.free_stamp = crate::master::stamped::next_stamp();
             let plain = if resources.iter().any(|r| r.allocation_info.is_some()) {
                 std::borrow::Cow::Owned(resources.unallocated())
             } else {
@@ -592,6 +596,11 @@ impl Allocator {
     /// Free resources of an agent (total minus offered and used).
     pub fn available(&self, agent: &AgentID) -> Option<Resources> {
         self.agents.get(agent).map(|a| a.free.clone())
+    }
+
+    /// Changes whenever the agent's [`available`](Self::available) does.
+    pub fn available_stamp(&self, agent: &AgentID) -> Option<u64> {
+        self.agents.get(agent).map(|a| a.free_stamp)
     }
 
     /// Runs one allocation cycle over all agents.

@@ -19,7 +19,7 @@ pub struct AgentEntry {
     pub reregistered_time: Option<f64>,
     pub subscription: Option<Subscription<AgentEvent>>,
     pub tasks: HashSet<(FrameworkID, TaskID)>,
-    pub offers: HashSet<OfferID>,
+    pub offers: super::stamped::OfferIds,
     /// Last time the agent registered, answered a PING or called.
     pub last_seen: f64,
     /// What `/master/state` shows of the agent that is not the allocator's
@@ -174,7 +174,7 @@ impl Master {
                 reregistered_time: None,
                 subscription: Some(subscription.clone()),
                 tasks: HashSet::new(),
-                offers: HashSet::new(),
+                offers: Default::default(),
                 last_seen: now,
                 rendered: Default::default(),
             };

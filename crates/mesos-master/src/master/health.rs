@@ -158,7 +158,7 @@ impl Master {
         now: f64,
     ) {
         let aid = &agent.id;
-        for oid in &agent.offers {
+        for oid in agent.offers.iter() {
             if let Some(o) = self.remove_offer(oid) {
                 self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
             }

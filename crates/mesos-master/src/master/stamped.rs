@@ -1,5 +1,5 @@
-//! A framework's live and completed tasks, each collection carrying a stamp
-//! that changes with every mutable access to it.
+//! A framework's live and completed tasks and an agent's offers, each
+//! collection carrying a stamp that changes with every mutable access to it.
 //!
 //! `/master/state` keeps a framework's rendered task arrays until their
 //! collection's stamp changes (`state_json`), so the read views cost
@@ -10,14 +10,15 @@
 //! two collections never share one, whatever was dropped or rebuilt.
 
 use super::TaskEntry;
-use mesos_types::TaskID;
-use std::collections::{HashMap, VecDeque};
+use mesos_types::{OfferID, TaskID};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
 
-fn next_stamp() -> u64 {
+/// A stamp no one has had (process-wide, only grows).
+pub fn next_stamp() -> u64 {
     NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -147,6 +148,47 @@ impl CompletedTasks {
     }
 }
 
+/// An agent's outstanding offers.
+#[derive(Debug)]
+pub struct OfferIds {
+    set: HashSet<OfferID>,
+    stamp: u64,
+}
+
+impl Default for OfferIds {
+    fn default() -> OfferIds {
+        OfferIds {
+            set: HashSet::new(),
+            stamp: next_stamp(),
+        }
+    }
+}
+
+impl Deref for OfferIds {
+    type Target = HashSet<OfferID>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.set
+    }
+}
+
+impl OfferIds {
+    /// Changes whenever the set may have changed.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    pub fn insert(&mut self, id: OfferID) -> bool {
+        self.stamp = next_stamp();
+        self.set.insert(id)
+    }
+
+    pub fn remove(&mut self, id: &OfferID) -> bool {
+        self.stamp = next_stamp();
+        self.set.remove(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +255,14 @@ mod tests {
         let a = LiveTasks::default();
         let b = LiveTasks::default();
         let c = CompletedTasks::default();
+        let mut o = OfferIds::default();
         assert_ne!(a.stamp(), b.stamp());
         assert_ne!(a.stamp(), c.stamp());
+        let before = o.stamp();
+        o.insert(OfferID::new("o"));
+        assert_ne!(o.stamp(), before);
+        let before = o.stamp();
+        o.remove(&OfferID::new("o"));
+        assert_ne!(o.stamp(), before);
     }
 }

@@ -19,7 +19,7 @@ use mesos_types::*;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Appends `v` as compact JSON.
 fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
@@ -218,6 +218,10 @@ pub struct RenderedAgent {
     reserved: Box<str>,
     /// `"version":...,"capabilities":[...]`.
     tail: Box<str>,
+    /// `"used_resources":...,"offered_resources":...` as last written,
+    /// with the stamps of the allocator's free resources and of the
+    /// agent's offers it was computed from.
+    usage: Mutex<Option<(u64, u64, Arc<str>)>>,
 }
 
 impl RenderedAgent {
@@ -228,14 +232,6 @@ impl RenderedAgent {
     }
 
     fn render(a: &AgentEntry) -> RenderedAgent {
-        /// The entries `f` writes, without the braces.
-        fn entries(f: impl FnOnce(&mut Obj)) -> Box<str> {
-            let mut out = Rope::with_capacity(256);
-            let mut o = Obj::new(&mut out);
-            f(&mut o);
-            let text = String::from_utf8(out.into_vec()).unwrap_or_default();
-            text.get(1..).unwrap_or("").into()
-        }
         let attrs: Map<String, Json> = a
             .info
             .attributes
@@ -273,30 +269,69 @@ impl RenderedAgent {
                     &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
                 );
             }),
+            usage: Mutex::new(None),
         }
     }
+}
+
+/// The entries `f` writes, without the braces.
+fn entries(f: impl FnOnce(&mut Obj)) -> Box<str> {
+    let mut out = Rope::with_capacity(256);
+    let mut o = Obj::new(&mut out);
+    f(&mut o);
+    let text = String::from_utf8(out.into_vec()).unwrap_or_default();
+    text.get(1..).unwrap_or("").into()
+}
+
+/// What an agent's used and offered resources are in a snapshot.
+enum AgentUsage {
+    /// Unchanged since the last rendering.
+    Cached(Arc<str>),
+    /// Changed: free, as the allocator keeps it (incrementally, so used =
+    /// total - free - offered needs no walk over the agent's tasks), the
+    /// offered resources, and the stamps they were taken at.
+    Fresh {
+        free: Resources,
+        offered: Resources,
+        stamps: (u64, u64),
+    },
 }
 
 /// An agent as `/slaves` and state show it (spec 6.3).
 struct AgentSnap {
     rendered: Arc<RenderedAgent>,
-    /// Free, as the allocator keeps it (incrementally, so used = total -
-    /// free - offered needs no walk over the agent's tasks).
-    free: Resources,
-    offered: Resources,
+    usage: AgentUsage,
     active: bool,
 }
 
 impl AgentSnap {
     fn take(m: &Master, a: &AgentEntry) -> AgentSnap {
-        let mut offered = Resources::new();
-        for o in a.offers.iter().filter_map(|oid| m.offers.get(oid)) {
-            offered.add(&o.resources.unallocated());
-        }
+        let rendered = RenderedAgent::of(a);
+        let stamps = (
+            m.allocator.available_stamp(&a.id).unwrap_or(0),
+            a.offers.stamp(),
+        );
+        let cached = match &*rendered.usage.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((f, o, json)) if (*f, *o) == stamps => Some(json.clone()),
+            _ => None,
+        };
+        let usage = match cached {
+            Some(json) => AgentUsage::Cached(json),
+            None => {
+                let mut offered = Resources::new();
+                for o in a.offers.iter().filter_map(|oid| m.offers.get(oid)) {
+                    offered.add(&o.resources.unallocated());
+                }
+                AgentUsage::Fresh {
+                    free: m.allocator.available(&a.id).unwrap_or_default(),
+                    offered,
+                    stamps,
+                }
+            }
+        };
         AgentSnap {
-            rendered: RenderedAgent::of(a),
-            free: m.allocator.available(&a.id).unwrap_or_default(),
-            offered,
+            rendered,
+            usage,
             active: a.connected(),
         }
     }
@@ -311,13 +346,42 @@ impl AgentSnap {
         r.head.len() + r.reserved.len() + r.tail.len() + 512
     }
 
+    /// Its used and offered resources' JSON, computed now if they changed
+    /// since the last rendering.
+    fn usage(&self) -> Arc<str> {
+        let (free, offered, stamps) = match &self.usage {
+            AgentUsage::Cached(json) => return json.clone(),
+            AgentUsage::Fresh {
+                free,
+                offered,
+                stamps,
+            } => (free, offered, *stamps),
+        };
+        let r = &self.rendered;
+        let used = ResMap::of(r.total.minus(free).minus(offered).iter());
+        let json: Arc<str> = entries(|o| {
+            o.entry("used_resources", &used);
+            o.entry("offered_resources", &ResMap::of(offered.iter()));
+        })
+        .into();
+        let mut cached = r.usage.lock().unwrap_or_else(|p| p.into_inner());
+        // Stamps only grow: a slower rendering of an older snapshot keeps
+        // the newer one.
+        if cached
+            .as_ref()
+            .is_none_or(|(f, o, _)| *f <= stamps.0 && *o <= stamps.1)
+        {
+            *cached = Some((stamps.0, stamps.1, json.clone()));
+        }
+        json
+    }
+
     fn write(&self, out: &mut Rope) {
         let r = &self.rendered;
-        let used = ResMap::of(r.total.minus(&self.free).minus(&self.offered).iter());
+        let usage = self.usage();
         let mut o = Obj::new(out);
         o.raw(&r.head);
-        o.entry("used_resources", &used);
-        o.entry("offered_resources", &ResMap::of(self.offered.iter()));
+        o.raw(&usage);
         o.raw(&r.reserved);
         o.entry("active", &self.active);
         o.entry("deactivated", &false);

@@ -230,7 +230,18 @@ fn snapshots_render_exactly_what_direct_rendering_did() {
     .into_iter()
     .map(|q| q.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     .collect();
-    for round in 0..3 {
+    for round in 0..4 {
+        if round == 3 {
+            // Offers of one agent declined: its offered and free resources
+            // change, nothing else about it does.
+            let aid = AgentID::new("agent-0");
+            let offers: Vec<_> = m.agents[&aid].offers.iter().cloned().collect();
+            assert!(!offers.is_empty(), "agent-0 has offers to decline");
+            for oid in offers {
+                let fid = m.offers[&oid].framework_id.clone();
+                m.decline(&fid, &[oid], None, 2002.0);
+            }
+        }
         if round == 2 {
             // A re-registration changes what the agent's cached JSON shows.
             let aid = AgentID::new("agent-3");
