@@ -29,6 +29,9 @@ fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     }
 }
 
+/// Segments shorter than this are copied rather than shared.
+const SHARED_MIN: usize = 4096;
+
 /// A document written as byte chunks: bytes written here, and segments
 /// cached elsewhere that are shared by reference instead of copied (a
 /// framework's task arrays, tens of MiB at scale). The HTTP layer sends
@@ -53,20 +56,29 @@ impl Rope {
         }
     }
 
-    /// Appends `segment` without copying it.
+    /// Appends `segment`, without copying it unless it is short (a chunk of
+    /// its own would cost more than the copy).
     pub(super) fn shared(&mut self, segment: &Bytes) {
-        if segment.is_empty() {
+        if segment.len() < SHARED_MIN {
+            self.cur.extend_from_slice(segment);
             return;
         }
         self.flush();
         self.done += segment.len();
         self.chunks.push(segment.clone());
-        self.cur = Vec::with_capacity(self.hint.saturating_sub(self.done));
+        // What follows is mostly short (keys, the next framework's head)
+        // before the next shared segment: start small and let it grow.
+        self.cur = Vec::with_capacity(self.hint.saturating_sub(self.done).min(64 * 1024));
     }
 
     fn flush(&mut self) {
         if !self.cur.is_empty() {
-            let written = std::mem::take(&mut self.cur);
+            let mut written = std::mem::take(&mut self.cur);
+            // A chunk keeps its buffer's whole capacity while it is sent:
+            // give back what the estimate reserved beyond it.
+            if written.capacity() > written.len() + written.len() / 4 + 4096 {
+                written.shrink_to_fit();
+            }
             self.done += written.len();
             self.chunks.push(Bytes::from(written));
         }

@@ -8,7 +8,7 @@
 //!   ([`LiveTasks::stamp`]).
 //! * Completed tasks are only appended and dropped from the front, and a
 //!   busy framework adds some every second: the array is kept in blocks of
-//!   [`BLOCK`] positions ([`CompletedTasks::first`]); a full block is
+//!   [`BLOCK_TASKS`] positions ([`CompletedTasks::first`]); a full block is
 //!   rendered once, the oldest block is cut where the oldest kept task
 //!   starts, and only the newest, partly filled block is written again.
 //!
@@ -26,9 +26,14 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Completed tasks per block (tiny in tests, so that they span blocks).
+/// Completed tasks per block. A block is kept once all its tasks were
+/// seen together, so it must be well under the number of completed tasks
+/// kept per framework (`--max_completed_tasks_per_framework`, default
+/// 1,000); small blocks cost a chunk each in the response.
+const BLOCK_TASKS: u64 = 64;
+/// Tiny in tests, so that a few tasks span blocks.
 #[cfg(not(test))]
-const BLOCK: u64 = 1024;
+const BLOCK: u64 = BLOCK_TASKS;
 #[cfg(test)]
 const BLOCK: u64 = 3;
 
@@ -127,8 +132,9 @@ impl LivePart {
     }
 }
 
-/// A full block of completed tasks: their JSON joined by commas, and where
-/// each task's JSON ends.
+/// Completed tasks' JSON, each preceded by a comma (so that segments are
+/// sent one after the other as they are, the first one's comma cut), and
+/// where each task's JSON ends.
 #[derive(Debug)]
 pub(super) struct Block {
     json: Bytes,
@@ -136,12 +142,26 @@ pub(super) struct Block {
 }
 
 impl Block {
-    /// The JSON of tasks `from..to` of the block (no leading comma).
+    fn render(tasks: &[Arc<RenderedTask>]) -> Block {
+        let mut json = Vec::with_capacity(tasks.iter().map(|t| json_len(t) + 1).sum());
+        let mut ends = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            json.push(b',');
+            json.extend_from_slice(t.json().get().as_bytes());
+            ends.push(json.len());
+        }
+        Block {
+            json: Bytes::from(json),
+            ends,
+        }
+    }
+
+    /// The JSON of tasks `from..to` of the block, with its leading comma.
     fn slice(&self, from: usize, to: usize) -> Bytes {
         let start = match from {
             0 => 0,
-            // Past the previous task's end and the comma.
-            i => self.ends.get(i - 1).map_or(self.json.len(), |e| e + 1),
+            // Where the previous task ends, the comma starts.
+            i => self.ends.get(i - 1).copied().unwrap_or(self.json.len()),
         };
         let end = to
             .checked_sub(1)
@@ -237,35 +257,22 @@ impl CompletedPart {
             match part {
                 BlockPart::Cached { block, from, to } => segments.push(block.slice(*from, *to)),
                 BlockPart::Fresh { tasks, keep } => {
-                    let mut json = Vec::with_capacity(tasks.iter().map(|t| json_len(t) + 1).sum());
-                    let mut ends = Vec::with_capacity(tasks.len());
-                    for (i, t) in tasks.iter().enumerate() {
-                        if i > 0 {
-                            json.push(b',');
-                        }
-                        json.extend_from_slice(t.json().get().as_bytes());
-                        ends.push(json.len());
-                    }
-                    let json = Bytes::from(json);
+                    let block = Block::render(tasks);
+                    segments.push(block.json.clone());
                     if let Some(number) = *keep {
-                        kept.push((
-                            number,
-                            Arc::new(Block {
-                                json: json.clone(),
-                                ends,
-                            }),
-                        ));
+                        kept.push((number, Arc::new(block)));
                     }
-                    segments.push(json);
                 }
             }
         }
         out.push(b'[');
-        for (i, s) in segments.iter().filter(|s| !s.is_empty()).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.shared(s);
+        let mut segments = segments.into_iter().filter(|s| !s.is_empty());
+        if let Some(first) = segments.next() {
+            // Every segment starts with a comma; the array's first does not.
+            out.shared(&first.slice(1..));
+        }
+        for s in segments {
+            out.shared(&s);
         }
         out.push(b']');
         self.keep(cache, kept);
@@ -361,6 +368,15 @@ mod tests {
             );
         }
         assert!(!f.rendered.lock().blocks.is_empty(), "full blocks are kept");
+    }
+
+    #[test]
+    fn blocks_are_kept_at_the_default_number_of_completed_tasks() {
+        let max = crate::master::MasterConfig::default().max_completed_tasks_per_framework as u64;
+        assert!(
+            BLOCK_TASKS * 4 <= max,
+            "a block of {BLOCK_TASKS} tasks is rarely whole with {max} kept"
+        );
     }
 
     #[test]
