@@ -25,6 +25,9 @@
 //! whose consumer reads its heartbeats, or a large upload that keeps
 //! arriving, is never cut.
 
+mod body;
+pub use body::{BodyError, DRAIN_LIMIT, read_body_limited};
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;

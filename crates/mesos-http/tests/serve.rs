@@ -34,6 +34,9 @@ impl Drop for DropSignal {
     }
 }
 
+/// The body limit of `/limited`.
+const LIMITED: usize = 1 << 20;
+
 /// 64 MiB: far more than loopback socket buffers absorb, so a client that
 /// never reads leaves the server's writes pending.
 const BIG_CHUNKS: usize = 64;
@@ -62,6 +65,15 @@ fn app(big_dropped: Arc<Mutex<Option<oneshot::Sender<()>>>>) -> Router {
                     Some((Ok::<_, std::io::Error>(chunk), (i + 1, g)))
                 });
                 Body::from_stream(s)
+            }),
+        )
+        .route(
+            "/limited",
+            post(|body: Body| async move {
+                match mesos_http::read_body_limited(body, LIMITED).await {
+                    Ok(b) => (StatusCode::OK, b.len().to_string()),
+                    Err(e) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+                }
             }),
         )
         .route(
@@ -296,4 +308,28 @@ async fn a_client_that_never_reads_a_large_response_is_cut_off() {
         .expect("response to a client that never reads still being written after 50 timeouts")
         .unwrap();
     drop(conn);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_not_a_broken_connection() {
+    let server = start().await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/limited", server.addr);
+    // Clients write the whole body before reading: unless the server reads
+    // the rest, they see a reset instead of the answer (racy, so tried
+    // many times).
+    for i in 0..20 {
+        let r = http
+            .post(&url)
+            .body(vec![b'a'; 20 << 20])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("attempt {i}: no answer, the request failed: {e:?}"));
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "attempt {i}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("exceeds the limit"), "{text}");
+    }
+    // A body within the limit is read whole.
+    let r = http.post(&url).body(vec![b'a'; 1000]).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "1000");
 }
