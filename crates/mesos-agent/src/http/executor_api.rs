@@ -154,11 +154,14 @@ fn accepts_json(headers: &HeaderMap) -> bool {
 /// Serves one executor call.
 pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match mesos_http::read_body_limited(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
+        Err(mesos_http::BodyError::TooLarge { .. }) => {
             let msg = format!("Request body exceeds {} MiB", MAX_BODY / (1024 * 1024));
             return text_error(&ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, msg));
+        }
+        Err(e @ mesos_http::BodyError::Read(_)) => {
+            return text_error(&ApiError::new(StatusCode::BAD_REQUEST, e.to_string()));
         }
     };
     let call = match parse_call(&parts.method, &parts.headers, &body) {

@@ -247,12 +247,19 @@ pub async fn parse_v1_call<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
 }
 
+/// The body, at most `limit` bytes; a larger one gets 413 and is drained
+/// so that the client sees the answer ([`mesos_http::read_body_limited`]).
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::PayloadTooLarge(format!(
-            "Request body exceeds the limit of {limit} bytes (or could not be read)"
-        ))
-    })
+    mesos_http::read_body_limited(body, limit)
+        .await
+        .map_err(|e| match e {
+            mesos_http::BodyError::TooLarge { .. } => ApiError::PayloadTooLarge(format!(
+                "Request body exceeds the limit of {limit} bytes"
+            )),
+            mesos_http::BodyError::Read(e) => {
+                ApiError::BadRequest(format!("Request body could not be read: {e}"))
+            }
+        })
 }
 
 #[cfg(test)]
