@@ -23,7 +23,25 @@ struct Cluster {
 
 impl Cluster {
     async fn start(extra: &[&str]) -> Cluster {
-        let m = master(extra).await;
+        Cluster::with_master(master(extra).await).await
+    }
+
+    /// On a master whose registry is `store`.
+    async fn on_store(store: std::sync::Arc<dyn mesos_coord::Store>) -> Cluster {
+        let flags = <mesos_master::MasterFlags as clap::Parser>::parse_from([
+            "mesos-master",
+            "--port=0",
+            // The store given is the registry.
+            "--registry=in_memory",
+            "--allocation_interval=50ms",
+        ]);
+        let m = mesos_master::server::start_with_store(flags, Default::default(), store)
+            .await
+            .expect("master starts");
+        Cluster::with_master(m).await
+    }
+
+    async fn with_master(m: mesos_master::MasterHandle) -> Cluster {
         let agent = FakeAgent::register(&m, "cpus:4;mem:1024;disk:100;ports:[31000-31010]").await;
         let sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("legacy"))
             .await
@@ -362,6 +380,7 @@ async fn weights_list_the_non_default_weights_and_refuse_updates() {
     assert_eq!(c.json("/master/weights").await, w, "nothing changed");
     let r = c.post_form("/master/weights", "").await;
     assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD, PUT");
 }
 
 #[tokio::test]
@@ -421,6 +440,120 @@ async fn teardown_removes_the_framework_durably() {
     assert_eq!(r.status(), 400);
 }
 
+/// A registry whose writes of framework removals can be held (until
+/// `open`) or failed.
+#[derive(Default)]
+struct GatedStore {
+    inner: mesos_coord::MemoryStore,
+    gate: std::sync::Mutex<Gate>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Gate {
+    closed: bool,
+    fail: bool,
+    /// Removal writes begun.
+    started: u32,
+}
+
+impl GatedStore {
+    fn set(&self, closed: bool, fail: bool) {
+        let mut g = self.gate.lock().unwrap();
+        (g.closed, g.fail) = (closed, fail);
+        self.changed.notify_all();
+    }
+
+    /// Blocks until `n` removal writes have begun.
+    fn wait_started(&self, n: u32) {
+        let mut g = self.gate.lock().unwrap();
+        while g.started < n {
+            g = self.changed.wait(g).unwrap();
+        }
+    }
+}
+
+impl mesos_coord::Store for GatedStore {
+    fn get(&self, key: &str) -> Result<Option<mesos_coord::Versioned>, mesos_coord::StoreError> {
+        self.inner.get(key)
+    }
+
+    fn put(&self, key: &str, value: &[u8], expected: u64) -> Result<u64, mesos_coord::StoreError> {
+        self.inner.put(key, value, expected)
+    }
+
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, mesos_coord::Versioned)>, mesos_coord::StoreError> {
+        self.inner.list(prefix)
+    }
+
+    fn write_batch(&self, writes: &[(String, Vec<u8>)]) -> Result<(), mesos_coord::StoreError> {
+        if writes
+            .iter()
+            .any(|(k, _)| k.starts_with("frameworks/removed/"))
+        {
+            let mut g = self.gate.lock().unwrap();
+            if g.fail {
+                return Err(mesos_coord::StoreError::Backend("injected failure".into()));
+            }
+            g.started += 1;
+            self.changed.notify_all();
+            while g.closed {
+                g = self.changed.wait(g).unwrap();
+            }
+        }
+        self.inner.write_batch(writes)
+    }
+}
+
+/// `/master/teardown` answers only once the registry records the removal:
+/// a failed write is a 503 with the framework kept, and while the write is
+/// held the framework stays and the request waits.
+#[tokio::test]
+async fn teardown_answers_only_once_the_removal_is_durable() {
+    let store = std::sync::Arc::new(GatedStore::default());
+    let c = Cluster::on_store(store.clone()).await;
+    let form = format!("frameworkId={}", c.fid().value);
+    let held = |c: &Cluster| {
+        let url = c.url("/master/frameworks");
+        async move {
+            let v: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            v["frameworks"].as_array().map(Vec::len)
+        }
+    };
+
+    store.set(false, true);
+    let r = c.post_form("/master/teardown", &form).await;
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.expect("JSON error body");
+    has(&v, "message", "string");
+    assert_eq!(held(&c).await, Some(1), "kept after a failed write");
+
+    store.set(true, false);
+    let url = c.url("/master/teardown");
+    let body = form.clone();
+    let request = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .body(body)
+            .send()
+            .await
+            .expect("sent")
+            .status()
+    });
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.wait_started(1))
+        .await
+        .unwrap();
+    assert_eq!(held(&c).await, Some(1), "kept while the write is held");
+    assert!(!request.is_finished(), "answered before the write finished");
+    store.set(false, false);
+    assert_eq!(request.await.unwrap(), 200);
+    assert_eq!(held(&c).await, Some(0));
+}
+
 #[tokio::test]
 async fn bad_requests_get_a_4xx_with_a_message_and_change_nothing() {
     let c = Cluster::start(&[]).await;
@@ -451,11 +584,13 @@ async fn bad_requests_get_a_4xx_with_a_message_and_change_nothing() {
         .get(&format!("/master/teardown?frameworkId={}", c.fid().value))
         .await;
     assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
     let v: Value = r.json().await.expect("JSON error body");
     has(&v, "message", "string");
     for path in ["/master/state-summary", "/master/roles", "/version"] {
         let r = c.post_form(path, "").await;
         assert_eq!(r.status(), 405, "POST {path}");
+        assert_eq!(r.headers()["allow"], "GET, HEAD", "POST {path}");
         let v: Value = r.json().await.expect("JSON error body");
         has(&v, "message", "string");
     }

@@ -120,7 +120,19 @@ async fn dispatch(
     };
     match result {
         Ok(v) => bytes_response(StatusCode::OK, v, jsonp.as_deref()),
-        Err(e) => error_response(e),
+        Err(e) => {
+            // Every route answered here is read-only, but for `/weights`.
+            let allow = matches!(e, ApiError::MethodNotAllowed(_)).then(|| match route.as_str() {
+                "/weights" => "GET, HEAD, PUT",
+                _ => "GET, HEAD",
+            });
+            let mut r = error_response(e);
+            if let Some(a) = allow {
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(a));
+            }
+            r
+        }
     }
 }
 
