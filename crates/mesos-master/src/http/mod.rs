@@ -3,6 +3,7 @@
 //! lock the book only for synchronous work and never across I/O.
 
 mod agent;
+mod legacy;
 mod operator;
 mod scheduler;
 pub mod stream;
@@ -81,8 +82,26 @@ async fn dispatch(
             Ok(()) => state_json::serve_tasks(&shared, &query).await,
             Err(e) => Err(e),
         },
-        "/metrics/snapshot" => get_only(&method)
-            .map(|_| to_vec(&shared.read(|m| state_json::metrics(m, crate::master::now_secs())))),
+        "/state-summary" => match get_only(&method) {
+            Ok(()) => state_json::serve_summary(&shared).await,
+            Err(e) => Err(e),
+        },
+        "/roles" | "/roles.json" => match get_only(&method) {
+            Ok(()) => state_json::serve_roles(&shared).await,
+            Err(e) => Err(e),
+        },
+        "/weights" => legacy::weights(&shared, &method),
+        "/teardown" => {
+            return legacy::teardown(shared, method, body)
+                .await
+                .unwrap_or_else(error_response);
+        }
+        "/metrics/snapshot" => get_only(&method).map(|_| {
+            // `/proc` is read without the book's lock.
+            let mut all = state_json::system_metrics();
+            all.extend(shared.read(|m| state_json::metrics(m, crate::master::now_secs())));
+            to_vec(&Json::Object(all))
+        }),
         "/redirect" => {
             let (h, p) =
                 shared.read(|m| (m.info.hostname.clone().unwrap_or_default(), m.info.port));
@@ -101,7 +120,19 @@ async fn dispatch(
     };
     match result {
         Ok(v) => bytes_response(StatusCode::OK, v, jsonp.as_deref()),
-        Err(e) => error_response(e),
+        Err(e) => {
+            // Every route answered here is read-only, but for `/weights`.
+            let allow = matches!(e, ApiError::MethodNotAllowed(_)).then(|| match route.as_str() {
+                "/weights" => "GET, HEAD, PUT",
+                _ => "GET, HEAD",
+            });
+            let mut r = error_response(e);
+            if let Some(a) = allow {
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(a));
+            }
+            r
+        }
     }
 }
 

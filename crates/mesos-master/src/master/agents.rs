@@ -273,6 +273,8 @@ impl Master {
                                 now,
                             );
                             tell.push((t.framework_id.clone(), s.clone()));
+                            // Ends here, on this master's word.
+                            self.counters.tasks_ended.count(TaskState::TASK_LOST);
                             s
                         }
                     };

@@ -356,7 +356,7 @@ impl Master {
                     Some(t.agent_id.clone()),
                     now,
                 );
-                t.state = TaskState::TASK_KILLED;
+                t.set_state(TaskState::TASK_KILLED, &mut self.counters.tasks_ended);
                 t.statuses.push(s);
                 t.changed();
             }

@@ -85,6 +85,7 @@ impl Master {
                     message: GONE_MESSAGE.into(),
                 });
             }
+            self.counters.agent_removals += 1;
             self.remove_agent(
                 agent,
                 TaskState::TASK_GONE_BY_OPERATOR,
@@ -119,7 +120,10 @@ impl Master {
                     Some(aid.clone()),
                     now,
                 );
-                t.state = TaskState::TASK_GONE_BY_OPERATOR;
+                t.set_state(
+                    TaskState::TASK_GONE_BY_OPERATOR,
+                    &mut self.counters.tasks_ended,
+                );
                 t.statuses.push(s.clone());
                 t.changed();
                 if let Some(sub) = &fw.subscription {

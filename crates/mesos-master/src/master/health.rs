@@ -86,6 +86,7 @@ impl Master {
             );
         }
         self.marking_unreachable.extend(silent.iter().cloned());
+        self.counters.unreachable_scheduled += silent.len() as u64;
         for id in &silent {
             self.queue_write(
                 super::RegistryOp::MarkUnreachable {
@@ -110,6 +111,9 @@ impl Master {
             tracing::warn!(agent = %aid, "agent did not re-register in time; marking it unreachable");
             self.unreachable_agents.insert(aid.clone(), now);
             self.counters.agents_marked_unreachable += 1;
+            self.counters.agent_removals += 1;
+            self.counters.agent_removals_unhealthy += 1;
+            self.counters.recovery_agent_removals += 1;
             return true;
         }
         let timeout = self.config.agent_health_timeout;
@@ -118,11 +122,15 @@ impl Master {
             .get(aid)
             .is_some_and(|a| now - a.last_seen > timeout)
         {
+            self.counters.unreachable_canceled += 1;
             return false;
         }
         let Some(agent) = self.agents.remove(aid) else {
+            self.counters.unreachable_canceled += 1;
             return false;
         };
+        self.counters.agent_removals += 1;
+        self.counters.agent_removals_unhealthy += 1;
         tracing::warn!(agent = %aid, hostname = %agent.info.hostname, "agent failed health checks; marking it unreachable");
         // Marked anew: the mark stays until it returns and answers again.
         self.reachable_on_pong.remove(aid);
@@ -182,7 +190,7 @@ impl Master {
             if state == TaskState::TASK_UNREACHABLE {
                 s.unreachable_time = Some(serde_json::json!({"nanoseconds": (now * 1e9) as i64}));
             }
-            t.state = state;
+            t.set_state(state, &mut self.counters.tasks_ended);
             t.statuses.push(s.clone());
             t.resources_released = true; // they left with the agent
             t.changed();

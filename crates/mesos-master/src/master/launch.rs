@@ -34,17 +34,19 @@ impl Master {
                 .frameworks
                 .get(fid)
                 .is_some_and(|f| f.partition_aware());
+            let state = if pa {
+                TaskState::TASK_DROPPED
+            } else {
+                TaskState::TASK_LOST
+            };
             for op in &accept.operations {
                 for t in launched_tasks(op) {
+                    self.counters.tasks_ended.count(state);
                     self.master_update(
                         fid,
                         t.task_id.clone(),
                         Some(t.agent_id.clone()),
-                        if pa {
-                            TaskState::TASK_DROPPED
-                        } else {
-                            TaskState::TASK_LOST
-                        },
+                        state,
                         Reason::REASON_INVALID_OFFERS,
                         format!("Task launched with invalid offers: {reason}"),
                         now,
@@ -78,15 +80,18 @@ impl Master {
                                 remaining.subtract(&exec_res);
                                 self.launch_task(fid, &agent, &role, task, task_res, exec_res, now);
                             }
-                            Err(msg) => self.master_update(
-                                fid,
-                                task.task_id.clone(),
-                                Some(agent.clone()),
-                                TaskState::TASK_ERROR,
-                                Reason::REASON_TASK_INVALID,
-                                msg,
-                                now,
-                            ),
+                            Err(msg) => {
+                                self.counters.tasks_ended.count(TaskState::TASK_ERROR);
+                                self.master_update(
+                                    fid,
+                                    task.task_id.clone(),
+                                    Some(agent.clone()),
+                                    TaskState::TASK_ERROR,
+                                    Reason::REASON_TASK_INVALID,
+                                    msg,
+                                    now,
+                                )
+                            }
                         }
                     }
                 }
@@ -102,6 +107,7 @@ impl Master {
                         }
                         Err(msg) => {
                             for t in &group.task_group.tasks {
+                                self.counters.tasks_ended.count(TaskState::TASK_ERROR);
                                 self.master_update(
                                     fid,
                                     t.task_id.clone(),

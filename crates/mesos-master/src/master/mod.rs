@@ -18,6 +18,7 @@ use crate::allocator::Allocator;
 use crate::event_queue::EventSender;
 use mesos_types::agent_protocol::AgentEvent;
 use mesos_types::scheduler::Event;
+use mesos_types::task_state::is_terminal;
 use mesos_types::*;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -145,6 +146,49 @@ impl TaskEntry {
     pub fn changed(&mut self) {
         self.rendered = std::sync::OnceLock::new();
     }
+
+    /// Moves the task to `state`, counting it in `ended` when it ends now
+    /// (every change of a booked task's state goes through here).
+    pub fn set_state(&mut self, state: TaskState, ended: &mut TerminalCounts) {
+        if !is_terminal(self.state) && is_terminal(state) {
+            ended.count(state);
+        }
+        self.state = state;
+    }
+}
+
+/// The terminal states `/metrics/snapshot` counts (`master/tasks_<state>`).
+pub const TERMINAL_STATES: [TaskState; 8] = [
+    TaskState::TASK_FINISHED,
+    TaskState::TASK_FAILED,
+    TaskState::TASK_KILLED,
+    TaskState::TASK_LOST,
+    TaskState::TASK_ERROR,
+    TaskState::TASK_DROPPED,
+    TaskState::TASK_GONE,
+    TaskState::TASK_GONE_BY_OPERATOR,
+];
+
+/// How many tasks reached each terminal state on this master, counted as
+/// they reach it: monotonic, unlike the bounded completed-task lists
+/// (`--max_completed_tasks_per_framework`), as Mesos's counters are.
+#[derive(Debug, Default, Clone)]
+pub struct TerminalCounts([u64; TERMINAL_STATES.len()]);
+
+impl TerminalCounts {
+    /// Counts one task ending in `state` (non-terminal states are ignored).
+    pub fn count(&mut self, state: TaskState) {
+        if let Some(i) = TERMINAL_STATES.iter().position(|s| *s == state) {
+            self.0[i] += 1;
+        }
+    }
+
+    pub fn get(&self, state: TaskState) -> u64 {
+        TERMINAL_STATES
+            .iter()
+            .position(|s| *s == state)
+            .map_or(0, |i| self.0[i])
+    }
 }
 
 /// An outstanding offer.
@@ -173,6 +217,19 @@ pub struct Counters {
     /// Rounds of the agent health check (not a Mesos metric; tests wait
     /// for rounds rather than for time).
     pub health_checks: u64,
+    /// Tasks that ended, by terminal state.
+    pub tasks_ended: TerminalCounts,
+    /// Agents removed from the book (`master/slave_removals`), and of
+    /// those: for failing health checks (or not re-registering after a
+    /// master restart), `reason_unhealthy`; not re-registering after a
+    /// restart, `recovery_slave_removals`.
+    pub agent_removals: u64,
+    pub agent_removals_unhealthy: u64,
+    pub recovery_agent_removals: u64,
+    /// Unreachable marks queued for the registrar, and those given up
+    /// because the agent spoke up meanwhile or the write failed.
+    pub unreachable_scheduled: u64,
+    pub unreachable_canceled: u64,
 }
 
 pub struct Master {

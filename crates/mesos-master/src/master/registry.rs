@@ -132,6 +132,11 @@ pub struct RegistryBatch {
 }
 
 impl RegistryQueue {
+    /// Ops queued or being written (`registrar/queued_operations`).
+    pub fn queued_operations(&self) -> usize {
+        self.pending.iter().filter(|p| p.op.is_some()).count()
+    }
+
     /// Whether ops wait to be taken by the registrar.
     pub fn has_untaken(&self) -> bool {
         self.pending.back().is_some_and(|p| p.seq > self.taken)
@@ -257,6 +262,7 @@ impl Master {
                 }
                 Err(_) => {
                     // Tried again on the next health round.
+                    self.counters.unreachable_canceled += 1;
                     self.marking_unreachable.remove(&id);
                 }
             },

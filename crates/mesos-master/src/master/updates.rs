@@ -99,7 +99,7 @@ impl Master {
                 status.uuid.is_some() && t.statuses.iter().any(|s| s.uuid == status.uuid);
             if !duplicate {
                 if !is_terminal(t.state) {
-                    t.state = status.state;
+                    t.set_state(status.state, &mut self.counters.tasks_ended);
                 }
                 t.status_update_state = Some(status.state);
                 t.status_update_uuid = status.uuid.clone();
@@ -165,7 +165,7 @@ impl Master {
                 Some(t.agent_id.clone()),
                 now,
             );
-            t.state = state;
+            t.set_state(state, &mut self.counters.tasks_ended);
             t.statuses.push(s);
             t.changed();
             agent_id = Some(t.agent_id.clone());

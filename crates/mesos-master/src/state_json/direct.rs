@@ -5,7 +5,8 @@
 //! benchmark (tasks' cached JSON copied, as the endpoint used to).
 
 use super::{
-    BUILD_DATE, BUILD_TIME, BUILD_USER, RenderTask, ResMap, Seq, capability_names, labels,
+    BUILD_DATE, BUILD_TIME, BUILD_USER, GIT_BRANCH, GIT_SHA, RenderTask, ResMap, Seq,
+    capability_names, labels,
 };
 use crate::master::{AgentEntry, FrameworkEntry, Master, TaskEntry};
 use mesos_types::*;
@@ -204,6 +205,11 @@ pub fn state(
     let write = |ser: &mut serde_json::Serializer<&mut Vec<u8>>| -> Result<(), serde_json::Error> {
         let mut o = ser.serialize_map(None)?;
         o.serialize_entry("version", MESOS_VERSION)?;
+        for (k, v) in [("git_sha", GIT_SHA), ("git_branch", GIT_BRANCH)] {
+            if let Some(v) = v {
+                o.serialize_entry(k, v)?;
+            }
+        }
         o.serialize_entry("build_date", BUILD_DATE)?;
         o.serialize_entry("build_time", &BUILD_TIME)?;
         o.serialize_entry("build_user", BUILD_USER)?;

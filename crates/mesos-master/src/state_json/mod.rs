@@ -11,8 +11,12 @@
 //! blocking thread ([`serve`]). Concurrent `/master/state` requests share
 //! one rendering.
 
+mod metrics;
+mod roles;
+mod rope;
 mod serve;
 mod snapshot;
+mod summary;
 mod task_arrays;
 
 /// The views as they were rendered before snapshots (under the lock):
@@ -22,32 +26,60 @@ pub mod direct;
 #[cfg(test)]
 mod tests;
 
-pub use serve::{serve_agents, serve_frameworks, serve_state, serve_tasks};
+pub use metrics::{metrics, system as system_metrics};
+pub use roles::{RolesSnapshot, weights};
+pub use serve::{
+    serve_agents, serve_frameworks, serve_roles, serve_state, serve_summary, serve_tasks,
+};
 pub use snapshot::{
     AgentsSnapshot, Document, FrameworksSnapshot, RenderedAgent, StateSnapshot, TasksQuery,
     TasksSnapshot,
 };
+pub use summary::SummarySnapshot;
 pub use task_arrays::TaskArraysCache;
 
 use crate::master::{Master, TaskEntry};
-use mesos_types::task_state::is_terminal;
 use mesos_types::values::{Ranges, from_milli, to_milli};
 use mesos_types::*;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Build facts reported by `/version` and state.
-pub const BUILD_DATE: &str = "2026-11-21 00:00:00";
-pub const BUILD_TIME: f64 = 1_795_219_200.0;
+/// Build facts reported by `/version` and state, recorded by `build.rs`
+/// when the crate was built: its UTC date and time, and the git commit and
+/// branch when built from a checkout.
+pub const BUILD_DATE: &str = env!("MESOS_BUILD_DATE");
+pub const BUILD_TIME: f64 = parse_secs(env!("MESOS_BUILD_TIME")) as f64;
 pub const BUILD_USER: &str = "rust";
+pub const GIT_SHA: Option<&str> = option_env!("MESOS_GIT_SHA");
+pub const GIT_BRANCH: Option<&str> = option_env!("MESOS_GIT_BRANCH");
 
+/// Decimal seconds (what `build.rs` writes), at compile time.
+const fn parse_secs(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0u64;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as u64;
+        i += 1;
+    }
+    n
+}
+
+/// `/version`: `version`, `build_date`, `build_time`, `build_user`, and
+/// `git_sha`/`git_branch` when known.
 pub fn version() -> Json {
-    json!({"version": MESOS_VERSION, "build_date": BUILD_DATE, "build_time": BUILD_TIME, "build_user": BUILD_USER})
+    let mut v = json!({"version": MESOS_VERSION, "build_date": BUILD_DATE, "build_time": BUILD_TIME, "build_user": BUILD_USER});
+    for (k, x) in [("git_sha", GIT_SHA), ("git_branch", GIT_BRANCH)] {
+        if let (Some(x), Some(o)) = (x, v.as_object_mut()) {
+            o.insert(k.into(), json!(x));
+        }
+    }
+    v
 }
 
 /// The legacy resource map, accumulated from borrowed resources: always
@@ -228,6 +260,10 @@ pub struct RenderedTask {
     /// Time of the first status, the order of `/tasks`.
     first_status: f64,
     res: TaskRes,
+    /// What `/state-summary` and `/roles` count and sum by.
+    state: TaskState,
+    agent: AgentID,
+    role: String,
 }
 
 /// Where the id's JSON string starts in a task's JSON (`{"id":`).
@@ -267,6 +303,9 @@ impl RenderedTask {
                 .and_then(|s| s.timestamp)
                 .unwrap_or(f64::MAX),
             res: TaskRes::new(res),
+            state: t.state,
+            agent: t.agent_id.clone(),
+            role: t.role.clone(),
         }
     }
 
@@ -373,92 +412,4 @@ pub fn agents(m: &Master, only: Option<&str>) -> Vec<u8> {
 /// `/master/tasks?framework_id=&task_id=&limit=100&offset=0&order=desc`.
 pub fn tasks(m: &Master, q: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
     Ok(TasksSnapshot::take(m, &TasksQuery::parse(q)?).write())
-}
-
-pub fn metrics(m: &Master, now: f64) -> Json {
-    let mut o = Map::new();
-    let mut put = |k: &str, v: f64| {
-        o.insert(k.to_string(), json!(v));
-    };
-    put("master/elected", 1.0);
-    put("master/uptime_secs", now - m.start_time);
-    let active = m.agents.values().filter(|a| a.connected()).count() as f64;
-    put("master/slaves_active", active);
-    put("master/slaves_connected", active);
-    put("master/slaves_inactive", m.agents.len() as f64 - active);
-    put("master/slaves_disconnected", m.agents.len() as f64 - active);
-    put(
-        "master/slaves_unreachable",
-        m.unreachable_agents.len() as f64,
-    );
-    put(
-        "master/slave_unreachable_completed",
-        m.counters.agents_marked_unreachable as f64,
-    );
-    let fa = m.frameworks.values().filter(|f| f.connected()).count() as f64;
-    put("master/frameworks_active", fa);
-    put("master/frameworks_connected", fa);
-    put("master/frameworks_inactive", m.frameworks.len() as f64 - fa);
-    put(
-        "master/frameworks_disconnected",
-        m.frameworks.len() as f64 - fa,
-    );
-    put("master/outstanding_offers", m.offers.len() as f64);
-    let mut counts: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for s in TaskState::ALL {
-        counts.insert(s.as_str(), 0.0);
-    }
-    for f in m.frameworks.values().chain(m.completed_frameworks.iter()) {
-        for t in f.tasks.values().chain(f.completed_tasks.iter()) {
-            *counts.entry(t.state.as_str()).or_default() += 1.0;
-        }
-    }
-    for (k, v) in counts {
-        put(
-            &format!(
-                "master/tasks_{}",
-                k.trim_start_matches("TASK_").to_lowercase()
-            ),
-            v,
-        );
-    }
-    let (total, used, _) = m.cluster_resources();
-    for r in ["cpus", "gpus", "mem", "disk"] {
-        let (t, u) = (total.scalar(r), used.scalar(r));
-        put(&format!("master/{r}_total"), t);
-        put(&format!("master/{r}_used"), u);
-        put(
-            &format!("master/{r}_percent"),
-            if t > 0.0 { u / t } else { 0.0 },
-        );
-    }
-    let c = &m.counters;
-    put("master/valid_status_updates", c.valid_status_updates as f64);
-    put(
-        "master/invalid_status_updates",
-        c.invalid_status_updates as f64,
-    );
-    put(
-        "master/valid_status_update_acknowledgements",
-        c.valid_acks as f64,
-    );
-    put(
-        "master/invalid_status_update_acknowledgements",
-        c.invalid_acks as f64,
-    );
-    put("master/messages_launch_tasks", c.launched_tasks as f64);
-    put("master/slave_registrations", c.agent_registrations as f64);
-    put(
-        "master/slave_reregistrations",
-        c.agent_reregistrations as f64,
-    );
-    put("allocator/mesos/allocation_runs", c.allocation_runs as f64);
-    let live = m
-        .frameworks
-        .values()
-        .flat_map(|f| f.tasks.values())
-        .filter(|t| !is_terminal(t.state))
-        .count();
-    put("master/tasks_active", live as f64);
-    Json::Object(o)
 }

@@ -8,9 +8,11 @@
 //! pollers therefore cost at most two renderings at a time, not ten.
 
 use super::Document;
+use super::roles::RolesSnapshot;
 use super::snapshot::{
     AgentsSnapshot, FrameworksSnapshot, StateSnapshot, TasksQuery, TasksSnapshot,
 };
+use super::summary::SummarySnapshot;
 use crate::error::ApiError;
 use crate::server::Shared;
 use axum::body::Body;
@@ -200,6 +202,20 @@ impl http_body::Body for DocumentBody {
     fn size_hint(&self) -> http_body::SizeHint {
         http_body::SizeHint::with_exact(self.left)
     }
+}
+
+/// `GET /master/state-summary`.
+pub async fn serve_summary(shared: &Arc<Shared>) -> Result<Vec<u8>, ApiError> {
+    let cluster = shared.flags.cluster.clone();
+    limited(shared, SummarySnapshot::take, move |s| {
+        s.write(cluster.as_deref())
+    })
+    .await
+}
+
+/// `GET /master/roles`.
+pub async fn serve_roles(shared: &Arc<Shared>) -> Result<Vec<u8>, ApiError> {
+    limited(shared, RolesSnapshot::take, RolesSnapshot::write).await
 }
 
 /// `GET /master/frameworks?framework_id=`.

@@ -11,207 +11,15 @@
 //! (the order of every object's keys and of every array is kept; a test
 //! compares with a direct rendering).
 
+pub use super::rope::{Document, Rope};
+use super::rope::{Obj, put};
 use super::task_arrays::{CompletedPart, LivePart, TaskArraysCache};
 use super::{RenderedTask, ResMap, capability_names, labels};
 use crate::master::{AgentEntry, FrameworkEntry, Master};
-use bytes::Bytes;
 use mesos_types::*;
-use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-/// Appends `v` as compact JSON.
-fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    if let Err(e) = serde_json::to_writer(&mut *out, v) {
-        tracing::error!("rendering state failed: {e}");
-        out.extend_from_slice(b"null");
-    }
-}
-
-/// Segments shorter than this are copied rather than shared.
-const SHARED_MIN: usize = 4096;
-
-/// A document written as byte chunks: bytes written here, and segments
-/// cached elsewhere that are shared by reference instead of copied (a
-/// framework's task arrays, tens of MiB at scale). The HTTP layer sends
-/// the chunks one after the other.
-pub struct Rope {
-    chunks: Vec<Bytes>,
-    /// Bytes written since the last shared segment.
-    cur: Vec<u8>,
-    /// Length of `chunks`.
-    done: usize,
-    /// Expected length of the whole document, to size `cur`.
-    hint: usize,
-}
-
-impl Rope {
-    pub fn with_capacity(hint: usize) -> Rope {
-        Rope {
-            chunks: Vec::new(),
-            cur: Vec::with_capacity(hint),
-            done: 0,
-            hint,
-        }
-    }
-
-    /// Appends `segment`, without copying it unless it is short (a chunk of
-    /// its own would cost more than the copy).
-    pub(super) fn shared(&mut self, segment: &Bytes) {
-        if segment.len() < SHARED_MIN {
-            self.cur.extend_from_slice(segment);
-            return;
-        }
-        self.flush();
-        self.done += segment.len();
-        self.chunks.push(segment.clone());
-        // What follows is mostly short (keys, the next framework's head)
-        // before the next shared segment: start small and let it grow.
-        self.cur = Vec::with_capacity(self.hint.saturating_sub(self.done).min(64 * 1024));
-    }
-
-    fn flush(&mut self) {
-        if !self.cur.is_empty() {
-            let mut written = std::mem::take(&mut self.cur);
-            // A chunk keeps its buffer's whole capacity while it is sent:
-            // give back what the estimate reserved beyond it.
-            if written.capacity() > written.len() + written.len() / 4 + 4096 {
-                written.shrink_to_fit();
-            }
-            self.done += written.len();
-            self.chunks.push(Bytes::from(written));
-        }
-    }
-
-    pub fn finish(mut self) -> Document {
-        self.flush();
-        Document {
-            len: self.done,
-            chunks: self.chunks.into(),
-        }
-    }
-
-    /// The whole document as one buffer (a copy, unless it is one chunk).
-    pub fn into_vec(self) -> Vec<u8> {
-        self.finish().to_vec()
-    }
-}
-
-impl std::ops::Deref for Rope {
-    type Target = Vec<u8>;
-
-    fn deref(&self) -> &Vec<u8> {
-        &self.cur
-    }
-}
-
-impl std::ops::DerefMut for Rope {
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.cur
-    }
-}
-
-/// A rendered document: its chunks in order, shared by every request of
-/// one rendering.
-#[derive(Debug, Clone, Default)]
-pub struct Document {
-    chunks: Arc<[Bytes]>,
-    len: usize,
-}
-
-impl Document {
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn chunks(&self) -> &[Bytes] {
-        &self.chunks
-    }
-
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.len);
-        for c in self.chunks.iter() {
-            v.extend_from_slice(c);
-        }
-        v
-    }
-}
-
-/// A JSON object being written.
-struct Obj<'a> {
-    out: &'a mut Rope,
-    first: bool,
-}
-
-impl<'a> Obj<'a> {
-    fn new(out: &'a mut Rope) -> Obj<'a> {
-        out.push(b'{');
-        Obj { out, first: true }
-    }
-
-    pub(super) fn key(&mut self, k: &str) -> &mut Rope {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        put(self.out, k);
-        self.out.push(b':');
-        self.out
-    }
-
-    fn entry<T: Serialize + ?Sized>(&mut self, k: &str, v: &T) {
-        put(self.key(k), v);
-    }
-
-    /// An array whose elements `each` writes.
-    fn array<T>(&mut self, k: &str, items: &[T], mut each: impl FnMut(&mut Rope, &T)) {
-        let out = self.key(k);
-        out.push(b'[');
-        for (i, x) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            each(out, x);
-        }
-        out.push(b']');
-    }
-
-    /// An array whose elements `each` writes, given mutably.
-    fn array_mut<T>(&mut self, k: &str, items: &mut [T], mut each: impl FnMut(&mut Rope, &mut T)) {
-        let out = self.key(k);
-        out.push(b'[');
-        for (i, x) in items.iter_mut().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            each(out, x);
-        }
-        out.push(b']');
-    }
-
-    /// A value written before, shared rather than copied.
-    fn shared(&mut self, k: &str, value: &Bytes) {
-        self.key(k).shared(value);
-    }
-
-    /// Entries already written (`"k":v,...`, no braces).
-    fn raw(&mut self, entries: &str) {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        self.out.extend_from_slice(entries.as_bytes());
-    }
-
-    fn end(self) {
-        self.out.push(b'}');
-    }
-}
 
 fn raw_task(out: &mut Vec<u8>, t: &Arc<RenderedTask>) {
     out.extend_from_slice(t.json().get().as_bytes());
@@ -310,14 +118,14 @@ enum AgentUsage {
 }
 
 /// An agent as `/slaves` and state show it (spec 6.3).
-struct AgentSnap {
+pub(super) struct AgentSnap {
     rendered: Arc<RenderedAgent>,
     usage: AgentUsage,
     active: bool,
 }
 
 impl AgentSnap {
-    fn take(m: &Master, a: &AgentEntry) -> AgentSnap {
+    pub(super) fn take(m: &Master, a: &AgentEntry) -> AgentSnap {
         let rendered = RenderedAgent::of(a);
         let stamps = (
             m.allocator.available_stamp(&a.id).unwrap_or(0),
@@ -348,12 +156,17 @@ impl AgentSnap {
         }
     }
 
-    fn id(&self) -> &AgentID {
+    pub(super) fn id(&self) -> &AgentID {
         &self.rendered.id
     }
 
+    /// Its total resources.
+    pub(super) fn total(&self) -> &Resources {
+        &self.rendered.total
+    }
+
     /// About the length of its JSON.
-    fn size_hint(&self) -> usize {
+    pub(super) fn size_hint(&self) -> usize {
         let r = &self.rendered;
         r.head.len() + r.reserved.len() + r.tail.len() + 512
     }
@@ -389,6 +202,11 @@ impl AgentSnap {
     }
 
     fn write(&self, out: &mut Rope) {
+        self.write_with(out, |_| {});
+    }
+
+    /// Its object, with the entries `more` writes at the end.
+    pub(super) fn write_with(&self, out: &mut Rope, more: impl FnOnce(&mut Obj)) {
         let r = &self.rendered;
         let usage = self.usage();
         let mut o = Obj::new(out);
@@ -398,6 +216,7 @@ impl AgentSnap {
         o.entry("active", &self.active);
         o.entry("deactivated", &false);
         o.raw(&r.tail);
+        more(&mut o);
         o.end();
     }
 }
@@ -603,6 +422,14 @@ impl StateSnapshot {
         let mut out = Rope::with_capacity(size);
         let mut o = Obj::new(&mut out);
         o.entry("version", MESOS_VERSION);
+        for (k, v) in [
+            ("git_sha", super::GIT_SHA),
+            ("git_branch", super::GIT_BRANCH),
+        ] {
+            if let Some(v) = v {
+                o.entry(k, v);
+            }
+        }
         o.entry("build_date", super::BUILD_DATE);
         o.entry("build_time", &super::BUILD_TIME);
         o.entry("build_user", super::BUILD_USER);

@@ -467,3 +467,159 @@ async fn loopback_master() -> crate::MasterHandle {
         .await
         .expect("master starts")
 }
+
+/// Counts of `items` (tasks' JSON) by `key(item)` and state.
+fn count_by<'a>(
+    items: impl Iterator<Item = &'a serde_json::Value>,
+    key: impl Fn(&serde_json::Value) -> String,
+) -> BTreeMap<(String, String), u64> {
+    let mut out = BTreeMap::new();
+    for t in items {
+        let state = t["state"].as_str().expect("state").to_string();
+        *out.entry((key(t), state)).or_default() += 1;
+    }
+    out
+}
+
+/// `/state-summary` counts each task of the registered frameworks once,
+/// by agent and by framework, as state shows them; its agents are state's
+/// agent objects; its frameworks' usage is state's.
+#[test]
+fn the_summary_counts_what_state_shows() {
+    let m = book();
+    let state: serde_json::Value =
+        serde_json::from_slice(&super::state(&m, &BTreeMap::new(), None)).expect("state");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&super::SummarySnapshot::take(&m).write(Some("c"))).expect("JSON");
+    assert_eq!(summary["cluster"], "c");
+    assert_eq!(summary["hostname"], "m");
+    let frameworks = state["frameworks"].as_array().expect("frameworks");
+    let tasks = || {
+        frameworks.iter().flat_map(|f| {
+            (f["tasks"].as_array().into_iter().flatten())
+                .chain(f["completed_tasks"].as_array().into_iter().flatten())
+        })
+    };
+    let by_agent = count_by(tasks(), |t| t["slave_id"].as_str().unwrap_or("").into());
+    let by_framework = count_by(tasks(), |t| t["framework_id"].as_str().unwrap_or("").into());
+    let states = [
+        "TASK_STAGING",
+        "TASK_STARTING",
+        "TASK_RUNNING",
+        "TASK_KILLING",
+        "TASK_FINISHED",
+        "TASK_KILLED",
+        "TASK_FAILED",
+        "TASK_LOST",
+        "TASK_ERROR",
+        "TASK_UNREACHABLE",
+    ];
+    let expect = |counts: &BTreeMap<(String, String), u64>, id: &str, s: &str| {
+        counts
+            .get(&(id.to_string(), s.to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut counted = 0;
+    let agents = summary["slaves"].as_array().expect("slaves");
+    assert_eq!(agents.len(), 6);
+    for a in agents {
+        let id = a["id"].as_str().expect("id");
+        for s in states {
+            assert_eq!(a[s], expect(&by_agent, id, s), "agent {id} {s}");
+            counted += a[s].as_u64().expect("count");
+        }
+        let mut plain = a.clone();
+        let o = plain.as_object_mut().expect("object");
+        let fids = o.remove("framework_ids").expect("framework_ids");
+        for s in states {
+            o.remove(s);
+        }
+        let shown = (state["slaves"].as_array().expect("slaves").iter())
+            .find(|x| x["id"] == id)
+            .expect("in state");
+        assert_eq!(&plain, shown, "agent {id}");
+        let mut want: Vec<&str> = frameworks
+            .iter()
+            .filter(|f| {
+                tasks()
+                    .filter(|t| t["framework_id"] == f["id"])
+                    .any(|t| t["slave_id"] == id)
+                    || (f["executors"].as_array().into_iter().flatten())
+                        .any(|e| e["slave_id"] == id)
+            })
+            .filter_map(|f| f["id"].as_str())
+            .collect();
+        want.sort();
+        assert_eq!(fids, serde_json::json!(want), "agent {id}");
+    }
+    assert_eq!(counted as usize, tasks().count());
+    assert!(
+        ["TASK_RUNNING", "TASK_FINISHED", "TASK_FAILED"]
+            .iter()
+            .all(|s| by_agent.keys().any(|(_, x)| x == s)),
+        "the book has running, finished and failed tasks"
+    );
+    let summarized = summary["frameworks"].as_array().expect("frameworks");
+    assert_eq!(summarized.len(), frameworks.len());
+    for f in summarized {
+        let id = f["id"].as_str().expect("id");
+        for s in states {
+            assert_eq!(f[s], expect(&by_framework, id, s), "framework {id} {s}");
+        }
+        let shown = frameworks.iter().find(|x| x["id"] == id).expect("in state");
+        for k in [
+            "name",
+            "used_resources",
+            "offered_resources",
+            "capabilities",
+            "active",
+            "connected",
+            "recovered",
+        ] {
+            assert_eq!(f[k], shown[k], "framework {id} {k}");
+        }
+        assert!(!f["slave_ids"].as_array().expect("slave_ids").is_empty());
+        assert!(f.get("tasks").is_none());
+    }
+}
+
+/// `/roles` sums per role what state shows per framework, and shows the
+/// agents' reservations under their role.
+#[test]
+fn roles_sum_what_state_shows() {
+    let mut m = book();
+    m.config.weights.insert("web".into(), 3.0);
+    let state: serde_json::Value =
+        serde_json::from_slice(&super::state(&m, &BTreeMap::new(), None)).expect("state");
+    let roles: serde_json::Value =
+        serde_json::from_slice(&super::RolesSnapshot::take(&m).write()).expect("JSON");
+    let roles = roles["roles"].as_array().expect("roles");
+    let names: Vec<&str> = roles.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["*", "web"]);
+    let sum = |items: &[serde_json::Value], k: &str, r: &str| -> f64 {
+        items.iter().filter_map(|x| x[k][r].as_f64()).sum()
+    };
+    let frameworks = state["frameworks"].as_array().expect("frameworks");
+    for r in ["cpus", "mem"] {
+        let allocated = sum(roles, "allocated", r);
+        assert!(allocated > 0.0);
+        assert!((allocated - sum(frameworks, "used_resources", r)).abs() < 1e-9);
+        let offered = sum(roles, "offered", r);
+        assert!((offered - sum(frameworks, "offered_resources", r)).abs() < 1e-9);
+    }
+    let web = &roles[1];
+    assert_eq!(web["weight"], 3.0);
+    // Each of the 6 agents reserves cpus(web):2;mem(web):512.
+    assert_eq!(web["reserved"]["cpus"], 12.0);
+    assert_eq!(web["reserved"]["mem"], 3072.0);
+    assert_eq!(roles[0]["reserved"]["cpus"], 0.0);
+    let web_fws: Vec<&serde_json::Value> = frameworks
+        .iter()
+        .filter(|f| (f["roles"].as_array().into_iter().flatten()).any(|r| r == "web"))
+        .map(|f| &f["id"])
+        .collect();
+    assert_eq!(web["frameworks"], serde_json::json!(web_fws));
+    assert_eq!(web["quota"]["role"], "web");
+    assert_eq!(web["quota"]["guarantee"], serde_json::json!({}));
+}

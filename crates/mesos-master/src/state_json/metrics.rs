@@ -1,0 +1,224 @@
+//! `/metrics/snapshot` (spec 6.7): a flat object of the master's gauges and
+//! counters. The book's part is read under its lock in time proportional to
+//! the live tasks, agents and frameworks (never the completed-task lists:
+//! terminal task counts are counters kept as tasks end, so pruning old
+//! tasks does not lower them); the `system/*` keys are read from `/proc`
+//! without the lock.
+
+use crate::master::{Master, TERMINAL_STATES};
+use mesos_types::TaskState;
+use mesos_types::task_state::is_terminal;
+use serde_json::{Map, Value as Json, json};
+
+/// The task states whose counts are gauges (how many tasks are in the
+/// state now); the terminal ones are counters.
+const LIVE_STATES: [TaskState; 5] = [
+    TaskState::TASK_STAGING,
+    TaskState::TASK_STARTING,
+    TaskState::TASK_RUNNING,
+    TaskState::TASK_KILLING,
+    TaskState::TASK_UNREACHABLE,
+];
+
+/// `master/tasks_<state>` for `TASK_<STATE>`.
+fn task_key(s: TaskState) -> String {
+    format!(
+        "master/tasks_{}",
+        s.as_str().trim_start_matches("TASK_").to_lowercase()
+    )
+}
+
+/// The book's metrics (`master/*`, `allocator/*`, `registrar/*`).
+pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
+    let mut o = Map::new();
+    let mut put = |k: &str, v: f64| {
+        o.insert(k.to_string(), json!(v));
+    };
+    // Standalone: this master always leads (ZooKeeper election comes later).
+    put("master/elected", 1.0);
+    put("master/uptime_secs", (now - m.start_time).max(0.0));
+    let active = m.agents.values().filter(|a| a.connected()).count() as f64;
+    put("master/slaves_active", active);
+    put("master/slaves_connected", active);
+    put("master/slaves_inactive", m.agents.len() as f64 - active);
+    put("master/slaves_disconnected", m.agents.len() as f64 - active);
+    put(
+        "master/slaves_unreachable",
+        m.unreachable_agents.len() as f64,
+    );
+    let fa = m.frameworks.values().filter(|f| f.connected()).count() as f64;
+    put("master/frameworks_active", fa);
+    put("master/frameworks_connected", fa);
+    put("master/frameworks_inactive", m.frameworks.len() as f64 - fa);
+    put(
+        "master/frameworks_disconnected",
+        m.frameworks.len() as f64 - fa,
+    );
+    put("master/outstanding_offers", m.offers.len() as f64);
+
+    // Gauges from the live tasks (completed frameworks hold none).
+    let mut live = [0u64; LIVE_STATES.len()];
+    let mut active_tasks = 0u64;
+    for t in m.frameworks.values().flat_map(|f| f.tasks.values()) {
+        if let Some(i) = LIVE_STATES.iter().position(|s| *s == t.state) {
+            live[i] += 1;
+        }
+        if !is_terminal(t.state) {
+            active_tasks += 1;
+        }
+    }
+    for (s, n) in LIVE_STATES.iter().zip(live) {
+        put(&task_key(*s), n as f64);
+    }
+    let c = &m.counters;
+    for s in TERMINAL_STATES {
+        put(&task_key(s), c.tasks_ended.get(s) as f64);
+    }
+    put("master/tasks_active", active_tasks as f64);
+
+    let (total, used, _) = m.cluster_resources();
+    for r in ["cpus", "gpus", "mem", "disk"] {
+        let (t, u) = (total.scalar(r), used.scalar(r));
+        put(&format!("master/{r}_total"), t);
+        put(&format!("master/{r}_used"), u);
+        put(
+            &format!("master/{r}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        );
+    }
+    put("master/valid_status_updates", c.valid_status_updates as f64);
+    put(
+        "master/invalid_status_updates",
+        c.invalid_status_updates as f64,
+    );
+    put(
+        "master/valid_status_update_acknowledgements",
+        c.valid_acks as f64,
+    );
+    put(
+        "master/invalid_status_update_acknowledgements",
+        c.invalid_acks as f64,
+    );
+    put("master/messages_launch_tasks", c.launched_tasks as f64);
+    put("master/slave_registrations", c.agent_registrations as f64);
+    put(
+        "master/slave_reregistrations",
+        c.agent_reregistrations as f64,
+    );
+    put("master/slave_removals", c.agent_removals as f64);
+    put(
+        "master/slave_removals/reason_unhealthy",
+        c.agent_removals_unhealthy as f64,
+    );
+    // Agents never unregister themselves here, and a registration never
+    // replaces another agent at the same address: these stay 0.
+    put("master/slave_removals/reason_unregistered", 0.0);
+    put("master/slave_removals/reason_registered", 0.0);
+    put(
+        "master/recovery_slave_removals",
+        c.recovery_agent_removals as f64,
+    );
+    put(
+        "master/slave_unreachable_scheduled",
+        c.unreachable_scheduled as f64,
+    );
+    put(
+        "master/slave_unreachable_completed",
+        c.agents_marked_unreachable as f64,
+    );
+    put(
+        "master/slave_unreachable_canceled",
+        c.unreachable_canceled as f64,
+    );
+    put("allocator/mesos/allocation_runs", c.allocation_runs as f64);
+    put(
+        "registrar/queued_operations",
+        m.registry.queued_operations() as f64,
+    );
+    o
+}
+
+/// The host's `system/*` metrics, from `/proc` (keys whose file cannot be
+/// read are left out, as Mesos leaves out metrics that fail).
+pub fn system() -> Map<String, Json> {
+    let mut o = Map::new();
+    let cpus = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .map(|s| cpus_online(&s))
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+    if let Some(n) = cpus {
+        o.insert("system/cpus_total".into(), json!(n as f64));
+    }
+    if let Some(l) = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| load_averages(&s))
+    {
+        for (k, v) in ["system/load_1min", "system/load_5min", "system/load_15min"]
+            .into_iter()
+            .zip(l)
+        {
+            o.insert(k.into(), json!(v));
+        }
+    }
+    if let Ok(s) = std::fs::read_to_string("/proc/meminfo") {
+        // `MemFree`, as stout's `os::memory()` reports free memory.
+        for (field, key) in [
+            ("MemTotal", "system/mem_total_bytes"),
+            ("MemFree", "system/mem_free_bytes"),
+        ] {
+            if let Some(kb) = meminfo_kb(&s, field) {
+                o.insert(key.into(), json!((kb * 1024) as f64));
+            }
+        }
+    }
+    o
+}
+
+/// Online CPUs: the `cpuN` lines of `/proc/stat`.
+fn cpus_online(stat: &str) -> usize {
+    stat.lines()
+        .filter(|l| {
+            l.strip_prefix("cpu")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .count()
+}
+
+/// The three load averages of `/proc/loadavg`.
+fn load_averages(s: &str) -> Option<[f64; 3]> {
+    let mut it = s.split_whitespace().map(|x| x.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
+/// A `/proc/meminfo` field in kB.
+fn meminfo_kb(s: &str, field: &str) -> Option<u64> {
+    s.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == field)
+            .then(|| v.split_whitespace().next()?.parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_files_are_parsed() {
+        assert_eq!(
+            cpus_online("cpu  1 2 3\ncpu0 1 2 3\ncpu1 4 5 6\nintr 7\n"),
+            2
+        );
+        assert_eq!(
+            load_averages("0.50 1.25 2.00 1/234 5678\n"),
+            Some([0.5, 1.25, 2.0])
+        );
+        assert_eq!(load_averages("garbage"), None);
+        let meminfo = "MemTotal:       16384 kB\nMemFree:         2048 kB\n";
+        assert_eq!(meminfo_kb(meminfo, "MemTotal"), Some(16384));
+        assert_eq!(meminfo_kb(meminfo, "MemFree"), Some(2048));
+        assert_eq!(meminfo_kb(meminfo, "MemAvailable"), None);
+    }
+}
