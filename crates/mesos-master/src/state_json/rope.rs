@@ -152,29 +152,17 @@ impl<'a> Obj<'a> {
         put(self.key(k), v);
     }
 
-    /// An array whose elements `each` writes.
-    pub(super) fn array<T>(&mut self, k: &str, items: &[T], mut each: impl FnMut(&mut Rope, &T)) {
-        let out = self.key(k);
-        out.push(b'[');
-        for (i, x) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            each(out, x);
-        }
-        out.push(b']');
-    }
-
-    /// An array whose elements `each` writes, given mutably.
-    pub(super) fn array_mut<T>(
+    /// An array whose elements `each` writes (items by reference, shared
+    /// or mutable).
+    pub(super) fn array<I: IntoIterator>(
         &mut self,
         k: &str,
-        items: &mut [T],
-        mut each: impl FnMut(&mut Rope, &mut T),
+        items: I,
+        mut each: impl FnMut(&mut Rope, I::Item),
     ) {
         let out = self.key(k);
         out.push(b'[');
-        for (i, x) in items.iter_mut().enumerate() {
+        for (i, x) in items.into_iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }

@@ -453,8 +453,8 @@ impl StateSnapshot {
         o.entry("flags", flags);
         o.array("slaves", &self.agents, |out, a| a.write(out));
         o.entry("recovered_slaves", &recovered);
-        o.array_mut("frameworks", &mut self.frameworks, |out, f| f.write(out));
-        o.array_mut(
+        o.array("frameworks", &mut self.frameworks, |out, f| f.write(out));
+        o.array(
             "completed_frameworks",
             &mut self.completed_frameworks,
             |out, f| f.write(out),
@@ -498,8 +498,8 @@ impl FrameworksSnapshot {
             .sum::<usize>();
         let mut out = Rope::with_capacity(size + 1024);
         let mut o = Obj::new(&mut out);
-        o.array_mut("frameworks", &mut self.frameworks, |out, f| f.write(out));
-        o.array_mut("completed_frameworks", &mut self.completed, |out, f| {
+        o.array("frameworks", &mut self.frameworks, |out, f| f.write(out));
+        o.array("completed_frameworks", &mut self.completed, |out, f| {
             f.write(out)
         });
         o.entry("unregistered_frameworks", &[(); 0]);
