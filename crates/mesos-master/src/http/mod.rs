@@ -4,6 +4,7 @@
 
 mod agent;
 mod operator;
+mod operator_stream;
 mod scheduler;
 pub mod stream;
 

@@ -158,6 +158,7 @@ impl Master {
         now: f64,
     ) {
         let aid = &agent.id;
+        self.operator_agent_removed(aid);
         for oid in agent.offers.iter() {
             if let Some(o) = self.remove_offer(oid) {
                 self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
@@ -189,6 +190,7 @@ impl Master {
             if is_terminal(state) {
                 ended.push((fid.clone(), tid.clone()));
             }
+            self.operator_task_updated(fid, &s, state);
             self.send_to_framework(fid, Event::update(s));
         }
         for (fid, tid) in ended {
