@@ -129,7 +129,13 @@ async fn a_subscriber_sees_the_state_then_each_change_as_it_happens() {
     assert_eq!(u["status"]["task_id"]["value"], "t1");
     assert_eq!(u["status"]["state"], "TASK_RUNNING");
 
-    // The operator retires the agent: its task is lost, then it is removed.
+    // A repeated state is no transition: operators hear nothing of it
+    // (the next event below is the agent's removal).
+    agent
+        .update(&fid, &TaskID::new("t1"), TaskState::TASK_RUNNING)
+        .await;
+
+    // The operator retires the agent: it is removed and its task lost.
     let r = post_json(
         &format!("http://{}/api/v1", m.addr),
         &json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent.id.value}}}),

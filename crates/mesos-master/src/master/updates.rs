@@ -99,6 +99,7 @@ impl Master {
             let duplicate =
                 status.uuid.is_some() && t.statuses.iter().any(|s| s.uuid == status.uuid);
             if !duplicate {
+                let before = t.state;
                 if !is_terminal(t.state) {
                     t.state = status.state;
                 }
@@ -106,7 +107,10 @@ impl Master {
                 t.status_update_uuid = status.uuid.clone();
                 t.statuses.push(status.clone());
                 t.changed();
-                booked = Some(t.state);
+                // Operators hear of transitions, as in Mesos.
+                if t.state != before {
+                    booked = Some(t.state);
+                }
                 if is_terminal(status.state) && !t.resources_released {
                     t.resources_released = true;
                     release = Some((t.agent_id.clone(), t.role.clone(), t.resources.clone()));
