@@ -130,12 +130,12 @@ async fn a_subscriber_sees_the_state_then_each_change_as_it_happens() {
     assert_eq!(u["status"]["state"], "TASK_RUNNING");
 
     // A repeated state is no transition: operators hear nothing of it
-    // (the next event below is the agent's removal).
+    // (the next event below is its loss with the agent).
     agent
         .update(&fid, &TaskID::new("t1"), TaskState::TASK_RUNNING)
         .await;
 
-    // The operator retires the agent: it is removed and its task lost.
+    // The operator retires the agent: its task is lost, then it is removed.
     let r = post_json(
         &format!("http://{}/api/v1", m.addr),
         &json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent.id.value}}}),
@@ -143,11 +143,11 @@ async fn a_subscriber_sees_the_state_then_each_change_as_it_happens() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let removed = ev.expect("AGENT_REMOVED").await;
-    assert_eq!(removed["agent_id"]["value"], agent.id.value.as_str());
     let u = ev.expect("TASK_UPDATED").await;
     assert_eq!(u["state"], "TASK_LOST");
     assert_eq!(u["status"]["reason"], "REASON_AGENT_REMOVED_BY_OPERATOR");
+    let removed = ev.expect("AGENT_REMOVED").await;
+    assert_eq!(removed["agent_id"]["value"], agent.id.value.as_str());
 
     fw.caller.teardown().await.unwrap();
     let gone = ev.expect("FRAMEWORK_REMOVED").await;

@@ -158,7 +158,6 @@ impl Master {
         now: f64,
     ) {
         let aid = &agent.id;
-        self.operator_agent_removed(aid);
         for oid in agent.offers.iter() {
             if let Some(o) = self.remove_offer(oid) {
                 self.send_to_framework(&o.framework_id, Event::rescind(oid.clone()));
@@ -199,6 +198,8 @@ impl Master {
         for fw in self.frameworks.values_mut() {
             fw.executors.remove(aid);
         }
+        // Its tasks' updates first, as in Mesos.
+        self.operator_agent_removed(aid);
         let failure = Event::failure(Failure {
             agent_id: Some(aid.clone()),
             executor_id: None,

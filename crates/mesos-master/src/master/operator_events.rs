@@ -4,7 +4,7 @@
 //! subscribed.
 
 use super::Master;
-use crate::operator::{AgentView, FrameworkView, OperatorEvent};
+use crate::operator::{AgentView, FrameworkView, OperatorEvent, TaskView};
 use mesos_types::*;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ impl Master {
             return;
         }
         if let Some(t) = self.frameworks.get(fid).and_then(|f| f.tasks.get(tid)) {
-            let e = OperatorEvent::TaskAdded(Arc::new(t.clone()));
+            let e = OperatorEvent::TaskAdded(Arc::new(TaskView::take(t)));
             self.operator_subscribers.publish(|| e);
         }
     }

@@ -7,9 +7,8 @@
 //! `--max_operator_event_stream_subscribers` streams exist: a new one ends
 //! the oldest.
 
-use super::views::{AgentView, FrameworkView, task_json};
+use super::views::{AgentView, FrameworkView, TaskView};
 use crate::event_queue::EventSender;
-use crate::master::TaskEntry;
 use mesos_types::*;
 use serde::{Serialize, Serializer};
 use serde_json::{Value as Json, json};
@@ -23,7 +22,7 @@ pub const OPERATOR_QUEUE_CAPACITY: usize = 16_384;
 /// it is rendered from a state copied when the subscriber was added).
 #[derive(Debug, Clone)]
 pub enum OperatorEvent {
-    TaskAdded(Arc<TaskEntry>),
+    TaskAdded(Arc<TaskView>),
     TaskUpdated {
         framework_id: FrameworkID,
         status: Arc<TaskStatus>,
@@ -41,7 +40,7 @@ impl OperatorEvent {
     pub fn json(&self) -> Json {
         match self {
             OperatorEvent::TaskAdded(t) => {
-                json!({"type": "TASK_ADDED", "task_added": {"task": task_json(t)}})
+                json!({"type": "TASK_ADDED", "task_added": {"task": t.json()}})
             }
             OperatorEvent::TaskUpdated {
                 framework_id,

@@ -9,4 +9,4 @@ pub mod views;
 
 pub use events::{OPERATOR_QUEUE_CAPACITY, OperatorEvent, Subscribers};
 
-pub use views::{AgentView, FrameworkView, Parts, StateView, task_json, time_info};
+pub use views::{AgentView, FrameworkView, Parts, StateView, TaskView, time_info};

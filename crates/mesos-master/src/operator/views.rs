@@ -27,35 +27,82 @@ fn wire(r: &Resources) -> Vec<Resource> {
     r.to_wire(true)
 }
 
-/// `mesos.v1.Task`.
-pub fn task_json(t: &TaskEntry) -> Json {
-    let mut o = Map::new();
-    put(&mut o, "name", &t.info.name);
-    put(&mut o, "task_id", &t.info.task_id);
-    put(&mut o, "framework_id", &t.framework_id);
-    if let Some(e) = &t.info.executor {
-        put(&mut o, "executor_id", &e.executor_id);
+/// What `mesos.v1.Task` shows of a task: the fields of its `TaskInfo` a
+/// `Task` carries (not its command, executor or data), copied under the lock.
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    pub name: String,
+    pub task_id: TaskID,
+    pub framework_id: FrameworkID,
+    pub executor_id: Option<ExecutorID>,
+    pub agent_id: AgentID,
+    pub state: TaskState,
+    pub resources: Resources,
+    pub statuses: Vec<TaskStatus>,
+    pub status_update_state: Option<TaskState>,
+    pub status_update_uuid: Option<String>,
+    pub labels: Option<Json>,
+    pub discovery: Option<Json>,
+    pub container: Option<Json>,
+    pub health_check: Option<Json>,
+    pub check: Option<Json>,
+    pub kill_policy: Option<KillPolicy>,
+    pub user: Option<String>,
+}
+
+impl TaskView {
+    pub fn take(t: &TaskEntry) -> TaskView {
+        let i = &t.info;
+        TaskView {
+            name: i.name.clone(),
+            task_id: i.task_id.clone(),
+            framework_id: t.framework_id.clone(),
+            executor_id: i.executor.as_ref().map(|e| e.executor_id.clone()),
+            agent_id: t.agent_id.clone(),
+            state: t.state,
+            resources: t.resources.clone(),
+            statuses: t.statuses.clone(),
+            status_update_state: t.status_update_state,
+            status_update_uuid: t.status_update_uuid.clone(),
+            labels: i.labels.clone(),
+            discovery: i.discovery.clone(),
+            container: i.container.clone(),
+            health_check: i.health_check.clone(),
+            check: i.check.clone(),
+            kill_policy: i.kill_policy.clone(),
+            user: t.user.clone(),
+        }
     }
-    put(&mut o, "agent_id", &t.agent_id);
-    put(&mut o, "state", &t.state);
-    put(&mut o, "resources", &wire(&t.resources));
-    put(&mut o, "statuses", &t.statuses);
-    put(&mut o, "status_update_state", &t.status_update_state);
-    put(&mut o, "status_update_uuid", &t.status_update_uuid);
-    put(&mut o, "labels", &t.info.labels);
-    put(&mut o, "discovery", &t.info.discovery);
-    put(&mut o, "container", &t.info.container);
-    put(&mut o, "health_check", &t.info.health_check);
-    put(&mut o, "check", &t.info.check);
-    put(&mut o, "kill_policy", &t.info.kill_policy);
-    put(&mut o, "user", &t.user);
-    Json::Object(o)
+
+    /// `mesos.v1.Task`.
+    pub fn json(&self) -> Json {
+        let mut o = Map::new();
+        put(&mut o, "name", &self.name);
+        put(&mut o, "task_id", &self.task_id);
+        put(&mut o, "framework_id", &self.framework_id);
+        put(&mut o, "executor_id", &self.executor_id);
+        put(&mut o, "agent_id", &self.agent_id);
+        put(&mut o, "state", &self.state);
+        put(&mut o, "resources", &wire(&self.resources));
+        put(&mut o, "statuses", &self.statuses);
+        put(&mut o, "status_update_state", &self.status_update_state);
+        put(&mut o, "status_update_uuid", &self.status_update_uuid);
+        put(&mut o, "labels", &self.labels);
+        put(&mut o, "discovery", &self.discovery);
+        put(&mut o, "container", &self.container);
+        put(&mut o, "health_check", &self.health_check);
+        put(&mut o, "check", &self.check);
+        put(&mut o, "kill_policy", &self.kill_policy);
+        put(&mut o, "user", &self.user);
+        Json::Object(o)
+    }
 }
 
 /// What `GetAgents.Agent` shows of one agent.
 #[derive(Debug, Clone)]
 pub struct AgentView {
     pub info: AgentInfo,
+    pub active: bool,
     pub version: String,
     pub pid: String,
     pub registered_time: f64,
@@ -77,6 +124,7 @@ impl AgentView {
         }
         AgentView {
             info,
+            active: a.connected(),
             version: a.version.clone(),
             pid: a.pid(),
             registered_time: a.registered_time,
@@ -91,7 +139,7 @@ impl AgentView {
     pub fn json(&self) -> Json {
         let mut o = Map::new();
         put(&mut o, "agent_info", &self.info);
-        o.insert("active".into(), Json::Bool(true));
+        o.insert("active".into(), Json::Bool(self.active));
         put(&mut o, "version", &self.version);
         put(&mut o, "pid", &self.pid);
         o.insert("registered_time".into(), time_info(self.registered_time));
@@ -181,8 +229,8 @@ pub struct StateView {
     pub completed_frameworks: Vec<FrameworkView>,
     /// Custom executors: (agent, info).
     pub executors: Vec<(AgentID, ExecutorInfo)>,
-    pub tasks: Vec<TaskEntry>,
-    pub completed_tasks: Vec<TaskEntry>,
+    pub tasks: Vec<TaskView>,
+    pub completed_tasks: Vec<TaskView>,
 }
 
 /// Which parts of the state a call needs.
@@ -235,11 +283,13 @@ impl StateView {
         }
         if parts.tasks {
             for f in m.frameworks.values() {
-                v.tasks.extend(f.tasks.values().cloned());
-                v.completed_tasks.extend(f.completed_tasks.iter().cloned());
+                v.tasks.extend(f.tasks.values().map(TaskView::take));
+                v.completed_tasks
+                    .extend(f.completed_tasks.iter().map(TaskView::take));
             }
             for f in &m.completed_frameworks {
-                v.completed_tasks.extend(f.completed_tasks.iter().cloned());
+                v.completed_tasks
+                    .extend(f.completed_tasks.iter().map(TaskView::take));
             }
         }
         v
@@ -279,12 +329,12 @@ impl StateView {
     /// Live tasks go to `tasks`, or to `unreachable_tasks` while their
     /// agent is unreachable.
     pub fn tasks_json(&self) -> Json {
-        let (unreachable, live): (Vec<&TaskEntry>, Vec<&TaskEntry>) = self
+        let (unreachable, live): (Vec<&TaskView>, Vec<&TaskView>) = self
             .tasks
             .iter()
             .partition(|t| t.state == TaskState::TASK_UNREACHABLE);
         let mut o = Map::new();
-        let render = |ts: Vec<&TaskEntry>| ts.into_iter().map(task_json).collect::<Vec<_>>();
+        let render = |ts: Vec<&TaskView>| ts.into_iter().map(TaskView::json).collect::<Vec<_>>();
         put(&mut o, "tasks", &render(live));
         put(&mut o, "unreachable_tasks", &render(unreachable));
         put(
