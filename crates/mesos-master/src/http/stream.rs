@@ -121,6 +121,26 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     #[tokio::test]
+    async fn the_first_record_comes_first_then_events_and_heartbeats() {
+        let (tx, rx) = event_queue::<u32>(8);
+        tx.send(7); // queued while the first record was being rendered
+        let body = event_body_after(frame(&1u32), rx, Duration::from_millis(20), 0);
+        let mut chunks = body.into_data_stream();
+        let mut dec = mesos_types::recordio::Decoder::default();
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let chunk = chunks.next().await.expect("the stream goes on").unwrap();
+            dec.feed(&chunk);
+            while let Ok(Some(rec)) = dec.next_record() {
+                got.push(serde_json::from_slice::<u32>(&rec).unwrap());
+            }
+        }
+        // The first record, the queued event, then a heartbeat (0).
+        assert_eq!(got[..3], [1, 7, 0]);
+        drop(tx);
+    }
+
+    #[tokio::test]
     async fn a_stream_whose_client_fell_behind_ends_and_reports_the_disconnect() {
         let (tx, rx) = event_queue::<u32>(2);
         let closed = Arc::new(AtomicBool::new(false));
