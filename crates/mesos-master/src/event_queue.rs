@@ -137,6 +137,11 @@ impl<E> EventSender<E> {
         }
     }
 
+    /// Whether the consumer is gone (its connection ended).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Whether the consumer fell behind (the stream is being closed).
     pub fn overflowed(&self) -> bool {
         self.overflow.happened.load(Ordering::Relaxed)

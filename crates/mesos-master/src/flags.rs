@@ -60,6 +60,9 @@ pub struct MasterFlags {
     pub max_completed_frameworks: usize,
     #[arg(long, default_value_t = 1000)]
     pub max_completed_tasks_per_framework: usize,
+    /// Most concurrent operator API SUBSCRIBE streams; a new one ends the oldest.
+    #[arg(long, default_value_t = 1000)]
+    pub max_operator_event_stream_subscribers: usize,
     #[arg(long, default_value = "/usr/share/mesos/webui")]
     pub webui_dir: String,
     #[arg(long)]

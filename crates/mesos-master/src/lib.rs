@@ -2,6 +2,7 @@
 //!
 //! * [`allocator`]: pure hierarchical DRF.
 //! * [`master`]: the synchronous book of frameworks, agents, tasks, offers.
+//! * [`operator`]: the v1 operator API's views and event stream.
 //! * [`http`]: the HTTP shell (scheduler API, agent protocol, read endpoints).
 //! * [`flags`]: command-line flags; [`server`]: wiring and timers.
 
@@ -11,6 +12,7 @@ pub mod event_queue;
 pub mod flags;
 pub mod http;
 pub mod master;
+pub mod operator;
 pub mod server;
 pub mod state_json;
 

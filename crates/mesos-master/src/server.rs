@@ -168,6 +168,7 @@ pub async fn start_with_store(
             .collect(),
         max_completed_frameworks: flags.max_completed_frameworks,
         max_completed_tasks_per_framework: flags.max_completed_tasks_per_framework,
+        max_operator_subscribers: flags.max_operator_event_stream_subscribers,
         offer_timeout: flags.offer_timeout.map(|d| d.get().as_secs_f64()),
         agent_health_timeout: flags.agent_ping_timeout.get().as_secs_f64()
             * flags.max_agent_ping_timeouts.max(1) as f64,

@@ -1,5 +1,6 @@
-//! Compatibility: the unmodified pymesos 0.3.15 scheduler and executor
-//! drivers (PyPI, in the test virtualenv) against our master and agent.
+//! Compatibility: the unmodified pymesos 0.3.15 scheduler, executor and
+//! operator drivers (PyPI, in the test virtualenv) against our master and
+//! agent.
 
 use mesos_system_tests::*;
 use std::process::Command;
@@ -90,4 +91,50 @@ fn pymesos_executor_driver_runs_a_task_and_exchanges_messages() {
         .collect();
     assert!(msgs.contains(&"data:payload-from-scheduler"), "{msgs:?}");
     assert!(msgs.contains(&"pong"), "{msgs:?}");
+}
+
+#[test]
+fn pymesos_operator_driver_receives_the_event_stream() {
+    let Some(py) = python() else { return };
+    let c = LocalCluster::start(1, &[]);
+    let summary = run_py(&py, "operator_watch.py", &[&c.master]);
+    for flag in ["subscribed", "task_ended", "framework_removed"] {
+        assert_eq!(summary[flag], true, "{flag}: {summary}");
+    }
+    let events: Vec<(String, serde_json::Value)> = summary["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e[0].as_str().unwrap().to_string(), e[1].clone()))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    let pos = |k: &str| kinds.iter().position(|x| *x == k);
+    // In the order they happened.
+    let (added, task, removed) = (
+        pos("FRAMEWORK_ADDED").expect("FRAMEWORK_ADDED"),
+        pos("TASK_ADDED").expect("TASK_ADDED"),
+        pos("FRAMEWORK_REMOVED").expect("FRAMEWORK_REMOVED"),
+    );
+    assert!(added < task && task < removed, "{kinds:?}");
+    assert_eq!(events[task].1["state"], "TASK_STAGING");
+    let updates: Vec<&str> = events
+        .iter()
+        .filter(|(k, _)| k == "TASK_UPDATED")
+        .map(|(_, d)| d["state"].as_str().unwrap())
+        .collect();
+    assert!(updates.contains(&"TASK_RUNNING"), "{updates:?}");
+    assert_eq!(updates.last(), Some(&"TASK_FINISHED"), "{updates:?}");
+    // The synchronous calls pymesos wraps answer in the v1 shapes.
+    let calls = &summary["calls"];
+    assert_eq!(calls["getHealth"]["get_health"]["healthy"], true, "{calls}");
+    assert_eq!(calls["getState"]["type"], "GET_STATE");
+    assert_eq!(
+        calls["getAgents"]["get_agents"]["agents"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{calls}"
+    );
+    assert!(calls["getMaster"]["get_master"]["master_info"]["id"].is_string());
+    assert!(calls["getFlags"]["get_flags"]["flags"].is_array());
 }

@@ -4,7 +4,7 @@
 //! so that a known-but-unserved call gets a clear 501, not a parse error.
 
 use crate::enums::OperatorCallType;
-use crate::ids::AgentID;
+use crate::ids::{AgentID, FrameworkID};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,6 +13,13 @@ pub struct OperatorCall {
     pub kind: OperatorCallType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark_agent_gone: Option<MarkAgentGone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Teardown>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Teardown {
+    pub framework_id: FrameworkID,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +42,11 @@ mod tests {
         let c: OperatorCall =
             serde_json::from_str(r#"{"type":"GET_QUOTA","get_quota":{}}"#).unwrap();
         assert_eq!(c.kind, OperatorCallType::GET_QUOTA);
+        let c: OperatorCall = serde_json::from_str(
+            r#"{"type":"TEARDOWN","teardown":{"framework_id":{"value":"F1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.teardown.unwrap().framework_id.value, "F1");
         assert!(serde_json::from_str::<OperatorCall>(r#"{"type":"NO_SUCH"}"#).is_err());
     }
 }

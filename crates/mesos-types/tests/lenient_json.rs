@@ -168,7 +168,8 @@ fn operator_calls() -> Vec<Value> {
         .iter()
         .map(|k| {
             let key = k.as_str().to_ascii_lowercase();
-            json!({"type": k.as_str(), key: {"agent_id": {"value": "a"}}})
+            // Unknown keys are ignored: one payload serves every call.
+            json!({"type": k.as_str(), key: {"agent_id": {"value": "a"}, "framework_id": {"value": "f"}}})
         })
         .collect()
 }

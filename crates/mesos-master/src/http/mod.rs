@@ -5,6 +5,7 @@
 mod agent;
 mod legacy;
 mod operator;
+mod operator_stream;
 mod scheduler;
 pub mod stream;
 
@@ -96,12 +97,9 @@ async fn dispatch(
                 .await
                 .unwrap_or_else(error_response);
         }
-        "/metrics/snapshot" => get_only(&method).map(|_| {
-            // `/proc` is read without the book's lock.
-            let mut all = state_json::system_metrics();
-            all.extend(shared.read(|m| state_json::metrics(m, crate::master::now_secs())));
-            to_vec(&Json::Object(all))
-        }),
+        "/metrics/snapshot" => {
+            get_only(&method).map(|_| to_vec(&Json::Object(metrics_snapshot(&shared))))
+        }
         "/redirect" => {
             let (h, p) =
                 shared.read(|m| (m.info.hostname.clone().unwrap_or_default(), m.info.port));
@@ -134,6 +132,14 @@ async fn dispatch(
             r
         }
     }
+}
+
+/// Every metric, as `/metrics/snapshot` and GET_METRICS show them.
+pub(crate) fn metrics_snapshot(shared: &Shared) -> serde_json::Map<String, Json> {
+    // `/proc` is read without the book's lock.
+    let mut all = state_json::system_metrics();
+    all.extend(shared.read(|m| state_json::metrics(m, crate::master::now_secs())));
+    all
 }
 
 fn get_only(m: &Method) -> Result<(), ApiError> {

@@ -1,15 +1,25 @@
 //! `POST /api/v1` (also `/api/v1/operator`, where pymesos posts): the v1
-//! operator API. Served: `MARK_AGENT_GONE`. Every other call of
-//! `mesos.v1.master.Call` is recognised and answered 501 with its name.
+//! operator API (spec 5). Served: GET_HEALTH, GET_FLAGS, GET_VERSION,
+//! GET_METRICS, GET_LOGGING_LEVEL, GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
+//! GET_EXECUTORS, GET_TASKS, GET_ROLES, GET_WEIGHTS, GET_MASTER, SUBSCRIBE,
+//! TEARDOWN and MARK_AGENT_GONE. Every other call of `mesos.v1.master.Call`
+//! is recognised and answered 501 with its name.
+//!
+//! The state calls copy what they show under the book's lock
+//! ([`crate::operator::StateView`]) and render it on a blocking thread.
 
-use super::parse_v1_call;
+use super::{json_response, parse_v1_call};
 use crate::error::ApiError;
+use crate::operator::{Parts, StateView};
 use crate::server::Shared;
+use crate::state_json;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mesos_types::operator::OperatorCall;
-use mesos_types::{AgentID, OperatorCallType};
+use mesos_types::{AgentID, OperatorCallType, Resources};
+use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub async fn handle(
@@ -26,19 +36,210 @@ pub async fn handle(
         "master::Call",
     )
     .await?;
-    match call.kind {
-        OperatorCallType::MARK_AGENT_GONE => {
-            let Some(payload) = call.mark_agent_gone else {
-                return Err(ApiError::BadRequest(
-                    "Expecting 'mark_agent_gone' to be present".into(),
-                ));
-            };
-            mark_agent_gone(shared, payload.agent_id).await
+    require_json_accept(&headers)?;
+    use OperatorCallType as T;
+    let kind = call.kind;
+    let payload = match kind {
+        T::GET_HEALTH => json!({"healthy": true}),
+        T::GET_FLAGS => {
+            let flags: Vec<Json> = shared
+                .effective_flags
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect();
+            json!({ "flags": flags })
         }
-        other => Err(ApiError::NotImplemented(format!(
-            "Operator call '{other}' is not implemented yet"
-        ))),
+        T::GET_VERSION => json!({ "version_info": state_json::version() }),
+        T::GET_METRICS => {
+            let metrics: Vec<Json> = super::metrics_snapshot(&shared)
+                .into_iter()
+                .map(|(name, value)| json!({"name": name, "value": value}))
+                .collect();
+            json!({ "metrics": metrics })
+        }
+        // We have no glog verbosity: always 0.
+        T::GET_LOGGING_LEVEL => json!({"level": 0}),
+        T::GET_STATE => state_call(&shared, Parts::ALL, |v| v.state_json()).await?,
+        T::GET_AGENTS => state_call(&shared, only(|p| p.agents = true), |v| v.agents_json()).await?,
+        T::GET_FRAMEWORKS => {
+            state_call(&shared, only(|p| p.frameworks = true), |v| {
+                v.frameworks_json()
+            })
+            .await?
+        }
+        T::GET_EXECUTORS => {
+            state_call(&shared, only(|p| p.executors = true), |v| {
+                v.executors_json()
+            })
+            .await?
+        }
+        T::GET_TASKS => state_call(&shared, only(|p| p.tasks = true), |v| v.tasks_json()).await?,
+        T::GET_ROLES => shared.read(roles),
+        T::GET_WEIGHTS => shared.read(|m| {
+            let infos: Vec<Json> = m
+                .config
+                .weights
+                .iter()
+                .map(|(role, w)| json!({"role": role, "weight": w}))
+                .collect();
+            let mut o = Map::new();
+            if !infos.is_empty() {
+                o.insert("weight_infos".into(), Json::Array(infos));
+            }
+            Json::Object(o)
+        }),
+        T::GET_MASTER => shared.read(|m| {
+            json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})
+        }),
+        T::SUBSCRIBE => return super::operator_stream::subscribe(shared).await,
+        T::TEARDOWN => {
+            let Some(t) = call.teardown else {
+                return Err(missing("teardown"));
+            };
+            return teardown(shared, t.framework_id).await;
+        }
+        T::MARK_AGENT_GONE => {
+            let Some(payload) = call.mark_agent_gone else {
+                return Err(missing("mark_agent_gone"));
+            };
+            return mark_agent_gone(shared, payload.agent_id).await;
+        }
+        other => {
+            return Err(ApiError::NotImplemented(format!(
+                "Operator call '{other}' is not implemented yet"
+            )));
+        }
+    };
+    let key = kind.to_string().to_ascii_lowercase();
+    let mut body = Map::new();
+    body.insert("type".into(), Json::String(kind.to_string()));
+    body.insert(key, payload);
+    Ok(json_response(StatusCode::OK, &Json::Object(body), None))
+}
+
+fn missing(what: &str) -> ApiError {
+    ApiError::BadRequest(format!("Expecting '{what}' to be present"))
+}
+
+/// The operator API negotiates the response type on every call; only JSON
+/// is spoken here.
+fn require_json_accept(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(a) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let ok = a
+        .split(',')
+        .map(|p| p.split(';').next().unwrap_or("").trim())
+        .any(|t| matches!(t, "application/json" | "*/*" | "application/*" | ""));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::NotAcceptable(
+            "Only 'application/json' responses are supported yet".into(),
+        ))
     }
+}
+
+fn only(f: impl FnOnce(&mut Parts)) -> Parts {
+    let mut p = Parts {
+        agents: false,
+        frameworks: false,
+        executors: false,
+        tasks: false,
+    };
+    f(&mut p);
+    p
+}
+
+/// Copies `parts` under the lock, renders them on a blocking thread.
+async fn state_call(
+    shared: &Arc<Shared>,
+    parts: Parts,
+    render: impl FnOnce(&StateView) -> Json + Send + 'static,
+) -> Result<Json, ApiError> {
+    let view = shared.read(|m| StateView::take(m, parts));
+    tokio::task::spawn_blocking(move || render(&view))
+        .await
+        .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))
+}
+
+/// `GetRoles`: every role with a framework, a weight or on the whitelist,
+/// with its weight (default 1), its frameworks and the resources
+/// allocated to it.
+fn roles(m: &crate::master::Master) -> Json {
+    #[derive(Default)]
+    struct Role {
+        frameworks: Vec<Json>,
+        resources: Resources,
+    }
+    let mut by_name: BTreeMap<String, Role> = BTreeMap::new();
+    for r in m.config.weights.keys() {
+        by_name.entry(r.clone()).or_default();
+    }
+    for r in m.config.roles.iter().flatten() {
+        by_name.entry(r.clone()).or_default();
+    }
+    for f in m.frameworks.values() {
+        for r in f.info.effective_roles() {
+            by_name
+                .entry(r)
+                .or_default()
+                .frameworks
+                .push(json!({"value": f.id.value}));
+        }
+        for t in f.tasks.values().filter(|t| !t.resources_released) {
+            by_name
+                .entry(t.role.clone())
+                .or_default()
+                .resources
+                .add(&t.resources);
+        }
+    }
+    let roles: Vec<Json> = by_name
+        .into_iter()
+        .map(|(name, r)| {
+            let weight = m.config.weights.get(&name).copied().unwrap_or(1.0);
+            let mut o = Map::new();
+            o.insert("name".into(), json!(name));
+            o.insert("weight".into(), json!(weight));
+            if !r.frameworks.is_empty() {
+                o.insert("frameworks".into(), Json::Array(r.frameworks));
+            }
+            let res = r.resources.to_wire(true);
+            if !res.is_empty() {
+                o.insert("resources".into(), json!(res));
+            }
+            Json::Object(o)
+        })
+        .collect();
+    let mut o = Map::new();
+    if !roles.is_empty() {
+        o.insert("roles".into(), Json::Array(roles));
+    }
+    Json::Object(o)
+}
+
+/// As the scheduler's TEARDOWN: the removal is recorded in the registry
+/// before it is acted on and answered.
+async fn teardown(
+    shared: Arc<Shared>,
+    fid: mesos_types::FrameworkID,
+) -> Result<Response, ApiError> {
+    tracing::info!(framework = %fid, "operator asked to tear the framework down");
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    shared.write(|m, now| {
+        if !m.frameworks.contains_key(&fid) {
+            return Err(ApiError::BadRequest(
+                "No framework found with specified ID".into(),
+            ));
+        }
+        m.request_remove_framework(&fid, Some(reply), now);
+        Ok(())
+    })?;
+    answer
+        .await
+        .map_err(|_| ApiError::Unavailable("The master is stopping".into()))??;
+    Ok(StatusCode::OK.into_response())
 }
 
 /// Records the agent as gone in the registry, then acts on it: durable

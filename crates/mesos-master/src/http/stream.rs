@@ -4,6 +4,7 @@
 use crate::event_queue::{EventReceiver, Next};
 use axum::body::Body;
 use bytes::Bytes;
+use futures::StreamExt;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -33,7 +34,8 @@ struct StreamState<E> {
     _guard: Option<CloseGuard>,
 }
 
-fn frame<E: Serialize>(e: &E) -> Bytes {
+/// One RecordIO record of `e` as JSON.
+pub fn frame<E: Serialize>(e: &E) -> Bytes {
     let json = serde_json::to_vec(e).unwrap_or_else(|_| b"{}".to_vec());
     Bytes::from(mesos_types::recordio::encode(&json))
 }
@@ -51,6 +53,32 @@ pub fn event_body<E>(
 where
     E: Serialize + Clone + Send + Sync + 'static,
 {
+    Body::from_stream(event_stream(rx, every, heartbeat_event, guard))
+}
+
+/// [`event_body`] after `first` (one or more records already framed).
+pub fn event_body_after<E>(
+    first: Bytes,
+    rx: EventReceiver<E>,
+    every: Duration,
+    heartbeat_event: E,
+) -> Body
+where
+    E: Serialize + Clone + Send + Sync + 'static,
+{
+    let head = futures::stream::once(async move { Ok::<Bytes, Infallible>(first) });
+    Body::from_stream(head.chain(event_stream(rx, every, heartbeat_event, None)))
+}
+
+fn event_stream<E>(
+    rx: EventReceiver<E>,
+    every: Duration,
+    heartbeat_event: E,
+    guard: Option<CloseGuard>,
+) -> impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static
+where
+    E: Serialize + Clone + Send + Sync + 'static,
+{
     // Start one period from now: callers queue their own first events.
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -60,7 +88,7 @@ where
         heartbeat_event,
         _guard: guard,
     };
-    let stream = futures::stream::unfold(Some(state), |st| async move {
+    futures::stream::unfold(Some(state), |st| async move {
         let mut st = st?;
         tokio::select! {
             biased;
@@ -81,8 +109,7 @@ where
                 Some((Ok(b), Some(st)))
             }
         }
-    });
-    Body::from_stream(stream)
+    })
 }
 
 #[cfg(test)]
@@ -92,6 +119,26 @@ mod tests {
     use futures::StreamExt;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn the_first_record_comes_first_then_events_and_heartbeats() {
+        let (tx, rx) = event_queue::<u32>(8);
+        tx.send(7); // queued while the first record was being rendered
+        let body = event_body_after(frame(&1u32), rx, Duration::from_millis(20), 0);
+        let mut chunks = body.into_data_stream();
+        let mut dec = mesos_types::recordio::Decoder::default();
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let chunk = chunks.next().await.expect("the stream goes on").unwrap();
+            dec.feed(&chunk);
+            while let Ok(Some(rec)) = dec.next_record() {
+                got.push(serde_json::from_slice::<u32>(&rec).unwrap());
+            }
+        }
+        // The first record, the queued event, then a heartbeat (0).
+        assert_eq!(got[..3], [1, 7, 0]);
+        drop(tx);
+    }
 
     #[tokio::test]
     async fn a_stream_whose_client_fell_behind_ends_and_reports_the_disconnect() {

@@ -343,6 +343,7 @@ impl Master {
             }
             self.agents.insert(id.clone(), entry);
             self.allocator.add_agent(id.clone(), total, used);
+            self.operator_agent_added(&id);
             if reregistering {
                 self.counters.agent_reregistrations += 1;
             } else {

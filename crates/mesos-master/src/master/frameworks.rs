@@ -217,6 +217,8 @@ impl Master {
                     }
                 }
                 tracing::info!(framework = %id, name = %info.name, "framework re-subscribed");
+                // A framework known only from its agents is new to operators.
+                self.operator_framework_changed(&id, recovered);
                 id
             }
             maybe_id => {
@@ -230,6 +232,7 @@ impl Master {
                 self.allocator
                     .add_framework(id.clone(), roles, sub.suppressed_roles.clone());
                 tracing::info!(framework = %id, name = %info.name, "framework subscribed");
+                self.operator_framework_changed(&id, true);
                 id
             }
         };
@@ -357,8 +360,14 @@ impl Master {
                     now,
                 );
                 t.set_state(TaskState::TASK_KILLED, &mut self.counters.tasks_ended);
-                t.statuses.push(s);
+                t.statuses.push(s.clone());
                 t.changed();
+                self.operator_subscribers
+                    .publish(|| crate::operator::OperatorEvent::TaskUpdated {
+                        framework_id: fid.clone(),
+                        status: std::sync::Arc::new(s),
+                        state: TaskState::TASK_KILLED,
+                    });
             }
             if let Some(a) = self.agents.get_mut(&t.agent_id) {
                 a.tasks.remove(&(fid.clone(), tid.clone()));
@@ -384,6 +393,7 @@ impl Master {
         fw.subscription = None; // dropping the sender ends the stream
         fw.unregistered_time = now;
         tracing::info!(framework = %fid, "framework removed");
+        self.operator_framework_removed(&fw.info);
         self.completed_frameworks.push_back(fw);
         while self.completed_frameworks.len() > self.config.max_completed_frameworks {
             self.completed_frameworks.pop_front();

@@ -127,8 +127,14 @@ impl Master {
                 t.statuses.push(s.clone());
                 t.changed();
                 if let Some(sub) = &fw.subscription {
-                    sub.send(Event::update(s));
+                    sub.send(Event::update(s.clone()));
                 }
+                self.operator_subscribers
+                    .publish(|| crate::operator::OperatorEvent::TaskUpdated {
+                        framework_id: fw.id.clone(),
+                        status: std::sync::Arc::new(s),
+                        state: TaskState::TASK_GONE_BY_OPERATOR,
+                    });
                 ended.push((fw.id.clone(), tid.clone()));
             }
         }

@@ -197,6 +197,7 @@ impl Master {
             if is_terminal(state) {
                 ended.push((fid.clone(), tid.clone()));
             }
+            self.operator_task_updated(fid, &s, state);
             self.send_to_framework(fid, Event::update(s));
         }
         for (fid, tid) in ended {
@@ -205,6 +206,8 @@ impl Master {
         for fw in self.frameworks.values_mut() {
             fw.executors.remove(aid);
         }
+        // Its tasks' updates first, as in Mesos.
+        self.operator_agent_removed(aid);
         let failure = Event::failure(Failure {
             agent_id: Some(aid.clone()),
             executor_id: None,

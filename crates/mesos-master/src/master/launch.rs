@@ -367,6 +367,7 @@ impl Master {
                 user,
             ),
         );
+        self.operator_task_added(fid, &task.task_id);
         if let Some(a) = self.agents.get_mut(agent) {
             a.tasks.insert((fid.clone(), task.task_id.clone()));
         }
@@ -443,6 +444,9 @@ impl Master {
             for id in &ids {
                 a.tasks.insert((fid.clone(), id.clone()));
             }
+        }
+        for id in &ids {
+            self.operator_task_added(fid, id);
         }
         self.counters.launched_tasks += ids.len() as u64;
         if !self.send_to_agent(

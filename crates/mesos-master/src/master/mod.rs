@@ -9,6 +9,7 @@ mod frameworks;
 mod gone;
 mod health;
 mod launch;
+mod operator_events;
 pub mod registry;
 pub mod stamped;
 mod updates;
@@ -58,6 +59,8 @@ pub struct MasterConfig {
     pub weights: BTreeMap<String, f64>,
     pub max_completed_frameworks: usize,
     pub max_completed_tasks_per_framework: usize,
+    /// `--max_operator_event_stream_subscribers`.
+    pub max_operator_subscribers: usize,
     /// `--offer_timeout` in seconds; `None` = offers never expire.
     pub offer_timeout: Option<f64>,
     /// `--agent_ping_timeout` x `--max_agent_ping_timeouts`, in seconds.
@@ -74,6 +77,7 @@ impl Default for MasterConfig {
             weights: BTreeMap::new(),
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
+            max_operator_subscribers: 1000,
             offer_timeout: None,
             agent_health_timeout: 75.0,
             agent_reregister_timeout: 600.0,
@@ -284,6 +288,8 @@ pub struct Master {
     /// Set when something freed resources or added demand; the shell runs
     /// an allocation soon instead of waiting for the next interval.
     pub allocation_wanted: bool,
+    /// The operator API's SUBSCRIBE streams (see [`crate::operator::events`]).
+    pub operator_subscribers: crate::operator::Subscribers,
 }
 
 impl Master {
@@ -292,6 +298,8 @@ impl Master {
         for (role, w) in &config.weights {
             allocator.set_weight(role, *w);
         }
+        let operator_subscribers =
+            crate::operator::Subscribers::new(config.max_operator_subscribers);
         Master {
             ids: IdGenerator::new(info.id.clone()),
             info,
@@ -318,6 +326,7 @@ impl Master {
             allocator,
             counters: Counters::default(),
             allocation_wanted: false,
+            operator_subscribers,
         }
     }
 

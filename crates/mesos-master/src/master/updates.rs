@@ -94,10 +94,12 @@ impl Master {
             return Ok(());
         }
         let mut release = None;
+        let mut booked = None;
         if let Some(t) = fw.tasks.get_mut(&status.task_id) {
             let duplicate =
                 status.uuid.is_some() && t.statuses.iter().any(|s| s.uuid == status.uuid);
             if !duplicate {
+                let before = t.state;
                 if !is_terminal(t.state) {
                     t.set_state(status.state, &mut self.counters.tasks_ended);
                 }
@@ -105,11 +107,18 @@ impl Master {
                 t.status_update_uuid = status.uuid.clone();
                 t.statuses.push(status.clone());
                 t.changed();
+                // Operators hear of transitions, as in Mesos.
+                if t.state != before {
+                    booked = Some(t.state);
+                }
                 if is_terminal(status.state) && !t.resources_released {
                     t.resources_released = true;
                     release = Some((t.agent_id.clone(), t.role.clone(), t.resources.clone()));
                 }
             }
+        }
+        if let Some(state) = booked {
+            self.operator_task_updated(fid, &status, state);
         }
         let no_ack_needed = status.uuid.is_none() && is_terminal(status.state);
         self.counters.valid_status_updates += 1;
@@ -152,6 +161,7 @@ impl Master {
     ) {
         let mut release = None;
         let mut agent_id = None;
+        let mut booked = None;
         if let Some(t) = self
             .frameworks
             .get_mut(fid)
@@ -166,13 +176,17 @@ impl Master {
                 now,
             );
             t.set_state(state, &mut self.counters.tasks_ended);
-            t.statuses.push(s);
+            t.statuses.push(s.clone());
             t.changed();
+            booked = Some(s);
             agent_id = Some(t.agent_id.clone());
             if !t.resources_released {
                 t.resources_released = true;
                 release = Some((t.agent_id.clone(), t.role.clone(), t.resources.clone()));
             }
+        }
+        if let Some(s) = booked {
+            self.operator_task_updated(fid, &s, state);
         }
         if let Some((a, role, res)) = release {
             self.allocator.recover(fid, &a, &role, &res, None, now);
