@@ -59,21 +59,21 @@ pub async fn handle(
         }
         // We have no glog verbosity: always 0.
         T::GET_LOGGING_LEVEL => json!({"level": 0}),
-        T::GET_STATE => state_call(&shared, Parts::ALL, |v| v.state_json()).await?,
-        T::GET_AGENTS => state_call(&shared, only(|p| p.agents = true), |v| v.agents_json()).await?,
+        T::GET_STATE => return state_call(&shared, kind, Parts::ALL, |v| v.state_json()).await,
+        T::GET_AGENTS => {
+            return state_call(&shared, kind, only(|p| p.agents = true), |v| v.agents_json()).await;
+        }
         T::GET_FRAMEWORKS => {
-            state_call(&shared, only(|p| p.frameworks = true), |v| {
-                v.frameworks_json()
-            })
-            .await?
+            let parts = only(|p| p.frameworks = true);
+            return state_call(&shared, kind, parts, |v| v.frameworks_json()).await;
         }
         T::GET_EXECUTORS => {
-            state_call(&shared, only(|p| p.executors = true), |v| {
-                v.executors_json()
-            })
-            .await?
+            let parts = only(|p| p.executors = true);
+            return state_call(&shared, kind, parts, |v| v.executors_json()).await;
         }
-        T::GET_TASKS => state_call(&shared, only(|p| p.tasks = true), |v| v.tasks_json()).await?,
+        T::GET_TASKS => {
+            return state_call(&shared, kind, only(|p| p.tasks = true), |v| v.tasks_json()).await;
+        }
         T::GET_ROLES => shared.read(roles),
         T::GET_WEIGHTS => shared.read(|m| {
             let infos: Vec<Json> = m
@@ -110,11 +110,19 @@ pub async fn handle(
             )));
         }
     };
-    let key = kind.to_string().to_ascii_lowercase();
+    Ok(json_response(
+        StatusCode::OK,
+        &response(kind, payload),
+        None,
+    ))
+}
+
+/// `{"type": "<KIND>", "<kind>": payload}`.
+fn response(kind: OperatorCallType, payload: Json) -> Json {
     let mut body = Map::new();
     body.insert("type".into(), Json::String(kind.to_string()));
-    body.insert(key, payload);
-    Ok(json_response(StatusCode::OK, &Json::Object(body), None))
+    body.insert(kind.to_string().to_ascii_lowercase(), payload);
+    Json::Object(body)
 }
 
 fn missing(what: &str) -> ApiError {
@@ -151,16 +159,25 @@ fn only(f: impl FnOnce(&mut Parts)) -> Parts {
     p
 }
 
-/// Copies `parts` under the lock, renders them on a blocking thread.
+/// Copies `parts` under the lock once a rendering slot is free (at most
+/// two such copies exist at once, with the legacy listings: each is the
+/// size of the cluster), then renders and serializes the answer on a
+/// blocking thread.
 async fn state_call(
     shared: &Arc<Shared>,
+    kind: OperatorCallType,
     parts: Parts,
     render: impl FnOnce(&StateView) -> Json + Send + 'static,
-) -> Result<Json, ApiError> {
+) -> Result<Response, ApiError> {
+    let _slot = state_json::rendering_slot().await?;
     let view = shared.read(|m| StateView::take(m, parts));
-    tokio::task::spawn_blocking(move || render(&view))
-        .await
-        .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))
+    let body = tokio::task::spawn_blocking(move || {
+        serde_json::to_vec(&response(kind, render(&view)))
+            .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))??;
+    Ok(super::bytes_response(StatusCode::OK, body, None))
 }
 
 /// `GetRoles`: every role with a framework, a weight or on the whitelist,

@@ -20,6 +20,9 @@ use std::time::Duration;
 
 pub async fn subscribe(shared: Arc<Shared>) -> Result<Response, ApiError> {
     let (tx, rx) = crate::event_queue::event_queue(OPERATOR_QUEUE_CAPACITY);
+    // The state is copied whole: one of the bounded rendering slots, held
+    // until SUBSCRIBED is rendered.
+    let _slot = crate::state_json::rendering_slot().await?;
     let view = shared.write(|m, _| {
         m.operator_subscribers.add(tx);
         StateView::take(m, Parts::ALL)

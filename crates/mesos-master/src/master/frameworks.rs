@@ -217,8 +217,10 @@ impl Master {
                     }
                 }
                 tracing::info!(framework = %id, name = %info.name, "framework re-subscribed");
-                // A framework known only from its agents is new to operators.
-                self.operator_framework_changed(&id, recovered);
+                // Operators already saw a framework known only from its
+                // agents (in SUBSCRIBED's state): to them it is updated, as
+                // Mesos announces a re-subscription after a failover.
+                self.operator_framework_changed(&id, false);
                 id
             }
             maybe_id => {

@@ -223,6 +223,41 @@ fn a_framework_known_from_its_agents_keeps_its_info_and_share() {
     assert_eq!(offered_agents(&drain(&mut f2)).len(), 2);
 }
 
+/// Operators saw a framework known only from its agents in SUBSCRIBED's
+/// state already: its re-subscription is FRAMEWORK_UPDATED, as in Mesos,
+/// not a second FRAMEWORK_ADDED; a framework new to the master is ADDED.
+#[test]
+fn a_recovered_framework_resubscribing_is_updated_for_operators() {
+    use crate::operator::OperatorEvent;
+    let store = MemoryStore::default();
+    let mut m = master();
+    let fid = FrameworkID::new("F1");
+    let mut info = framework("recovered");
+    info.id = Some(fid.clone());
+    let a1 = AgentID::new("A1");
+    register(
+        &mut m,
+        &store,
+        agent_info(Some("A1"), "cpus:4;mem:1024"),
+        vec![reported(fid.clone(), task("t1", &a1, "cpus:1;mem:128"), TaskState::TASK_RUNNING)],
+        vec![info.clone()],
+        1.0,
+    );
+    let (tx, mut rx) = crate::event_queue::event_queue(1024);
+    m.operator_subscribers.add(tx);
+    let _ = subscribe(&mut m, info, 2.0);
+    let _ = subscribe(&mut m, framework("new"), 2.0);
+    let kinds: Vec<&str> = drain(&mut rx)
+        .iter()
+        .filter_map(|e| match e {
+            OperatorEvent::FrameworkAdded(_) => Some("added"),
+            OperatorEvent::FrameworkUpdated(_) => Some("updated"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["updated", "added"]);
+}
+
 /// Defect 2: an agent that answers while its unreachable mark is being
 /// written must not stay marked in the registry (a restarted master would
 /// kill its tasks).

@@ -29,7 +29,8 @@ mod tests;
 pub use metrics::{metrics, system as system_metrics};
 pub use roles::{RolesSnapshot, weights};
 pub use serve::{
-    serve_agents, serve_frameworks, serve_roles, serve_state, serve_summary, serve_tasks,
+    rendering_slot, serve_agents, serve_frameworks, serve_roles, serve_state, serve_summary,
+    serve_tasks,
 };
 pub use snapshot::{
     AgentsSnapshot, Document, FrameworksSnapshot, RenderedAgent, StateSnapshot, TasksQuery,

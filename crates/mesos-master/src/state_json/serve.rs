@@ -33,11 +33,21 @@ async fn off_the_lock<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("rendering failed: {e}")))
 }
 
-/// Renderings of `/frameworks`, `/slaves` and `/tasks` at once, in this
-/// process. Each holds a snapshot and tens of MiB of output at cluster
-/// scale; unbounded, a hundred concurrent pollers would take gigabytes and
-/// every blocking thread. (`/master/state` is batched instead.)
+/// Renderings of `/frameworks`, `/slaves`, `/tasks`, `/state-summary`,
+/// `/roles` and the operator API's state calls at once, in this process.
+/// Each holds a snapshot and tens of MiB of output at cluster scale;
+/// unbounded, a hundred concurrent pollers would take gigabytes and every
+/// blocking thread. (`/master/state` is batched instead.)
 static LISTING_RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Waits for one of the rendering slots (see [`LISTING_RENDERS`]); held
+/// until the permit is dropped.
+pub async fn rendering_slot() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    LISTING_RENDERS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("rendering failed: {e}")))
+}
 
 /// Takes the snapshot `take` once a rendering slot is free, then writes it
 /// off the lock.
@@ -46,10 +56,7 @@ async fn limited<S: Send + 'static>(
     take: impl FnOnce(&crate::master::Master) -> S,
     write: impl FnOnce(S) -> Vec<u8> + Send + 'static,
 ) -> Result<Vec<u8>, ApiError> {
-    let _slot = LISTING_RENDERS
-        .acquire()
-        .await
-        .map_err(|e| ApiError::Internal(format!("rendering failed: {e}")))?;
+    let _slot = rendering_slot().await?;
     let snapshot = shared.read(take);
     off_the_lock(move || write(snapshot)).await
 }
