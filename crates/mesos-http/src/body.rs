@@ -13,8 +13,12 @@ use axum::body::Body;
 use futures::StreamExt;
 use hyper::body::Bytes;
 
-/// Most bytes of an oversized body read and thrown away after the answer.
+/// Most bytes of an oversized body read and thrown away after the answer;
+/// a body announced larger is not drained (its connection is cut).
 pub const DRAIN_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Oversized bodies drained at once; beyond, connections are cut.
+static DRAINS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
 
 /// Why a body was not read.
 #[derive(Debug, thiserror::Error)]
@@ -29,24 +33,42 @@ pub enum BodyError {
 /// refused without being kept, and drained in the background (see the
 /// module's documentation).
 pub async fn read_body_limited(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    // A body announced too large (`Content-Length`) is refused unread.
+    let announced = hyper::body::Body::size_hint(&body).lower();
     let mut stream = body.into_data_stream();
+    if announced > limit as u64 {
+        drain(stream, 0, announced);
+        return Err(BodyError::TooLarge { limit });
+    }
     let mut buf: Vec<u8> = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
         if buf.len().saturating_add(chunk.len()) > limit {
-            let mut drained = (buf.len() + chunk.len()) as u64;
-            drop(buf);
-            tokio::spawn(async move {
-                while drained < DRAIN_LIMIT {
-                    match stream.next().await {
-                        Some(Ok(c)) => drained += c.len() as u64,
-                        _ => break,
-                    }
-                }
-            });
+            drain(stream, (buf.len() + chunk.len()) as u64, announced);
             return Err(BodyError::TooLarge { limit });
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// Reads and drops the rest of `stream` in the background (`read` bytes
+/// already read, `announced` announced), within [`DRAIN_LIMIT`] and the
+/// number of drains at once.
+fn drain(mut stream: axum::body::BodyDataStream, mut read: u64, announced: u64) {
+    if announced > DRAIN_LIMIT {
+        return;
+    }
+    let Ok(permit) = DRAINS.try_acquire() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        while read < DRAIN_LIMIT {
+            match stream.next().await {
+                Some(Ok(c)) => read += c.len() as u64,
+                _ => break,
+            }
+        }
+    });
 }

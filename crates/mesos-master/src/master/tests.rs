@@ -239,7 +239,11 @@ fn a_recovered_framework_resubscribing_is_updated_for_operators() {
         &mut m,
         &store,
         agent_info(Some("A1"), "cpus:4;mem:1024"),
-        vec![reported(fid.clone(), task("t1", &a1, "cpus:1;mem:128"), TaskState::TASK_RUNNING)],
+        vec![reported(
+            fid.clone(),
+            task("t1", &a1, "cpus:1;mem:128"),
+            TaskState::TASK_RUNNING,
+        )],
         vec![info.clone()],
         1.0,
     );
