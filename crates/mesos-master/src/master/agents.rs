@@ -339,6 +339,14 @@ impl Master {
                 // Reconciliation answers what the framework hears next, not
                 // a later state its retried updates would then contradict.
                 task.status_update_state = t.status_update_state;
+                // A task the book held live that ended while its agent was
+                // away ends now, in the counters too (its status update,
+                // which follows, finds it terminal already).
+                let was_live =
+                    (fw.tasks.get(&task.info.task_id)).is_some_and(|x| !is_terminal(x.state));
+                if terminal && was_live {
+                    self.counters.tasks_ended.count(task.state);
+                }
                 fw.tasks.insert(task.info.task_id.clone(), task);
             }
             self.agents.insert(id.clone(), entry);

@@ -262,6 +262,67 @@ fn a_recovered_framework_resubscribing_is_updated_for_operators() {
     assert_eq!(kinds, ["updated", "added"]);
 }
 
+/// Review finding: a partition-aware task held unreachable that ended
+/// while its agent was away, reported terminal when the agent comes back,
+/// counts once in the terminal task counters (its status update, which
+/// follows, finds it terminal already and does not count it).
+#[test]
+fn a_task_reported_ended_at_reregistration_is_counted_once() {
+    let store = MemoryStore::default();
+    let mut m = master();
+    let mut pa = framework("partition-aware");
+    pa.capabilities = vec![Capability {
+        kind: Some(FrameworkCapability::PARTITION_AWARE),
+    }];
+    let (fid, _events) = subscribe(&mut m, pa, 0.0);
+    let (aid, _agent) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:4;mem:1024"),
+        vec![],
+        vec![],
+        1.0,
+    );
+    let t = task("t", &aid, "cpus:1;mem:32");
+    book_task(&mut m, &fid, &aid, &t, TaskState::TASK_RUNNING);
+    m.agents
+        .get_mut(&aid)
+        .unwrap()
+        .tasks
+        .insert((fid.clone(), t.task_id.clone()));
+    assert!(
+        m.mark_unreachable(&aid, 1000.0),
+        "the silent agent was kept"
+    );
+    assert_eq!(
+        m.frameworks[&fid].tasks[&t.task_id].state,
+        TaskState::TASK_UNREACHABLE
+    );
+    let finished = |m: &Master| m.counters.tasks_ended.get(TaskState::TASK_FINISHED);
+    let mut info = m.frameworks[&fid].info.clone();
+    info.id = Some(fid.clone());
+    let mut report = reported(fid.clone(), t.clone(), TaskState::TASK_FINISHED);
+    report.status_update_state = Some(TaskState::TASK_FINISHED);
+    register(
+        &mut m,
+        &store,
+        agent_info(Some(&aid.value), "cpus:4;mem:1024"),
+        vec![report],
+        vec![info],
+        1001.0,
+    );
+    let mut status = TaskStatus::new(t.task_id.clone(), TaskState::TASK_FINISHED);
+    status.uuid = Some("dQ==".into());
+    status.agent_id = Some(aid.clone());
+    status.timestamp = Some(1001.5);
+    let _ = m.agent_update(&aid, &fid, status, 1001.5);
+    assert_eq!(
+        finished(&m),
+        1,
+        "the task's end was not counted exactly once"
+    );
+}
+
 /// Defect 2: an agent that answers while its unreachable mark is being
 /// written must not stay marked in the registry (a restarted master would
 /// kill its tasks).
