@@ -136,9 +136,10 @@ async fn executor_api_status_updates_state_and_files() {
         cs.network_infos[0]["ip_addresses"][0]["ip_address"],
         "127.0.0.1"
     );
-    // The fork is reported to the agent's core on its own path, so the
-    // first update may race it; the second (a round trip later) cannot.
-    let first_pid = cs.executor_pid;
+    // The fork is reported to the agent's core on its own path, so an
+    // update may race it (under load even the second did): the shutdown
+    // check below finds the executor by its sandbox instead.
+    let _ = cs.executor_pid;
     let (code, _) = s.call(json!({"type": "HEARTBEAT", "framework_id": {"value": "F1"}, "executor_id": {"value": "t1"}})).await;
     assert_eq!(code, 202);
 
@@ -154,9 +155,25 @@ async fn executor_api_status_updates_state_and_files() {
         (second.state, second.uuid.as_deref()),
         (TaskState::TASK_FINISHED, Some(UUID2))
     );
-    let executor_pid = first_pid
-        .or(second.container_status.and_then(|c| c.executor_pid))
-        .expect("executor pid");
+    // The executor's processes, found by the sandbox in their environment.
+    let in_sandbox = || {
+        let entry = format!("MESOS_SANDBOX={dir}");
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+            .filter(|e| {
+                let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+                let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                let zombie = state
+                    .rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim().starts_with('Z'));
+                !zombie && environ.split(|b| *b == 0).any(|v| v == entry.as_bytes())
+            })
+            .count()
+    };
+    assert!(in_sandbox() > 0, "no executor process runs in {dir}");
 
     // State.
     let (code, state) = s.get("/slave(1)/state").await;
@@ -262,13 +279,7 @@ async fn executor_api_status_updates_state_and_files() {
     // Shutting the agent down kills its executors.
     s.agent.shutdown().await;
     eventually("the executor process to be gone", async || {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{executor_pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.trim().chars().next().unwrap_or('X'))
-            .unwrap_or('X');
-        matches!(state, 'X' | 'Z').then_some(())
+        (in_sandbox() == 0).then_some(())
     })
     .await;
 }
