@@ -6,8 +6,8 @@ use super::{parse_query, read_body};
 use crate::error::ApiError;
 use crate::server::Shared;
 use axum::body::Body;
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::response::Response;
 use mesos_types::FrameworkID;
 use std::sync::Arc;
 
@@ -35,21 +35,7 @@ pub async fn teardown(
         .ok_or_else(|| {
             ApiError::BadRequest("Missing 'frameworkId' query parameter in the request body".into())
         })?;
-    tracing::info!(framework = %fid, "operator asked to tear the framework down");
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    shared.write(|m, now| {
-        if !m.frameworks.contains_key(&fid) {
-            return Err(ApiError::BadRequest(
-                "No framework found with specified ID".into(),
-            ));
-        }
-        m.request_remove_framework(&fid, Some(reply), now);
-        Ok(())
-    })?;
-    answer
-        .await
-        .map_err(|_| ApiError::Unavailable("The master is stopping".into()))??;
-    Ok(StatusCode::OK.into_response())
+    super::operator::teardown(shared, fid).await
 }
 
 /// `/master/weights`: GET lists the non-default weights (from `--weights`).

@@ -237,8 +237,8 @@ fn roles(m: &crate::master::Master) -> Json {
 }
 
 /// As the scheduler's TEARDOWN: the removal is recorded in the registry
-/// before it is acted on and answered.
-async fn teardown(
+/// before it is acted on and answered (also `POST /master/teardown`).
+pub(super) async fn teardown(
     shared: Arc<Shared>,
     fid: mesos_types::FrameworkID,
 ) -> Result<Response, ApiError> {
