@@ -10,7 +10,7 @@
 use super::stream::{event_body_after, frame};
 use crate::error::ApiError;
 use crate::master::HEARTBEAT_INTERVAL_SECS;
-use crate::operator::{OPERATOR_QUEUE_CAPACITY, OperatorEvent, Parts, StateView};
+use crate::operator::{OPERATOR_QUEUE_CAPACITY, OperatorEvent, Parts, SharedEvent, StateView};
 use crate::server::Shared;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -39,7 +39,8 @@ pub async fn subscribe(shared: Arc<Shared>) -> Result<Response, ApiError> {
     .await
     .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))?;
     let every = Duration::from_secs_f64(HEARTBEAT_INTERVAL_SECS);
-    let body = event_body_after(first, rx, every, OperatorEvent::Heartbeat);
+    let heartbeat = SharedEvent::new(OperatorEvent::Heartbeat);
+    let body = event_body_after(first, rx, every, heartbeat);
     let mut r = Response::new(body);
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -253,7 +253,7 @@ fn a_recovered_framework_resubscribing_is_updated_for_operators() {
     let _ = subscribe(&mut m, framework("new"), 2.0);
     let kinds: Vec<&str> = drain(&mut rx)
         .iter()
-        .filter_map(|e| match e {
+        .filter_map(|e| match e.event() {
             OperatorEvent::FrameworkAdded(_) => Some("added"),
             OperatorEvent::FrameworkUpdated(_) => Some("updated"),
             _ => None,

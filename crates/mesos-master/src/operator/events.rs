@@ -2,8 +2,9 @@
 //! publishes each change where it happens to every subscriber's bounded
 //! queue ([`crate::event_queue`]: a push never blocks; a subscriber that
 //! falls [`OPERATOR_QUEUE_CAPACITY`] events behind has its stream ended).
-//! Events carry copies of what they show; they are rendered as JSON by the
-//! stream, outside the book's lock. At most
+//! Events carry copies of what they show; each is rendered as JSON once,
+//! by the first stream that writes it, outside the book's lock, and the
+//! text is shared by every other subscriber ([`SharedEvent`]). At most
 //! `--max_operator_event_stream_subscribers` streams exist: a new one ends
 //! the oldest.
 
@@ -11,9 +12,10 @@ use super::views::{AgentView, FrameworkView, TaskView};
 use crate::event_queue::EventSender;
 use mesos_types::*;
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Events a subscriber may have queued before its stream is ended.
 pub const OPERATOR_QUEUE_CAPACITY: usize = 16_384;
@@ -74,10 +76,46 @@ impl Serialize for OperatorEvent {
     }
 }
 
+/// An event as every subscriber's queue holds it: one copy, its JSON
+/// rendered once (by whichever stream writes it first) and shared.
+#[derive(Debug, Clone)]
+pub struct SharedEvent(Arc<(OperatorEvent, OnceLock<Box<RawValue>>)>);
+
+impl SharedEvent {
+    pub fn new(event: OperatorEvent) -> SharedEvent {
+        SharedEvent(Arc::new((event, OnceLock::new())))
+    }
+
+    pub fn event(&self) -> &OperatorEvent {
+        &self.0.0
+    }
+
+    /// Its JSON, rendered on first use.
+    fn rendered(&self) -> &RawValue {
+        self.0.1.get_or_init(|| {
+            serde_json::value::to_raw_value(&self.0.0.json()).unwrap_or_else(|e| {
+                tracing::error!("rendering an operator event failed: {e}");
+                RawValue::from_string("{}".into()).unwrap_or_default()
+            })
+        })
+    }
+
+    /// Whether its JSON was rendered already.
+    pub fn is_rendered(&self) -> bool {
+        self.0.1.get().is_some()
+    }
+}
+
+impl Serialize for SharedEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.rendered().serialize(s)
+    }
+}
+
 /// The SUBSCRIBE connections, oldest first.
 #[derive(Debug)]
 pub struct Subscribers {
-    queues: VecDeque<EventSender<OperatorEvent>>,
+    queues: VecDeque<EventSender<SharedEvent>>,
     max: usize,
 }
 
@@ -97,7 +135,7 @@ impl Subscribers {
 
     /// Adds a subscriber; ends the oldest ones beyond the maximum (their
     /// streams end once they have written what was queued for them).
-    pub fn add(&mut self, tx: EventSender<OperatorEvent>) {
+    pub fn add(&mut self, tx: EventSender<SharedEvent>) {
         self.prune();
         while !self.queues.is_empty() && self.queues.len() >= self.max.max(1) {
             self.queues.pop_front();
@@ -120,7 +158,7 @@ impl Subscribers {
         if self.queues.is_empty() {
             return;
         }
-        let e = make();
+        let e = SharedEvent::new(make());
         for q in &self.queues {
             q.send(e.clone());
         }
@@ -152,8 +190,29 @@ mod tests {
         assert!(matches!(ra.recv().await, Next::Closed), "the oldest ended");
         assert!(matches!(
             rc.recv().await,
-            Next::Event(OperatorEvent::AgentRemoved(_))
+            Next::Event(e) if matches!(e.event(), OperatorEvent::AgentRemoved(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_event_is_rendered_once_for_every_subscriber() {
+        let mut subs = Subscribers::new(10);
+        let (a, mut ra) = event_queue(8);
+        let (b, mut rb) = event_queue(8);
+        subs.add(a);
+        subs.add(b);
+        subs.publish(|| OperatorEvent::AgentRemoved(AgentID::new("S1")));
+        let (Next::Event(ea), Next::Event(eb)) = (ra.recv().await, rb.recv().await) else {
+            panic!("both subscribers get the event");
+        };
+        assert!(!eb.is_rendered());
+        let text = serde_json::to_string(&ea).unwrap();
+        assert!(eb.is_rendered(), "the second subscriber renders it again");
+        assert_eq!(serde_json::to_string(&eb).unwrap(), text);
+        assert_eq!(
+            text,
+            r#"{"agent_removed":{"agent_id":{"value":"S1"}},"type":"AGENT_REMOVED"}"#
+        );
     }
 
     #[tokio::test]

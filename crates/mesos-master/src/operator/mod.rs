@@ -7,6 +7,6 @@
 pub mod events;
 pub mod views;
 
-pub use events::{OPERATOR_QUEUE_CAPACITY, OperatorEvent, Subscribers};
+pub use events::{OPERATOR_QUEUE_CAPACITY, OperatorEvent, SharedEvent, Subscribers};
 
 pub use views::{AgentView, FrameworkView, Parts, StateView, TaskView, time_info};
