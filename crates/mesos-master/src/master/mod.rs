@@ -116,6 +116,10 @@ pub struct TaskEntry {
     /// This task's legacy JSON, rendered once and shared by `/master/state`
     /// snapshots until the task changes (see [`TaskEntry::changed`]).
     pub rendered: std::sync::OnceLock<std::sync::Arc<crate::state_json::RenderedTask>>,
+    /// What the operator API shows of it (`mesos.v1.Task`), copied once and
+    /// shared by GET_STATE/GET_TASKS and the event stream until the task
+    /// changes (see [`TaskEntry::changed`]).
+    pub operator_view: std::sync::OnceLock<std::sync::Arc<crate::operator::TaskView>>,
 }
 
 impl TaskEntry {
@@ -143,12 +147,14 @@ impl TaskEntry {
             resources_released: false,
             user,
             rendered: std::sync::OnceLock::new(),
+            operator_view: std::sync::OnceLock::new(),
         }
     }
 
     /// Must follow every change of what the legacy JSON shows.
     pub fn changed(&mut self) {
         self.rendered = std::sync::OnceLock::new();
+        self.operator_view = std::sync::OnceLock::new();
     }
 
     /// Moves the task to `state`, counting it in `ended` when it ends now

@@ -15,7 +15,7 @@ impl Master {
             return;
         }
         if let Some(t) = self.frameworks.get(fid).and_then(|f| f.tasks.get(tid)) {
-            let e = OperatorEvent::TaskAdded(Arc::new(TaskView::take(t)));
+            let e = OperatorEvent::TaskAdded(TaskView::of(t));
             self.operator_subscribers.publish(|| e);
         }
     }

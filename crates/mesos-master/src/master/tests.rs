@@ -312,15 +312,59 @@ fn a_task_reported_ended_at_reregistration_is_counted_once() {
         1001.0,
     );
     let mut status = TaskStatus::new(t.task_id.clone(), TaskState::TASK_FINISHED);
-    status.uuid = Some("dQ==".into());
+    status.uuid = Some("AAECAwQFBgcICQoLDA0ODw==".into());
     status.agent_id = Some(aid.clone());
     status.timestamp = Some(1001.5);
-    let _ = m.agent_update(&aid, &fid, status, 1001.5);
+    m.agent_update(&aid, &fid, status, 1001.5).unwrap();
     assert_eq!(
         finished(&m),
         1,
         "the task's end was not counted exactly once"
     );
+}
+
+/// The operator API's task views are copied once per change and shared:
+/// unchanged tasks are the same copy, a status update makes a new one.
+#[test]
+fn operator_task_views_are_shared_until_the_task_changes() {
+    use crate::operator::{Parts, StateView};
+    let store = MemoryStore::default();
+    let mut m = master();
+    let (fid, _events) = subscribe(&mut m, framework("f"), 0.0);
+    let (aid, _agent) = register(
+        &mut m,
+        &store,
+        agent_info(None, "cpus:4;mem:1024"),
+        vec![],
+        vec![],
+        1.0,
+    );
+    let t = task("t", &aid, "cpus:1;mem:32");
+    book_task(&mut m, &fid, &aid, &t, TaskState::TASK_STAGING);
+    let tasks = Parts {
+        agents: false,
+        frameworks: false,
+        executors: false,
+        tasks: true,
+    };
+    let before = StateView::take(&m, tasks);
+    let again = StateView::take(&m, tasks);
+    assert!(
+        std::sync::Arc::ptr_eq(&before.tasks[0], &again.tasks[0]),
+        "copied again"
+    );
+    let mut status = TaskStatus::new(t.task_id.clone(), TaskState::TASK_RUNNING);
+    status.uuid = Some("AAECAwQFBgcICQoLDA0ODw==".into());
+    status.agent_id = Some(aid.clone());
+    m.agent_update(&aid, &fid, status, 2.0).unwrap();
+    let after = StateView::take(&m, tasks);
+    assert_eq!(before.tasks[0].state, TaskState::TASK_STAGING);
+    assert_eq!(
+        after.tasks[0].state,
+        TaskState::TASK_RUNNING,
+        "a stale copy"
+    );
+    assert_eq!(after.tasks[0].statuses.len(), 1);
 }
 
 /// Defect 2: an agent that answers while its unreachable mark is being

@@ -1,6 +1,7 @@
 //! The v1 operator API's views of the book (`mesos.v1.master.Response`):
 //! copied out of the book under its lock by the `take` functions (clones
-//! and resource sums, no JSON), rendered as v1 JSON after the lock is
+//! and resource sums, no JSON; a task's view is copied once per change and
+//! shared, [`TaskView::of`]), rendered as v1 JSON after the lock is
 //! released. Field names and omissions follow the v1 protos as stout
 //! renders them: unset optional fields and empty repeated fields are left
 //! out, times are `TimeInfo {nanoseconds}`.
@@ -8,6 +9,7 @@
 use crate::master::{AgentEntry, FrameworkEntry, Master, TaskEntry};
 use mesos_types::*;
 use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
 
 /// `mesos.v1.TimeInfo` for epoch seconds.
 pub fn time_info(secs: f64) -> Json {
@@ -51,6 +53,13 @@ pub struct TaskView {
 }
 
 impl TaskView {
+    /// The task's view, copied once per change ([`TaskEntry::changed`]).
+    pub fn of(t: &TaskEntry) -> Arc<TaskView> {
+        t.operator_view
+            .get_or_init(|| Arc::new(TaskView::take(t)))
+            .clone()
+    }
+
     pub fn take(t: &TaskEntry) -> TaskView {
         let i = &t.info;
         TaskView {
@@ -229,8 +238,9 @@ pub struct StateView {
     pub completed_frameworks: Vec<FrameworkView>,
     /// Custom executors: (agent, info).
     pub executors: Vec<(AgentID, ExecutorInfo)>,
-    pub tasks: Vec<TaskView>,
-    pub completed_tasks: Vec<TaskView>,
+    /// Shared with the tasks' entries (copied once per change).
+    pub tasks: Vec<Arc<TaskView>>,
+    pub completed_tasks: Vec<Arc<TaskView>>,
 }
 
 /// Which parts of the state a call needs.
@@ -283,13 +293,13 @@ impl StateView {
         }
         if parts.tasks {
             for f in m.frameworks.values() {
-                v.tasks.extend(f.tasks.values().map(TaskView::take));
+                v.tasks.extend(f.tasks.values().map(TaskView::of));
                 v.completed_tasks
-                    .extend(f.completed_tasks.iter().map(TaskView::take));
+                    .extend(f.completed_tasks.iter().map(TaskView::of));
             }
             for f in &m.completed_frameworks {
                 v.completed_tasks
-                    .extend(f.completed_tasks.iter().map(TaskView::take));
+                    .extend(f.completed_tasks.iter().map(TaskView::of));
             }
         }
         v
@@ -332,6 +342,7 @@ impl StateView {
         let (unreachable, live): (Vec<&TaskView>, Vec<&TaskView>) = self
             .tasks
             .iter()
+            .map(|t| &**t)
             .partition(|t| t.state == TaskState::TASK_UNREACHABLE);
         let mut o = Map::new();
         let render = |ts: Vec<&TaskView>| ts.into_iter().map(TaskView::json).collect::<Vec<_>>();
@@ -340,7 +351,7 @@ impl StateView {
         put(
             &mut o,
             "completed_tasks",
-            &render(self.completed_tasks.iter().collect()),
+            &render(self.completed_tasks.iter().map(|t| &**t).collect()),
         );
         Json::Object(o)
     }
