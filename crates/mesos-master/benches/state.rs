@@ -15,12 +15,15 @@
 //! * `render_1k_tasks_changed`: both, after 1,000 tasks changed over all
 //!   ten frameworks (every framework's live-task array is written again:
 //!   the worst case for a change of that size);
-//! * `snapshot_agents`, `snapshot_frameworks`: the parts of `snapshot`.
+//! * `snapshot_agents`, `snapshot_frameworks`: the parts of `snapshot`;
+//! * `operator_get_state_take`, `operator_get_state`: the v1 operator
+//!   API's GET_STATE, the copy under the lock and the whole answer.
 //!
 //! mimalloc, as in the master's binary.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mesos_master::master::{Master, MasterConfig, TaskEntry, agents_registration};
+use mesos_master::operator::{Parts, StateView};
 use mesos_master::state_json::{AgentsSnapshot, FrameworksSnapshot, StateSnapshot};
 use mesos_types::agent_protocol::AgentTask;
 use mesos_types::*;
@@ -144,6 +147,19 @@ fn p11(c: &mut Criterion) {
             |s| s.write(&flags, None).chunks().len(),
             BatchSize::LargeInput,
         )
+    });
+    // The operator API's GET_STATE: the copy under the lock (task views
+    // shared once copied), then the v1 JSON written off it.
+    g.bench_function(format!("operator_get_state_take_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| StateView::take(&m, Parts::ALL))
+    });
+    g.bench_function(format!("operator_get_state_{SHAPE}"), |b| {
+        b.iter(|| {
+            let v = StateView::take(&m, Parts::ALL);
+            serde_json::to_vec(&v.state_json())
+                .map(|b| b.len())
+                .unwrap_or(0)
+        })
     });
     g.bench_function(format!("snapshot_agents_{SHAPE}"), |b| {
         b.iter_with_large_drop(|| AgentsSnapshot::take(&m, None))
