@@ -173,6 +173,14 @@ async fn the_oldest_subscriber_is_ended_beyond_the_maximum() {
     let mut c = Events::subscribe(&m).await;
     c.expect("SUBSCRIBED").await;
     assert!(a.next().await.is_none(), "the oldest stream ends");
+    // Mesos's gauge of open streams counts the two left.
+    let metrics: Json = reqwest::get(format!("http://{}/metrics/snapshot", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metrics["master/operator_event_stream_subscribers"], 2.0);
     let agent = FakeAgent::register(&m, "cpus:1;mem:64").await;
     for ev in [&mut b, &mut c] {
         let added = ev.expect("AGENT_ADDED").await;

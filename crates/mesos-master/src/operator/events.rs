@@ -148,6 +148,14 @@ impl Subscribers {
         self.queues.len()
     }
 
+    /// Streams still open (ended ones are forgotten at the next change).
+    pub fn open(&self) -> usize {
+        self.queues
+            .iter()
+            .filter(|q| !q.overflowed() && !q.is_closed())
+            .count()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.queues.is_empty()
     }

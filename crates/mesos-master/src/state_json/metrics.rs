@@ -37,6 +37,10 @@ pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
     // Standalone: this master always leads (ZooKeeper election comes later).
     put("master/elected", 1.0);
     put("master/uptime_secs", (now - m.start_time).max(0.0));
+    put(
+        "master/operator_event_stream_subscribers",
+        m.operator_subscribers.open() as f64,
+    );
     let active = m.agents.values().filter(|a| a.connected()).count() as f64;
     put("master/slaves_active", active);
     put("master/slaves_connected", active);
