@@ -91,8 +91,20 @@ impl Serialize for FrameworkView<'_> {
         } else {
             o.serialize_entry("role", f.info.role.as_deref().unwrap_or("*"))?;
         }
-        o.serialize_entry("tasks", &Seq(tasks.iter().map(|t| TaskView(t, fresh))))?;
-        o.serialize_entry("unreachable_tasks", &[(); 0])?;
+        // Tasks of a partition-aware framework whose agent is unreachable
+        // are listed apart, as in Mesos.
+        let unreachable = |t: &&&TaskEntry| t.state == TaskState::TASK_UNREACHABLE;
+        o.serialize_entry(
+            "tasks",
+            &Seq(tasks
+                .iter()
+                .filter(|t| !unreachable(t))
+                .map(|t| TaskView(t, fresh))),
+        )?;
+        o.serialize_entry(
+            "unreachable_tasks",
+            &Seq(tasks.iter().filter(unreachable).map(|t| TaskView(t, fresh))),
+        )?;
         o.serialize_entry(
             "completed_tasks",
             &Seq(f.completed_tasks.iter().map(|t| TaskView(t, fresh))),

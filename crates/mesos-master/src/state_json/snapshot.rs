@@ -339,7 +339,7 @@ impl FrameworkSnap {
             o.entry("role", f.role.as_deref().unwrap_or("*"));
         }
         o.shared("tasks", &live.json);
-        o.entry("unreachable_tasks", &[(); 0]);
+        o.shared("unreachable_tasks", &live.unreachable);
         self.completed.write(&self.cache, o.key("completed_tasks"));
         o.array("offers", &self.offers, |out, x| {
             put(

@@ -23,6 +23,7 @@ use super::snapshot::Rope;
 use super::{RenderedTask, ResMap};
 use crate::master::FrameworkEntry;
 use bytes::Bytes;
+use mesos_types::TaskState;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -56,11 +57,13 @@ impl TaskArraysCache {
     }
 }
 
-/// A framework's live tasks as state shows them: the array's JSON and
-/// the resources of the tasks that still hold theirs.
+/// A framework's live tasks as state shows them: the arrays' JSON (tasks
+/// whose agent is unreachable apart, as Mesos lists them) and the
+/// resources of the tasks that still hold theirs.
 #[derive(Debug)]
 pub(super) struct LiveArray {
     pub json: Bytes,
+    pub unreachable: Bytes,
     pub used: ResMap,
 }
 
@@ -111,13 +114,21 @@ impl LivePart {
                 t.res.add_to(&mut used);
             }
         }
-        let mut json =
-            Vec::with_capacity(2 + tasks.iter().map(|(t, _)| json_len(t) + 1).sum::<usize>());
-        json.push(b'[');
-        join(&mut json, tasks.iter().map(|(t, _)| t));
-        json.push(b']');
+        let (unreachable, reachable): (Vec<_>, Vec<_>) = tasks
+            .iter()
+            .map(|(t, _)| t)
+            .partition(|t| t.state == TaskState::TASK_UNREACHABLE);
+        let array = |tasks: Vec<&Arc<RenderedTask>>| {
+            let mut json =
+                Vec::with_capacity(2 + tasks.iter().map(|t| json_len(t) + 1).sum::<usize>());
+            json.push(b'[');
+            join(&mut json, tasks.into_iter());
+            json.push(b']');
+            Bytes::from(json)
+        };
         let array = Arc::new(LiveArray {
-            json: Bytes::from(json),
+            json: array(reachable),
+            unreachable: array(unreachable),
             used,
         });
         let mut cached = cache.lock();

@@ -4,7 +4,7 @@ use crate::master::{Master, MasterConfig, TaskEntry, agents_registration};
 use mesos_types::agent_protocol::AgentTask;
 use mesos_types::scheduler::Subscribe;
 use mesos_types::*;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 fn status(id: &TaskID, state: TaskState, at: f64) -> TaskStatus {
@@ -212,6 +212,38 @@ fn the_book_has_what_the_comparison_needs() {
 
 /// Each view from a snapshot is byte for byte the direct rendering, with
 /// the task cache empty, full, and after some tasks changed.
+/// A partition-aware framework's task whose agent is unreachable is listed
+/// in `unreachable_tasks`, not `tasks`, as in Mesos; `/tasks` still has it.
+#[test]
+fn unreachable_tasks_are_listed_apart() {
+    let mut m = book();
+    let fid = m.frameworks.keys().next().expect("framework").clone();
+    let f = m.frameworks.get_mut(&fid).expect("framework");
+    let t = f.tasks.values_mut().next().expect("a task");
+    t.state = TaskState::TASK_UNREACHABLE;
+    t.changed();
+    let id = t.info.task_id.value.clone();
+    let flags = BTreeMap::new();
+    for round in 0..2 {
+        let v: Json = serde_json::from_slice(&super::state(&m, &flags, None)).expect("json");
+        let fw = (v["frameworks"].as_array().expect("frameworks"))
+            .iter()
+            .find(|f| f["id"] == fid.value.as_str())
+            .expect("the framework");
+        let ids = |k: &str| -> Vec<String> {
+            (fw[k].as_array().expect(k).iter())
+                .map(|t| t["id"].as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(ids("unreachable_tasks"), [id.clone()], "round {round}");
+        assert!(!ids("tasks").contains(&id), "round {round}");
+        assert_eq!(ids("tasks").len(), m.frameworks[&fid].tasks.len() - 1);
+    }
+    let q: BTreeMap<String, String> = [("task_id".to_string(), id.clone())].into();
+    let tasks: Json = serde_json::from_slice(&super::tasks(&m, &q).expect("tasks")).expect("json");
+    assert_eq!(tasks["tasks"][0]["state"], "TASK_UNREACHABLE");
+}
+
 #[test]
 fn snapshots_render_exactly_what_direct_rendering_did() {
     let mut m = book();
