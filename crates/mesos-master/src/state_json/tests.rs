@@ -235,7 +235,11 @@ fn unreachable_tasks_are_listed_apart() {
                 .map(|t| t["id"].as_str().unwrap_or("").to_string())
                 .collect()
         };
-        assert_eq!(ids("unreachable_tasks"), [id.clone()], "round {round}");
+        assert_eq!(
+            ids("unreachable_tasks"),
+            std::slice::from_ref(&id),
+            "round {round}"
+        );
         assert!(!ids("tasks").contains(&id), "round {round}");
         assert_eq!(ids("tasks").len(), m.frameworks[&fid].tasks.len() - 1);
     }
