@@ -30,16 +30,7 @@ async fn running_task_of(
         .await
         .unwrap();
     // Other agents' offers may come first; the task goes on `agent`.
-    let o = loop {
-        let offers = next_event(&mut sub, EventType::OFFERS)
-            .await
-            .offers
-            .unwrap()
-            .offers;
-        if let Some(o) = offers.into_iter().find(|o| o.agent_id == agent.id) {
-            break o;
-        }
-    };
+    let o = next_offer_on(&mut sub, &agent.id).await;
     sub.caller
         .launch(
             vec![o.id],

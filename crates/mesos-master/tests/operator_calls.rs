@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use mesos_types::agent_protocol::AgentEvent;
-use mesos_types::scheduler::EventType;
 use mesos_types::*;
 use serde_json::{Value as Json, json};
 
@@ -67,16 +66,7 @@ async fn cluster(
     let mut sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("ops"))
         .await
         .unwrap();
-    let o = loop {
-        let offers = next_event(&mut sub, EventType::OFFERS)
-            .await
-            .offers
-            .unwrap()
-            .offers;
-        if let Some(o) = offers.into_iter().find(|o| o.agent_id == agent.id) {
-            break o;
-        }
-    };
+    let o = next_offer_on(&mut sub, &agent.id).await;
     let tasks = ["run", "done", "bad"]
         .map(|n| command_task(n, &agent.id, "cpus:0.5;mem:32"))
         .to_vec();

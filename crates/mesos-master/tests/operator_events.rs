@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use futures::StreamExt;
 use mesos_types::agent_protocol::AgentEvent;
-use mesos_types::scheduler::EventType;
 use mesos_types::*;
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc;
@@ -96,16 +95,7 @@ async fn a_subscriber_sees_the_state_then_each_change_as_it_happens() {
     );
     assert_eq!(f["framework"]["framework_info"]["name"], "watched");
 
-    let o = loop {
-        let offers = next_event(&mut fw, EventType::OFFERS)
-            .await
-            .offers
-            .unwrap()
-            .offers;
-        if let Some(o) = offers.into_iter().find(|o| o.agent_id == agent.id) {
-            break o;
-        }
-    };
+    let o = next_offer_on(&mut fw, &agent.id).await;
     fw.caller
         .launch(
             vec![o.id],

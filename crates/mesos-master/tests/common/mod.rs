@@ -222,6 +222,23 @@ pub async fn next_event(
     }
 }
 
+/// The next offer of `agent` (other agents' offers may come first).
+pub async fn next_offer_on(
+    sub: &mut mesos_scheduler::Subscription,
+    agent: &mesos_types::AgentID,
+) -> mesos_types::Offer {
+    loop {
+        let offers = next_event(sub, mesos_types::scheduler::EventType::OFFERS)
+            .await
+            .offers
+            .unwrap()
+            .offers;
+        if let Some(o) = offers.into_iter().find(|o| &o.agent_id == agent) {
+            return o;
+        }
+    }
+}
+
 /// The status of the next UPDATE event.
 pub async fn next_status(sub: &mut mesos_scheduler::Subscription) -> TaskStatus {
     next_event(sub, mesos_types::scheduler::EventType::UPDATE)
