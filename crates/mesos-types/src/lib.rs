@@ -12,6 +12,7 @@ pub mod ids;
 pub mod json;
 pub mod messages;
 pub mod operator;
+pub mod policy;
 pub mod recordio;
 pub mod resources;
 pub mod scheduler;

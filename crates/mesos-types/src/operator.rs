@@ -1,10 +1,12 @@
 //! The v1 operator API (`POST /api/v1` on the master): calls are
 //! `{"type": "X", "x": {...}}` like the scheduler API's. Only the payloads
-//! of the calls we serve are typed; the others are accepted as any JSON
-//! so that a known-but-unserved call gets a clear 501, not a parse error.
+//! of the calls we serve are typed (unknown payload fields are ignored, as
+//! Mesos's JSON parser does); a known-but-unserved call gets a clear 501.
 
 use crate::enums::OperatorCallType;
 use crate::ids::{AgentID, FrameworkID};
+use crate::messages::DurationInfo;
+use crate::policy::{MachineID, QuotaConfig, QuotaRequest, Schedule, WeightInfo};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +17,98 @@ pub struct OperatorCall {
     pub mark_agent_gone: Option<MarkAgentGone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown: Option<Teardown>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_weights: Option<UpdateWeights>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_quota: Option<UpdateQuota>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_quota: Option<SetQuota>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_quota: Option<RemoveQuota>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_maintenance_schedule: Option<UpdateMaintenanceSchedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_maintenance: Option<Machines>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_maintenance: Option<Machines>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_agent: Option<DrainAgent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivate_agent: Option<AgentRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactivate_agent: Option<AgentRef>,
+}
+
+impl OperatorCall {
+    /// A call of `kind` with no payload.
+    pub fn new(kind: OperatorCallType) -> OperatorCall {
+        OperatorCall {
+            kind,
+            mark_agent_gone: None,
+            teardown: None,
+            update_weights: None,
+            update_quota: None,
+            set_quota: None,
+            remove_quota: None,
+            update_maintenance_schedule: None,
+            start_maintenance: None,
+            stop_maintenance: None,
+            drain_agent: None,
+            deactivate_agent: None,
+            reactivate_agent: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateWeights {
+    #[serde(default)]
+    pub weight_infos: Vec<WeightInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateQuota {
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub quota_configs: Vec<QuotaConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetQuota {
+    pub quota_request: QuotaRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoveQuota {
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateMaintenanceSchedule {
+    pub schedule: Schedule,
+}
+
+/// START_MAINTENANCE / STOP_MAINTENANCE.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machines {
+    #[serde(default)]
+    pub machines: Vec<MachineID>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrainAgent {
+    pub agent_id: AgentID,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_grace_period: Option<DurationInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_gone: Option<bool>,
+}
+
+/// DEACTIVATE_AGENT / REACTIVATE_AGENT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRef {
+    pub agent_id: AgentID,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

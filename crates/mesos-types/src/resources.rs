@@ -407,6 +407,31 @@ impl Resources {
         )
     }
 
+    /// Lowers the total of the scalar resources named `name` to at most
+    /// `max_milli` milli-units, taking from the last entries first
+    /// (reserved ones come after unreserved ones only by insertion order;
+    /// the allocator caps offers by quantity, whichever entry it comes
+    /// from). Entries that reach zero are dropped.
+    pub fn shrink_scalar(&mut self, name: &str, max_milli: i64) {
+        let mut excess = to_milli(self.scalar(name)) - max_milli.max(0);
+        for r in self.0.iter_mut().rev() {
+            if excess <= 0 {
+                break;
+            }
+            if r.name != name || r.kind != ValueType::SCALAR {
+                continue;
+            }
+            let Some(s) = r.scalar.as_mut() else {
+                continue;
+            };
+            let have = to_milli(s.value);
+            let take = have.min(excess);
+            s.value = from_milli(have - take);
+            excess -= take;
+        }
+        self.0.retain(|r| !r.is_empty());
+    }
+
     /// The same resources tagged as allocated to `role`.
     pub fn allocated_to(&self, role: &str) -> Resources {
         let info = Some(AllocationInfo {
@@ -591,6 +616,20 @@ mod tests {
         let disk = r.iter().find(|x| x.name == "disk").unwrap();
         assert_eq!(disk.reservation_role(), "ops");
         assert_eq!(disk.to_pre_refinement().role.as_deref(), Some("ops"));
+    }
+
+    #[test]
+    fn shrink_scalar_caps_one_name_and_leaves_the_rest() {
+        let mut r = Resources::parse("cpus:2;mem:1024;cpus(ops):1;ports:[1-2]", "*").unwrap();
+        r.shrink_scalar("cpus", 1500);
+        assert_eq!(r.scalar("cpus"), 1.5);
+        assert_eq!(r.scalar("mem"), 1024.0);
+        r.shrink_scalar("cpus", 0);
+        assert_eq!(r.scalar("cpus"), 0.0);
+        assert!(r.iter().all(|x| x.name != "cpus"), "empty entries dropped");
+        r.shrink_scalar("mem", 4_096_000);
+        assert_eq!(r.scalar("mem"), 1024.0, "a cap above what is there changes nothing");
+        assert!(r.iter().any(|x| x.name == "ports"));
     }
 
     #[test]

@@ -19,6 +19,10 @@
 //! activated or revived, a weight changed). Events such as a decline or a
 //! finished task therefore cost O(changed agents), not O(cluster).
 
+mod quota;
+
+pub use quota::RoleQuota;
+
 use mesos_types::values::to_milli;
 use mesos_types::{AgentID, FrameworkID, Resources};
 use std::cmp::Reverse;
@@ -140,7 +144,12 @@ pub struct Allocator {
     role_allocated: HashMap<String, Quantities>,
     roles: Sorter<String>,
     weights: HashMap<String, f64>,
+    /// Roles with quota (see [`quota`]).
+    quotas: HashMap<String, RoleQuota>,
     cluster_total: Quantities,
+    /// Every agent's free resources summed: the headroom quota guarantees
+    /// are kept from.
+    free_total: Quantities,
     /// `--min_allocatable_resources` default `cpus:0.01|mem:32`: either suffices.
     min_cpus: i64,
     min_mem: i64,
@@ -167,7 +176,9 @@ impl Allocator {
             role_allocated: HashMap::new(),
             roles: Sorter::default(),
             weights: HashMap::new(),
+            quotas: HashMap::new(),
             cluster_total: [0; 4],
+            free_total: [0; 4],
             min_cpus: 10,
             min_mem: 32_000,
         }
@@ -181,6 +192,56 @@ impl Allocator {
         }
     }
 
+    /// Sets (`Some`) or removes a role's quota. Every agent may now be
+    /// offered differently: the next cycle is a full one.
+    pub fn set_quota(&mut self, role: &str, quota: Option<RoleQuota>) {
+        match quota {
+            Some(q) => self.quotas.insert(role.to_string(), q),
+            None => self.quotas.remove(role),
+        };
+        self.all_changed = true;
+    }
+
+    /// What `role` holds (offered or used), in allocator units.
+    fn consumed(&self, role: &str) -> Quantities {
+        self.role_allocated.get(role).copied().unwrap_or([0; 4])
+    }
+
+    /// The sum of every quota role's unmet guarantee.
+    fn required_headroom(&self) -> Quantities {
+        let mut r = [0; 4];
+        for (role, q) in &self.quotas {
+            add_q(&mut r, &q.unmet(&self.consumed(role)), 1);
+        }
+        r
+    }
+
+    /// Cuts `offer` for `role` down to what quota allows (see [`quota`]).
+    fn within_quota(&self, role: &str, mut offer: Resources) -> Resources {
+        if self.quotas.is_empty() {
+            return offer;
+        }
+        let caps = quota::offer_caps(
+            self.quotas.get(role),
+            &self.consumed(role),
+            &self.required_headroom(),
+            &self.free_total,
+        );
+        let have = quantities(&offer);
+        for (i, name) in SHARE_NAMES.iter().enumerate() {
+            if have[i] > 0 && caps[i] <= 0 {
+                // All of a resource the agent has free is kept for others'
+                // guarantees: offering the rest (say, memory without CPU)
+                // would only leave both roles with a useless fragment.
+                return Resources::new();
+            }
+            if have[i] > caps[i] {
+                offer.shrink_scalar(name, i64::try_from(caps[i]).unwrap_or(i64::MAX));
+            }
+        }
+        offer
+    }
+
     /// Adds an agent; `used` are resources already held (re-registration).
     pub fn add_agent(
         &mut self,
@@ -190,6 +251,7 @@ impl Allocator {
     ) {
         let q = quantities(&total);
         add_q(&mut self.cluster_total, &q, 1);
+        add_q(&mut self.free_total, &q, 1);
         let idx = self.agent_by_idx.len() as u32;
         self.changed.insert(idx);
         self.agent_by_idx.push(Some(id.clone()));
@@ -213,6 +275,7 @@ impl Allocator {
     pub fn remove_agent(&mut self, id: &AgentID) {
         if let Some(a) = self.agents.remove(id) {
             add_q(&mut self.cluster_total, &quantities(&a.total), -1);
+            add_q(&mut self.free_total, &quantities(&a.free), -1);
             self.agent_by_idx[a.idx as usize] = None;
             self.changed.remove(&a.idx);
             for f in self.frameworks.values_mut() {
@@ -475,6 +538,7 @@ impl Allocator {
     ) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.free_stamp = crate::master::stamped::next_stamp();
+            let before = quantities(&a.free);
             let plain = if resources.iter().any(|r| r.allocation_info.is_some()) {
                 std::borrow::Cow::Owned(resources.unallocated())
             } else {
@@ -491,6 +555,8 @@ impl Allocator {
                     a.free = a.total.minus(&a.total.minus(&a.free));
                 }
             }
+            add_q(&mut self.free_total, &before, -1);
+            add_q(&mut self.free_total, &quantities(&a.free), 1);
         }
         let q = quantities(resources);
         if let Some(f) = self.frameworks.get_mut(fid) {
@@ -658,11 +724,11 @@ impl Allocator {
             let agent = agent.clone();
             let mut available = slot.free.clone();
             if role_order_stale {
-                role_order = self.roles.order.iter().map(|(_, r)| r.clone()).collect();
+                role_order = self.role_order();
                 role_order_stale = false;
             }
             for role in &role_order {
-                let usable = available.usable_by(role);
+                let usable = self.within_quota(role, available.usable_by(role));
                 if !self.allocatable(&usable) {
                     continue;
                 }
@@ -692,6 +758,23 @@ impl Allocator {
             }
         }
         out
+    }
+
+    /// Roles in the order they are offered to: by weighted share, except
+    /// that roles below their quota guarantee come first (Mesos's first
+    /// allocation stage).
+    fn role_order(&self) -> Vec<String> {
+        let by_share = self.roles.order.iter().map(|(_, r)| r.clone());
+        if self.quotas.is_empty() {
+            return by_share.collect();
+        }
+        let (mut owed, rest): (Vec<String>, Vec<String>) = by_share.partition(|r| {
+            self.quotas
+                .get(r)
+                .is_some_and(|q| !q.guarantee_met(&self.consumed(r)))
+        });
+        owed.extend(rest);
+        owed
     }
 
     /// Drops filters that expired by `now`: only those, via the heap.
@@ -728,206 +811,4 @@ impl Allocator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Quantities are sums over agents whose totals come from outside:
-    /// 50,000 agents each at the largest scalar a resource may have must
-    /// add up exactly, and come off again exactly when they leave.
-    #[test]
-    fn quantity_sums_are_exact_and_reversible() {
-        let big = quantities(&res(&format!(
-            "cpus:{0};mem:{0};disk:{0}",
-            mesos_types::values::MAX_SCALAR
-        )));
-        let small = quantities(&res("cpus:1;mem:1"));
-        let mut total = small;
-        for _ in 0..50_000 {
-            add_q(&mut total, &big, 1);
-        }
-        assert!(total[0] > big[0] * 49_999, "the sum saturated or wrapped");
-        for _ in 0..50_000 {
-            add_q(&mut total, &big, -1);
-        }
-        assert_eq!(
-            total, small,
-            "removing what was added left a different total"
-        );
-    }
-
-    fn res(s: &str) -> Resources {
-        Resources::parse(s, "*").unwrap()
-    }
-
-    fn fw(a: &mut Allocator, id: &str, role: &str) -> FrameworkID {
-        let f = FrameworkID::new(id);
-        a.add_framework(f.clone(), vec![role.into()], vec![]);
-        f
-    }
-
-    #[test]
-    fn offers_whole_agent_to_lowest_share() {
-        let mut a = Allocator::new();
-        a.add_agent("a1".into(), res("cpus:4;mem:1024"), vec![]);
-        a.add_agent("a2".into(), res("cpus:4;mem:1024"), vec![]);
-        fw(&mut a, "f1", "*");
-        fw(&mut a, "f2", "*");
-        let out = a.allocate(0.0);
-        assert_eq!(out.len(), 2);
-        assert_ne!(
-            out[0].framework_id, out[1].framework_id,
-            "DRF spreads agents over frameworks"
-        );
-        assert_eq!(out[0].resources.scalar("cpus"), 4.0);
-        assert!(a.allocate(0.0).is_empty(), "nothing left");
-    }
-
-    #[test]
-    fn decline_filter_blocks_until_expiry_and_revive_clears() {
-        let mut a = Allocator::new();
-        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
-        let f = fw(&mut a, "f1", "*");
-        let o = a.allocate(0.0).pop().unwrap();
-        a.recover(&f, &o.agent_id, "*", &o.resources, Some(5.0), 0.0);
-        assert!(a.allocate(1.0).is_empty(), "filtered");
-        assert_eq!(a.allocate(6.0).len(), 1, "filter expired");
-        let o = a.available(&"a1".into()).unwrap();
-        assert!(o.is_empty());
-        let all = res("cpus:2;mem:512");
-        a.recover(&f, &"a1".into(), "*", &all, Some(1000.0), 6.0);
-        assert!(a.allocate(7.0).is_empty());
-        a.revive(&f, &[]);
-        assert_eq!(a.allocate(7.0).len(), 1);
-    }
-
-    #[test]
-    fn suppressed_and_inactive_get_nothing() {
-        let mut a = Allocator::new();
-        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
-        let f = fw(&mut a, "f1", "*");
-        a.suppress(&f, &[]);
-        assert!(a.allocate(0.0).is_empty());
-        a.revive(&f, &[]);
-        a.set_framework_active(&f, false);
-        assert!(a.allocate(0.0).is_empty());
-        a.set_framework_active(&f, true);
-        assert_eq!(a.allocate(0.0).len(), 1);
-    }
-
-    #[test]
-    fn reserved_resources_go_only_to_their_role() {
-        let mut a = Allocator::new();
-        a.add_agent(
-            "a1".into(),
-            Resources::parse("cpus(web):2;mem(web):256;cpus:1;mem:128", "*").unwrap(),
-            vec![],
-        );
-        fw(&mut a, "other", "batch");
-        let out = a.allocate(0.0);
-        assert_eq!(out.len(), 1);
-        assert_eq!(
-            out[0].resources.scalar("cpus"),
-            1.0,
-            "only unreserved for batch"
-        );
-        fw(&mut a, "webfw", "web");
-        let out = a.allocate(0.0);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].framework_id.value, "webfw");
-        assert_eq!(out[0].resources.scalar("cpus"), 2.0);
-    }
-
-    #[test]
-    fn weights_favour_heavier_role() {
-        let mut a = Allocator::new();
-        for i in 0..30 {
-            a.add_agent(AgentID::new(format!("a{i}")), res("cpus:1;mem:100"), vec![]);
-        }
-        fw(&mut a, "f1", "light");
-        fw(&mut a, "f2", "heavy");
-        a.set_weight("heavy", 2.0);
-        let out = a.allocate(0.0);
-        let heavy = out.iter().filter(|o| o.role == "heavy").count();
-        assert_eq!(heavy, 20, "2:1 weights give 20 of 30 agents");
-    }
-
-    #[test]
-    fn drf_matches_brute_force_fair_shares() {
-        // Oracle: with equal demand, identical agents and one role, DRF leaves
-        // every framework's agent count within one of every other's.
-        let mut a = Allocator::new();
-        for i in 0..97 {
-            a.add_agent(AgentID::new(format!("a{i}")), res("cpus:2;mem:256"), vec![]);
-        }
-        for i in 0..7 {
-            fw(&mut a, &format!("f{i}"), "*");
-        }
-        let out = a.allocate(0.0);
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for o in &out {
-            *counts.entry(o.framework_id.value.clone()).or_default() += 1;
-        }
-        let (min, max) = (
-            counts.values().min().unwrap(),
-            counts.values().max().unwrap(),
-        );
-        assert_eq!(out.len(), 97);
-        assert!(max - min <= 1, "{counts:?}");
-    }
-
-    #[test]
-    fn removing_agent_and_framework_is_clean() {
-        let mut a = Allocator::new();
-        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
-        let f = fw(&mut a, "f1", "*");
-        let o = a.allocate(0.0).pop().unwrap();
-        a.recover(&f, &o.agent_id, "*", &o.resources, None, 0.0);
-        a.remove_framework(&f);
-        a.remove_agent(&"a1".into());
-        assert!(a.allocate(0.0).is_empty());
-        assert!(!a.has_agent(&"a1".into()));
-    }
-
-    #[test]
-    fn whole_agent_filters_skip_agent_until_revive_or_expiry() {
-        let mut a = Allocator::new();
-        a.add_agent("a1".into(), res("cpus:2;mem:512"), vec![]);
-        let f1 = fw(&mut a, "f1", "*");
-        let f2 = fw(&mut a, "f2", "*");
-        let all = res("cpus:2;mem:512");
-        for f in [&f1, &f2] {
-            a.track_used(f, &"a1".into(), "*", &all);
-            a.recover(f, &"a1".into(), "*", &all, Some(100.0), 0.0);
-        }
-        assert!(
-            a.allocate(1.0).is_empty(),
-            "both frameworks filter the whole agent"
-        );
-        a.revive(&f2, &[]);
-        let out = a.allocate(2.0);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].framework_id, f2);
-        let o = out.into_iter().next().unwrap();
-        a.recover(&f2, &o.agent_id, "*", &o.resources, None, 2.0);
-        // f1's filter expires at t=100; f2 filters nothing now.
-        assert_eq!(a.allocate(3.0)[0].framework_id, f2);
-    }
-
-    #[test]
-    fn partial_filter_refuses_only_what_was_declined() {
-        let mut a = Allocator::new();
-        a.add_agent("a1".into(), res("cpus:4;mem:1024"), vec![]);
-        let f = fw(&mut a, "f1", "*");
-        let half = res("cpus:2;mem:512");
-        // Half the agent is in use by a task, the other half was declined.
-        a.track_used(&f, &"a1".into(), "*", &half);
-        a.track_used(&f, &"a1".into(), "*", &half);
-        a.recover(&f, &"a1".into(), "*", &half, Some(100.0), 0.0);
-        assert!(a.allocate(1.0).is_empty(), "the same 2 cpus are filtered");
-        // The task ends: 4 cpus free, more than the filter covers.
-        a.recover(&f, &"a1".into(), "*", &half, None, 1.0);
-        let out = a.allocate(2.0);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].resources.scalar("cpus"), 4.0);
-    }
-}
+mod tests;
