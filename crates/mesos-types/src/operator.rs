@@ -68,7 +68,7 @@ pub struct UpdateWeights {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateQuota {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::de::scalar")]
     pub force: bool,
     #[serde(default)]
     pub quota_configs: Vec<QuotaConfig>,
@@ -101,7 +101,11 @@ pub struct DrainAgent {
     pub agent_id: AgentID,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_grace_period: Option<DurationInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
     pub mark_gone: Option<bool>,
 }
 

@@ -53,7 +53,7 @@ impl QuotaConfig {
 /// guarantee is also the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct QuotaRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::de::scalar")]
     pub force: bool,
     #[serde(default)]
     pub role: String,
@@ -174,7 +174,7 @@ wire_enum_local!(
 pub struct DrainConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_grace_period: Option<DurationInfo>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::de::scalar")]
     pub mark_gone: bool,
 }
 

@@ -169,7 +169,20 @@ fn operator_calls() -> Vec<Value> {
         .map(|k| {
             let key = k.as_str().to_ascii_lowercase();
             // Unknown keys are ignored: one payload serves every call.
-            json!({"type": k.as_str(), key: {"agent_id": {"value": "a"}, "framework_id": {"value": "f"}}})
+            let machine = json!({"hostname": "h", "ip": "10.0.0.1"});
+            json!({"type": k.as_str(), key: {
+                "agent_id": {"value": "a"}, "framework_id": {"value": "f"},
+                "weight_infos": [{"role": "r", "weight": 2.5}],
+                "force": true,
+                "quota_configs": [{"role": "r", "guarantees": {"cpus": {"value": 1}},
+                                   "limits": {"mem": {"value": 64}}}],
+                "quota_request": {"role": "r", "force": false, "guarantee": [resource()]},
+                "role": "r",
+                "schedule": {"windows": [{"machine_ids": [machine],
+                    "unavailability": {"start": {"nanoseconds": 1}, "duration": {"nanoseconds": 2}}}]},
+                "machines": [machine],
+                "max_grace_period": {"nanoseconds": 5}, "mark_gone": true
+            }})
         })
         .collect()
 }
