@@ -10,6 +10,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request conflicts with the cluster (e.g. quota beyond capacity).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     NotAcceptable(String),
     #[error("{0}")]
@@ -31,6 +34,7 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
             ApiError::NotAcceptable(_) => 406,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,

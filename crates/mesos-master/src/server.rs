@@ -4,11 +4,13 @@
 
 use crate::flags::MasterFlags;
 use crate::master::registry::{
-    AGENT_PREFIX, GONE_PREFIX, REMOVED_FRAMEWORK_PREFIX, UNREACHABLE_PREFIX,
+    AGENT_PREFIX, GONE_PREFIX, QUOTA_PREFIX, REMOVED_FRAMEWORK_PREFIX, UNREACHABLE_PREFIX,
+    WEIGHT_PREFIX,
 };
 use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
 use mesos_coord::{LocalStore, MemoryStore, Store};
+use mesos_types::policy::{QuotaConfig, WeightInfo};
 use mesos_types::{Address, AgentID, MESOS_VERSION, MasterInfo, ipv4_to_master_ip};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -181,6 +183,10 @@ pub async fn start_with_store(
         .into_keys()
         .map(mesos_types::FrameworkID::new)
         .collect();
+    master.recover_policy(
+        recovered_weights(store.as_ref())?,
+        recovered_quotas(store.as_ref())?,
+    );
     let gone = &master.gone_agents;
     master
         .unreachable_agents
@@ -282,7 +288,8 @@ async fn registrar_loop(shared: Arc<Shared>) {
     loop {
         shared.registry_wake.notified().await;
         while let Some(batch) = shared.write(|m, _| m.take_registry_batch()) {
-            let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+            let writes: Vec<(String, Vec<u8>)> =
+                batch.ops.iter().flat_map(|op| op.records()).collect();
             let store = shared.store.clone();
             let result = tokio::task::spawn_blocking(move || store.write_batch(&writes))
                 .await
@@ -318,6 +325,27 @@ fn agent_marks(store: &dyn Store, prefix: &str) -> anyhow::Result<HashMap<AgentI
         .into_iter()
         .map(|(id, t)| (AgentID::new(id), t))
         .collect())
+}
+
+/// Weights the registry records (they override `--weights`, as in Mesos
+/// once weights were updated through the API).
+fn recovered_weights(store: &dyn Store) -> anyhow::Result<Vec<WeightInfo>> {
+    Ok(marks(store, WEIGHT_PREFIX)?
+        .into_iter()
+        .map(|(role, weight)| WeightInfo { role, weight })
+        .collect())
+}
+
+fn recovered_quotas(store: &dyn Store) -> anyhow::Result<Vec<QuotaConfig>> {
+    store
+        .list(QUOTA_PREFIX)
+        .context("reading the registry")?
+        .into_iter()
+        .map(|(k, v)| {
+            serde_json::from_slice(&v.value)
+                .with_context(|| format!("registry record '{k}' is not a quota config"))
+        })
+        .collect()
 }
 
 /// Aborts a spawned task when dropped.

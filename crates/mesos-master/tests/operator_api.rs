@@ -248,9 +248,9 @@ async fn bad_operator_calls_get_a_clear_4xx_and_change_nothing() {
             "Agent 'no-such-agent' not found",
         ),
         (
-            client.post(&url).header("Content-Type", "application/json").body(r#"{"type":"GET_QUOTA"}"#),
+            client.post(&url).header("Content-Type", "application/json").body(r#"{"type":"GROW_VOLUME"}"#),
             501,
-            "GET_QUOTA",
+            "GROW_VOLUME",
         ),
         (
             client.post(&url).header("Content-Type", "application/x-protobuf").body(vec![8u8, 1]),

@@ -434,8 +434,8 @@ async fn bad_operator_input_gets_a_json_4xx_and_changes_nothing() {
         ),
         (
             post(r#"{"type":"UPDATE_WEIGHTS","update_weights":{}}"#.into()),
-            501,
-            "UPDATE_WEIGHTS",
+            400,
+            "No weights given",
         ),
         (
             post(r#"{"type":"GET_STATE"}"#.into()).header("Accept", "application/x-protobuf"),

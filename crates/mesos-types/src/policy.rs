@@ -185,7 +185,6 @@ pub struct DrainInfo {
     pub config: DrainConfig,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

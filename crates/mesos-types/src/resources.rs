@@ -628,7 +628,11 @@ mod tests {
         assert_eq!(r.scalar("cpus"), 0.0);
         assert!(r.iter().all(|x| x.name != "cpus"), "empty entries dropped");
         r.shrink_scalar("mem", 4_096_000);
-        assert_eq!(r.scalar("mem"), 1024.0, "a cap above what is there changes nothing");
+        assert_eq!(
+            r.scalar("mem"),
+            1024.0,
+            "a cap above what is there changes nothing"
+        );
         assert!(r.iter().any(|x| x.name == "ports"));
     }
 

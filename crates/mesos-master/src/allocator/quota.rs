@@ -119,11 +119,21 @@ mod tests {
     fn a_quota_role_gets_its_unmet_guarantee_plus_the_surplus_up_to_its_limit() {
         let q = RoleQuota::from_config(&config(&[("cpus", 4.0)], &[("cpus", 5.0)]));
         // It holds 1 of its 4: owed 3, required 3 (only quota role), 10 free.
-        let caps = offer_caps(Some(&q), &[1000, 0, 0, 0], &[3000, 0, 0, 0], &[10_000, 0, 0, 0]);
+        let caps = offer_caps(
+            Some(&q),
+            &[1000, 0, 0, 0],
+            &[3000, 0, 0, 0],
+            &[10_000, 0, 0, 0],
+        );
         assert_eq!(caps[0], 4000, "limit 5 minus the 1 it holds");
         assert_eq!(caps[1], 0, "no mem free");
         let q = RoleQuota::from_config(&config(&[("cpus", 4.0)], &[]));
-        let caps = offer_caps(Some(&q), &[1000, 0, 0, 0], &[3000, 0, 0, 0], &[10_000, 0, 0, 0]);
+        let caps = offer_caps(
+            Some(&q),
+            &[1000, 0, 0, 0],
+            &[3000, 0, 0, 0],
+            &[10_000, 0, 0, 0],
+        );
         assert_eq!(caps[0], 3000 + 7000, "no limit: owed part plus surplus");
     }
 

@@ -209,11 +209,19 @@ fn partial_filter_refuses_only_what_was_declined() {
 fn quota_guarantee_holds_against_a_greedy_role() {
     let mut a = Allocator::new();
     for i in 0..4 {
-        a.add_agent(AgentID::new(format!("A{i}")), res("cpus:1;mem:1024"), vec![]);
+        a.add_agent(
+            AgentID::new(format!("A{i}")),
+            res("cpus:1;mem:1024"),
+            vec![],
+        );
     }
     let q = mesos_types::policy::QuotaConfig {
         role: "prod".into(),
-        guarantees: [("cpus".to_string(), mesos_types::values::Scalar { value: 2.0 })].into(),
+        guarantees: [(
+            "cpus".to_string(),
+            mesos_types::values::Scalar { value: 2.0 },
+        )]
+        .into(),
         limits: Default::default(),
     };
     a.set_quota("prod", Some(RoleQuota::from_config(&q)));
@@ -221,7 +229,10 @@ fn quota_guarantee_holds_against_a_greedy_role() {
     let got = a.allocate(0.0);
     assert!(got.iter().all(|x| x.framework_id == dev));
     let dev_cpus: f64 = got.iter().map(|x| x.resources.scalar("cpus")).sum();
-    assert_eq!(dev_cpus, 2.0, "dev gets only what prod's guarantee does not need");
+    assert_eq!(
+        dev_cpus, 2.0,
+        "dev gets only what prod's guarantee does not need"
+    );
     let prod = fw(&mut a, "prod", "prod");
     let got = a.allocate(1.0);
     let prod_cpus: f64 = got
@@ -238,12 +249,20 @@ fn quota_guarantee_holds_against_a_greedy_role() {
 fn quota_limit_caps_what_a_role_is_offered() {
     let mut a = Allocator::new();
     for i in 0..3 {
-        a.add_agent(AgentID::new(format!("A{i}")), res("cpus:2;mem:1024"), vec![]);
+        a.add_agent(
+            AgentID::new(format!("A{i}")),
+            res("cpus:2;mem:1024"),
+            vec![],
+        );
     }
     let q = mesos_types::policy::QuotaConfig {
         role: "capped".into(),
         guarantees: Default::default(),
-        limits: [("cpus".to_string(), mesos_types::values::Scalar { value: 3.0 })].into(),
+        limits: [(
+            "cpus".to_string(),
+            mesos_types::values::Scalar { value: 3.0 },
+        )]
+        .into(),
     };
     a.set_quota("capped", Some(RoleQuota::from_config(&q)));
     fw(&mut a, "f", "capped");
@@ -251,6 +270,10 @@ fn quota_limit_caps_what_a_role_is_offered() {
     let cpus: f64 = got.iter().map(|x| x.resources.scalar("cpus")).sum();
     assert_eq!(cpus, 3.0, "offers stop at the limit: {got:?}");
     a.set_quota("capped", None);
-    let more: f64 = a.allocate(1.0).iter().map(|x| x.resources.scalar("cpus")).sum();
+    let more: f64 = a
+        .allocate(1.0)
+        .iter()
+        .map(|x| x.resources.scalar("cpus"))
+        .sum();
     assert_eq!(more, 3.0, "without the quota the rest is offered");
 }

@@ -1,6 +1,6 @@
-//! The legacy (pre-v1) operator endpoints that change or configure the
-//! master: `POST /master/teardown` and `/master/weights`. (The read-only
-//! legacy views are in `crate::state_json`.)
+//! `POST /master/teardown`, the legacy form of TEARDOWN. (The read-only
+//! legacy views are in `crate::state_json`; weights, quota and maintenance
+//! in `super::policy` and `super::maintenance`.)
 
 use super::{parse_query, read_body};
 use crate::error::ApiError;
@@ -36,25 +36,4 @@ pub async fn teardown(
             ApiError::BadRequest("Missing 'frameworkId' query parameter in the request body".into())
         })?;
     super::operator::teardown(shared, fid).await
-}
-
-/// `/master/weights`: GET lists the non-default weights (from `--weights`).
-/// PUT would change them, but weights must survive a master restart and
-/// the registrar does not keep them yet: until it does (issue 10), PUT
-/// answers 501 and changes nothing.
-pub fn weights(shared: &Shared, method: &Method) -> Result<Vec<u8>, ApiError> {
-    match *method {
-        Method::GET | Method::HEAD => {
-            let w = shared.read(crate::state_json::weights);
-            Ok(serde_json::to_vec(&w).unwrap_or_else(|_| b"[]".to_vec()))
-        }
-        Method::PUT => Err(ApiError::NotImplemented(
-            "Updating weights is not supported yet (issue 10: the registrar does not keep \
-             weights); set them with --weights"
-                .into(),
-        )),
-        _ => Err(ApiError::MethodNotAllowed(format!(
-            "Expecting 'GET' or 'PUT', received '{method}'"
-        ))),
-    }
 }

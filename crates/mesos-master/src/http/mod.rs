@@ -6,6 +6,7 @@ mod agent;
 mod legacy;
 mod operator;
 mod operator_stream;
+mod policy;
 mod scheduler;
 pub mod stream;
 
@@ -91,7 +92,18 @@ async fn dispatch(
             Ok(()) => state_json::serve_roles(&shared).await,
             Err(e) => Err(e),
         },
-        "/weights" => legacy::weights(&shared, &method),
+        "/weights" => policy::weights(shared, method.clone(), body).await,
+        "/quota" => {
+            return policy::quota(shared, method.clone(), None, body)
+                .await
+                .unwrap_or_else(|e| with_allow(error_response(e), "GET, HEAD, POST"));
+        }
+        r if r.starts_with("/quota/") => {
+            let role = r.trim_start_matches("/quota/").to_string();
+            return policy::quota(shared, method.clone(), Some(role), body)
+                .await
+                .unwrap_or_else(|e| with_allow(error_response(e), "DELETE"));
+        }
         "/teardown" => {
             return legacy::teardown(shared, method, body)
                 .await
@@ -124,14 +136,22 @@ async fn dispatch(
                 "/weights" => "GET, HEAD, PUT",
                 _ => "GET, HEAD",
             });
-            let mut r = error_response(e);
-            if let Some(a) = allow {
-                r.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(a));
+            let r = error_response(e);
+            match allow {
+                Some(a) => with_allow(r, a),
+                None => r,
             }
-            r
         }
     }
+}
+
+/// Sets the `Allow` header of a 405 answer (other answers are left alone).
+fn with_allow(mut r: Response, allow: &'static str) -> Response {
+    if r.status() == StatusCode::METHOD_NOT_ALLOWED {
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    r
 }
 
 /// Every metric, as `/metrics/snapshot` and GET_METRICS show them.

@@ -1,13 +1,15 @@
 //! `POST /api/v1` (also `/api/v1/operator`, where pymesos posts): the v1
 //! operator API (spec 5). Served: GET_HEALTH, GET_FLAGS, GET_VERSION,
 //! GET_METRICS, GET_LOGGING_LEVEL, GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
-//! GET_EXECUTORS, GET_TASKS, GET_ROLES, GET_WEIGHTS, GET_MASTER, SUBSCRIBE,
-//! TEARDOWN and MARK_AGENT_GONE. Every other call of `mesos.v1.master.Call`
+//! GET_EXECUTORS, GET_TASKS, GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS,
+//! GET_MASTER, SUBSCRIBE, TEARDOWN, MARK_AGENT_GONE, GET_QUOTA, SET_QUOTA,
+//! UPDATE_QUOTA and REMOVE_QUOTA. Every other call of `mesos.v1.master.Call`
 //! is recognised and answered 501 with its name.
 //!
 //! The state calls copy what they show under the book's lock
 //! ([`crate::operator::StateView`]) and render it on a blocking thread.
 
+use super::policy::change;
 use super::{json_response, parse_v1_call};
 use crate::error::ApiError;
 use crate::operator::{Parts, StateView};
@@ -88,6 +90,38 @@ pub async fn handle(
             }
             Json::Object(o)
         }),
+        T::UPDATE_WEIGHTS => {
+            let Some(u) = call.update_weights else {
+                return Err(missing("update_weights"));
+            };
+            change(&shared, |m, r, _| m.request_update_weights(u.weight_infos, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::GET_QUOTA => shared.read(|m| json!({"status": m.quota_status()})),
+        T::UPDATE_QUOTA => {
+            let Some(u) = call.update_quota else {
+                return Err(missing("update_quota"));
+            };
+            change(&shared, |m, r, _| {
+                m.request_update_quota(u.quota_configs, u.force, r)
+            })
+            .await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::SET_QUOTA => {
+            let Some(u) = call.set_quota else {
+                return Err(missing("set_quota"));
+            };
+            change(&shared, |m, r, _| m.request_set_quota(u.quota_request, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::REMOVE_QUOTA => {
+            let Some(u) = call.remove_quota else {
+                return Err(missing("remove_quota"));
+            };
+            change(&shared, |m, r, _| m.request_remove_quota(&u.role, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
         T::GET_MASTER => shared.read(|m| {
             json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})
         }),
@@ -193,7 +227,7 @@ fn roles(m: &crate::master::Master) -> Json {
     for r in m.config.weights.keys() {
         by_name.entry(r.clone()).or_default();
     }
-    for r in m.config.roles.iter().flatten() {
+    for r in m.config.roles.iter().flatten().chain(m.quotas.keys()) {
         by_name.entry(r.clone()).or_default();
     }
     for f in m.frameworks.values() {
@@ -225,6 +259,19 @@ fn roles(m: &crate::master::Master) -> Json {
             let res = r.resources.to_wire(true);
             if !res.is_empty() {
                 o.insert("resources".into(), json!(res));
+            }
+            if let Some(q) = m.quotas.get(&name) {
+                let consumed: Map<String, Json> = ["cpus", "mem", "disk", "gpus"]
+                    .iter()
+                    .map(|n| (n.to_string(), json!(r.resources.scalar(n))))
+                    .filter(|(_, v)| v.as_f64() != Some(0.0))
+                    .map(|(n, v)| (n, json!({"value": v})))
+                    .collect();
+                o.insert(
+                    "quota".into(),
+                    json!({"role": name, "guarantee": q.guarantees, "limit": q.limits,
+                           "consumed": consumed}),
+                );
             }
             Json::Object(o)
         })

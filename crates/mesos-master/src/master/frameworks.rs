@@ -84,7 +84,7 @@ pub enum SubscribeOutcome {
 }
 
 /// Mesos role-name rules (`src/common/roles.cpp`).
-fn validate_role(role: &str) -> Result<(), String> {
+pub(crate) fn validate_role(role: &str) -> Result<(), String> {
     if role == "*" {
         return Ok(());
     }

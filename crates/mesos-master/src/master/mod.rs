@@ -10,6 +10,7 @@ mod gone;
 mod health;
 mod launch;
 mod operator_events;
+pub mod policy;
 pub mod registry;
 pub mod stamped;
 mod updates;
@@ -296,6 +297,8 @@ pub struct Master {
     pub allocation_wanted: bool,
     /// The operator API's SUBSCRIBE streams (see [`crate::operator::events`]).
     pub operator_subscribers: crate::operator::Subscribers,
+    /// Quota by role, as the registry records it (see [`policy`]).
+    pub quotas: BTreeMap<String, mesos_types::policy::QuotaConfig>,
 }
 
 impl Master {
@@ -333,6 +336,7 @@ impl Master {
             counters: Counters::default(),
             allocation_wanted: false,
             operator_subscribers,
+            quotas: BTreeMap::new(),
         }
     }
 

@@ -19,6 +19,7 @@ use super::{AgentRefusal, Master, Registration};
 use crate::error::ApiError;
 use crate::event_queue::EventSender;
 use mesos_types::agent_protocol::AgentEvent;
+use mesos_types::policy::{QuotaConfig, WeightInfo};
 use mesos_types::*;
 use std::collections::VecDeque;
 use tokio::sync::oneshot;
@@ -29,6 +30,10 @@ pub const AGENT_PREFIX: &str = "agents/";
 pub const UNREACHABLE_PREFIX: &str = "unreachable/";
 pub const GONE_PREFIX: &str = "gone/";
 pub const REMOVED_FRAMEWORK_PREFIX: &str = "frameworks/removed/";
+pub const WEIGHT_PREFIX: &str = "weights/";
+/// `quota/<role>`: a `QuotaConfig`; one with no guarantee or limit is a
+/// removed quota (the store has no deletes).
+pub const QUOTA_PREFIX: &str = "quota/";
 pub const REACHABLE: &[u8] = b"reachable";
 
 /// A durable change, as the registry stores it.
@@ -39,12 +44,39 @@ pub enum RegistryOp {
     MarkReachable { id: AgentID },
     MarkGone { id: AgentID, time: f64 },
     RemoveFramework { id: FrameworkID, time: f64 },
+    SetWeights(Vec<WeightInfo>),
+    SetQuotas(Vec<QuotaConfig>),
 }
 
 impl RegistryOp {
-    /// The key and value this op writes.
-    pub fn record(&self) -> (String, Vec<u8>) {
+    /// The keys and values this op writes.
+    pub fn records(&self) -> Vec<(String, Vec<u8>)> {
         match self {
+            RegistryOp::SetWeights(infos) => infos
+                .iter()
+                .map(|w| {
+                    (
+                        format!("{WEIGHT_PREFIX}{}", w.role),
+                        w.weight.to_string().into_bytes(),
+                    )
+                })
+                .collect(),
+            RegistryOp::SetQuotas(configs) => configs
+                .iter()
+                .map(|c| {
+                    (
+                        format!("{QUOTA_PREFIX}{}", c.role),
+                        serde_json::to_vec(c).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            other => other.record().into_iter().collect(),
+        }
+    }
+
+    /// The key and value of an op that writes one record.
+    fn record(&self) -> Option<(String, Vec<u8>)> {
+        Some(match self {
             RegistryOp::AdmitAgent { id, info } => (
                 format!("{AGENT_PREFIX}{}", id.value),
                 serde_json::to_vec(info).unwrap_or_default(),
@@ -65,7 +97,8 @@ impl RegistryOp {
                 format!("{REMOVED_FRAMEWORK_PREFIX}{}", id.value),
                 time.to_string().into_bytes(),
             ),
-        }
+            RegistryOp::SetWeights(_) | RegistryOp::SetQuotas(_) => return None,
+        })
     }
 }
 
@@ -104,6 +137,10 @@ pub(crate) enum Then {
         id: FrameworkID,
         /// Every TEARDOWN waiting for this removal.
         replies: Vec<oneshot::Sender<Result<(), ApiError>>>,
+    },
+    /// An operator's policy change: applied once written, then answered.
+    Apply {
+        reply: Option<super::policy::Reply>,
     },
 }
 
@@ -151,7 +188,11 @@ impl RegistryQueue {
                 | RegistryOp::MarkReachable { id: a }
                 | RegistryOp::MarkGone { id: a, .. },
             ) => a == id,
-            Some(RegistryOp::RemoveFramework { .. }) => false,
+            Some(
+                RegistryOp::RemoveFramework { .. }
+                | RegistryOp::SetWeights(_)
+                | RegistryOp::SetQuotas(_),
+            ) => false,
             None => matches!(&p.then, Then::Admit { id: a, .. } if a == id),
         })
     }
@@ -290,6 +331,21 @@ impl Master {
                     let _ = r.send(answer);
                 }
             }
+            Then::Apply { reply } => {
+                let answer = match (&result, op) {
+                    (Ok(()), Some(op)) => {
+                        self.apply_op(&op, now);
+                        Ok(())
+                    }
+                    (Ok(()), None) => Ok(()),
+                    (Err(e), _) => Err(ApiError::Unavailable(format!(
+                        "Failed to record the change in the registry ({e}); retry"
+                    ))),
+                };
+                if let Some(r) = reply {
+                    let _ = r.send(answer);
+                }
+            }
             Then::RemoveFramework { id, replies } => {
                 let recorded = result.is_ok();
                 self.finish_remove_framework(&id, recorded, now);
@@ -301,6 +357,15 @@ impl Master {
                     }));
                 }
             }
+        }
+    }
+
+    /// Acts on a written policy op.
+    fn apply_op(&mut self, op: &RegistryOp, now: f64) {
+        match op {
+            RegistryOp::SetWeights(w) => self.apply_weights(w, now),
+            RegistryOp::SetQuotas(q) => self.apply_quotas(q, now),
+            other => tracing::error!(op = ?other, "not a policy op; nothing applied"),
         }
     }
 
@@ -473,20 +538,20 @@ mod tests {
                 id: id.clone(),
                 time: 12.5
             }
-            .record(),
-            ("unreachable/A".to_string(), b"12.5".to_vec())
+            .records(),
+            vec![("unreachable/A".to_string(), b"12.5".to_vec())]
         );
         assert_eq!(
-            RegistryOp::MarkReachable { id }.record(),
-            ("unreachable/A".to_string(), b"reachable".to_vec())
+            RegistryOp::MarkReachable { id }.records(),
+            vec![("unreachable/A".to_string(), b"reachable".to_vec())]
         );
         assert_eq!(
             RegistryOp::RemoveFramework {
                 id: FrameworkID::new("F"),
                 time: 1.0
             }
-            .record()
-            .0,
+            .records()[0]
+                .0,
             "frameworks/removed/F"
         );
     }

@@ -20,7 +20,7 @@ fn master() -> Master {
 /// feeds the outcome back, until nothing is queued.
 fn run_registrar(m: &mut Master, store: &dyn Store, now: f64) {
     while let Some(batch) = m.take_registry_batch() {
-        let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+        let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().flat_map(|op| op.records()).collect();
         let result = store.write_batch(&writes).map_err(|e| e.to_string());
         m.registry_written(batch.last, result, now);
     }
@@ -386,7 +386,7 @@ fn an_agent_answering_while_its_unreachable_mark_is_written_is_marked_reachable(
     // The registrar takes the mark; the agent answers meanwhile.
     let batch = m.take_registry_batch().expect("the mark is queued");
     m.agent_seen(&aid, 2.05);
-    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().flat_map(|op| op.records()).collect();
     store.write_batch(&writes).unwrap();
     m.registry_written(batch.last, Ok(()), 2.1);
     run_registrar(&mut m, &store, 2.1);
@@ -433,7 +433,7 @@ fn an_agent_reregistering_while_its_mark_is_written_ends_reachable() {
         answer.try_recv().is_err(),
         "admitted before the registry agreed"
     );
-    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().flat_map(|op| op.records()).collect();
     store.write_batch(&writes).unwrap();
     m.registry_written(batch.last, Ok(()), 2.1);
     run_registrar(&mut m, &store, 2.1);
@@ -1050,7 +1050,7 @@ fn a_mark_awaiting_its_pong_is_not_cleared_by_a_later_round() {
     m.silent_agents(12.0, 0.1);
     let batch = m.take_registry_batch().unwrap();
     m.agent_seen(&aid, 12.05);
-    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().map(|op| op.record()).collect();
+    let writes: Vec<(String, Vec<u8>)> = batch.ops.iter().flat_map(|op| op.records()).collect();
     store.write_batch(&writes).unwrap();
     m.registry_written(batch.last, Ok(()), 12.1);
     run_registrar(&mut m, &store, 12.1);

@@ -2,8 +2,7 @@
 //!
 //! A role is shown when a framework subscribes to it, something is
 //! allocated or offered to it, an agent reserves resources for it, it has
-//! a non-default weight, or `--roles` names it. Quota does not exist yet
-//! (issue 10): every role's quota has an empty guarantee and limit.
+//! a non-default weight or a quota, or `--roles` names it.
 //!
 //! The snapshot holds tasks by reference (their cached [`RenderedTask`]
 //! carries role and resources); sums are made outside the lock.
@@ -30,6 +29,7 @@ struct FrameworkPart {
 /// What `/master/roles` shows, taken under the lock.
 pub struct RolesSnapshot {
     weights: BTreeMap<String, f64>,
+    quotas: BTreeMap<String, mesos_types::policy::QuotaConfig>,
     whitelist: Vec<String>,
     agents: Vec<AgentSnap>,
     frameworks: Vec<FrameworkPart>,
@@ -48,6 +48,7 @@ impl RolesSnapshot {
     pub fn take(m: &Master) -> RolesSnapshot {
         RolesSnapshot {
             weights: m.config.weights.clone(),
+            quotas: m.quotas.clone(),
             whitelist: m.config.roles.iter().flatten().cloned().collect(),
             agents: m.agents.values().map(|a| AgentSnap::take(m, a)).collect(),
             frameworks: m
@@ -79,7 +80,7 @@ impl RolesSnapshot {
                 roles.entry(r.as_str()).or_default();
             }
         }
-        for r in &self.whitelist {
+        for r in self.whitelist.iter().chain(self.quotas.keys()) {
             roles.entry(r.as_str()).or_default();
         }
         for f in &self.frameworks {
@@ -128,13 +129,21 @@ impl RolesSnapshot {
             let mut o = Obj::new(out);
             o.entry("name", name);
             o.entry("weight", &self.weights.get(*name).copied().unwrap_or(1.0));
-            // No quota can be set yet (issue 10): nothing guaranteed or
-            // limited; what the role holds is what it consumes.
+            // What the role holds (used and offered) is what it consumes.
+            let scalars = |m: Option<&BTreeMap<String, mesos_types::values::Scalar>>| {
+                Json::Object(
+                    m.into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), json!(v.value)))
+                        .collect(),
+                )
+            };
+            let quota = self.quotas.get(*name);
             let mut q = Obj::new(o.key("quota"));
             q.entry("role", name);
-            q.entry("guarantee", &json!({}));
-            q.entry("limit", &json!({}));
-            q.entry("consumed", &r.allocated);
+            q.entry("guarantee", &scalars(quota.map(|c| &c.guarantees)));
+            q.entry("limit", &scalars(quota.map(|c| &c.limits)));
+            q.entry("consumed", &total);
             q.end();
             o.entry("resources", &total);
             o.entry("allocated", &r.allocated);
@@ -149,10 +158,8 @@ impl RolesSnapshot {
 }
 
 /// `GET /master/weights`: the roles whose weight is not the default 1, as
-/// `[{"role": r, "weight": w}]` ordered by role. Weights come from
-/// `--weights` only: until the registrar keeps weights (issue 10), none
-/// can be set at run time (`PUT /master/weights` and `UPDATE_WEIGHTS`
-/// answer 501).
+/// `[{"role": r, "weight": w}]` ordered by role (from `--weights`, or
+/// the registry once set through the API).
 pub fn weights(m: &Master) -> Json {
     Json::Array(
         (m.config.weights.iter())
