@@ -216,6 +216,7 @@ mod tests {
             attributes: vec![],
             executor_ids: vec![],
             allocation_info: None,
+            unavailability: None,
         };
         let offers = vec![mk("small", "cpus:0.5;mem:64"), mk("big", "cpus:2;mem:1024")];
         let need = Resources::parse("cpus:1;mem:128", "*").unwrap();

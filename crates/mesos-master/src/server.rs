@@ -187,6 +187,15 @@ pub async fn start_with_store(
         recovered_weights(store.as_ref())?,
         recovered_quotas(store.as_ref())?,
     );
+    if let Some(v) = store
+        .get(crate::master::maintenance::MAINTENANCE_KEY)
+        .context("reading the registry")?
+    {
+        master.recover_maintenance(
+            serde_json::from_slice(&v.value).context("the registry's maintenance record")?,
+        );
+    }
+    master.recover_agent_states(recovered_agent_states(store.as_ref())?);
     let gone = &master.gone_agents;
     master
         .unreachable_agents
@@ -344,6 +353,23 @@ fn recovered_quotas(store: &dyn Store) -> anyhow::Result<Vec<QuotaConfig>> {
         .map(|(k, v)| {
             serde_json::from_slice(&v.value)
                 .with_context(|| format!("registry record '{k}' is not a quota config"))
+        })
+        .collect()
+}
+
+fn recovered_agent_states(
+    store: &dyn Store,
+) -> anyhow::Result<Vec<(AgentID, crate::master::drain::AgentOperatorState)>> {
+    let prefix = crate::master::drain::AGENT_STATE_PREFIX;
+    store
+        .list(prefix)
+        .context("reading the registry")?
+        .into_iter()
+        .map(|(k, v)| {
+            let id = AgentID::new(k.trim_start_matches(prefix));
+            let state = serde_json::from_slice(&v.value)
+                .with_context(|| format!("registry record '{k}' is not an agent state"))?;
+            Ok((id, state))
         })
         .collect()
 }

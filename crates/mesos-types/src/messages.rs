@@ -466,6 +466,9 @@ pub struct Offer {
     pub executor_ids: Vec<ExecutorID>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocation_info: Option<OfferAllocationInfo>,
+    /// When the agent's machine is scheduled for maintenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailability: Option<crate::policy::Unavailability>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -6,6 +6,7 @@
 use crate::enums::lenient;
 use crate::ids::*;
 use crate::messages::*;
+use crate::policy::InverseOffer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -113,9 +114,9 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accept_inverse_offers: Option<Json>,
+    pub accept_inverse_offers: Option<InverseOfferReply>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decline_inverse_offers: Option<Json>,
+    pub decline_inverse_offers: Option<InverseOfferReply>,
 }
 
 impl Call {
@@ -160,6 +161,26 @@ pub struct Offers {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InverseOffers {
+    #[serde(default)]
+    pub inverse_offers: Vec<InverseOffer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescindInverseOffer {
+    pub inverse_offer_id: OfferID,
+}
+
+/// ACCEPT_INVERSE_OFFERS / DECLINE_INVERSE_OFFERS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct InverseOfferReply {
+    #[serde(default)]
+    pub inverse_offer_ids: Vec<OfferID>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Filters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rescind {
     pub offer_id: OfferID,
 }
@@ -197,7 +218,11 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offers: Option<Offers>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverse_offers: Option<InverseOffers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescind: Option<Rescind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescind_inverse_offer: Option<RescindInverseOffer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<Update>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,7 +243,9 @@ impl Event {
             kind,
             subscribed: None,
             offers: None,
+            inverse_offers: None,
             rescind: None,
+            rescind_inverse_offer: None,
             update: None,
             message: None,
             failure: None,
@@ -238,6 +265,18 @@ impl Event {
         Event {
             offers: Some(Offers { offers }),
             ..Event::bare(EventType::OFFERS)
+        }
+    }
+    pub fn inverse_offers(inverse_offers: Vec<InverseOffer>) -> Event {
+        Event {
+            inverse_offers: Some(InverseOffers { inverse_offers }),
+            ..Event::bare(EventType::INVERSE_OFFERS)
+        }
+    }
+    pub fn rescind_inverse_offer(inverse_offer_id: OfferID) -> Event {
+        Event {
+            rescind_inverse_offer: Some(RescindInverseOffer { inverse_offer_id }),
+            ..Event::bare(EventType::RESCIND_INVERSE_OFFER)
         }
     }
     pub fn rescind(offer_id: OfferID) -> Event {

@@ -3,7 +3,7 @@
 use super::stream::{CloseGuard, event_body};
 use super::{parse_v1_call, stream_id_header};
 use crate::error::ApiError;
-use crate::master::{AgentAdmission, AgentRefusal, GONE_MESSAGE, agents_registration};
+use crate::master::{AgentAdmission, AgentRefusal, agents_registration};
 use crate::server::Shared;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -183,8 +183,8 @@ fn refuse_agent(id: &AgentID, refusal: AgentRefusal) -> Result<Response, ApiErro
             "Agent '{id}' is being marked gone"
         )));
     }
-    tracing::warn!(agent = %id, "refusing the registration of an agent marked gone; telling it to shut down");
-    let message = GONE_MESSAGE.to_string();
+    let message = refusal.message().to_string();
+    tracing::warn!(agent = %id, "refusing an agent's registration ({message}); telling it to shut down");
     let event = serde_json::to_vec(&AgentEvent::Shutdown { message })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut r = Response::new(Body::from(mesos_types::recordio::encode(&event)));

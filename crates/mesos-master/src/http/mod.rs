@@ -4,6 +4,7 @@
 
 mod agent;
 mod legacy;
+mod maintenance;
 mod operator;
 mod operator_stream;
 mod policy;
@@ -93,6 +94,10 @@ async fn dispatch(
             Err(e) => Err(e),
         },
         "/weights" => policy::weights(shared, method.clone(), body).await,
+        "/maintenance/schedule" => maintenance::schedule(shared, method.clone(), body).await,
+        "/maintenance/status" => maintenance::status(&shared, &method),
+        "/machine/down" => maintenance::machines(shared, method.clone(), body, true).await,
+        "/machine/up" => maintenance::machines(shared, method.clone(), body, false).await,
         "/quota" => {
             return policy::quota(shared, method.clone(), None, body)
                 .await
@@ -134,6 +139,8 @@ async fn dispatch(
             // Every route answered here is read-only, but for `/weights`.
             let allow = matches!(e, ApiError::MethodNotAllowed(_)).then(|| match route.as_str() {
                 "/weights" => "GET, HEAD, PUT",
+                "/maintenance/schedule" => "GET, HEAD, POST",
+                "/machine/down" | "/machine/up" => "POST",
                 _ => "GET, HEAD",
             });
             let r = error_response(e);
@@ -162,7 +169,7 @@ pub(crate) fn metrics_snapshot(shared: &Shared) -> serde_json::Map<String, Json>
     all
 }
 
-fn get_only(m: &Method) -> Result<(), ApiError> {
+pub(super) fn get_only(m: &Method) -> Result<(), ApiError> {
     if m == Method::GET || m == Method::HEAD {
         Ok(())
     } else {
@@ -206,7 +213,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn to_vec(v: &Json) -> Vec<u8> {
+pub(super) fn to_vec(v: &Json) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec())
 }
 

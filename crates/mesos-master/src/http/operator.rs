@@ -122,6 +122,63 @@ pub async fn handle(
             change(&shared, |m, r, _| m.request_remove_quota(&u.role, r)).await?;
             return Ok(StatusCode::OK.into_response());
         }
+        T::GET_MAINTENANCE_STATUS => shared.read(|m| json!({"status": m.maintenance_status()})),
+        T::GET_MAINTENANCE_SCHEDULE => {
+            shared.read(|m| json!({"schedule": m.maintenance.record.schedule}))
+        }
+        T::UPDATE_MAINTENANCE_SCHEDULE => {
+            let Some(u) = call.update_maintenance_schedule else {
+                return Err(missing("update_maintenance_schedule"));
+            };
+            change(&shared, |m, r, _| m.request_update_schedule(u.schedule, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::START_MAINTENANCE | T::STOP_MAINTENANCE => {
+            let start = kind == T::START_MAINTENANCE;
+            let machines = if start {
+                call.start_maintenance
+            } else {
+                call.stop_maintenance
+            };
+            let Some(u) = machines else {
+                return Err(missing(if start { "start_maintenance" } else { "stop_maintenance" }));
+            };
+            change(&shared, |m, r, _| {
+                if start {
+                    m.request_machines_down(u.machines, r)
+                } else {
+                    m.request_machines_up(u.machines, r)
+                }
+            })
+            .await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::DRAIN_AGENT => {
+            let Some(u) = call.drain_agent else {
+                return Err(missing("drain_agent"));
+            };
+            let config = mesos_types::policy::DrainConfig {
+                max_grace_period: u.max_grace_period,
+                mark_gone: u.mark_gone.unwrap_or(false),
+            };
+            tracing::info!(agent = %u.agent_id, "operator drains the agent");
+            change(&shared, |m, r, _| m.request_drain_agent(&u.agent_id, config, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::DEACTIVATE_AGENT => {
+            let Some(u) = call.deactivate_agent else {
+                return Err(missing("deactivate_agent"));
+            };
+            change(&shared, |m, r, _| m.request_deactivate_agent(&u.agent_id, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::REACTIVATE_AGENT => {
+            let Some(u) = call.reactivate_agent else {
+                return Err(missing("reactivate_agent"));
+            };
+            change(&shared, |m, r, _| m.request_reactivate_agent(&u.agent_id, r)).await?;
+            return Ok(StatusCode::OK.into_response());
+        }
         T::GET_MASTER => shared.read(|m| {
             json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})
         }),

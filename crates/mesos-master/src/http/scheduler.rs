@@ -85,11 +85,26 @@ pub async fn handle(
             CallType::MESSAGE => {
                 m.framework_message(&fid, call.message.ok_or_else(|| missing("message"))?)?
             }
-            // No inverse offers or operations exist yet; REQUEST is ignored by
-            // the default allocator in Mesos too.
+            CallType::ACCEPT_INVERSE_OFFERS | CallType::DECLINE_INVERSE_OFFERS => {
+                let accept = call.kind == CallType::ACCEPT_INVERSE_OFFERS;
+                let reply = if accept {
+                    call.accept_inverse_offers
+                } else {
+                    call.decline_inverse_offers
+                };
+                let reply = reply.ok_or_else(|| {
+                    missing(if accept {
+                        "accept_inverse_offers"
+                    } else {
+                        "decline_inverse_offers"
+                    })
+                })?;
+                let refuse = reply.filters.map(|f| f.refuse_seconds);
+                m.answer_inverse_offers(&fid, &reply.inverse_offer_ids, accept, refuse, now);
+            }
+            // No operations exist yet; REQUEST is ignored by the default
+            // allocator in Mesos too.
             CallType::REQUEST
-            | CallType::ACCEPT_INVERSE_OFFERS
-            | CallType::DECLINE_INVERSE_OFFERS
             | CallType::ACKNOWLEDGE_OPERATION_STATUS
             | CallType::RECONCILE_OPERATIONS => {}
             CallType::UPDATE_FRAMEWORK => {

@@ -29,6 +29,18 @@ pub enum AgentRefusal {
     Gone,
     /// Its gone mark is being written: a registration error it retries.
     BeingMarkedGone,
+    /// Its machine is DOWN for maintenance: it is told to shut down.
+    MachineDown,
+}
+
+impl AgentRefusal {
+    /// What the agent is told when it is shut down.
+    pub fn message(&self) -> &'static str {
+        match self {
+            AgentRefusal::MachineDown => super::maintenance::MACHINE_DOWN_MESSAGE,
+            AgentRefusal::Gone | AgentRefusal::BeingMarkedGone => GONE_MESSAGE,
+        }
+    }
 }
 
 impl Master {

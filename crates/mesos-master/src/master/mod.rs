@@ -5,10 +5,12 @@
 //! book is never held across I/O). The HTTP layer in `crate::http` is a thin shell around it.
 
 mod agents;
+pub mod drain;
 mod frameworks;
 mod gone;
 mod health;
 mod launch;
+pub mod maintenance;
 mod operator_events;
 pub mod policy;
 pub mod registry;
@@ -297,6 +299,12 @@ pub struct Master {
     pub allocation_wanted: bool,
     /// The operator API's SUBSCRIBE streams (see [`crate::operator::events`]).
     pub operator_subscribers: crate::operator::Subscribers,
+    /// Agents an operator deactivated or drains (see [`drain`]).
+    pub agent_states: HashMap<AgentID, drain::AgentOperatorState>,
+    /// Drained agents whose DRAINED state is being recorded.
+    pub recording_drained: HashSet<AgentID>,
+    /// Maintenance schedule, machine modes and inverse offers.
+    pub maintenance: maintenance::Maintenance,
     /// Quota by role, as the registry records it (see [`policy`]).
     pub quotas: BTreeMap<String, mesos_types::policy::QuotaConfig>,
 }
@@ -337,6 +345,9 @@ impl Master {
             allocation_wanted: false,
             operator_subscribers,
             quotas: BTreeMap::new(),
+            maintenance: Default::default(),
+            agent_states: HashMap::new(),
+            recording_drained: HashSet::new(),
         }
     }
 
@@ -364,6 +375,7 @@ impl Master {
     pub fn allocate(&mut self, now: f64) {
         let allocations = self.allocator.allocate(now);
         self.send_allocations(allocations, now);
+        self.send_inverse_offers(now);
     }
 
     /// Runs an event-triggered cycle over the agents that changed since
@@ -378,6 +390,7 @@ impl Master {
         self.counters.allocation_runs += 1;
         let mut by_framework: BTreeMap<FrameworkID, Vec<Offer>> = BTreeMap::new();
         for a in allocations {
+            let unavailability = self.agent_window(&a.agent_id);
             let (Some(fw), Some(agent)) = (
                 self.frameworks.get_mut(&a.framework_id),
                 self.agents.get_mut(&a.agent_id),
@@ -420,6 +433,7 @@ impl Master {
                 allocation_info: multi_role.then(|| OfferAllocationInfo {
                     role: Some(a.role.clone()),
                 }),
+                unavailability,
             };
             fw.offers.insert(id.clone());
             agent.offers.insert(id.clone());

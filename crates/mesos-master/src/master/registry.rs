@@ -39,13 +39,32 @@ pub const REACHABLE: &[u8] = b"reachable";
 /// A durable change, as the registry stores it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RegistryOp {
-    AdmitAgent { id: AgentID, info: Box<AgentInfo> },
-    MarkUnreachable { id: AgentID, time: f64 },
-    MarkReachable { id: AgentID },
-    MarkGone { id: AgentID, time: f64 },
-    RemoveFramework { id: FrameworkID, time: f64 },
+    AdmitAgent {
+        id: AgentID,
+        info: Box<AgentInfo>,
+    },
+    MarkUnreachable {
+        id: AgentID,
+        time: f64,
+    },
+    MarkReachable {
+        id: AgentID,
+    },
+    MarkGone {
+        id: AgentID,
+        time: f64,
+    },
+    RemoveFramework {
+        id: FrameworkID,
+        time: f64,
+    },
     SetWeights(Vec<WeightInfo>),
     SetQuotas(Vec<QuotaConfig>),
+    SetMaintenance(Box<super::maintenance::MaintenanceRecord>),
+    SetAgentState {
+        id: AgentID,
+        state: Box<super::drain::AgentOperatorState>,
+    },
 }
 
 impl RegistryOp {
@@ -96,6 +115,14 @@ impl RegistryOp {
             RegistryOp::RemoveFramework { id, time } => (
                 format!("{REMOVED_FRAMEWORK_PREFIX}{}", id.value),
                 time.to_string().into_bytes(),
+            ),
+            RegistryOp::SetMaintenance(r) => (
+                super::maintenance::MAINTENANCE_KEY.to_string(),
+                serde_json::to_vec(r).unwrap_or_default(),
+            ),
+            RegistryOp::SetAgentState { id, state } => (
+                format!("{}{}", super::drain::AGENT_STATE_PREFIX, id.value),
+                serde_json::to_vec(state).unwrap_or_default(),
             ),
             RegistryOp::SetWeights(_) | RegistryOp::SetQuotas(_) => return None,
         })
@@ -191,7 +218,9 @@ impl RegistryQueue {
             Some(
                 RegistryOp::RemoveFramework { .. }
                 | RegistryOp::SetWeights(_)
-                | RegistryOp::SetQuotas(_),
+                | RegistryOp::SetQuotas(_)
+                | RegistryOp::SetMaintenance(_)
+                | RegistryOp::SetAgentState { .. },
             ) => false,
             None => matches!(&p.then, Then::Admit { id: a, .. } if a == id),
         })
@@ -365,6 +394,8 @@ impl Master {
         match op {
             RegistryOp::SetWeights(w) => self.apply_weights(w, now),
             RegistryOp::SetQuotas(q) => self.apply_quotas(q, now),
+            RegistryOp::SetMaintenance(r) => self.apply_maintenance(r, now),
+            RegistryOp::SetAgentState { id, state } => self.apply_agent_state(id, state, now),
             other => tracing::error!(op = ?other, "not a policy op; nothing applied"),
         }
     }
@@ -395,6 +426,10 @@ impl Master {
         };
         if let Some(refusal) = self.refuses_agent(&id) {
             let _ = reply.send(AgentAdmission::Refused(refusal));
+            return;
+        }
+        if self.machine_is_down(&reg.info.hostname, &reg.ip) {
+            let _ = reply.send(AgentAdmission::Refused(AgentRefusal::MachineDown));
             return;
         }
         let admitted = self.admitted_agents.contains(&id);
@@ -450,6 +485,7 @@ impl Master {
             return AgentAdmission::Failed("agent went away".into());
         }
         let stream_id = self.admit_agent(id.clone(), reg, tx, now);
+        self.resume_agent_state(&id, now);
         AgentAdmission::Admitted {
             agent_id: id,
             stream_id,

@@ -125,6 +125,7 @@ impl Master {
         if let Some((agent, role, res)) = release {
             self.allocator.recover(fid, &agent, &role, &res, None, now);
             self.allocation_wanted = true;
+            self.check_drained(&agent, now);
         }
         if no_ack_needed {
             self.complete_task(fid, &status.task_id);

@@ -119,6 +119,7 @@ pub struct AgentView {
     pub total: Resources,
     pub allocated: Resources,
     pub offered: Resources,
+    pub operator_state: Option<crate::master::drain::AgentOperatorState>,
 }
 
 impl AgentView {
@@ -141,6 +142,7 @@ impl AgentView {
             total: a.total.clone(),
             allocated: a.used_resources(m),
             offered,
+            operator_state: m.agent_states.get(&a.id).cloned(),
         }
     }
 
@@ -149,6 +151,14 @@ impl AgentView {
         let mut o = Map::new();
         put(&mut o, "agent_info", &self.info);
         o.insert("active".into(), Json::Bool(self.active));
+        let state = self.operator_state.as_ref();
+        o.insert(
+            "deactivated".into(),
+            Json::Bool(state.is_some_and(|s| s.deactivated)),
+        );
+        if let Some(d) = state.and_then(|s| s.drain_info.as_ref()) {
+            put(&mut o, "drain_info", d);
+        }
         put(&mut o, "version", &self.version);
         put(&mut o, "pid", &self.pid);
         o.insert("registered_time".into(), time_info(self.registered_time));

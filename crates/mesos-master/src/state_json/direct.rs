@@ -183,7 +183,11 @@ impl Serialize for AgentView<'_> {
         o.serialize_entry("reserved_resources", &reserved)?;
         o.serialize_entry("unreserved_resources", &unreserved)?;
         o.serialize_entry("active", &a.connected())?;
-        o.serialize_entry("deactivated", &false)?;
+        let state = m.agent_states.get(&a.id);
+        o.serialize_entry("deactivated", &state.is_some_and(|s| s.deactivated))?;
+        if let Some(d) = state.and_then(|s| s.drain_info.as_ref()) {
+            o.serialize_entry("drain_info", d)?;
+        }
         o.serialize_entry("version", &a.version)?;
         o.serialize_entry(
             "capabilities",

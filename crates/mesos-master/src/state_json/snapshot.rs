@@ -122,6 +122,8 @@ pub(super) struct AgentSnap {
     rendered: Arc<RenderedAgent>,
     usage: AgentUsage,
     active: bool,
+    /// Deactivation and drain, when an operator set them (rare: cloned).
+    operator_state: Option<crate::master::drain::AgentOperatorState>,
 }
 
 impl AgentSnap {
@@ -153,6 +155,7 @@ impl AgentSnap {
             rendered,
             usage,
             active: a.connected(),
+            operator_state: m.agent_states.get(&a.id).cloned(),
         }
     }
 
@@ -214,7 +217,11 @@ impl AgentSnap {
         o.raw(&usage);
         o.raw(&r.reserved);
         o.entry("active", &self.active);
-        o.entry("deactivated", &false);
+        let state = self.operator_state.as_ref();
+        o.entry("deactivated", &state.is_some_and(|s| s.deactivated));
+        if let Some(d) = state.and_then(|s| s.drain_info.as_ref()) {
+            o.entry("drain_info", d);
+        }
         o.raw(&r.tail);
         more(&mut o);
         o.end();
