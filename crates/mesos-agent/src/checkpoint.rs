@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! meta/slaves/latest                                  agent id
+//! meta/resources/resources.info                       reservations, volumes
 //! meta/slaves/<aid>/frameworks/<fid>/framework.info   FrameworkInfo
 //!   .../executors/<eid>/runs/<cid>/executor.info       ExecutorRecord
 //!   .../executors/<eid>/runs/<cid>/forked.pid          ForkedPid
@@ -348,10 +349,25 @@ fn read_all(work_dir: &Path, problems: &mut Vec<String>) -> Recovered {
         }
         frameworks.push(RecoveredFramework { info, executors });
     }
+    // Reservations and volumes belong to this agent id: a fresh agent
+    // (no id) starts without them.
+    let resources = resources_path(work_dir);
+    let checkpointed_resources = if resources.exists() {
+        read_file::<Vec<mesos_types::Resource>>(&resources, problems).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     Recovered {
         agent_id: Some(agent_id),
         frameworks,
+        checkpointed_resources,
     }
+}
+
+/// `meta/resources/resources.info`: the agent's checkpointed reservations
+/// and volumes (one record: a JSON list of `Resource`).
+pub fn resources_path(work_dir: &Path) -> PathBuf {
+    meta_dir(work_dir).join("resources").join("resources.info")
 }
 
 fn read_run(rdir: &Path, problems: &mut Vec<String>) -> Option<RecoveredExecutor> {

@@ -14,6 +14,8 @@ pub trait Host: Send + Sync + 'static {
     fn checkpoint(&self, path: &Path, data: &[u8], append: bool, sync: bool) -> io::Result<()>;
     /// Deletes a directory tree.
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Creates a directory and its parents (persistent volumes).
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// SIGKILLs the process tree rooted at `pid` and its process groups.
     fn kill_tree(&self, pid: u32);
     /// SIGKILLs every process left of the containers with these sandboxes.
@@ -35,6 +37,10 @@ impl Host for System {
 
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir_all(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
     }
 
     fn kill_tree(&self, pid: u32) {

@@ -33,6 +33,9 @@ pub struct LaunchSpec {
     /// Fetched into the sandbox first.
     pub uris: Vec<URI>,
     pub fetch_limits: fetcher::FetchLimits,
+    /// Persistent volumes: (the volume's directory on the agent, where it
+    /// appears in the sandbox).
+    pub volumes: Vec<(PathBuf, String)>,
 }
 
 /// Inputs of [`executor_env`].
@@ -152,6 +155,7 @@ pub async fn prepare(spec: &LaunchSpec, client: &reqwest::Client) -> Result<Prep
             spec.directory.display()
         )
     })?;
+    link_volumes(&spec.directory, &spec.volumes)?;
     let open = |name: &str| {
         OpenOptions::new()
             .create(true)
@@ -192,6 +196,33 @@ pub async fn prepare(spec: &LaunchSpec, client: &reqwest::Client) -> Result<Prep
         .process_group(0)
         .kill_on_drop(false);
     Ok(Prepared { cmd, program })
+}
+
+/// Makes each persistent volume appear at its container path in the
+/// sandbox. Without a mount namespace this is a symlink, as Mesos's
+/// `filesystem/posix` isolator does; removing the sandbox later removes
+/// the link, never the volume.
+fn link_volumes(sandbox: &Path, volumes: &[(PathBuf, String)]) -> Result<(), String> {
+    for (dir, path) in volumes {
+        mesos_types::conversions::validate_container_path(path)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("Failed to create volume '{}': {e}", dir.display()))?;
+        let link = sandbox.join(path);
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("Failed to create '{}': {e}", parent.display()))?;
+        }
+        if std::fs::symlink_metadata(&link).is_ok() {
+            continue;
+        }
+        std::os::unix::fs::symlink(dir, &link).map_err(|e| {
+            format!(
+                "Failed to mount volume '{}' at '{path}': {e}",
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Waits for `child` to exit, runs `on_exit` with its pid and exit status
@@ -364,6 +395,7 @@ mod tests {
             inherit_env: true,
             uris: vec![],
             fetch_limits: fetcher::FetchLimits::default(),
+            volumes: vec![(d.path().join("volumes/db/v1"), "data/v1".into())],
         };
         let mut child = launch(&spec, &reqwest::Client::new()).await.unwrap();
         assert!(child.wait().await.unwrap().success());
@@ -382,5 +414,11 @@ mod tests {
         }];
         let e = launch(&bad, &reqwest::Client::new()).await.unwrap_err();
         assert!(e.contains("Failed to fetch"), "{e}");
+
+        // The volume appears in the sandbox, and what is written there
+        // lands in the volume, which outlives the sandbox.
+        std::fs::write(d.path().join("runs/c/data/v1/kept"), "x").unwrap();
+        std::fs::remove_dir_all(d.path().join("runs/c")).unwrap();
+        assert!(d.path().join("volumes/db/v1/kept").exists());
     }
 }

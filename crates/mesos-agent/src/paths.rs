@@ -98,6 +98,20 @@ pub fn virtual_latest(framework_id: &str, executor_id: &str) -> String {
     format!("/frameworks/{framework_id}/executors/{executor_id}/runs/latest")
 }
 
+/// `<work_dir>/volumes/roles/<role>/<persistence id>`: a persistent
+/// volume's directory, which outlives the tasks that use it. The role may
+/// be hierarchical (`a/b`); each component and the id must be plain path
+/// components, so a volume can never name a directory outside `volumes/`.
+pub fn volume_dir(work_dir: &Path, role: &str, persistence_id: &str) -> Result<PathBuf, InvalidId> {
+    let mut dir = work_dir.join("volumes").join("roles");
+    for part in role.split('/') {
+        validate_id("role", part)?;
+        dir.push(part);
+    }
+    validate_id("persistence id", persistence_id)?;
+    Ok(dir.join(persistence_id))
+}
+
 /// Creates the run directory and points `runs/latest` at it.
 pub fn create_run_dir(run_dir: &Path, latest: &Path) -> io::Result<()> {
     std::fs::create_dir_all(run_dir)?;

@@ -296,6 +296,7 @@ async fn raw_register(m: &mesos_master::MasterHandle, info: AgentInfo) -> (u16, 
         version: MESOS_VERSION.into(),
         tasks: vec![],
         frameworks: vec![],
+        checkpointed_resources: vec![],
     };
     let r = reqwest::Client::new()
         .post(format!("http://{}/master/api/v1/agent", m.addr))

@@ -196,6 +196,7 @@ pub async fn start_with_store(
         );
     }
     master.recover_agent_states(recovered_agent_states(store.as_ref())?);
+    master.recover_agent_resources(recovered_agent_resources(store.as_ref())?);
     let gone = &master.gone_agents;
     master
         .unreachable_agents
@@ -370,6 +371,23 @@ fn recovered_agent_states(
             let state = serde_json::from_slice(&v.value)
                 .with_context(|| format!("registry record '{k}' is not an agent state"))?;
             Ok((id, state))
+        })
+        .collect()
+}
+
+fn recovered_agent_resources(
+    store: &dyn Store,
+) -> anyhow::Result<Vec<(AgentID, Vec<mesos_types::Resource>)>> {
+    let prefix = crate::master::reservations::AGENT_RESOURCES_PREFIX;
+    store
+        .list(prefix)
+        .context("reading the registry")?
+        .into_iter()
+        .map(|(k, v)| {
+            let id = AgentID::new(k.trim_start_matches(prefix));
+            let list = serde_json::from_slice(&v.value)
+                .with_context(|| format!("registry record '{k}' is not a resource list"))?;
+            Ok((id, list))
         })
         .collect()
 }

@@ -70,6 +70,7 @@ async fn agent_registering_huge_scalars_gets_400() {
         version: MESOS_VERSION.into(),
         tasks: vec![],
         frameworks: vec![],
+        checkpointed_resources: vec![],
     };
     let r = post_json(
         &format!("http://{}/master/api/v1/agent", m.addr),

@@ -166,6 +166,7 @@ async fn a_maintenance_window_drains_an_agent_through_inverse_offers() {
         version: MESOS_VERSION.into(),
         tasks: vec![],
         frameworks: vec![],
+        checkpointed_resources: vec![],
     })
     .unwrap();
     let url = format!("http://{}/master/api/v1/agent", m.addr);

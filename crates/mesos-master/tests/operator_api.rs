@@ -68,6 +68,7 @@ async fn register_as(m: &mesos_master::MasterHandle, id: &AgentID) -> Vec<AgentE
         version: MESOS_VERSION.into(),
         tasks: vec![],
         frameworks: vec![],
+        checkpointed_resources: vec![],
     };
     let url = format!("http://{}/master/api/v1/agent", m.addr);
     let resp = post_json(&url, &serde_json::to_value(&call).unwrap(), &[]).await;

@@ -220,8 +220,24 @@ impl Caller {
                 kind: Some(OperationType::LAUNCH),
                 id: None,
                 launch: Some(Launch { task_infos: tasks }),
-                launch_group: None,
+                ..Default::default()
             }],
+            filters,
+        });
+        self.call(c).await
+    }
+
+    /// ACCEPT with any operations (reserve, create, launch...).
+    pub async fn accept(
+        &self,
+        offer_ids: Vec<OfferID>,
+        operations: Vec<Operation>,
+        filters: Option<Filters>,
+    ) -> Result<(), SchedulerError> {
+        let mut c = self.new_call(CallType::ACCEPT);
+        c.accept = Some(Accept {
+            offer_ids,
+            operations,
             filters,
         });
         self.call(c).await

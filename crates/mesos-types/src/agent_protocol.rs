@@ -8,6 +8,7 @@
 
 use crate::ids::*;
 use crate::messages::*;
+use crate::resources::Resource;
 use serde::{Deserialize, Serialize};
 
 /// A task the agent reports when it (re-)registers.
@@ -37,6 +38,10 @@ pub enum AgentCall {
         tasks: Vec<AgentTask>,
         #[serde(default)]
         frameworks: Vec<FrameworkInfo>,
+        /// Dynamic reservations and persistent volumes the agent has
+        /// checkpointed (Mesos's `checkpointed_resources`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        checkpointed_resources: Vec<Resource>,
     },
     /// A status update from an executor (or the agent itself). `uuid` set =
     /// reliable: retried until the master sends `ACKNOWLEDGE` back.
@@ -117,6 +122,13 @@ pub enum AgentEvent {
         framework_id: FrameworkID,
         executor_id: ExecutorID,
         data: String,
+    },
+    /// The agent's dynamic reservations and persistent volumes, all of
+    /// them: it checkpoints this set, creates the directories of new
+    /// volumes and removes those of destroyed ones (Mesos's
+    /// `CheckpointResourcesMessage`).
+    CheckpointResources {
+        resources: Vec<Resource>,
     },
     /// Liveness probe. A `nonce` asks the agent to echo it in its PONG:
     /// the master then knows the agent read every event queued before this

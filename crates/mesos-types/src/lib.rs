@@ -6,6 +6,7 @@
 //! contract with unmodified clients such as pymesos.
 
 pub mod agent_protocol;
+pub mod conversions;
 pub mod enums;
 pub mod executor;
 pub mod ids;

@@ -498,6 +498,38 @@ pub struct Operation {
     pub launch: Option<Launch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_group: Option<LaunchGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve: Option<ReserveOp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreserve: Option<ResourcesOp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<VolumesOp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroy: Option<VolumesOp>,
+}
+
+/// `Offer.Operation.Reserve` (`source` is the pre-refinement form Mesos
+/// also accepts; the reservations on `resources` say what is reserved).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ReserveOp {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<Resource>,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+/// `Offer.Operation.Unreserve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ResourcesOp {
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+/// `Offer.Operation.Create` / `Destroy`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct VolumesOp {
+    #[serde(default)]
+    pub volumes: Vec<Resource>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

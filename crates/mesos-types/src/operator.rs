@@ -7,6 +7,7 @@ use crate::enums::OperatorCallType;
 use crate::ids::{AgentID, FrameworkID};
 use crate::messages::DurationInfo;
 use crate::policy::{MachineID, QuotaConfig, QuotaRequest, Schedule, WeightInfo};
+use crate::resources::Resource;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,33 @@ pub struct OperatorCall {
     pub deactivate_agent: Option<AgentRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactivate_agent: Option<AgentRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_resources: Option<AgentResources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreserve_resources: Option<AgentResources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_volumes: Option<AgentVolumes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroy_volumes: Option<AgentVolumes>,
+}
+
+/// RESERVE_RESOURCES / UNRESERVE_RESOURCES (`source` is accepted and the
+/// reservations on `resources` decide, as for the offer operation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentResources {
+    pub agent_id: AgentID,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<Resource>,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+/// CREATE_VOLUMES / DESTROY_VOLUMES.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentVolumes {
+    pub agent_id: AgentID,
+    #[serde(default)]
+    pub volumes: Vec<Resource>,
 }
 
 impl OperatorCall {
@@ -56,6 +84,10 @@ impl OperatorCall {
             drain_agent: None,
             deactivate_agent: None,
             reactivate_agent: None,
+            reserve_resources: None,
+            unreserve_resources: None,
+            create_volumes: None,
+            destroy_volumes: None,
         }
     }
 }

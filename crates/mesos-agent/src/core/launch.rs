@@ -193,6 +193,19 @@ impl Core {
             inherit_env: self.config.executor_environment.is_none(),
             uris,
             fetch_limits: self.config.fetch_limits,
+            volumes: task
+                .resources
+                .iter()
+                .chain(info.resources.iter())
+                .filter_map(|r| {
+                    let id = mesos_types::conversions::persistence_id(r)?;
+                    let path = mesos_types::conversions::container_path(r)?;
+                    let role = r.clone().normalized();
+                    let dir = paths::volume_dir(&self.config.work_dir, role.reservation_role(), id)
+                        .ok()?;
+                    Some((dir, path.to_string()))
+                })
+                .collect(),
         };
         let executor = Executor {
             id: eid.clone(),

@@ -141,6 +141,12 @@ pub enum Effect {
         /// different start time means the pid was reused.
         start_time: Option<u64>,
     },
+    /// Make these persistent volume directories (kept across tasks) and
+    /// remove those (destroyed volumes).
+    Volumes {
+        create: Vec<PathBuf>,
+        remove: Vec<PathBuf>,
+    },
     /// The master will never take this agent back (it was marked gone):
     /// the agent kills every executor, forgets its checkpoint and stops.
     ShutdownAgent { message: String },
@@ -210,6 +216,9 @@ pub struct Core {
     wall_clock: fn() -> f64,
     /// Recovered executors that have not re-subscribed yet.
     reregistering: std::collections::BTreeSet<(FrameworkID, ExecutorID)>,
+    /// Dynamic reservations and persistent volumes the master asked this
+    /// agent to keep (see [`Core::checkpoint_resources`]).
+    checkpointed_resources: Vec<mesos_types::Resource>,
 }
 
 fn system_time() -> f64 {
@@ -246,7 +255,63 @@ impl Core {
             next_connection: 1,
             wall_clock: system_time,
             reregistering: Default::default(),
+            checkpointed_resources: Vec::new(),
         }
+    }
+
+    /// The reservations and volumes this agent keeps.
+    pub fn checkpointed_resources(&self) -> &[mesos_types::Resource] {
+        &self.checkpointed_resources
+    }
+
+    /// CHECKPOINT_RESOURCES: the master's whole set of this agent's
+    /// reservations and volumes. Persisted first; then the directories of
+    /// new volumes are made and those of volumes no longer in the set are
+    /// removed (the master destroys only volumes no task uses).
+    fn checkpoint_resources(
+        &mut self,
+        resources: Vec<mesos_types::Resource>,
+        fx: &mut Vec<Effect>,
+    ) {
+        use mesos_types::conversions;
+        let mut keep = Vec::new();
+        let mut valid = Vec::new();
+        for r in resources {
+            if let Some(id) = conversions::persistence_id(&r) {
+                match paths::volume_dir(&self.config.work_dir, r.reservation_role(), id) {
+                    Ok(dir) => keep.push(dir),
+                    Err(e) => {
+                        warn!("Ignoring checkpointed volume '{id}': {e}");
+                        continue;
+                    }
+                }
+            }
+            valid.push(r);
+        }
+        let remove: Vec<PathBuf> = self
+            .checkpointed_resources
+            .iter()
+            .filter_map(|r| {
+                let id = conversions::persistence_id(r)?;
+                paths::volume_dir(&self.config.work_dir, r.reservation_role(), id).ok()
+            })
+            .filter(|d| !keep.contains(d))
+            .collect();
+        info!(count = valid.len(), "checkpointing resources");
+        if self.config.checkpoint {
+            fx.push(Effect::Checkpoint {
+                path: crate::checkpoint::resources_path(&self.config.work_dir),
+                data: serde_json::to_vec(&valid).unwrap_or_default(),
+                append: false,
+                sync: true,
+                guard: None,
+            });
+        }
+        fx.push(Effect::Volumes {
+            create: keep,
+            remove,
+        });
+        self.checkpointed_resources = valid;
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -337,6 +402,7 @@ impl Core {
             version: mesos_types::MESOS_VERSION.to_string(),
             tasks,
             frameworks,
+            checkpointed_resources: self.checkpointed_resources.clone(),
         }
     }
 
@@ -427,6 +493,9 @@ impl Core {
                 }
             }
             AgentEvent::Error { message } => warn!("Master reported an error: {message}"),
+            AgentEvent::CheckpointResources { resources } => {
+                self.checkpoint_resources(resources, &mut fx)
+            }
             AgentEvent::Shutdown { message } => {
                 warn!("Agent asked to shut down by the master: {message}");
                 fx.push(Effect::ShutdownAgent { message });

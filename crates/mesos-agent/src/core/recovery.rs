@@ -9,6 +9,8 @@ use crate::checkpoint::{self as ckpt, ExecutorRecord, UpdateRecord};
 pub struct Recovered {
     pub agent_id: Option<AgentID>,
     pub frameworks: Vec<RecoveredFramework>,
+    /// The reservations and volumes last checkpointed.
+    pub checkpointed_resources: Vec<mesos_types::Resource>,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +249,7 @@ impl Core {
         if state.agent_id.is_some() {
             self.info.id = state.agent_id;
         }
+        self.checkpointed_resources = state.checkpointed_resources;
         for rf in state.frameworks {
             let Some(fid) = rf.info.id.clone() else {
                 continue;

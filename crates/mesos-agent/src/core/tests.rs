@@ -921,6 +921,7 @@ fn recovered(
                 }],
             }],
         }],
+        checkpointed_resources: vec![],
     }
 }
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// How often executors get a HEARTBEAT event.
 pub const EXECUTOR_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
@@ -310,6 +310,26 @@ impl Shared {
             Effect::KillContainers { sandboxes } => {
                 let host = self.host.clone();
                 blocking(move || host.kill_containers(&sandboxes)).await;
+            }
+            Effect::Volumes { create, remove } => {
+                let host = self.host.clone();
+                blocking(move || {
+                    for dir in &create {
+                        if let Err(e) = host.create_dir_all(dir) {
+                            warn!("Failed to create volume '{}': {e}", dir.display());
+                        }
+                    }
+                    for dir in &remove {
+                        info!("Removing destroyed volume '{}'", dir.display());
+                        match host.remove_dir_all(dir) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                warn!("Failed to remove volume '{}': {e}", dir.display())
+                            }
+                            _ => {}
+                        }
+                    }
+                })
+                .await;
             }
             Effect::Checkpoint {
                 path,

@@ -64,6 +64,10 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn create_dir_all(&self, _: &Path) -> std::io::Result<()> {
+        Ok(())
+    }
+
     fn kill_tree(&self, pid: u32) {
         self.killed.lock().unwrap().push(pid);
     }

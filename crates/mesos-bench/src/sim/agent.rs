@@ -116,6 +116,7 @@ impl SimAgent {
             version: MESOS_VERSION.into(),
             tasks,
             frameworks: vec![],
+            checkpointed_resources: vec![],
         };
         // The same request `mesos-agent` sends (master_link::run_registration).
         let resp = pool
@@ -455,7 +456,8 @@ impl AgentState {
                     }
                 }
             }
-            AgentEvent::Message { .. } => {}
+            // Simulated agents hold no reservations or volumes.
+            AgentEvent::Message { .. } | AgentEvent::CheckpointResources { .. } => {}
             AgentEvent::Ping { nonce } => {
                 SimStats::bump(&self.pool.stats.pings);
                 self.outbox.push_back(AgentCall::Pong {

@@ -294,6 +294,41 @@ impl Allocator {
         }
     }
 
+    /// An agent's resources changed kind (reserved, unreserved, made a
+    /// volume): its total becomes `total`. Quantities do not change.
+    pub fn set_agent_total(&mut self, id: &AgentID, total: Resources) {
+        if let Some(a) = self.agents.get_mut(id) {
+            a.total = total;
+            a.free_stamp = crate::master::stamped::next_stamp();
+        }
+    }
+
+    /// Takes `r` out of an agent's free resources (held by an operator's
+    /// conversion until it is recorded); `false` if they are not free.
+    pub fn take_free(&mut self, id: &AgentID, r: &Resources) -> bool {
+        let Some(a) = self.agents.get_mut(id) else {
+            return false;
+        };
+        if !a.free.contains(r) {
+            return false;
+        }
+        a.free.subtract(r);
+        a.free_stamp = crate::master::stamped::next_stamp();
+        add_q(&mut self.free_total, &quantities(r), -1);
+        true
+    }
+
+    /// Puts `r` into an agent's free resources (a conversion recorded, or
+    /// undone).
+    pub fn give_free(&mut self, id: &AgentID, r: &Resources) {
+        if let Some(a) = self.agents.get_mut(id) {
+            a.free.add(r);
+            a.free_stamp = crate::master::stamped::next_stamp();
+            add_q(&mut self.free_total, &quantities(r), 1);
+            self.changed.insert(a.idx);
+        }
+    }
+
     pub fn has_agent(&self, id: &AgentID) -> bool {
         self.agents.contains_key(id)
     }

@@ -37,7 +37,15 @@ pub async fn handle(
             version,
             tasks,
             frameworks,
-        } => register(shared, peer, agent_info, version, tasks, frameworks).await,
+            checkpointed_resources,
+        } => {
+            let reported = Reported {
+                tasks,
+                frameworks,
+                checkpointed_resources,
+            };
+            register(shared, peer, agent_info, version, reported).await
+        }
         AgentCall::Update {
             agent_id,
             framework_id,
@@ -106,19 +114,34 @@ fn validate_info(info: &AgentInfo) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What a registering agent reports it holds.
+struct Reported {
+    tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+    frameworks: Vec<mesos_types::FrameworkInfo>,
+    checkpointed_resources: Vec<mesos_types::Resource>,
+}
+
 async fn register(
     shared: Arc<Shared>,
     peer: SocketAddr,
     info: AgentInfo,
     version: String,
-    tasks: Vec<mesos_types::agent_protocol::AgentTask>,
-    frameworks: Vec<mesos_types::FrameworkInfo>,
+    reported: Reported,
 ) -> Result<Response, ApiError> {
+    let Reported {
+        tasks,
+        frameworks,
+        checkpointed_resources,
+    } = reported;
+    for r in &checkpointed_resources {
+        r.validate()
+            .map_err(|e| ApiError::BadRequest(format!("Invalid checkpointed resources: {e}")))?;
+    }
     let agent_id = info.id.clone();
     validate_info(&info)?;
     let reregister = info.id.is_some();
     let (tx, rx) = crate::event_queue::event_queue(crate::event_queue::AGENT_QUEUE_CAPACITY);
-    let reg = agents_registration(
+    let mut reg = agents_registration(
         info,
         peer.ip().to_string(),
         version,
@@ -126,6 +149,7 @@ async fn register(
         frameworks,
         reregister,
     );
+    reg.checkpointed = checkpointed_resources;
     // Durable before acknowledged: the book answers once the registry
     // records the agent (at once when it already does).
     let (reply, answer) = tokio::sync::oneshot::channel();

@@ -8,6 +8,7 @@ mod maintenance;
 mod operator;
 mod operator_stream;
 mod policy;
+mod reservations;
 mod scheduler;
 pub mod stream;
 
@@ -98,6 +99,18 @@ async fn dispatch(
         "/maintenance/status" => maintenance::status(&shared, &method),
         "/machine/down" => maintenance::machines(shared, method.clone(), body, true).await,
         "/machine/up" => maintenance::machines(shared, method.clone(), body, false).await,
+        "/reserve" | "/unreserve" | "/create-volumes" | "/destroy-volumes" => {
+            use crate::master::reservations::ConversionKind as K;
+            let kind = match route.as_str() {
+                "/reserve" => K::Reserve,
+                "/unreserve" => K::Unreserve,
+                "/create-volumes" => K::Create,
+                _ => K::Destroy,
+            };
+            return reservations::legacy(shared, method.clone(), body, kind)
+                .await
+                .unwrap_or_else(error_response);
+        }
         "/quota" => {
             return policy::quota(shared, method.clone(), None, body)
                 .await

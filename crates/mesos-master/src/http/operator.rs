@@ -179,6 +179,30 @@ pub async fn handle(
             change(&shared, |m, r, _| m.request_reactivate_agent(&u.agent_id, r)).await?;
             return Ok(StatusCode::OK.into_response());
         }
+        T::RESERVE_RESOURCES | T::UNRESERVE_RESOURCES => {
+            use crate::master::reservations::ConversionKind as K;
+            let (k, payload) = if kind == T::RESERVE_RESOURCES {
+                (K::Reserve, call.reserve_resources)
+            } else {
+                (K::Unreserve, call.unreserve_resources)
+            };
+            let Some(p) = payload else {
+                return Err(missing(&kind.to_string().to_ascii_lowercase()));
+            };
+            return super::reservations::convert(&shared, p.agent_id, k, p.resources).await;
+        }
+        T::CREATE_VOLUMES | T::DESTROY_VOLUMES => {
+            use crate::master::reservations::ConversionKind as K;
+            let (k, payload) = if kind == T::CREATE_VOLUMES {
+                (K::Create, call.create_volumes)
+            } else {
+                (K::Destroy, call.destroy_volumes)
+            };
+            let Some(p) = payload else {
+                return Err(missing(&kind.to_string().to_ascii_lowercase()));
+            };
+            return super::reservations::convert(&shared, p.agent_id, k, p.volumes).await;
+        }
         T::GET_MASTER => shared.read(|m| {
             json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})
         }),

@@ -88,6 +88,8 @@ pub struct Registration {
     pub frameworks: Vec<FrameworkInfo>,
     /// The agent asked to keep an id it had before.
     pub reregister: bool,
+    /// Dynamic reservations and volumes the agent has checkpointed.
+    pub checkpointed: Vec<Resource>,
 }
 
 impl Master {
@@ -108,7 +110,7 @@ impl Master {
         };
         let mut info = reg.info;
         info.id = Some(id.clone());
-        let total = Resources::from_wire(info.resources.clone());
+        let (total, resend_checkpoint) = self.registered_total(&id, &info, &reg.checkpointed);
         self.recovering_agents.remove(&id);
 
         let mut kills: Vec<(FrameworkID, TaskID)> = Vec::new();
@@ -417,6 +419,11 @@ impl Master {
                 "Agent re-registered".into(),
                 now,
             );
+        }
+        if resend_checkpoint {
+            // It checkpointed something other than what the registry
+            // records (it missed an update while the master was away).
+            self.send_checkpoint(&id);
         }
         self.allocation_wanted = true;
         stream_id

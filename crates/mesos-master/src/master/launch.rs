@@ -121,6 +121,39 @@ impl Master {
                         }
                     }
                 }
+                Some(
+                    kind @ (OperationType::RESERVE
+                    | OperationType::UNRESERVE
+                    | OperationType::CREATE
+                    | OperationType::DESTROY),
+                ) => {
+                    use super::reservations::ConversionKind as K;
+                    let (ck, list) = match kind {
+                        OperationType::RESERVE => (
+                            K::Reserve,
+                            op.reserve.map(|r| r.resources).unwrap_or_default(),
+                        ),
+                        OperationType::UNRESERVE => (
+                            K::Unreserve,
+                            op.unreserve.map(|r| r.resources).unwrap_or_default(),
+                        ),
+                        OperationType::CREATE => {
+                            (K::Create, op.create.map(|c| c.volumes).unwrap_or_default())
+                        }
+                        _ => (
+                            K::Destroy,
+                            op.destroy.map(|d| d.volumes).unwrap_or_default(),
+                        ),
+                    };
+                    // As Mesos: an invalid operation is dropped (the
+                    // framework sees its effect missing from the next
+                    // offer); the rest of the ACCEPT goes on.
+                    if let Err(e) =
+                        self.offer_conversion(fid, &agent, &role, ck, &list, &mut remaining)
+                    {
+                        tracing::warn!(framework = %fid, agent = %agent, operation = ?kind, "dropping an invalid offer operation: {e}");
+                    }
+                }
                 other => {
                     tracing::warn!(framework = %fid, operation = ?other, "offer operation not supported; ignored");
                 }

@@ -14,6 +14,7 @@ pub mod maintenance;
 mod operator_events;
 pub mod policy;
 pub mod registry;
+pub mod reservations;
 pub mod stamped;
 mod updates;
 mod validation;
@@ -45,6 +46,7 @@ pub fn agents_registration(
         tasks,
         frameworks,
         reregister,
+        checkpointed: Vec::new(),
     }
 }
 pub use frameworks::{FrameworkEntry, SubscribeOutcome};
@@ -303,6 +305,8 @@ pub struct Master {
     pub agent_states: HashMap<AgentID, drain::AgentOperatorState>,
     /// Drained agents whose DRAINED state is being recorded.
     pub recording_drained: HashSet<AgentID>,
+    /// Each agent's checkpointed resources as the registry records them.
+    pub agent_resources: HashMap<AgentID, Vec<Resource>>,
     /// Maintenance schedule, machine modes and inverse offers.
     pub maintenance: maintenance::Maintenance,
     /// Quota by role, as the registry records it (see [`policy`]).
@@ -347,6 +351,7 @@ impl Master {
             quotas: BTreeMap::new(),
             maintenance: Default::default(),
             agent_states: HashMap::new(),
+            agent_resources: HashMap::new(),
             recording_drained: HashSet::new(),
         }
     }

@@ -65,6 +65,10 @@ pub enum RegistryOp {
         id: AgentID,
         state: Box<super::drain::AgentOperatorState>,
     },
+    SetAgentResources {
+        id: AgentID,
+        resources: Vec<Resource>,
+    },
 }
 
 impl RegistryOp {
@@ -124,6 +128,14 @@ impl RegistryOp {
                 format!("{}{}", super::drain::AGENT_STATE_PREFIX, id.value),
                 serde_json::to_vec(state).unwrap_or_default(),
             ),
+            RegistryOp::SetAgentResources { id, resources } => (
+                format!(
+                    "{}{}",
+                    super::reservations::AGENT_RESOURCES_PREFIX,
+                    id.value
+                ),
+                serde_json::to_vec(resources).unwrap_or_default(),
+            ),
             RegistryOp::SetWeights(_) | RegistryOp::SetQuotas(_) => return None,
         })
     }
@@ -168,6 +180,18 @@ pub(crate) enum Then {
     /// An operator's policy change: applied once written, then answered.
     Apply {
         reply: Option<super::policy::Reply>,
+    },
+    /// An offer operation's checkpointed resources: sent to the agent once
+    /// written (written again if the write failed).
+    Checkpoint {
+        id: AgentID,
+    },
+    /// An operator's conversion: offered and answered once written,
+    /// undone if the write failed.
+    Converted {
+        id: AgentID,
+        conversion: Box<mesos_types::conversions::Conversion>,
+        reply: super::policy::Reply,
     },
 }
 
@@ -220,7 +244,8 @@ impl RegistryQueue {
                 | RegistryOp::SetWeights(_)
                 | RegistryOp::SetQuotas(_)
                 | RegistryOp::SetMaintenance(_)
-                | RegistryOp::SetAgentState { .. },
+                | RegistryOp::SetAgentState { .. }
+                | RegistryOp::SetAgentResources { .. },
             ) => false,
             None => matches!(&p.then, Then::Admit { id: a, .. } if a == id),
         })
@@ -374,6 +399,34 @@ impl Master {
                 if let Some(r) = reply {
                     let _ = r.send(answer);
                 }
+            }
+            Then::Checkpoint { id } => {
+                if let Some(RegistryOp::SetAgentResources { resources, .. }) = &op
+                    && result.is_ok()
+                {
+                    self.agent_resources_written(&id, resources);
+                    self.send_checkpoint(&id);
+                } else if self.agents.contains_key(&id) {
+                    // The book already acts on it: it must land.
+                    self.record_agent_resources(&id, Then::Checkpoint { id: id.clone() });
+                }
+            }
+            Then::Converted {
+                id,
+                conversion,
+                reply,
+            } => {
+                if let Some(RegistryOp::SetAgentResources { resources, .. }) = &op
+                    && result.is_ok()
+                {
+                    self.agent_resources_written(&id, resources);
+                }
+                self.finish_conversion(&id, &conversion, result.is_ok());
+                let _ = reply.send(result.clone().map_err(|e| {
+                    ApiError::Unavailable(format!(
+                        "Failed to record the agent's resources in the registry ({e}); retry"
+                    ))
+                }));
             }
             Then::RemoveFramework { id, replies } => {
                 let recorded = result.is_ok();

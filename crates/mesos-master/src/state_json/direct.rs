@@ -182,6 +182,9 @@ impl Serialize for AgentView<'_> {
         o.serialize_entry("offered_resources", &offered)?;
         o.serialize_entry("reserved_resources", &reserved)?;
         o.serialize_entry("unreserved_resources", &unreserved)?;
+        let (full, unreserved_full) = super::snapshot::full_resources(&a.total);
+        o.serialize_entry("reserved_resources_full", &full)?;
+        o.serialize_entry("unreserved_resources_full", &unreserved_full)?;
         o.serialize_entry("active", &a.connected())?;
         let state = m.agent_states.get(&a.id);
         o.serialize_entry("deactivated", &state.is_some_and(|s| s.deactivated))?;

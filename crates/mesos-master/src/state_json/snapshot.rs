@@ -81,6 +81,9 @@ impl RenderedAgent {
             reserved: entries(|o| {
                 o.entry("reserved_resources", &reserved);
                 o.entry("unreserved_resources", &unreserved);
+                let (full, unreserved_full) = full_resources(&a.total);
+                o.entry("reserved_resources_full", &full);
+                o.entry("unreserved_resources_full", &unreserved_full);
             }),
             tail: entries(|o| {
                 o.entry("version", &a.version);
@@ -92,6 +95,24 @@ impl RenderedAgent {
             usage: Mutex::new(None),
         }
     }
+}
+
+/// `reserved_resources_full` (role -> the reserved resources, as Mesos
+/// protobuf JSON) and `unreserved_resources_full`.
+pub(super) fn full_resources(total: &Resources) -> (BTreeMap<&str, Vec<Resource>>, Vec<Resource>) {
+    let mut reserved: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
+    let mut unreserved = Vec::new();
+    for r in total.iter() {
+        if r.is_unreserved() {
+            unreserved.push(r.clone());
+        } else {
+            reserved
+                .entry(r.reservation_role())
+                .or_default()
+                .push(r.clone());
+        }
+    }
+    (reserved, unreserved)
 }
 
 /// The entries `f` writes, without the braces.

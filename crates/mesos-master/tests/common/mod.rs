@@ -78,6 +78,18 @@ impl FakeAgent {
         tasks: Vec<mesos_types::agent_protocol::AgentTask>,
         answer_pings: bool,
     ) -> FakeAgent {
+        FakeAgent::connect_with(master, resources, id, tasks, answer_pings, vec![]).await
+    }
+
+    /// [`FakeAgent::connect`], reporting `checkpointed` reservations and volumes.
+    pub async fn connect_with(
+        master: &MasterHandle,
+        resources: &str,
+        id: Option<AgentID>,
+        tasks: Vec<mesos_types::agent_protocol::AgentTask>,
+        answer_pings: bool,
+        checkpointed: Vec<Resource>,
+    ) -> FakeAgent {
         let url = format!("http://{}/master/api/v1/agent", master.addr);
         let info = AgentInfo {
             hostname: "fake-agent".into(),
@@ -91,6 +103,7 @@ impl FakeAgent {
             version: MESOS_VERSION.into(),
             tasks,
             frameworks: vec![],
+            checkpointed_resources: checkpointed,
         };
         let resp = post_json(&url, &serde_json::to_value(&call).unwrap(), &[]).await;
         assert_eq!(resp.status(), 200);

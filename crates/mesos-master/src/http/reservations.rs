@@ -1,0 +1,68 @@
+//! Reservations and volumes as an operator makes them: the legacy form
+//! endpoints `POST /reserve`, `/unreserve` (`slaveId=<id>&resources=<JSON
+//! list>`), `/create-volumes`, `/destroy-volumes` (`slaveId=<id>&volumes=
+//! <JSON list>`), and the operator calls RESERVE_RESOURCES,
+//! UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES. Answered 202 once
+//! the registry records the agent's new resources (`master::reservations`).
+
+use super::policy::change;
+use super::{parse_query, read_body};
+use crate::error::ApiError;
+use crate::master::reservations::ConversionKind;
+use crate::server::Shared;
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mesos_types::{AgentID, Resource};
+use std::sync::Arc;
+
+/// Runs a conversion and answers 202 once it is recorded.
+pub(super) async fn convert(
+    shared: &Shared,
+    aid: AgentID,
+    kind: ConversionKind,
+    resources: Vec<Resource>,
+) -> Result<Response, ApiError> {
+    tracing::info!(agent = %aid, ?kind, "operator converts agent resources");
+    change(shared, |m, reply, now| {
+        m.request_conversion(&aid, kind, &resources, reply, now)
+    })
+    .await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /reserve` and friends (form bodies, as Mesos's endpoints take).
+pub async fn legacy(
+    shared: Arc<Shared>,
+    method: Method,
+    body: Body,
+    kind: ConversionKind,
+) -> Result<Response, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "Expecting 'POST', received '{method}'"
+        )));
+    }
+    let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
+    let form = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::BadRequest("Unable to decode the body: not UTF-8".into()))?;
+    let mut q = parse_query(Some(form));
+    let aid = q
+        .remove("slaveId")
+        .filter(|s| !s.is_empty())
+        .map(AgentID::new)
+        .ok_or_else(|| ApiError::BadRequest("Missing 'slaveId' in the request body".into()))?;
+    let field = match kind {
+        ConversionKind::Reserve | ConversionKind::Unreserve => "resources",
+        ConversionKind::Create | ConversionKind::Destroy => "volumes",
+    };
+    let text = q
+        .remove(field)
+        .ok_or_else(|| ApiError::BadRequest(format!("Missing '{field}' in the request body")))?;
+    let list: Vec<Resource> = mesos_types::json::from_slice(text.as_bytes()).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "Failed to parse '{field}' as a JSON list of Resource: {e}"
+        ))
+    })?;
+    convert(&shared, aid, kind, list).await
+}
