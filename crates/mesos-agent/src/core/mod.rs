@@ -210,6 +210,7 @@ pub struct Core {
     wall_clock: fn() -> f64,
     /// Recovered executors that have not re-subscribed yet.
     reregistering: std::collections::BTreeSet<(FrameworkID, ExecutorID)>,
+    counters: Counters,
 }
 
 fn system_time() -> f64 {
@@ -246,6 +247,7 @@ impl Core {
             next_connection: 1,
             wall_clock: system_time,
             reregistering: Default::default(),
+            counters: Counters::default(),
         }
     }
 
@@ -259,6 +261,10 @@ impl Core {
 
     pub fn agent_id(&self) -> Option<&AgentID> {
         self.info.id.as_ref()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     pub fn master(&self) -> Option<&MasterInfo> {
@@ -736,11 +742,19 @@ impl Core {
             }
         }
         match self.updates.push(fid, status.clone(), connected, now) {
-            Pushed::Duplicate => debug!(%fid, task = %status.task_id, "Duplicate status update"),
+            Pushed::Duplicate => {
+                self.counters.valid_status_updates += 1;
+                debug!(%fid, task = %status.task_id, "Duplicate status update")
+            }
             Pushed::AfterTerminal => {
+                self.counters.invalid_status_updates += 1;
                 warn!(%fid, task = %status.task_id, state = %status.state, "Ignoring update after a terminal update")
             }
             Pushed::Queued { send } => {
+                self.counters.valid_status_updates += 1;
+                if is_terminal(status.state) {
+                    *self.counters.tasks_ended.entry(status.state).or_default() += 1;
+                }
                 if let Some(task) = eid
                     .and_then(|e| self.executor_mut(fid, e))
                     .and_then(|ex| ex.tasks.get_mut(&status.task_id))

@@ -1,19 +1,21 @@
-//! HTTP glue of `/files/{browse,read,download,debug}` over [`crate::files`].
+//! `/files/{browse,read,download,debug}` and the v1 LIST_FILES / READ_FILE
+//! payloads over [`super`], for any daemon's [`FileRoots`].
 //!
 //! Every file operation blocks (a sandbox is any file system, and a task
 //! can put anything in it), so each runs on a blocking thread under
 //! [`FILE_OP_TIMEOUT`]: a request that exceeds it gets 504 and gives up
-//! waiting, instead of pinning an async worker.
+//! waiting, instead of pinning an async worker. The callers take the
+//! roots out of their state first, so no lock is held during file I/O.
 
-use crate::error::ApiError;
-use crate::files::{self, FileRoots, FilesError};
-use crate::runtime::Shared;
+use super::{FileRoots, FilesError, MAX_READ, Resolved};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use base64::Engine;
 use bytes::Bytes;
-use serde_json::Value;
-use std::collections::HashMap;
+use serde_json::{Value, json};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -21,81 +23,63 @@ use tokio::io::AsyncReadExt;
 /// one chunk) may take.
 pub const FILE_OP_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn roots(shared: &Shared) -> FileRoots {
-    shared.read(|c| FileRoots::for_sandboxes(&c.sandboxes()))
+fn path_param(path: Option<&str>) -> Result<String, FilesError> {
+    path.filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| FilesError::BadRequest("Expecting 'path=value' in query.".into()))
 }
 
-fn path_param(query: &HashMap<String, String>) -> Result<String, ApiError> {
-    query
-        .get("path")
-        .filter(|p| !p.is_empty())
-        .cloned()
-        .ok_or_else(|| ApiError::bad_request("Expecting 'path=value' in query."))
-}
-
-impl From<FilesError> for ApiError {
-    fn from(e: FilesError) -> ApiError {
-        match e {
-            FilesError::BadRequest(m) => ApiError::bad_request(m),
-            FilesError::Forbidden(m) => ApiError::forbidden(m),
-            FilesError::NotFound(m) => ApiError::not_found(m),
-        }
-    }
-}
-
-fn timed_out() -> ApiError {
-    ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        format!(
-            "The file operation did not finish within {}",
-            mesos_flags::Duration(FILE_OP_TIMEOUT)
-        ),
-    )
+fn timed_out() -> FilesError {
+    FilesError::Timeout(format!(
+        "The file operation did not finish within {}secs",
+        FILE_OP_TIMEOUT.as_secs()
+    ))
 }
 
 /// Runs blocking file work on a blocking thread, for at most [`FILE_OP_TIMEOUT`].
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, FilesError> + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, FilesError> {
     match tokio::time::timeout(FILE_OP_TIMEOUT, tokio::task::spawn_blocking(work)).await {
-        Ok(Ok(result)) => result.map_err(ApiError::from),
-        Ok(Err(e)) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-        )),
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(FilesError::Internal(e.to_string())),
         Err(_) => Err(timed_out()),
     }
 }
 
-pub async fn browse(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let (roots, path) = (roots(shared), path_param(query)?);
-    blocking(move || files::browse(&roots.resolve(&path)?)).await
+/// `/files/browse?path=`.
+pub async fn browse(roots: FileRoots, path: Option<&str>) -> Result<Value, FilesError> {
+    let path = path_param(path)?;
+    blocking(move || super::browse(&roots.resolve(&path)?)).await
 }
 
-pub async fn read(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let (roots, path) = (roots(shared), path_param(query)?);
-    let offset = query.get("offset").cloned();
-    let length = query.get("length").cloned();
+/// `/files/read?path=&offset=&length=`.
+pub async fn read(
+    roots: FileRoots,
+    path: Option<&str>,
+    offset: Option<&str>,
+    length: Option<&str>,
+) -> Result<Value, FilesError> {
+    let path = path_param(path)?;
+    let (offset, length) = (offset.map(str::to_string), length.map(str::to_string));
     blocking(move || {
         let resolved = roots.resolve(&path)?;
-        files::read(&resolved, offset.as_deref(), length.as_deref())
+        super::read(&resolved, offset.as_deref(), length.as_deref())
     })
     .await
 }
 
-pub fn debug(shared: &Shared) -> Value {
-    roots(shared).debug()
+/// `/files/debug`.
+pub fn debug(roots: &FileRoots) -> Value {
+    roots.debug()
 }
 
-/// Streams the file as an attachment.
-pub async fn download(
-    shared: &Shared,
-    query: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    let (roots, path) = (roots(shared), path_param(query)?);
+/// `/files/download?path=`: streams the file as an attachment.
+pub async fn download(roots: FileRoots, path: Option<&str>) -> Result<Response, FilesError> {
+    let path = path_param(path)?;
     let (real, file, meta) = blocking(move || {
         let resolved = roots.resolve(&path)?;
-        let (file, meta) = files::open_regular(&resolved, "download")?;
+        let (file, meta) = super::open_regular(&resolved, "download")?;
         Ok((resolved.real, file, meta))
     })
     .await?;
@@ -114,17 +98,100 @@ pub async fn download(
                 Some((Ok(Bytes::from(buf)), Some(file)))
             }
             Ok(Err(e)) => Some((Err(e), None)),
-            Err(_) => Some((Err(std::io::Error::other(timed_out().message)), None)),
+            Err(_) => Some((Err(std::io::Error::other(timed_out().to_string())), None)),
         }
     });
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, files::content_type(&real))
+        .header(header::CONTENT_TYPE, super::content_type(&real))
         .header(header::CONTENT_LENGTH, meta.len())
         .header(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}\""),
         )
         .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| FilesError::Internal(e.to_string()))
+}
+
+/// `mesos.v1.FileInfo`: like `/files/browse`'s entries, but `mode` is the
+/// numeric `st_mode` and `mtime` a `TimeInfo`.
+fn v1_file_info(entry: &Value, meta_mode: Option<u32>) -> Value {
+    let mut v = entry.clone();
+    if let Some(o) = v.as_object_mut() {
+        if let Some(m) = meta_mode {
+            o.insert("mode".into(), json!(m));
+        }
+        let secs = o.get("mtime").and_then(Value::as_i64).unwrap_or(0);
+        o.insert(
+            "mtime".into(),
+            json!({"nanoseconds": secs.saturating_mul(1_000_000_000)}),
+        );
+    }
+    v
+}
+
+/// LIST_FILES: `{"file_infos": [FileInfo]}` (the field left out when the
+/// directory is empty, as stout leaves out empty repeated fields).
+pub async fn list_files(roots: FileRoots, path: &str) -> Result<Value, FilesError> {
+    let path = path_param(Some(path))?;
+    blocking(move || {
+        let resolved = roots.resolve(&path)?;
+        let entries = super::browse(&resolved)?;
+        let infos: Vec<Value> = entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let mode = e["path"]
+                    .as_str()
+                    .and_then(|p| real_of(&resolved, p))
+                    .and_then(|real| std::fs::symlink_metadata(real).ok())
+                    .map(|m| m.mode());
+                v1_file_info(e, mode)
+            })
+            .collect();
+        let mut o = serde_json::Map::new();
+        if !infos.is_empty() {
+            o.insert("file_infos".into(), Value::Array(infos));
+        }
+        Ok(Value::Object(o))
+    })
+    .await
+}
+
+/// The real path of an entry `browse` listed under `resolved`.
+fn real_of(resolved: &Resolved, virtual_path: &str) -> Option<std::path::PathBuf> {
+    if virtual_path == resolved.virtual_path {
+        return Some(resolved.real.clone());
+    }
+    let rest = virtual_path.strip_prefix(resolved.virtual_path.trim_end_matches('/'))?;
+    Some(resolved.real.join(rest.trim_start_matches('/')))
+}
+
+/// READ_FILE: `{"size": <file size>, "data": <base64 of the bytes from
+/// offset>}`, at most [`MAX_READ`] bytes (or `length`, if smaller).
+pub async fn read_file(
+    roots: FileRoots,
+    path: &str,
+    offset: u64,
+    length: Option<u64>,
+) -> Result<Value, FilesError> {
+    let path = path_param(Some(path))?;
+    blocking(move || {
+        let resolved = roots.resolve(&path)?;
+        let (mut file, meta) = super::open_regular(&resolved, "read")?;
+        let size = meta.len();
+        let mut buf = Vec::new();
+        if offset < size {
+            let count = length.unwrap_or(MAX_READ).min(MAX_READ).min(size - offset);
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| FilesError::BadRequest(format!("Cannot seek: {e}")))?;
+            file.take(count)
+                .read_to_end(&mut buf)
+                .map_err(|e| FilesError::BadRequest(format!("Cannot read file: {e}")))?;
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(&buf);
+        Ok(json!({"size": size, "data": data}))
+    })
+    .await
 }
