@@ -83,7 +83,7 @@ pub fn targets(core: &Core) -> Vec<Target> {
                 container_id: ex.container_id.clone(),
                 pid,
                 cpus_limit: (cpus > 0.0).then_some(cpus),
-                mem_limit_bytes: (mem > 0.0).then(|| (mem * 1024.0 * 1024.0) as u64),
+                mem_limit_bytes: (mem > 0.0).then_some((mem * 1024.0 * 1024.0) as u64),
                 status: json!({
                     "container_id": {"value": ex.container_id.value},
                     "executor_pid": pid,
