@@ -22,11 +22,16 @@ pub struct Setup {
 }
 
 pub async fn setup(extra: &[&str]) -> Setup {
+    setup_with_executor(extra, "#!/bin/sh\nexec sleep 1000\n").await
+}
+
+/// [`setup`] with `script` as the agent's `mesos-executor`.
+pub async fn setup_with_executor(extra: &[&str], script: &str) -> Setup {
     let master = FakeMaster::start().await;
     let work = tempfile::tempdir().unwrap();
     let launcher = tempfile::tempdir().unwrap();
     let stub = launcher.path().join("mesos-executor");
-    std::fs::write(&stub, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::write(&stub, script).unwrap();
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut args = vec![
         "mesos-agent".to_string(),
