@@ -169,7 +169,28 @@ fn operator_calls() -> Vec<Value> {
         .map(|k| {
             let key = k.as_str().to_ascii_lowercase();
             // Unknown keys are ignored: one payload serves every call.
-            json!({"type": k.as_str(), key: {"agent_id": {"value": "a"}, "framework_id": {"value": "f"}}})
+            json!({"type": k.as_str(), key: operator_payload()})
+        })
+        .collect()
+}
+
+/// The fields of every typed operator payload (master and agent).
+fn operator_payload() -> Value {
+    json!({
+        "agent_id": {"value": "a"}, "framework_id": {"value": "f"},
+        "level": 1, "duration": {"nanoseconds": 5},
+        "path": "/p", "offset": 3, "length": 4,
+        "container_id": {"value": "c"}, "signal": 15,
+        "show_nested": true, "show_standalone": false
+    })
+}
+
+fn agent_operator_calls() -> Vec<Value> {
+    mesos_types::AgentCallType::ALL
+        .iter()
+        .map(|k| {
+            let key = k.as_str().to_ascii_lowercase();
+            json!({"type": k.as_str(), key: operator_payload()})
         })
         .collect()
 }
@@ -296,6 +317,11 @@ fn executor_calls_read_null_as_unset_and_scalars_from_strings() {
 #[test]
 fn operator_calls_read_null_as_unset_and_scalars_from_strings() {
     check_all::<OperatorCall>("operator", operator_calls());
+}
+
+#[test]
+fn agent_operator_calls_read_null_as_unset_and_scalars_from_strings() {
+    check_all::<mesos_types::operator::AgentOperatorCall>("agent operator", agent_operator_calls());
 }
 
 #[test]
