@@ -51,19 +51,9 @@ impl Setup {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    /// Subscribes as executor `eid` once the agent has forked it (a
-    /// subscription before the fork is reported would stand in for the
-    /// process, and the launch would not happen).
+    /// Subscribes as executor `eid` once the agent has forked it.
     async fn subscribe_as(&self, eid: &str) -> UnboundedReceiver<Event> {
-        eventually("the executor to be forked", async || {
-            let (_, containers) = self.get("/containers").await;
-            containers
-                .as_array()?
-                .iter()
-                .any(|c| c["executor_id"] == eid)
-                .then_some(())
-        })
-        .await;
+        self.forked(eid).await;
         eventually("the subscription", async || {
             let r = self
                 .http

@@ -109,6 +109,22 @@ impl Setup {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Waits until the agent has forked executor `eid` (`/containers`
+    /// lists only executors with a process). A test playing the executor
+    /// must subscribe after this: a subscription before the fork is
+    /// reported stands in for the process, and the launch is given up.
+    pub async fn forked(&self, eid: &str) {
+        eventually("the executor to be forked", async || {
+            let (_, containers) = self.get("/containers").await;
+            containers
+                .as_array()?
+                .iter()
+                .any(|c| c["executor_id"] == eid)
+                .then_some(())
+        })
+        .await
+    }
+
     /// The sandbox directory of executor `eid`, once the agent reports it.
     pub async fn sandbox(&self, eid: &str) -> String {
         eventually("the executor in /state", async || {
