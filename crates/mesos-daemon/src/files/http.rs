@@ -7,7 +7,7 @@
 //! waiting, instead of pinning an async worker. The callers take the
 //! roots out of their state first, so no lock is held during file I/O.
 
-use super::{FileRoots, FilesError, MAX_READ, Resolved};
+use super::{FileRoots, FilesError, MAX_READ};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
@@ -15,7 +15,6 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -113,42 +112,15 @@ pub async fn download(roots: FileRoots, path: Option<&str>) -> Result<Response, 
         .map_err(|e| FilesError::Internal(e.to_string()))
 }
 
-/// `mesos.v1.FileInfo`: like `/files/browse`'s entries, but `mode` is the
-/// numeric `st_mode` and `mtime` a `TimeInfo`.
-fn v1_file_info(entry: &Value, meta_mode: Option<u32>) -> Value {
-    let mut v = entry.clone();
-    if let Some(o) = v.as_object_mut() {
-        if let Some(m) = meta_mode {
-            o.insert("mode".into(), json!(m));
-        }
-        let secs = o.get("mtime").and_then(Value::as_i64).unwrap_or(0);
-        o.insert(
-            "mtime".into(),
-            json!({"nanoseconds": secs.saturating_mul(1_000_000_000)}),
-        );
-    }
-    v
-}
-
 /// LIST_FILES: `{"file_infos": [FileInfo]}` (the field left out when the
 /// directory is empty, as stout leaves out empty repeated fields).
 pub async fn list_files(roots: FileRoots, path: &str) -> Result<Value, FilesError> {
     let path = path_param(Some(path))?;
     blocking(move || {
         let resolved = roots.resolve(&path)?;
-        let entries = super::browse(&resolved)?;
-        let infos: Vec<Value> = entries
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                let mode = e["path"]
-                    .as_str()
-                    .and_then(|p| real_of(&resolved, p))
-                    .and_then(|real| std::fs::symlink_metadata(real).ok())
-                    .map(|m| m.mode());
-                v1_file_info(e, mode)
-            })
+        let infos: Vec<Value> = super::list(&resolved)?
+            .iter()
+            .map(|(p, m)| super::v1_file_info(p, m))
             .collect();
         let mut o = serde_json::Map::new();
         if !infos.is_empty() {
@@ -157,15 +129,6 @@ pub async fn list_files(roots: FileRoots, path: &str) -> Result<Value, FilesErro
         Ok(Value::Object(o))
     })
     .await
-}
-
-/// The real path of an entry `browse` listed under `resolved`.
-fn real_of(resolved: &Resolved, virtual_path: &str) -> Option<std::path::PathBuf> {
-    if virtual_path == resolved.virtual_path {
-        return Some(resolved.real.clone());
-    }
-    let rest = virtual_path.strip_prefix(resolved.virtual_path.trim_end_matches('/'))?;
-    Some(resolved.real.join(rest.trim_start_matches('/')))
 }
 
 /// READ_FILE: `{"size": <file size>, "data": <base64 of the bytes from

@@ -255,9 +255,10 @@ pub fn read(
     Ok(json!({"data": String::from_utf8_lossy(&buf), "offset": offset}))
 }
 
-/// `/files/browse`: the entries of a directory (or the file itself), sorted
-/// by path. Blocking; only `stat`s, so special files are listed, never opened.
-pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
+/// The entries of a directory (or the file itself) with their virtual
+/// paths, sorted by path. Blocking; only `stat`s, so special files are
+/// listed, never opened.
+pub fn list(resolved: &Resolved) -> Result<Vec<(String, std::fs::Metadata)>, FilesError> {
     let (dir, meta) = open_beneath(resolved).map_err(|e| match e {
         FilesError::NotFound(_) => FilesError::NotFound("No such file or directory".into()),
         e => e,
@@ -273,13 +274,35 @@ pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
                 continue;
             };
             let path = format!("{}/{}", resolved.virtual_path.trim_end_matches('/'), name);
-            entries.push(file_info(&path, &m));
+            entries.push((path, m));
         }
     } else {
-        entries.push(file_info(&resolved.virtual_path, &meta));
+        entries.push((resolved.virtual_path.clone(), meta));
     }
-    entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    Ok(Value::Array(entries))
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// `/files/browse`: [`list`] as JSON (spec §6.8).
+pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
+    let entries = list(resolved)?;
+    Ok(Value::Array(
+        entries.iter().map(|(p, m)| file_info(p, m)).collect(),
+    ))
+}
+
+/// `mesos.v1.FileInfo` (LIST_FILES): like `/files/browse`'s entries, but
+/// `mode` is the numeric `st_mode` and `mtime` a `TimeInfo`.
+pub fn v1_file_info(path: &str, m: &std::fs::Metadata) -> Value {
+    json!({
+        "path": path,
+        "nlink": m.nlink(),
+        "size": m.size(),
+        "mtime": {"nanoseconds": m.mtime().saturating_mul(1_000_000_000)},
+        "mode": m.mode(),
+        "uid": user_name(m.uid()),
+        "gid": group_name(m.gid()),
+    })
 }
 
 fn file_info(path: &str, m: &std::fs::Metadata) -> Value {
