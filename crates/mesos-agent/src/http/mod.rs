@@ -34,6 +34,9 @@ use std::sync::Arc;
 pub enum Endpoint {
     ExecutorApi,
     OperatorApi,
+    /// `/api/v1/resource_provider`: recognised so that it is not taken
+    /// for an operator call (longest prefix), answered 501.
+    ResourceProviderApi,
     Prometheus,
     State,
     Flags,
@@ -51,6 +54,7 @@ pub enum Endpoint {
 const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/v1/executor", Endpoint::ExecutorApi),
     ("/api/v1", Endpoint::OperatorApi),
+    ("/api/v1/resource_provider", Endpoint::ResourceProviderApi),
     ("/metrics", Endpoint::Prometheus),
     ("/state", Endpoint::State),
     ("/state.json", Endpoint::State),
@@ -107,6 +111,12 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     match endpoint {
         Endpoint::ExecutorApi => return executor_api::handle(shared, request).await,
         Endpoint::OperatorApi => return operator::handle(shared, request).await,
+        Endpoint::ResourceProviderApi => {
+            return json_error(&ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "The resource provider API is not supported by this agent",
+            ));
+        }
         _ => {}
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -146,7 +156,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         | Endpoint::FilesRead
         | Endpoint::FilesDebug
         | Endpoint::FilesDownload => return files::serve(endpoint, &shared, &query).await,
-        Endpoint::ExecutorApi | Endpoint::OperatorApi => {
+        Endpoint::ExecutorApi | Endpoint::OperatorApi | Endpoint::ResourceProviderApi => {
             unreachable!("handled above")
         }
     };
@@ -230,6 +240,10 @@ mod tests {
         assert_eq!(route("/api/v1"), Some(Endpoint::OperatorApi));
         assert_eq!(route("/slave(1)/api/v1"), Some(Endpoint::OperatorApi));
         assert_eq!(route("/api/v1/operator"), Some(Endpoint::OperatorApi));
+        assert_eq!(
+            route("/slave(1)/api/v1/resource_provider"),
+            Some(Endpoint::ResourceProviderApi)
+        );
         assert_eq!(route("/metrics"), Some(Endpoint::Prometheus));
         assert_eq!(route("/metrics/snapshot"), Some(Endpoint::MetricsSnapshot));
         assert_eq!(route("/"), None);
