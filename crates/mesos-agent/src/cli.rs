@@ -1,19 +1,11 @@
 //! The `mesos-agent` / `mesos-slave` program: flags from the Mesos sources
-//! (`/etc/mesos-slave`, `MESOS_*`, argv), logging to stderr, run until
-//! SIGINT/SIGTERM, or until the master shuts the agent down (marked gone).
+//! (`/etc/mesos-slave`, `MESOS_*`, argv), logging to stderr and to the
+//! `--log_dir` file (`mesos_daemon::logging`), run until SIGINT/SIGTERM,
+//! or until the master shuts the agent down (marked gone).
 
 use crate::flags;
 use std::process::ExitCode;
 use tracing::info;
-
-/// `tracing` filter for a Mesos `--logging_level`.
-pub fn log_filter(level: &str) -> &'static str {
-    match level.to_ascii_uppercase().as_str() {
-        "ERROR" => "error",
-        "WARNING" | "WARN" => "warn",
-        _ => "info",
-    }
-}
 
 /// Entry point of both binaries.
 pub fn main() -> ExitCode {
@@ -32,15 +24,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(log_filter(&loaded.flags.logging_level))
-    });
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    let log_file = loaded
+        .flags
+        .log_dir
+        .as_deref()
+        .map(|dir| mesos_daemon::logging::log_file(dir, crate::LOG_PROGRAM));
+    let logging =
+        match mesos_daemon::logging::install(&loaded.flags.logging_level, log_file.as_deref()) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("mesos-agent: cannot set up logging: {e}");
+                return ExitCode::from(1);
+            }
+        };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -54,7 +50,7 @@ pub fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let agent = match crate::start(loaded.flags, loaded.effective).await {
+        let agent = match crate::start_with_logging(loaded.flags, loaded.effective, logging).await {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("mesos-agent: {e:#}");

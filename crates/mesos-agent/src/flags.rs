@@ -97,7 +97,8 @@ pub struct AgentFlags {
     /// master; each further re-send waits twice as long, up to 10 minutes.
     #[arg(long, default_value = "10secs", hide = true)]
     pub status_update_retry_interval: Duration,
-    /// Log directory (accepted; logs go to stderr).
+    /// Log directory: the log is also written to `<log_dir>/mesos-agent.INFO`
+    /// and served as `/slave/log`.
     #[arg(long)]
     pub log_dir: Option<PathBuf>,
     /// Log level: INFO, WARNING or ERROR.

@@ -23,8 +23,10 @@
 //! * [`http`] — routing and endpoints (executor API, state, files, ...).
 //! * Leaf modules: [`flags`], [`detect`] (resources), [`paths`] (sandbox
 //!   layout), [`launcher`], [`fetcher`], [`proc_tree`] (killing process
-//!   trees), [`files`] (path confinement and read semantics), [`host`]
-//!   (the blocking side effects, behind a trait).
+//!   trees), [`monitor`] (resource usage of executors from `/proc`),
+//!   [`host`] (the blocking side effects, behind a trait). The `/files`
+//!   logic, system metrics, logging control and build facts are shared
+//!   with the master in `mesos-daemon`.
 
 pub mod checkpoint;
 pub mod cli;
@@ -32,12 +34,12 @@ pub mod core;
 pub mod detect;
 pub mod error;
 pub mod fetcher;
-pub mod files;
 pub mod flags;
 pub mod host;
 pub mod http;
 pub mod launcher;
 pub mod master_link;
+pub mod monitor;
 pub mod paths;
 pub mod proc_tree;
 pub mod runtime;
@@ -53,6 +55,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
+
+/// The program name of the log file (`<log_dir>/mesos-agent.INFO`).
+pub const LOG_PROGRAM: &str = "mesos-agent";
 
 /// How often the core re-sends due status updates.
 const TICK: Duration = Duration::from_secs(1);
@@ -161,10 +166,27 @@ impl Drop for AgentHandle {
 
 /// Starts an agent: binds the HTTP server, then registers with the master
 /// and serves in the background. `effective_flags` is what `/flags` and
-/// `state.flags` report.
+/// `state.flags` report. The agent does not own the process's logging
+/// (it may be one of several in `mesos-local`): SET_LOGGING_LEVEL only
+/// records the level; see [`start_with_logging`].
 pub async fn start(
     flags: AgentFlags,
     effective_flags: BTreeMap<String, String>,
+) -> anyhow::Result<AgentHandle> {
+    start_with_logging(
+        flags,
+        effective_flags,
+        mesos_daemon::logging::Logging::detached(),
+    )
+    .await
+}
+
+/// [`start`], with the process's logging (the `mesos-agent` binary), which
+/// SET_LOGGING_LEVEL changes.
+pub async fn start_with_logging(
+    flags: AgentFlags,
+    effective_flags: BTreeMap<String, String>,
+    logging: mesos_daemon::logging::Logging,
 ) -> anyhow::Result<AgentHandle> {
     let validated = flags.validate()?;
     if flags
@@ -274,8 +296,21 @@ pub async fn start(
         .build()
         .context("Failed to create the HTTP client")?;
     let (calls_tx, calls_rx) = mpsc::unbounded_channel();
+    // `/slave/log` exists whenever --log_dir is set, even before the first
+    // line is written (and when embedded, where nothing writes it).
+    let log_file = match &flags.log_dir {
+        Some(dir) => {
+            let path = mesos_daemon::logging::log_file(dir, LOG_PROGRAM);
+            mesos_daemon::logging::open_log_file(&path)
+                .with_context(|| format!("Failed to open the log file '{}'", path.display()))?;
+            Some(path)
+        }
+        None => None,
+    };
     let facts = runtime::Facts {
         flags: effective_flags,
+        log_file,
+        logging,
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())

@@ -14,30 +14,50 @@ use nix::unistd::{Pid, getpgrp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The fields of `/proc/<pid>/stat` we need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The fields of `/proc/<pid>/stat` we need: the tree (to kill it) and
+/// its usage (for `/monitor/statistics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProcStat {
     pub pid: i32,
     pub state: char,
     pub ppid: i32,
     pub pgrp: i32,
+    /// CPU time in user and kernel mode, in clock ticks (fields 14, 15).
+    pub utime: u64,
+    pub stime: u64,
+    /// Field 20.
+    pub threads: u64,
+    /// Resident set size in pages (field 24).
+    pub rss_pages: u64,
 }
 
 /// Parses one `/proc/<pid>/stat` line. The command name is in parentheses
 /// and may itself contain spaces and parentheses, so fields are read after
-/// the last `)`.
+/// the last `)`. The usage fields are 0 when a line is too short to hold
+/// them (fixtures; the tree fields are all a kill needs).
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let (head, tail) = text.rsplit_once(')')?;
     let pid = head.split_once('(')?.0.trim().parse().ok()?;
-    let mut fields = tail.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
+    let pgrp = fields.get(2)?.parse().ok()?;
+    // `fields[0]` is field 3 of the line.
+    let at = |field: usize| -> u64 {
+        fields
+            .get(field - 3)
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(0)
+    };
     Some(ProcStat {
         pid,
         state,
         ppid,
         pgrp,
+        utime: at(14),
+        stime: at(15),
+        threads: at(20),
+        rss_pages: at(24),
     })
 }
 
@@ -193,9 +213,13 @@ mod tests {
                 pid: 1234,
                 state: 'S',
                 ppid: 1200,
-                pgrp: 1234
+                pgrp: 1234,
+                ..Default::default()
             }
         );
+        let full = "9 (busy loop) R 1 9 9 0 -1 4194304 10 0 0 0 250 30 0 0 20 0 3 0 555 8192 42";
+        let s = parse_stat(full).unwrap();
+        assert_eq!((s.utime, s.stime, s.threads, s.rss_pages), (250, 30, 3, 42));
         let s = parse_stat("77 (we (ird) name) R 1 77 77 0").unwrap();
         assert_eq!((s.pid, s.state, s.ppid, s.pgrp), (77, 'R', 1, 77));
         assert_eq!(parse_stat("garbage"), None);
@@ -237,6 +261,7 @@ mod tests {
             state,
             ppid,
             pgrp,
+            ..Default::default()
         };
         let procs = [
             p(10, 1, 10, 'S'),  // executor

@@ -120,6 +120,7 @@ impl Setup {
     /// Subscribes as executor `eid` (anyone reaching the port can): the
     /// event stream, after SUBSCRIBED and LAUNCH.
     async fn subscribe_as(&self, eid: &str) -> tokio::sync::mpsc::UnboundedReceiver<Event> {
+        self.forked(eid).await;
         let body = serde_json::json!({"type": "SUBSCRIBE", "framework_id": {"value": "F1"}, "executor_id": {"value": eid}, "subscribe": {}});
         let r = self
             .http

@@ -94,6 +94,7 @@ async fn executor_api_status_updates_state_and_files() {
     assert_eq!(r.status().as_u16(), 413);
 
     // Subscribe through the C++ library's spelling of the URL.
+    s.forked("t1").await;
     let r = s
         .http
         .post(format!("{}/slave(1)/api/v1/executor", s.base))

@@ -5,6 +5,7 @@
 
 use clap::Parser;
 use mesos_agent::{AgentFlags, AgentHandle};
+use mesos_daemon::logging::Logging;
 use mesos_master::{MasterFlags, MasterHandle};
 use std::collections::BTreeMap;
 
@@ -48,7 +49,19 @@ fn effective(args: &[String]) -> BTreeMap<String, String> {
 }
 
 impl LocalCluster {
+    /// Starts the cluster without the process's logging (SET_LOGGING_LEVEL
+    /// only records the level).
     pub async fn start(flags: &LocalFlags) -> anyhow::Result<LocalCluster> {
+        Self::start_with_logging(flags, Logging::detached()).await
+    }
+
+    /// Starts the cluster with the process's logging, shared by the master
+    /// and every agent: they are one process, so SET_LOGGING_LEVEL on any
+    /// of them changes the verbosity of all.
+    pub async fn start_with_logging(
+        flags: &LocalFlags,
+        logging: Logging,
+    ) -> anyhow::Result<LocalCluster> {
         if flags.num_agents == 0 {
             anyhow::bail!("--num_agents must be at least 1");
         }
@@ -62,7 +75,8 @@ impl LocalCluster {
         let mf = MasterFlags::try_parse_from(
             std::iter::once("mesos-master".to_string()).chain(master_args.iter().cloned()),
         )?;
-        let master = mesos_master::start(mf, effective(&master_args)).await?;
+        let master =
+            mesos_master::start_with_logging(mf, effective(&master_args), logging.clone()).await?;
         let mut agents = Vec::with_capacity(flags.num_agents);
         for i in 0..flags.num_agents {
             let mut args: Vec<String> = vec![
@@ -77,7 +91,9 @@ impl LocalCluster {
             let af = AgentFlags::try_parse_from(
                 std::iter::once("mesos-agent".to_string()).chain(args.iter().cloned()),
             )?;
-            agents.push(mesos_agent::start(af, effective(&args)).await?);
+            agents.push(
+                mesos_agent::start_with_logging(af, effective(&args), logging.clone()).await?,
+            );
         }
         for a in &agents {
             a.registered().await;

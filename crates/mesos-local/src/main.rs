@@ -22,15 +22,15 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal, never in a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let cluster = match LocalCluster::start(&flags).await {
+    // Stderr only (`RUST_LOG` overrides INFO); the daemons share it.
+    let logging = match mesos_daemon::logging::install("INFO", None) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mesos-local: cannot set up logging: {e}");
+            std::process::exit(1);
+        }
+    };
+    let cluster = match LocalCluster::start_with_logging(&flags, logging).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mesos-local: {e:#}");

@@ -24,6 +24,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
+    GatewayTimeout(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -40,7 +42,21 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::NotImplemented(_) => 501,
             ApiError::Unavailable(_) => 503,
+            ApiError::GatewayTimeout(_) => 504,
             ApiError::Internal(_) => 500,
+        }
+    }
+}
+
+impl From<mesos_daemon::files::FilesError> for ApiError {
+    fn from(e: mesos_daemon::files::FilesError) -> ApiError {
+        use mesos_daemon::files::FilesError as F;
+        match e {
+            F::BadRequest(m) => ApiError::BadRequest(m),
+            F::Forbidden(m) => ApiError::Forbidden(m),
+            F::NotFound(m) => ApiError::NotFound(m),
+            F::Timeout(m) => ApiError::GatewayTimeout(m),
+            F::Internal(m) => ApiError::Internal(m),
         }
     }
 }

@@ -17,4 +17,4 @@ pub mod server;
 pub mod state_json;
 
 pub use flags::MasterFlags;
-pub use server::{MasterHandle, start};
+pub use server::{MasterHandle, start, start_with_logging};

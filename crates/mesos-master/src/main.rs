@@ -21,26 +21,30 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let level = match loaded.flags.logging_level.to_ascii_uppercase().as_str() {
-        "WARNING" => "warn",
-        "ERROR" => "error",
-        _ => "info",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
+    // Logs go to stderr and, with --log_dir, to `<log_dir>/mesos-master.INFO`
+    // (served as `/master/log`).
+    let log_file = loaded.flags.log_dir.as_deref().map(|dir| {
+        mesos_daemon::logging::log_file(
+            std::path::Path::new(dir),
+            mesos_master::server::LOG_PROGRAM,
         )
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal, never in a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let handle = match mesos_master::start(loaded.flags, loaded.effective).await {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("mesos-master: {e:#}");
-            std::process::exit(1);
-        }
-    };
+    });
+    let logging =
+        match mesos_daemon::logging::install(&loaded.flags.logging_level, log_file.as_deref()) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("mesos-master: cannot set up logging: {e}");
+                std::process::exit(1);
+            }
+        };
+    let handle =
+        match mesos_master::start_with_logging(loaded.flags, loaded.effective, logging).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("mesos-master: {e:#}");
+                std::process::exit(1);
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate() => {}

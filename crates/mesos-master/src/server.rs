@@ -10,6 +10,7 @@ use crate::master::registry::{
 use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
 use mesos_coord::{LocalStore, MemoryStore, Store};
+use mesos_daemon::logging::Logging;
 use mesos_types::policy::{QuotaConfig, WeightInfo};
 use mesos_types::{Address, AgentID, MESOS_VERSION, MasterInfo, ipv4_to_master_ip};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,6 +28,10 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub flags: MasterFlags,
     pub effective_flags: BTreeMap<String, String>,
+    /// The master's log file (`--log_dir`), served as `/master/log`.
+    pub log_file: Option<std::path::PathBuf>,
+    /// The logging verbosity (GET_/SET_LOGGING_LEVEL).
+    pub logging: mesos_daemon::logging::Logging,
 }
 
 impl Shared {
@@ -86,14 +91,30 @@ impl MasterHandle {
 }
 
 /// Starts a master; `--port=0` picks a free port (see [`MasterHandle::addr`]).
+/// The master does not own the process's logging here (it may be embedded,
+/// as in `mesos-local`): SET_LOGGING_LEVEL only records the level; see
+/// [`start_with_logging`].
 pub async fn start(
     flags: MasterFlags,
     effective_flags: BTreeMap<String, String>,
 ) -> anyhow::Result<MasterHandle> {
+    start_with_logging(flags, effective_flags, Logging::detached()).await
+}
+
+/// [`start`], with the process's logging (the `mesos-master` binary),
+/// which SET_LOGGING_LEVEL changes.
+pub async fn start_with_logging(
+    flags: MasterFlags,
+    effective_flags: BTreeMap<String, String>,
+    logging: Logging,
+) -> anyhow::Result<MasterHandle> {
     flags.validate().map_err(anyhow::Error::msg)?;
     let store = open_registry(&flags)?;
-    start_with_store(flags, effective_flags, store).await
+    start_inner(flags, effective_flags, store, logging).await
 }
+
+/// The program name of the log file (`<log_dir>/mesos-master.INFO`).
+pub const LOG_PROGRAM: &str = "mesos-master";
 
 /// The registry `--registry` and `--work_dir` name.
 fn open_registry(flags: &MasterFlags) -> anyhow::Result<Arc<dyn Store>> {
@@ -116,7 +137,27 @@ pub async fn start_with_store(
     effective_flags: BTreeMap<String, String>,
     store: Arc<dyn Store>,
 ) -> anyhow::Result<MasterHandle> {
+    start_inner(flags, effective_flags, store, Logging::detached()).await
+}
+
+async fn start_inner(
+    flags: MasterFlags,
+    effective_flags: BTreeMap<String, String>,
+    store: Arc<dyn Store>,
+    logging: Logging,
+) -> anyhow::Result<MasterHandle> {
     flags.validate().map_err(anyhow::Error::msg)?;
+    // `/master/log` exists whenever --log_dir is set, even before the
+    // first line is written (and when embedded, where nothing writes it).
+    let log_file = match &flags.log_dir {
+        Some(dir) => {
+            let path = mesos_daemon::logging::log_file(std::path::Path::new(dir), LOG_PROGRAM);
+            mesos_daemon::logging::open_log_file(&path)
+                .with_context(|| format!("opening the log file {}", path.display()))?;
+            Some(path)
+        }
+        None => None,
+    };
     let admitted: HashSet<AgentID> = store
         .list(AGENT_PREFIX)
         .context("reading the registry")?
@@ -219,6 +260,8 @@ pub async fn start_with_store(
         store,
         flags,
         effective_flags,
+        log_file,
+        logging,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -134,3 +134,94 @@ fn daemons_reject_unknown_flags_naming_them() {
         assert!(out.stderr.contains("--no_such_flag"), "{b}: {}", out.stderr);
     }
 }
+
+/// `--log_dir`: each daemon writes its log to `<log_dir>/<program>.INFO`
+/// and serves it as `/master/log` or `/slave/log`; SET_LOGGING_LEVEL
+/// really changes what the agent logs.
+#[test]
+fn daemons_log_to_log_dir_and_set_logging_level_changes_verbosity() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _master = Daemon(
+        Command::new(bin("mesos-master"))
+            .args([
+                "--ip=127.0.0.1",
+                &format!("--port={port}"),
+                "--registry=in_memory",
+                &format!("--log_dir={}", dir.path().join("mlogs").display()),
+            ])
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let master = format!("http://127.0.0.1:{port}");
+    wait_for("master health", || {
+        reqwest::blocking::get(format!("{master}/health")).is_ok_and(|r| r.status() == 200)
+    });
+    let agent_port = free_port();
+    let log = dir.path().join("alogs/mesos-agent.INFO");
+    let _agent = Daemon(
+        Command::new(bin("mesos-agent"))
+            .args([
+                format!("--master=127.0.0.1:{port}"),
+                format!("--port={agent_port}"),
+                format!("--work_dir={}", dir.path().join("agent").display()),
+                format!("--log_dir={}", dir.path().join("alogs").display()),
+            ])
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let agent = format!("http://127.0.0.1:{agent_port}");
+    wait_for("agent registration", || {
+        get_json(&format!("{master}/master/state"))["activated_slaves"] == 1
+    });
+
+    // Each log is served under its virtual path.
+    wait_for("the master's log to show the registration", || {
+        get_json(&format!("{master}/files/read?path=/master/log&offset=0"))["data"]
+            .as_str()
+            .is_some_and(|d| d.contains("INFO"))
+    });
+    let read = get_json(&format!("{agent}/files/read?path=/slave/log&offset=0"));
+    assert!(read["data"].as_str().unwrap().contains("INFO"), "{read}");
+
+    // A refused executor call is logged at debug level only.
+    let client = reqwest::blocking::Client::new();
+    let refused = || {
+        let r = client
+            .post(format!("{agent}/api/v1/executor"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 415);
+    };
+    let logged = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("Rejected executor call")
+    };
+    refused();
+    assert!(!logged(), "debug lines are not logged at level 0");
+    let set = client
+        .post(format!("{agent}/api/v1"))
+        .header("content-type", "application/json")
+        .body(r#"{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":1,"duration":{"nanoseconds":3600000000000}}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(set.status().as_u16(), 200);
+    refused();
+    wait_for("the debug line in the agent's log", logged);
+    let level = client
+        .post(format!("{agent}/api/v1"))
+        .header("content-type", "application/json")
+        .body(r#"{"type":"GET_LOGGING_LEVEL"}"#)
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(level["get_logging_level"]["level"], 1);
+}

@@ -1,15 +1,18 @@
-//! The v1 operator API (`POST /api/v1` on the master): calls are
-//! `{"type": "X", "x": {...}}` like the scheduler API's. Only the payloads
-//! of the calls we serve are typed (unknown payload fields are ignored, as
-//! Mesos's JSON parser does); a known-but-unserved call gets a clear 501.
+//! The v1 operator API (`POST /api/v1` on the master and on the agent):
+//! calls are `{"type": "X", "x": {...}}` like the scheduler API's. Only the
+//! payloads of the calls we serve are typed (unknown payload fields are
+//! ignored, as Mesos's JSON parser does); a known-but-unserved call gets a
+//! clear 501. The logging and files payloads are the same message on both
+//! daemons (`mesos.v1.master.Call` and `mesos.v1.agent.Call` share them).
 
-use crate::enums::OperatorCallType;
-use crate::ids::{AgentID, FrameworkID};
+use crate::enums::{AgentCallType, OperatorCallType};
+use crate::ids::{AgentID, ContainerID, FrameworkID};
 use crate::messages::DurationInfo;
 use crate::policy::{MachineID, QuotaConfig, QuotaRequest, Schedule, WeightInfo};
 use crate::resources::Resource;
 use serde::{Deserialize, Serialize};
 
+/// `mesos.v1.master.Call`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperatorCall {
     #[serde(rename = "type")]
@@ -18,6 +21,12 @@ pub struct OperatorCall {
     pub mark_agent_gone: Option<MarkAgentGone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown: Option<Teardown>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_logging_level: Option<SetLoggingLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_files: Option<ListFiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_file: Option<ReadFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_weights: Option<UpdateWeights>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +83,9 @@ impl OperatorCall {
             kind,
             mark_agent_gone: None,
             teardown: None,
+            set_logging_level: None,
+            list_files: None,
+            read_file: None,
             update_weights: None,
             update_quota: None,
             set_quota: None,
@@ -147,6 +159,23 @@ pub struct AgentRef {
     pub agent_id: AgentID,
 }
 
+/// `mesos.v1.agent.Call`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentOperatorCall {
+    #[serde(rename = "type")]
+    pub kind: AgentCallType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_logging_level: Option<SetLoggingLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_files: Option<ListFiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_file: Option<ReadFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get_containers: Option<GetContainers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_container: Option<KillContainer>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Teardown {
     pub framework_id: FrameworkID,
@@ -155,6 +184,63 @@ pub struct Teardown {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkAgentGone {
     pub agent_id: AgentID,
+}
+
+/// `SetLoggingLevel { required uint32 level; required DurationInfo duration; }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetLoggingLevel {
+    #[serde(deserialize_with = "crate::json::de::scalar")]
+    pub level: u32,
+    pub duration: DurationInfo,
+}
+
+/// `ListFiles { required string path; }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListFiles {
+    pub path: String,
+}
+
+/// `ReadFile { required string path; required uint64 offset; optional uint64 length; }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadFile {
+    pub path: String,
+    #[serde(deserialize_with = "crate::json::de::scalar")]
+    pub offset: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
+    pub length: Option<u64>,
+}
+
+/// `GetContainers { optional bool show_nested; optional bool show_standalone; }`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetContainers {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
+    pub show_nested: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
+    pub show_standalone: Option<bool>,
+}
+
+/// `KillContainer { required ContainerID container_id; optional int32 signal; }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KillContainer {
+    pub container_id: ContainerID,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::de::opt"
+    )]
+    pub signal: Option<i32>,
 }
 
 #[cfg(test)]
@@ -178,5 +264,38 @@ mod tests {
         .unwrap();
         assert_eq!(c.teardown.unwrap().framework_id.value, "F1");
         assert!(serde_json::from_str::<OperatorCall>(r#"{"type":"NO_SUCH"}"#).is_err());
+    }
+
+    #[test]
+    fn agent_calls_parse_leniently() {
+        let c: AgentOperatorCall = crate::json::from_slice(
+            br#"{"type":"READ_FILE","read_file":{"path":"/slave/log","offset":"5","length":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.kind, AgentCallType::READ_FILE);
+        let r = c.read_file.unwrap();
+        assert_eq!(
+            (r.path.as_str(), r.offset, r.length),
+            ("/slave/log", 5, None)
+        );
+        let c: AgentOperatorCall = serde_json::from_str(
+            r#"{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":2,"duration":{"nanoseconds":"1000"}}}"#,
+        )
+        .unwrap();
+        let s = c.set_logging_level.unwrap();
+        assert_eq!((s.level, s.duration.nanoseconds), (2, 1000));
+        let c: AgentOperatorCall = serde_json::from_str(
+            r#"{"type":"KILL_CONTAINER","kill_container":{"container_id":{"value":"c1"},"signal":15}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.kill_container.unwrap().signal, Some(15));
+        // A negative offset is not a uint64.
+        assert!(
+            serde_json::from_str::<AgentOperatorCall>(
+                r#"{"type":"READ_FILE","read_file":{"path":"/x","offset":-1}}"#
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_str::<AgentOperatorCall>(r#"{"type":"GET_AGENTS"}"#).is_err());
     }
 }

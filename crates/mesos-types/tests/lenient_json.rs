@@ -169,20 +169,43 @@ fn operator_calls() -> Vec<Value> {
         .map(|k| {
             let key = k.as_str().to_ascii_lowercase();
             // Unknown keys are ignored: one payload serves every call.
-            let machine = json!({"hostname": "h", "ip": "10.0.0.1"});
-            json!({"type": k.as_str(), key: {
-                "agent_id": {"value": "a"}, "framework_id": {"value": "f"},
-                "weight_infos": [{"role": "r", "weight": 2.5}],
-                "force": true,
-                "quota_configs": [{"role": "r", "guarantees": {"cpus": {"value": 1}},
-                                   "limits": {"mem": {"value": 64}}}],
-                "quota_request": {"role": "r", "force": false, "guarantee": [resource()]},
-                "role": "r",
-                "schedule": {"windows": [{"machine_ids": [machine],
-                    "unavailability": {"start": {"nanoseconds": 1}, "duration": {"nanoseconds": 2}}}]},
-                "machines": [machine],
-                "max_grace_period": {"nanoseconds": 5}, "mark_gone": true
-            }})
+            json!({"type": k.as_str(), key: operator_payload()})
+        })
+        .collect()
+}
+
+/// The fields of every typed operator payload (master and agent).
+fn operator_payload() -> Value {
+    json!({
+        "agent_id": {"value": "a"}, "framework_id": {"value": "f"},
+        "level": 1, "duration": {"nanoseconds": 5},
+        "path": "/p", "offset": 3, "length": 4,
+        "container_id": {"value": "c"}, "signal": 15,
+        "show_nested": true, "show_standalone": false,
+        "weight_infos": [{"role": "r", "weight": 2.5}],
+        "force": true,
+        "quota_configs": [{"role": "r", "guarantees": {"cpus": {"value": 1}},
+                           "limits": {"mem": {"value": 64}}}],
+        "quota_request": {"role": "r", "force": false, "guarantee": [resource()]},
+        "role": "r",
+        "schedule": {"windows": [{"machine_ids": [machine()],
+            "unavailability": {"start": {"nanoseconds": 1}, "duration": {"nanoseconds": 2}}}]},
+        "machines": [machine()],
+        "max_grace_period": {"nanoseconds": 5}, "mark_gone": true,
+        "resources": [resource()], "volumes": [resource()]
+    })
+}
+
+fn machine() -> Value {
+    json!({"hostname": "h", "ip": "10.0.0.1"})
+}
+
+fn agent_operator_calls() -> Vec<Value> {
+    mesos_types::AgentCallType::ALL
+        .iter()
+        .map(|k| {
+            let key = k.as_str().to_ascii_lowercase();
+            json!({"type": k.as_str(), key: operator_payload()})
         })
         .collect()
 }
@@ -309,6 +332,11 @@ fn executor_calls_read_null_as_unset_and_scalars_from_strings() {
 #[test]
 fn operator_calls_read_null_as_unset_and_scalars_from_strings() {
     check_all::<OperatorCall>("operator", operator_calls());
+}
+
+#[test]
+fn agent_operator_calls_read_null_as_unset_and_scalars_from_strings() {
+    check_all::<mesos_types::operator::AgentOperatorCall>("agent operator", agent_operator_calls());
 }
 
 #[test]

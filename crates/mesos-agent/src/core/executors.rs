@@ -199,6 +199,7 @@ impl Core {
         now: Instant,
     ) -> Vec<Effect> {
         warn!(%fid, %eid, "Failed to launch executor: {error}");
+        self.counters.container_launch_errors += 1;
         let exit = ExitInfo {
             wait_status: 1 << 8,
             description: "failed to launch".into(),
@@ -252,6 +253,7 @@ impl Core {
             return fx;
         };
         self.reregistering.remove(&(fid.clone(), eid.clone()));
+        self.counters.executors_terminated += 1;
         if let Some(connection) = ex.connection.take() {
             fx.push(Effect::CloseStream { connection });
         }
@@ -397,6 +399,20 @@ impl Core {
             .and_then(|f| f.executor_with_task_mut(tid))
             .and_then(|e| e.tasks.get_mut(tid));
         if let Some(task) = task {
+            // Taken back: the executor's re-send is counted again.
+            for s in task
+                .statuses
+                .iter()
+                .filter(|s| s.uuid.as_deref() == Some(uuid))
+            {
+                let c = &mut self.counters;
+                c.valid_status_updates = c.valid_status_updates.saturating_sub(1);
+                if is_terminal(s.state)
+                    && let Some(n) = c.tasks_ended.get_mut(&s.state)
+                {
+                    *n = n.saturating_sub(1);
+                }
+            }
             task.statuses.retain(|s| s.uuid.as_deref() != Some(uuid));
             task.state = task
                 .statuses
@@ -552,5 +568,46 @@ impl Core {
                 e.acknowledged = Some(ack)
             }),
         });
+    }
+
+    /// KILL_CONTAINER (with SIGKILL): destroys the executor running in
+    /// container `cid`, its whole process tree and whatever escaped it.
+    /// Its exit is then handled as any executor's (live tasks fail with
+    /// `REASON_EXECUTOR_TERMINATED`).
+    pub fn kill_container(&mut self, cid: &ContainerID) -> Result<Vec<Effect>, ApiError> {
+        let ex = self
+            .frameworks
+            .values_mut()
+            .flat_map(|f| f.executors.values_mut())
+            .find(|e| e.container_id.value == cid.value)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("Container {} cannot be found", cid.value))
+            })?;
+        let Some(pid) = ex.pid else {
+            // Nothing forked yet: there is no process to kill, and the
+            // launch may still fork one.
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!("Container {} is still being launched", cid.value),
+            ));
+        };
+        info!(framework = %ex.framework_id, executor = %ex.id, container = %cid.value, "Killing the container as the operator asked");
+        ex.state = ExecutorState::Terminating;
+        Ok(vec![
+            Effect::Destroy { pid },
+            Effect::KillContainers {
+                sandboxes: vec![ex.directory.clone()],
+            },
+        ])
+    }
+
+    /// The pid of the live executor in container `cid`, for signals other
+    /// than SIGKILL (sent to the container's init process, as in Mesos).
+    pub fn container_pid(&self, cid: &ContainerID) -> Option<u32> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .find(|e| e.container_id.value == cid.value && e.is_live())
+            .and_then(|e| e.pid)
     }
 }

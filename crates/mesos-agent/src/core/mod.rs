@@ -16,6 +16,7 @@ mod executors;
 mod launch;
 pub mod model;
 mod recovery;
+mod resources;
 pub mod updates;
 
 #[cfg(test)]
@@ -219,6 +220,7 @@ pub struct Core {
     /// Dynamic reservations and persistent volumes the master asked this
     /// agent to keep (see [`Core::checkpoint_resources`]).
     checkpointed_resources: Vec<mesos_types::Resource>,
+    counters: Counters,
 }
 
 fn system_time() -> f64 {
@@ -256,62 +258,13 @@ impl Core {
             wall_clock: system_time,
             reregistering: Default::default(),
             checkpointed_resources: Vec::new(),
+            counters: Counters::default(),
         }
     }
 
     /// The reservations and volumes this agent keeps.
     pub fn checkpointed_resources(&self) -> &[mesos_types::Resource] {
         &self.checkpointed_resources
-    }
-
-    /// CHECKPOINT_RESOURCES: the master's whole set of this agent's
-    /// reservations and volumes. Persisted first; then the directories of
-    /// new volumes are made and those of volumes no longer in the set are
-    /// removed (the master destroys only volumes no task uses).
-    fn checkpoint_resources(
-        &mut self,
-        resources: Vec<mesos_types::Resource>,
-        fx: &mut Vec<Effect>,
-    ) {
-        use mesos_types::conversions;
-        let mut keep = Vec::new();
-        let mut valid = Vec::new();
-        for r in resources {
-            if let Some(id) = conversions::persistence_id(&r) {
-                match paths::volume_dir(&self.config.work_dir, r.reservation_role(), id) {
-                    Ok(dir) => keep.push(dir),
-                    Err(e) => {
-                        warn!("Ignoring checkpointed volume '{id}': {e}");
-                        continue;
-                    }
-                }
-            }
-            valid.push(r);
-        }
-        let remove: Vec<PathBuf> = self
-            .checkpointed_resources
-            .iter()
-            .filter_map(|r| {
-                let id = conversions::persistence_id(r)?;
-                paths::volume_dir(&self.config.work_dir, r.reservation_role(), id).ok()
-            })
-            .filter(|d| !keep.contains(d))
-            .collect();
-        info!(count = valid.len(), "checkpointing resources");
-        if self.config.checkpoint {
-            fx.push(Effect::Checkpoint {
-                path: crate::checkpoint::resources_path(&self.config.work_dir),
-                data: serde_json::to_vec(&valid).unwrap_or_default(),
-                append: false,
-                sync: true,
-                guard: None,
-            });
-        }
-        fx.push(Effect::Volumes {
-            create: keep,
-            remove,
-        });
-        self.checkpointed_resources = valid;
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -324,6 +277,10 @@ impl Core {
 
     pub fn agent_id(&self) -> Option<&AgentID> {
         self.info.id.as_ref()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     pub fn master(&self) -> Option<&MasterInfo> {
@@ -805,11 +762,19 @@ impl Core {
             }
         }
         match self.updates.push(fid, status.clone(), connected, now) {
-            Pushed::Duplicate => debug!(%fid, task = %status.task_id, "Duplicate status update"),
+            Pushed::Duplicate => {
+                self.counters.valid_status_updates += 1;
+                debug!(%fid, task = %status.task_id, "Duplicate status update")
+            }
             Pushed::AfterTerminal => {
+                self.counters.invalid_status_updates += 1;
                 warn!(%fid, task = %status.task_id, state = %status.state, "Ignoring update after a terminal update")
             }
             Pushed::Queued { send } => {
+                self.counters.valid_status_updates += 1;
+                if is_terminal(status.state) {
+                    *self.counters.tasks_ended.entry(status.state).or_default() += 1;
+                }
                 if let Some(task) = eid
                     .and_then(|e| self.executor_mut(fid, e))
                     .and_then(|ex| ex.tasks.get_mut(&status.task_id))

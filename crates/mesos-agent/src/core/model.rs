@@ -185,3 +185,26 @@ impl Task {
         }
     }
 }
+
+/// Monotonic counters for `/metrics/snapshot`. Terminal task counts are
+/// counted as updates are taken, not from the task lists, so pruning
+/// completed tasks (and frameworks) never lowers them, as in Mesos.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Tasks that reached each terminal state.
+    pub tasks_ended: BTreeMap<TaskState, u64>,
+    /// Status updates taken (new or duplicate).
+    pub valid_status_updates: u64,
+    /// Status updates refused (after the task's terminal update).
+    pub invalid_status_updates: u64,
+    /// Executors that exited (or were destroyed).
+    pub executors_terminated: u64,
+    /// Executors whose launch (sandbox, fetch, fork) failed.
+    pub container_launch_errors: u64,
+}
+
+impl Counters {
+    pub fn ended(&self, state: TaskState) -> u64 {
+        self.tasks_ended.get(&state).copied().unwrap_or(0)
+    }
+}

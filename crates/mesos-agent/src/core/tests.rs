@@ -1160,3 +1160,80 @@ fn pid_of_an_executor_that_subscribed_before_its_launch_was_reported_is_checkpoi
     let run = format!("frameworks/F/executors/t1/runs/{}", cid.value);
     assert_eq!(checkpoint_paths(&fx), vec![format!("{run}/forked.pid")]);
 }
+
+#[test]
+fn counters_count_each_terminal_task_once_and_never_go_down() {
+    let mut c = registered();
+    let cid = running_command_task(&mut c);
+    let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    c.executor_update(
+        &f,
+        &e,
+        exec_status("t1", TASK_RUNNING, UUID1),
+        Instant::now(),
+    )
+    .unwrap();
+    c.executor_update(
+        &f,
+        &e,
+        exec_status("t1", TASK_FINISHED, UUID2),
+        Instant::now(),
+    )
+    .unwrap();
+    // A re-send of the same update is a duplicate, not a second ending.
+    c.executor_update(
+        &f,
+        &e,
+        exec_status("t1", TASK_FINISHED, UUID2),
+        Instant::now(),
+    )
+    .unwrap();
+    assert_eq!(c.counters().ended(TASK_FINISHED), 1);
+    assert_eq!(c.counters().valid_status_updates, 3);
+    let exit = ExitInfo {
+        wait_status: 0,
+        description: "exited with status 0".into(),
+    };
+    c.executor_exited(&f, &e, &cid, &exit, Instant::now());
+    for uuid in [UUID1, UUID2] {
+        c.handle_event(
+            AgentEvent::Acknowledge {
+                framework_id: f.clone(),
+                task_id: "t1".into(),
+                uuid: uuid.into(),
+            },
+            Instant::now(),
+        );
+    }
+    assert_eq!(c.frameworks().count(), 0, "moved to completed");
+    assert_eq!(c.counters().ended(TASK_FINISHED), 1);
+    assert_eq!(c.counters().executors_terminated, 1);
+}
+
+#[test]
+fn kill_container_destroys_the_executor_and_its_tasks_fail() {
+    let mut c = registered();
+    let cid = running_command_task(&mut c);
+    let unknown = ContainerID {
+        value: "nope".into(),
+        parent: None,
+    };
+    assert_eq!(
+        c.kill_container(&unknown).unwrap_err().status,
+        axum::http::StatusCode::NOT_FOUND
+    );
+    assert_eq!(c.container_pid(&cid), Some(100));
+    let fx = c.kill_container(&cid).unwrap();
+    assert!(fx.contains(&Effect::Destroy { pid: 100 }));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::KillContainers { .. }))
+    );
+    assert_eq!(c.container_pid(&cid), None, "terminating");
+    let exit = ExitInfo {
+        wait_status: 9,
+        description: "terminated by signal 9".into(),
+    };
+    let u = to_master(&c.executor_exited(&"F".into(), &"t1".into(), &cid, &exit, Instant::now()));
+    assert_eq!(u[0].state, TASK_FAILED);
+}

@@ -29,34 +29,7 @@ pub fn parse_call(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<C
             "Expecting a POST request",
         ));
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .ok_or_else(|| ApiError::bad_request("Expecting 'Content-Type' to be present"))?;
-    let media = content_type
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
-        "application/json" => {}
-        "application/x-protobuf" => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type 'application/x-protobuf' is not supported yet by this agent; use 'application/json'",
-            ));
-        }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
-                ),
-            ));
-        }
-    }
+    check_content_type(headers)?;
     let call: Call = mesos_types::json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("Failed to parse body into Call: {e}")))?;
     let executor_id = call
@@ -86,6 +59,40 @@ pub fn parse_call(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<C
         ExecutorCallType::UNKNOWN => Err(ApiError::bad_request("Expecting 'type' to be present")),
         _ => Ok(call),
     }
+}
+
+/// `Content-Type` of the v1 APIs (spec §0.2): present, and JSON (protobuf
+/// is recognised and refused with 415 until it is supported).
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .ok_or_else(|| ApiError::bad_request("Expecting 'Content-Type' to be present"))?;
+    let media = content_type
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" => {}
+        "application/x-protobuf" => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type 'application/x-protobuf' is not supported yet by this agent; use 'application/json'",
+            ));
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Rules for an executor's TaskStatus: 16-byte base64 uuid, SOURCE_EXECUTOR,

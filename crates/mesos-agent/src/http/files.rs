@@ -1,130 +1,112 @@
-//! HTTP glue of `/files/{browse,read,download,debug}` over [`crate::files`].
-//!
-//! Every file operation blocks (a sandbox is any file system, and a task
-//! can put anything in it), so each runs on a blocking thread under
-//! [`FILE_OP_TIMEOUT`]: a request that exceeds it gets 504 and gives up
-//! waiting, instead of pinning an async worker.
+//! The agent's `/files/*` roots and glue over `mesos_daemon::files`: every
+//! executor sandbox (live or finished) with its `runs/latest` aliases
+//! (long and short, spec §6.8), and `/slave/log` when `--log_dir` is set.
+//! The roots are copied out of the core under its lock; the file work
+//! happens after, on blocking threads.
 
+use super::{Endpoint, json_error, json_response};
+use crate::core::Sandbox;
 use crate::error::ApiError;
-use crate::files::{self, FileRoots, FilesError};
 use crate::runtime::Shared;
-use axum::body::Body;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
-use serde_json::Value;
+use mesos_daemon::files::{FileRoots, FilesError, http};
 use std::collections::HashMap;
-use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use std::path::Path;
 
-/// The longest a single file operation (resolve, open, stat, list, read
-/// one chunk) may take.
-pub const FILE_OP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The virtual path of the agent's log file.
+pub const LOG_VIRTUAL_PATH: &str = "/slave/log";
 
-fn roots(shared: &Shared) -> FileRoots {
-    shared.read(|c| FileRoots::for_sandboxes(&c.sandboxes()))
+/// Roots for executor sandboxes and the agent's log file.
+pub fn file_roots(sandboxes: &[Sandbox], log_file: Option<&Path>) -> FileRoots {
+    let mut roots = FileRoots::default();
+    for s in sandboxes {
+        roots.add(&s.directory.display().to_string(), s.directory.clone());
+        if let Some(runs) = s.directory.parent() {
+            let latest = runs.join("latest");
+            roots.add(&latest.display().to_string(), latest.clone());
+            let short = crate::paths::virtual_latest(&s.framework_id.value, &s.executor_id.value);
+            roots.add(&short, latest);
+        }
+    }
+    if let Some(log) = log_file {
+        roots.add(LOG_VIRTUAL_PATH, log.to_path_buf());
+    }
+    roots
 }
 
-fn path_param(query: &HashMap<String, String>) -> Result<String, ApiError> {
-    query
-        .get("path")
-        .filter(|p| !p.is_empty())
-        .cloned()
-        .ok_or_else(|| ApiError::bad_request("Expecting 'path=value' in query."))
+/// The roots of this agent now.
+pub fn roots(shared: &Shared) -> FileRoots {
+    let sandboxes = shared.read(|c| c.sandboxes());
+    file_roots(&sandboxes, shared.facts.log_file.as_deref())
 }
 
 impl From<FilesError> for ApiError {
     fn from(e: FilesError) -> ApiError {
-        match e {
-            FilesError::BadRequest(m) => ApiError::bad_request(m),
-            FilesError::Forbidden(m) => ApiError::forbidden(m),
-            FilesError::NotFound(m) => ApiError::not_found(m),
-        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, e.to_string())
     }
 }
 
-fn timed_out() -> ApiError {
-    ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        format!(
-            "The file operation did not finish within {}",
-            mesos_flags::Duration(FILE_OP_TIMEOUT)
-        ),
-    )
-}
-
-/// Runs blocking file work on a blocking thread, for at most [`FILE_OP_TIMEOUT`].
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, FilesError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::time::timeout(FILE_OP_TIMEOUT, tokio::task::spawn_blocking(work)).await {
-        Ok(Ok(result)) => result.map_err(ApiError::from),
-        Ok(Err(e)) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-        )),
-        Err(_) => Err(timed_out()),
-    }
-}
-
-pub async fn browse(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let (roots, path) = (roots(shared), path_param(query)?);
-    blocking(move || files::browse(&roots.resolve(&path)?)).await
-}
-
-pub async fn read(shared: &Shared, query: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let (roots, path) = (roots(shared), path_param(query)?);
-    let offset = query.get("offset").cloned();
-    let length = query.get("length").cloned();
-    blocking(move || {
-        let resolved = roots.resolve(&path)?;
-        files::read(&resolved, offset.as_deref(), length.as_deref())
-    })
-    .await
-}
-
-pub fn debug(shared: &Shared) -> Value {
-    roots(shared).debug()
-}
-
-/// Streams the file as an attachment.
-pub async fn download(
+/// `/files/{browse,read,download,debug}` (JSON errors; `?jsonp=` on the
+/// JSON ones).
+pub async fn serve(
+    endpoint: Endpoint,
     shared: &Shared,
     query: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    let (roots, path) = (roots(shared), path_param(query)?);
-    let (real, file, meta) = blocking(move || {
-        let resolved = roots.resolve(&path)?;
-        let (file, meta) = files::open_regular(&resolved, "download")?;
-        Ok((resolved.real, file, meta))
-    })
-    .await?;
-    let name = real
-        .file_name()
-        .map(|n| n.to_string_lossy().replace('"', ""))
-        .unwrap_or_default();
-    let file = tokio::fs::File::from_std(file);
-    let stream = futures::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let mut buf = vec![0u8; 64 * 1024];
-        match tokio::time::timeout(FILE_OP_TIMEOUT, file.read(&mut buf)).await {
-            Ok(Ok(0)) => None,
-            Ok(Ok(n)) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), Some(file)))
-            }
-            Ok(Err(e)) => Some((Err(e), None)),
-            Err(_) => Some((Err(std::io::Error::other(timed_out().message)), None)),
+) -> Response {
+    let roots = roots(shared);
+    let q = |k: &str| query.get(k).map(String::as_str);
+    let result = match endpoint {
+        Endpoint::FilesDownload => {
+            return http::download(roots, q("path"))
+                .await
+                .unwrap_or_else(|e| json_error(&e.into()));
         }
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, files::content_type(&real))
-        .header(header::CONTENT_LENGTH, meta.len())
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        )
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        Endpoint::FilesBrowse => http::browse(roots, q("path")).await,
+        Endpoint::FilesRead => http::read(roots, q("path"), q("offset"), q("length")).await,
+        _ => Ok(http::debug(&roots)),
+    };
+    match result {
+        Ok(v) => json_response(&v, q("jsonp")),
+        Err(e) => json_error(&e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn sandboxes_have_three_names_and_the_log_one() {
+        let run = PathBuf::from("/w/slaves/a/frameworks/f/executors/e/runs/c1");
+        let roots = file_roots(
+            &[Sandbox {
+                framework_id: "f".into(),
+                executor_id: "e".into(),
+                directory: run.clone(),
+            }],
+            Some(Path::new("/var/log/mesos/mesos-agent.INFO")),
+        );
+        let debug = roots.debug();
+        assert_eq!(debug[run.display().to_string()], run.display().to_string());
+        assert_eq!(
+            debug["/frameworks/f/executors/e/runs/latest"],
+            "/w/slaves/a/frameworks/f/executors/e/runs/latest"
+        );
+        assert!(
+            debug
+                .get("/w/slaves/a/frameworks/f/executors/e/runs/latest")
+                .is_some()
+        );
+        assert_eq!(debug["/slave/log"], "/var/log/mesos/mesos-agent.INFO");
+        assert!(
+            file_roots(&[], None)
+                .debug()
+                .as_object()
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -3,12 +3,17 @@
 //! Every request goes through [`route`], a pure function that strips the
 //! `/slave(1)` process prefix and a trailing `/`, then finds the endpoint by
 //! longest prefix (libprocess semantics, spec §0.1). Handlers live in the
-//! submodules; errors are `{"message": ...}` JSON on the read-only
-//! endpoints and plain text on the executor API.
+//! submodules: `executor_api` (the executor API), `operator` and `v1` (the
+//! v1 operator API), `state` (`/state`, `/flags`, `/metrics/snapshot`),
+//! `files` (the `/files` roots). Errors are `{"message": ...}` JSON on the
+//! JSON endpoints and plain text on the executor API. Every JSON GET
+//! endpoint honours `?jsonp=`.
 
 mod executor_api;
-mod files;
+pub mod files;
+mod operator;
 mod state;
+mod v1;
 
 pub use executor_api::{parse_call, validate_status};
 pub use state::{render_flags, render_metrics, render_state, render_version};
@@ -28,6 +33,11 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ExecutorApi,
+    OperatorApi,
+    /// `/api/v1/resource_provider`: recognised so that it is not taken
+    /// for an operator call (longest prefix), answered 501.
+    ResourceProviderApi,
+    Prometheus,
     State,
     Flags,
     Health,
@@ -43,6 +53,9 @@ pub enum Endpoint {
 
 const ROUTES: &[(&str, Endpoint)] = &[
     ("/api/v1/executor", Endpoint::ExecutorApi),
+    ("/api/v1", Endpoint::OperatorApi),
+    ("/api/v1/resource_provider", Endpoint::ResourceProviderApi),
+    ("/metrics", Endpoint::Prometheus),
     ("/state", Endpoint::State),
     ("/state.json", Endpoint::State),
     ("/flags", Endpoint::Flags),
@@ -95,8 +108,16 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             request.uri().path()
         )));
     };
-    if endpoint == Endpoint::ExecutorApi {
-        return executor_api::handle(shared, request).await;
+    match endpoint {
+        Endpoint::ExecutorApi => return executor_api::handle(shared, request).await,
+        Endpoint::OperatorApi => return operator::handle(shared, request).await,
+        Endpoint::ResourceProviderApi => {
+            return json_error(&ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "The resource provider API is not supported by this agent",
+            ));
+        }
+        _ => {}
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut r = json_error(&ApiError::new(
@@ -111,27 +132,46 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Ok(q) => q.0,
         Err(e) => return json_error(&ApiError::bad_request(format!("Malformed query: {e}"))),
     };
-    let result = match endpoint {
+    let value = match endpoint {
         Endpoint::Health => return StatusCode::OK.into_response(),
-        Endpoint::State => Ok(shared.read(|c| render_state(c, &shared.facts))),
-        Endpoint::Flags => Ok(render_flags(&shared.facts)),
-        Endpoint::Version => Ok(render_version()),
-        Endpoint::MetricsSnapshot => Ok(shared.read(|c| render_metrics(c, &shared.facts))),
-        Endpoint::MonitorStatistics | Endpoint::Containers => Ok(Value::Array(Vec::new())),
-        Endpoint::FilesBrowse => files::browse(&shared, &query).await,
-        Endpoint::FilesRead => files::read(&shared, &query).await,
-        Endpoint::FilesDebug => Ok(files::debug(&shared)),
-        Endpoint::FilesDownload => {
-            return files::download(&shared, &query)
-                .await
-                .unwrap_or_else(|e| json_error(&e));
+        Endpoint::State => shared.read(|c| render_state(c, &shared.facts)),
+        Endpoint::Flags => render_flags(&shared.facts),
+        Endpoint::Version => render_version(),
+        Endpoint::MetricsSnapshot => Value::Object(metrics_snapshot(&shared).await),
+        Endpoint::Prometheus => {
+            let text = mesos_daemon::prometheus::render(&metrics_snapshot(&shared).await);
+            return (
+                [(header::CONTENT_TYPE, mesos_daemon::prometheus::CONTENT_TYPE)],
+                text,
+            )
+                .into_response();
         }
-        Endpoint::ExecutorApi => unreachable!("handled above"),
+        Endpoint::MonitorStatistics => {
+            crate::monitor::render_statistics(&crate::monitor::collect(&shared).await)
+        }
+        Endpoint::Containers => {
+            crate::monitor::render_containers(&crate::monitor::collect(&shared).await)
+        }
+        Endpoint::FilesBrowse
+        | Endpoint::FilesRead
+        | Endpoint::FilesDebug
+        | Endpoint::FilesDownload => return files::serve(endpoint, &shared, &query).await,
+        Endpoint::ExecutorApi | Endpoint::OperatorApi | Endpoint::ResourceProviderApi => {
+            unreachable!("handled above")
+        }
     };
-    match result {
-        Ok(value) => json_response(&value, query.get("jsonp").map(String::as_str)),
-        Err(e) => json_error(&e),
-    }
+    json_response(&value, query.get("jsonp").map(String::as_str))
+}
+
+/// Every metric, as `/metrics/snapshot`, `/metrics` and GET_METRICS show
+/// them: the agent's under the core's lock, `system/*` read from `/proc`
+/// on a blocking thread without it.
+pub async fn metrics_snapshot(shared: &Shared) -> serde_json::Map<String, Value> {
+    let mut all = tokio::task::spawn_blocking(mesos_daemon::system::system)
+        .await
+        .unwrap_or_default();
+    all.extend(shared.read(|c| render_metrics(c, &shared.facts)));
+    all
 }
 
 /// A JSON body, or `callback(<json>)` as text/javascript for `?jsonp=`.
@@ -197,6 +237,15 @@ mod tests {
         assert_eq!(route("/api/v1/executor/extra"), Some(Endpoint::ExecutorApi));
         assert_eq!(route("/files/read.json"), Some(Endpoint::FilesRead));
         assert_eq!(route("/files"), None);
+        assert_eq!(route("/api/v1"), Some(Endpoint::OperatorApi));
+        assert_eq!(route("/slave(1)/api/v1"), Some(Endpoint::OperatorApi));
+        assert_eq!(route("/api/v1/operator"), Some(Endpoint::OperatorApi));
+        assert_eq!(
+            route("/slave(1)/api/v1/resource_provider"),
+            Some(Endpoint::ResourceProviderApi)
+        );
+        assert_eq!(route("/metrics"), Some(Endpoint::Prometheus));
+        assert_eq!(route("/metrics/snapshot"), Some(Endpoint::MetricsSnapshot));
         assert_eq!(route("/"), None);
         assert_eq!(route("/slave(2)/state"), None);
         assert_eq!(route("/slave(1)x/state"), None);

@@ -8,24 +8,11 @@ use mesos_types::{AgentID, FrameworkID, Resources, TaskInfo, TaskState, TaskStat
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// Build facts reported by `/version` and `/state`.
-pub const BUILD_DATE: &str = match option_env!("MESOS_BUILD_DATE") {
-    Some(d) => d,
-    None => "",
-};
+use mesos_daemon::build_info::{self, BUILD_DATE, BUILD_TIME, BUILD_USER};
 
-fn build_user() -> &'static str {
-    option_env!("USER").unwrap_or("")
-}
-
-/// `/version`.
+/// `/version` (the facts `mesos-daemon`'s build script recorded).
 pub fn render_version() -> Value {
-    json!({
-        "version": mesos_types::MESOS_VERSION,
-        "build_date": BUILD_DATE,
-        "build_time": 0,
-        "build_user": build_user(),
-    })
+    build_info::version()
 }
 
 /// `/flags`.
@@ -48,8 +35,8 @@ pub fn render_state(core: &Core, facts: &Facts) -> Value {
     let mut state = json!({
         "version": mesos_types::MESOS_VERSION,
         "build_date": BUILD_DATE,
-        "build_time": 0,
-        "build_user": build_user(),
+        "build_time": BUILD_TIME,
+        "build_user": BUILD_USER,
         "start_time": facts.start_time,
         "pid": facts.pid,
         "hostname": info.hostname,
@@ -79,6 +66,14 @@ pub fn render_state(core: &Core, facts: &Facts) -> Value {
     }
     if let Some(dir) = facts.flags.get("log_dir") {
         state["log_dir"] = json!(dir);
+    }
+    for (k, v) in [
+        ("git_sha", build_info::GIT_SHA),
+        ("git_branch", build_info::GIT_BRANCH),
+    ] {
+        if let Some(v) = v {
+            state[k] = json!(v);
+        }
     }
     state
 }
@@ -256,84 +251,104 @@ fn status_json(s: &TaskStatus) -> Value {
     v
 }
 
-/// `/metrics/snapshot`: the agent keys the web UI and monitoring read most.
-pub fn render_metrics(core: &Core, facts: &Facts) -> Value {
+/// The agent's part of `/metrics/snapshot` (spec 6.7), read under the
+/// core's lock: gauges from the live executors and tasks, counters from
+/// [`crate::core::Counters`] (terminal task counts never go down when
+/// completed tasks are pruned). `system/*` is added without the lock.
+pub fn render_metrics(core: &Core, facts: &Facts) -> Map<String, Value> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let total = Resources::from_wire(core.info().resources.clone());
     let used = allocated(core);
-    let mut counts: BTreeMap<&'static str, f64> = BTreeMap::new();
-    let (mut registering, mut running, mut terminating, mut terminated) = (0.0, 0.0, 0.0, 0.0);
-    for fw in core.frameworks() {
-        for ex in fw.executors.values() {
-            match ex.state {
-                ExecutorState::Launching | ExecutorState::Registering => registering += 1.0,
-                ExecutorState::Running => running += 1.0,
-                ExecutorState::Terminating => terminating += 1.0,
-                ExecutorState::Terminated => terminated += 1.0,
-            }
-            *counts.entry("staging").or_default() += ex.queued_tasks.len() as f64;
+    let (mut registering, mut running, mut terminating) = (0u64, 0u64, 0u64);
+    let mut live: BTreeMap<TaskState, u64> = BTreeMap::new();
+    for ex in core.frameworks().flat_map(|f| f.executors.values()) {
+        match ex.state {
+            ExecutorState::Launching | ExecutorState::Registering => registering += 1,
+            ExecutorState::Running => running += 1,
+            ExecutorState::Terminating | ExecutorState::Terminated => terminating += 1,
         }
-        for ex in fw.executors.values().chain(fw.completed_executors.iter()) {
-            for t in ex.tasks.values().chain(ex.completed_tasks.iter()) {
-                let key = t.state.as_str().trim_start_matches("TASK_");
-                let key: &'static str = match key {
-                    "STAGING" => "staging",
-                    "STARTING" => "starting",
-                    "RUNNING" => "running",
-                    "KILLING" => "killing",
-                    "FINISHED" => "finished",
-                    "FAILED" => "failed",
-                    "KILLED" => "killed",
-                    "LOST" => "lost",
-                    "GONE" => "gone",
-                    _ => continue,
-                };
-                *counts.entry(key).or_default() += 1.0;
-            }
-        }
+        *live.entry(TaskState::TASK_STAGING).or_default() += ex.queued_tasks.len() as u64;
     }
+    let all = core
+        .frameworks()
+        .flat_map(|f| f.executors.values().chain(f.completed_executors.iter()));
+    for t in all
+        .flat_map(|e| e.tasks.values())
+        .filter(|t| !is_terminal(t.state))
+    {
+        *live.entry(t.state).or_default() += 1;
+    }
+    let c = core.counters();
     let mut m = Map::new();
-    m.insert(
-        "slave/registered".into(),
-        json!(if core.is_registered() { 1.0 } else { 0.0 }),
+    let mut put = |k: &str, v: f64| {
+        m.insert(k.to_string(), json!(v));
+    };
+    put(
+        "slave/registered",
+        if core.is_registered() { 1.0 } else { 0.0 },
     );
-    m.insert(
-        "slave/uptime_secs".into(),
-        json!((now - facts.start_time).max(0.0)),
-    );
-    m.insert(
-        "slave/frameworks_active".into(),
-        json!(core.frameworks().count() as f64),
-    );
-    m.insert("slave/executors_registering".into(), json!(registering));
-    m.insert("slave/executors_running".into(), json!(running));
-    m.insert("slave/executors_terminating".into(), json!(terminating));
-    m.insert("slave/executors_terminated".into(), json!(terminated));
-    for k in [
-        "staging", "starting", "running", "killing", "finished", "failed", "killed", "lost", "gone",
+    put("slave/uptime_secs", (now - facts.start_time).max(0.0));
+    put("slave/frameworks_active", core.frameworks().count() as f64);
+    put("slave/executors_registering", registering as f64);
+    put("slave/executors_running", running as f64);
+    put("slave/executors_terminating", terminating as f64);
+    put("slave/executors_terminated", c.executors_terminated as f64);
+    // Nothing preempts executors here (no oversubscription yet).
+    put("slave/executors_preempted", 0.0);
+    for s in [
+        TaskState::TASK_STAGING,
+        TaskState::TASK_STARTING,
+        TaskState::TASK_RUNNING,
+        TaskState::TASK_KILLING,
     ] {
-        m.insert(
-            format!("slave/tasks_{k}"),
-            json!(counts.get(k).copied().unwrap_or(0.0)),
-        );
+        put(&task_key(s), live.get(&s).copied().unwrap_or(0) as f64);
     }
+    for s in [
+        TaskState::TASK_FINISHED,
+        TaskState::TASK_FAILED,
+        TaskState::TASK_KILLED,
+        TaskState::TASK_LOST,
+        TaskState::TASK_GONE,
+    ] {
+        put(&task_key(s), c.ended(s) as f64);
+    }
+    put("slave/valid_status_updates", c.valid_status_updates as f64);
+    put(
+        "slave/invalid_status_updates",
+        c.invalid_status_updates as f64,
+    );
+    put(
+        "slave/container_launch_errors",
+        c.container_launch_errors as f64,
+    );
+    // Recovery reads the checkpoint before serving; it either succeeds or
+    // the agent does not start.
+    put("slave/recovery_errors", 0.0);
     for r in ["cpus", "gpus", "mem", "disk"] {
         let (t, u) = (total.scalar(r), used.scalar(r));
-        m.insert(format!("slave/{r}_total"), json!(t));
-        m.insert(format!("slave/{r}_used"), json!(u));
-        m.insert(
-            format!("slave/{r}_percent"),
-            json!(if t > 0.0 { u / t } else { 0.0 }),
+        put(&format!("slave/{r}_total"), t);
+        put(&format!("slave/{r}_used"), u);
+        put(
+            &format!("slave/{r}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
         );
+        // No revocable resources: oversubscription is not built.
+        for k in ["total", "used", "percent"] {
+            put(&format!("slave/{r}_revocable_{k}"), 0.0);
+        }
     }
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    m.insert("system/cpus_total".into(), json!(cpus as f64));
-    Value::Object(m)
+    m
+}
+
+/// `slave/tasks_<state>` for `TASK_<STATE>`.
+fn task_key(s: TaskState) -> String {
+    format!(
+        "slave/tasks_{}",
+        s.as_str().trim_start_matches("TASK_").to_lowercase()
+    )
 }
 
 #[cfg(test)]
@@ -411,6 +426,8 @@ mod tests {
             flags: BTreeMap::from([("port".into(), "5051".into())]),
             start_time: 1.0,
             pid: "slave(1)@127.0.0.1:5051".into(),
+            log_file: None,
+            logging: mesos_daemon::logging::Logging::detached(),
         };
         let state = render_state(&core, &facts);
         for key in [
@@ -466,10 +483,12 @@ mod tests {
         assert_eq!(ex["queued_tasks"][0]["id"], "t");
         assert_eq!(ex["queued_tasks"][0]["resources"]["cpus"], 1.0);
         let metrics = render_metrics(&core, &facts);
+        assert_eq!(metrics["slave/tasks_finished"], 0.0);
         assert_eq!(metrics["slave/registered"], 1.0);
         assert_eq!(metrics["slave/cpus_used"], 1.0);
         assert_eq!(metrics["slave/tasks_staging"], 1.0);
         assert_eq!(render_flags(&facts)["flags"]["port"], "5051");
         assert_eq!(render_version()["version"], "1.11.0");
+        assert!(render_version()["build_time"].as_f64().unwrap() > 0.0);
     }
 }

@@ -21,7 +21,7 @@ use mesos_types::agent_protocol::AgentCall;
 use mesos_types::executor::{Event, Subscribe};
 use mesos_types::{AgentID, ContainerID, ExecutorEventType, ExecutorID, FrameworkID, recordio};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -76,6 +76,10 @@ pub struct Facts {
     pub start_time: f64,
     /// `slave(1)@ip:port`.
     pub pid: String,
+    /// The agent's log file (`--log_dir`), served as `/slave/log`.
+    pub log_file: Option<PathBuf>,
+    /// The logging verbosity (GET_/SET_LOGGING_LEVEL).
+    pub logging: mesos_daemon::logging::Logging,
 }
 
 /// State shared by the HTTP server, the master link and spawned tasks.

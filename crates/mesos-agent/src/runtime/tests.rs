@@ -169,6 +169,8 @@ fn harness(core: Core, host: Arc<dyn Host>) -> Harness {
         flags: BTreeMap::new(),
         start_time: 0.0,
         pid: "slave(1)@127.0.0.1:5051".into(),
+        log_file: None,
+        logging: mesos_daemon::logging::Logging::detached(),
     };
     let shared = Shared::with_host(core, facts, reqwest::Client::new(), calls_tx, host);
     Harness {
@@ -185,6 +187,8 @@ async fn subscribed(host: Arc<dyn Host>) -> Harness {
         flags: BTreeMap::new(),
         start_time: 0.0,
         pid: "slave(1)@127.0.0.1:5051".into(),
+        log_file: None,
+        logging: mesos_daemon::logging::Logging::detached(),
     };
     let client = reqwest::Client::new();
     let core = core_with_a_launching_executor();

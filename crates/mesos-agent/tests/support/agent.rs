@@ -22,11 +22,16 @@ pub struct Setup {
 }
 
 pub async fn setup(extra: &[&str]) -> Setup {
+    setup_with_executor(extra, "#!/bin/sh\nexec sleep 1000\n").await
+}
+
+/// [`setup`] with `script` as the agent's `mesos-executor`.
+pub async fn setup_with_executor(extra: &[&str], script: &str) -> Setup {
     let master = FakeMaster::start().await;
     let work = tempfile::tempdir().unwrap();
     let launcher = tempfile::tempdir().unwrap();
     let stub = launcher.path().join("mesos-executor");
-    std::fs::write(&stub, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::write(&stub, script).unwrap();
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut args = vec![
         "mesos-agent".to_string(),
@@ -102,6 +107,22 @@ impl Setup {
             .await
             .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Waits until the agent has forked executor `eid` (`/containers`
+    /// lists only executors with a process). A test playing the executor
+    /// must subscribe after this: a subscription before the fork is
+    /// reported stands in for the process, and the launch is given up.
+    pub async fn forked(&self, eid: &str) {
+        eventually("the executor to be forked", async || {
+            let (_, containers) = self.get("/containers").await;
+            containers
+                .as_array()?
+                .iter()
+                .any(|c| c["executor_id"] == eid)
+                .then_some(())
+        })
+        .await
     }
 
     /// The sandbox directory of executor `eid`, once the agent reports it.

@@ -3,6 +3,7 @@
 //! lock the book only for synchronous work and never across I/O.
 
 mod agent;
+mod files;
 mod legacy;
 mod maintenance;
 mod operator;
@@ -127,8 +128,31 @@ async fn dispatch(
                 .await
                 .unwrap_or_else(error_response);
         }
-        "/metrics/snapshot" => {
-            get_only(&method).map(|_| to_vec(&Json::Object(metrics_snapshot(&shared))))
+        "/metrics/snapshot" => match get_only(&method) {
+            Ok(()) => Ok(to_vec(&Json::Object(metrics_snapshot(&shared).await))),
+            Err(e) => Err(e),
+        },
+        // Prometheus text (our addition).
+        "/metrics" => match get_only(&method) {
+            Ok(()) => {
+                let text = mesos_daemon::prometheus::render(&metrics_snapshot(&shared).await);
+                return (
+                    [(header::CONTENT_TYPE, mesos_daemon::prometheus::CONTENT_TYPE)],
+                    text,
+                )
+                    .into_response();
+            }
+            Err(e) => Err(e),
+        },
+        "/files/browse"
+        | "/files/browse.json"
+        | "/files/read"
+        | "/files/read.json"
+        | "/files/download"
+        | "/files/download.json"
+        | "/files/debug"
+        | "/files/debug.json" => {
+            return files::serve(&shared, &route, &method, &query).await;
         }
         "/redirect" => {
             let (h, p) =
@@ -174,10 +198,12 @@ fn with_allow(mut r: Response, allow: &'static str) -> Response {
     r
 }
 
-/// Every metric, as `/metrics/snapshot` and GET_METRICS show them.
-pub(crate) fn metrics_snapshot(shared: &Shared) -> serde_json::Map<String, Json> {
-    // `/proc` is read without the book's lock.
-    let mut all = state_json::system_metrics();
+/// Every metric, as `/metrics/snapshot`, `/metrics` and GET_METRICS show them.
+pub(crate) async fn metrics_snapshot(shared: &Shared) -> serde_json::Map<String, Json> {
+    // `/proc` is read without the book's lock, on a blocking thread.
+    let mut all = tokio::task::spawn_blocking(state_json::system_metrics)
+        .await
+        .unwrap_or_default();
     all.extend(shared.read(|m| state_json::metrics(m, crate::master::now_secs())));
     all
 }

@@ -1,9 +1,12 @@
 //! `POST /api/v1` (also `/api/v1/operator`, where pymesos posts): the v1
 //! operator API (spec 5). Served: GET_HEALTH, GET_FLAGS, GET_VERSION,
-//! GET_METRICS, GET_LOGGING_LEVEL, GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
-//! GET_EXECUTORS, GET_TASKS, GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS,
-//! GET_MASTER, SUBSCRIBE, TEARDOWN, MARK_AGENT_GONE, GET_QUOTA, SET_QUOTA,
-//! UPDATE_QUOTA and REMOVE_QUOTA. Every other call of `mesos.v1.master.Call`
+//! GET_METRICS, GET_LOGGING_LEVEL, SET_LOGGING_LEVEL (through
+//! `mesos_daemon::logging`), LIST_FILES and READ_FILE (`/master/log`),
+//! GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS,
+//! GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS, GET_MASTER, SUBSCRIBE, TEARDOWN,
+//! MARK_AGENT_GONE, the quota calls, the maintenance calls,
+//! DRAIN/DEACTIVATE/REACTIVATE_AGENT and the reservation and volume calls.
+//! Every other call of `mesos.v1.master.Call`
 //! is recognised and answered 501 with its name.
 //!
 //! The state calls copy what they show under the book's lock
@@ -54,13 +57,38 @@ pub async fn handle(
         T::GET_VERSION => json!({ "version_info": state_json::version() }),
         T::GET_METRICS => {
             let metrics: Vec<Json> = super::metrics_snapshot(&shared)
+                .await
                 .into_iter()
                 .map(|(name, value)| json!({"name": name, "value": value}))
                 .collect();
             json!({ "metrics": metrics })
         }
-        // We have no glog verbosity: always 0.
-        T::GET_LOGGING_LEVEL => json!({"level": 0}),
+        T::GET_LOGGING_LEVEL => json!({"level": shared.logging.level()}),
+        T::SET_LOGGING_LEVEL => {
+            let Some(s) = call.set_logging_level else {
+                return Err(missing("set_logging_level"));
+            };
+            let nanos = u64::try_from(s.duration.nanoseconds).map_err(|_| {
+                ApiError::BadRequest("'set_logging_level.duration' must not be negative".into())
+            })?;
+            shared
+                .logging
+                .set_for(s.level, std::time::Duration::from_nanos(nanos));
+            return Ok(StatusCode::OK.into_response());
+        }
+        T::LIST_FILES => {
+            let Some(l) = call.list_files else {
+                return Err(missing("list_files"));
+            };
+            mesos_daemon::files::http::list_files(super::files::roots(&shared), &l.path).await?
+        }
+        T::READ_FILE => {
+            let Some(r) = call.read_file else {
+                return Err(missing("read_file"));
+            };
+            let roots = super::files::roots(&shared);
+            mesos_daemon::files::http::read_file(roots, &r.path, r.offset, r.length).await?
+        }
         T::GET_STATE => return state_call(&shared, kind, Parts::ALL, |v| v.state_json()).await,
         T::GET_AGENTS => {
             return state_call(&shared, kind, only(|p| p.agents = true), |v| v.agents_json()).await;

@@ -249,6 +249,9 @@ pub fn state(
         if let Some(c) = cluster {
             o.serialize_entry("cluster", c)?;
         }
+        if let Some(d) = flags.get("log_dir") {
+            o.serialize_entry("log_dir", d)?;
+        }
         o.serialize_entry("flags", flags)?;
         o.serialize_entry("slaves", &Seq(agents.iter().map(|a| AgentView { m, a })))?;
         o.serialize_entry("recovered_slaves", &recovered)?;

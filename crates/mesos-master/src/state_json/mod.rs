@@ -26,7 +26,8 @@ pub mod direct;
 #[cfg(test)]
 mod tests;
 
-pub use metrics::{metrics, system as system_metrics};
+pub use mesos_daemon::system::system as system_metrics;
+pub use metrics::metrics;
 pub use roles::{RolesSnapshot, weights};
 pub use serve::{
     rendering_slot, serve_agents, serve_frameworks, serve_roles, serve_state, serve_summary,
@@ -44,44 +45,15 @@ use mesos_types::values::{Ranges, from_milli, to_milli};
 use mesos_types::*;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value as Json;
 use serde_json::value::RawValue;
-use serde_json::{Value as Json, json};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Build facts reported by `/version` and state, recorded by `build.rs`
-/// when the crate was built: its UTC date and time, and the git commit and
-/// branch when built from a checkout.
-pub const BUILD_DATE: &str = env!("MESOS_BUILD_DATE");
-pub const BUILD_TIME: f64 = parse_secs(env!("MESOS_BUILD_TIME")) as f64;
-pub const BUILD_USER: &str = "rust";
-pub const GIT_SHA: Option<&str> = option_env!("MESOS_GIT_SHA");
-pub const GIT_BRANCH: Option<&str> = option_env!("MESOS_GIT_BRANCH");
-
-/// Decimal seconds (what `build.rs` writes), at compile time.
-const fn parse_secs(s: &str) -> u64 {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut n = 0u64;
-    while i < b.len() {
-        n = n * 10 + (b[i] - b'0') as u64;
-        i += 1;
-    }
-    n
-}
-
-/// `/version`: `version`, `build_date`, `build_time`, `build_user`, and
-/// `git_sha`/`git_branch` when known.
-pub fn version() -> Json {
-    let mut v = json!({"version": MESOS_VERSION, "build_date": BUILD_DATE, "build_time": BUILD_TIME, "build_user": BUILD_USER});
-    for (k, x) in [("git_sha", GIT_SHA), ("git_branch", GIT_BRANCH)] {
-        if let (Some(x), Some(o)) = (x, v.as_object_mut()) {
-            o.insert(k.into(), json!(x));
-        }
-    }
-    v
-}
+pub use mesos_daemon::build_info::{
+    BUILD_DATE, BUILD_TIME, BUILD_USER, GIT_BRANCH, GIT_SHA, version,
+};
 
 /// The legacy resource map, accumulated from borrowed resources: always
 /// `cpus`, `gpus`, `mem`, `disk`; other scalars by name; ranges as

@@ -478,6 +478,10 @@ impl StateSnapshot {
         if let Some(c) = cluster {
             o.entry("cluster", c);
         }
+        // Where `/master/log` is read from (the web UI offers the link).
+        if let Some(d) = flags.get("log_dir") {
+            o.entry("log_dir", d);
+        }
         o.entry("flags", flags);
         o.array("slaves", &self.agents, |out, a| a.write(out));
         o.entry("recovered_slaves", &recovered);

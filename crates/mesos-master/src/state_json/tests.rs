@@ -253,6 +253,12 @@ fn snapshots_render_exactly_what_direct_rendering_did() {
     let mut m = book();
     let mut flags = BTreeMap::new();
     flags.insert("allocation_interval".to_string(), "1secs".to_string());
+    flags.insert("log_dir".to_string(), "/var/log/mesos".to_string());
+    let v: Json = serde_json::from_slice(&super::state(&m, &flags, None)).expect("json");
+    assert_eq!(
+        v["log_dir"], "/var/log/mesos",
+        "where /master/log comes from"
+    );
     let fid = m.frameworks.keys().next().expect("framework").value.clone();
     let done = m.completed_frameworks[0].id.value.clone();
     let queries: Vec<BTreeMap<String, String>> = [

@@ -1,12 +1,18 @@
-//! The files endpoints' logic (spec §6.8): virtual paths, confinement to
-//! sandboxes, and the browse/read semantics.
+//! The files endpoints' logic (spec §6.8), shared by the master and the
+//! agent: virtual paths, confinement to them, and the browse/read
+//! semantics ([`http`] has the `/files/*` endpoints and the v1
+//! LIST_FILES / READ_FILE payloads over it).
 //!
-//! A request path is mapped to a registered root (an executor sandbox, or
-//! one of its `runs/latest` aliases) by longest prefix. Paths with `..` are
-//! refused, and the final path is canonicalized (symlinks resolved) and must
-//! stay inside the canonical root, so a symlink in a sandbox pointing at
-//! `/etc/passwd` is never followed out. Only regular files are read, and
-//! every function here blocks: callers run them on blocking threads.
+//! A request path is mapped to a registered root (an executor sandbox, one
+//! of its `runs/latest` aliases, or a daemon's log file) by longest
+//! prefix. Paths with `..` are refused, and the final path is
+//! canonicalized (symlinks resolved) and must stay inside the canonical
+//! root, so a symlink in a sandbox pointing at `/etc/passwd` is never
+//! followed out; a path under no root is unknown (404). Only regular files
+//! are read, and every function here blocks: callers run them on blocking
+//! threads.
+
+pub mod http;
 
 use nix::fcntl::OFlag;
 use serde_json::{Value, json};
@@ -20,7 +26,7 @@ use std::path::{Component, Path, PathBuf};
 /// Largest chunk `/files/read` returns (16 pages of 4 KiB).
 pub const MAX_READ: u64 = 16 * 4096;
 
-/// Why a files request failed; the HTTP layer maps these to 400/403/404.
+/// Why a files request failed; [`FilesError::status`] is its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilesError {
     #[error("{0}")]
@@ -29,9 +35,27 @@ pub enum FilesError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The file operation did not finish in time (504).
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
-/// The virtual paths the agent serves and their real directories.
+impl FilesError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            FilesError::BadRequest(_) => 400,
+            FilesError::Forbidden(_) => 403,
+            FilesError::NotFound(_) => 404,
+            FilesError::Timeout(_) => 504,
+            FilesError::Internal(_) => 500,
+        }
+    }
+}
+
+/// The virtual paths a daemon serves and their real files or directories.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileRoots {
     roots: BTreeMap<String, PathBuf>,
@@ -49,27 +73,11 @@ pub struct Resolved {
 }
 
 impl FileRoots {
-    /// Registers `virtual_path` as an alias of `real`.
+    /// Registers `virtual_path` as an alias of `real` (a directory, served
+    /// with everything under it, or a single file).
     pub fn add(&mut self, virtual_path: &str, real: PathBuf) {
         let v = normalize(virtual_path).unwrap_or_else(|_| virtual_path.to_string());
         self.roots.insert(v, real);
-    }
-
-    /// Roots for executor sandboxes: the directory itself, and the
-    /// `runs/latest` forms (long and short) for each executor.
-    pub fn for_sandboxes(sandboxes: &[crate::core::Sandbox]) -> FileRoots {
-        let mut roots = FileRoots::default();
-        for s in sandboxes {
-            roots.add(&s.directory.display().to_string(), s.directory.clone());
-            if let Some(runs) = s.directory.parent() {
-                let latest = runs.join("latest");
-                roots.add(&latest.display().to_string(), latest.clone());
-                let short =
-                    crate::paths::virtual_latest(&s.framework_id.value, &s.executor_id.value);
-                roots.add(&short, latest);
-            }
-        }
-        roots
     }
 
     /// `virtual path -> real path`, for `/files/debug`.
@@ -108,7 +116,7 @@ impl FileRoots {
         })?;
         if !real.starts_with(&root) {
             return Err(FilesError::Forbidden(format!(
-                "'{path}' points outside the sandbox"
+                "'{path}' points outside the served directory"
             )));
         }
         Ok(Resolved {
@@ -174,7 +182,7 @@ fn open_beneath(resolved: &Resolved) -> Result<(File, std::fs::Metadata), FilesE
         .map_err(|e| FilesError::Forbidden(format!("Cannot open file: {e}")))?;
     if !reached.starts_with(&resolved.root) {
         return Err(FilesError::Forbidden(format!(
-            "'{}' points outside the sandbox",
+            "'{}' points outside the served directory",
             resolved.virtual_path
         )));
     }
@@ -247,9 +255,10 @@ pub fn read(
     Ok(json!({"data": String::from_utf8_lossy(&buf), "offset": offset}))
 }
 
-/// `/files/browse`: the entries of a directory (or the file itself), sorted
-/// by path. Blocking; only `stat`s, so special files are listed, never opened.
-pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
+/// The entries of a directory (or the file itself) with their virtual
+/// paths, sorted by path. Blocking; only `stat`s, so special files are
+/// listed, never opened.
+pub fn list(resolved: &Resolved) -> Result<Vec<(String, std::fs::Metadata)>, FilesError> {
     let (dir, meta) = open_beneath(resolved).map_err(|e| match e {
         FilesError::NotFound(_) => FilesError::NotFound("No such file or directory".into()),
         e => e,
@@ -265,13 +274,35 @@ pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
                 continue;
             };
             let path = format!("{}/{}", resolved.virtual_path.trim_end_matches('/'), name);
-            entries.push(file_info(&path, &m));
+            entries.push((path, m));
         }
     } else {
-        entries.push(file_info(&resolved.virtual_path, &meta));
+        entries.push((resolved.virtual_path.clone(), meta));
     }
-    entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    Ok(Value::Array(entries))
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// `/files/browse`: [`list`] as JSON (spec §6.8).
+pub fn browse(resolved: &Resolved) -> Result<Value, FilesError> {
+    let entries = list(resolved)?;
+    Ok(Value::Array(
+        entries.iter().map(|(p, m)| file_info(p, m)).collect(),
+    ))
+}
+
+/// `mesos.v1.FileInfo` (LIST_FILES): like `/files/browse`'s entries, but
+/// `mode` is the numeric `st_mode` and `mtime` a `TimeInfo`.
+pub fn v1_file_info(path: &str, m: &std::fs::Metadata) -> Value {
+    json!({
+        "path": path,
+        "nlink": m.nlink(),
+        "size": m.size(),
+        "mtime": {"nanoseconds": m.mtime().saturating_mul(1_000_000_000)},
+        "mode": m.mode(),
+        "uid": user_name(m.uid()),
+        "gid": group_name(m.gid()),
+    })
 }
 
 fn file_info(path: &str, m: &std::fs::Metadata) -> Value {

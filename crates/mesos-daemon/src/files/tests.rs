@@ -1,7 +1,6 @@
 //! Tests of path confinement and read/browse semantics on a temporary sandbox.
 
 use super::*;
-use crate::core::Sandbox;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -13,9 +12,10 @@ struct Fixture {
 /// 10-byte `stdout`, a subdirectory and two symlinks pointing out of it.
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let run = crate::paths::run_dir(dir.path(), "a", "f", "e", "c1");
-    crate::paths::create_run_dir(&run, &crate::paths::latest_link(dir.path(), "a", "f", "e"))
-        .unwrap();
+    let runs = dir.path().join("slaves/a/frameworks/f/executors/e/runs");
+    let run = runs.join("c1");
+    std::fs::create_dir_all(&run).unwrap();
+    std::os::unix::fs::symlink(&run, runs.join("latest")).unwrap();
     std::fs::write(run.join("stdout"), "0123456789").unwrap();
     std::fs::create_dir(run.join("sub")).unwrap();
     std::fs::write(run.join("sub/inner.txt"), "inner").unwrap();
@@ -26,11 +26,14 @@ fn fixture() -> Fixture {
     let sibling = run.with_file_name("c1x");
     std::fs::create_dir_all(&sibling).unwrap();
     std::fs::write(sibling.join("secret"), "no").unwrap();
-    let roots = FileRoots::for_sandboxes(&[Sandbox {
-        framework_id: "f".into(),
-        executor_id: "e".into(),
-        directory: run.clone(),
-    }]);
+    // What the agent registers for a sandbox (`mesos-agent`'s `sandbox_roots`).
+    let mut roots = FileRoots::default();
+    roots.add(&run.display().to_string(), run.clone());
+    roots.add(
+        &runs.join("latest").display().to_string(),
+        runs.join("latest"),
+    );
+    roots.add("/frameworks/f/executors/e/runs/latest", runs.join("latest"));
     Fixture {
         _dir: dir,
         run,
@@ -274,4 +277,104 @@ fn browsing_through_a_component_swapped_for_a_symlink_after_resolve_is_refused()
     let (resolved, _outside) = resolve_then_swap_in_a_symlink(&f, "sub");
     let r = browse(&resolved);
     assert!(matches!(r, Err(FilesError::Forbidden(_))), "{r:?}");
+}
+
+/// A daemon log served as a single-file root (`/slave/log`, `/master/log`).
+fn log_roots() -> (tempfile::TempDir, FileRoots) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mesos-agent.INFO");
+    std::fs::write(&log, "line one\nline two\n").unwrap();
+    std::fs::write(dir.path().join("other.INFO"), "not served").unwrap();
+    let mut roots = FileRoots::default();
+    roots.add("/slave/log", log);
+    (dir, roots)
+}
+
+#[tokio::test]
+async fn a_log_file_is_a_root_of_its_own() {
+    let (dir, roots) = log_roots();
+    let v = http::read(roots.clone(), Some("/slave/log"), Some("5"), Some("3"))
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"data": "one", "offset": 5}));
+    let listed = http::browse(roots.clone(), Some("/slave/log"))
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["path"], "/slave/log");
+    assert_eq!(listed[0]["size"], 18);
+    // Nothing next to or under the file is reachable through it.
+    for bad in [
+        "/slave/log/../other.INFO",
+        "/slave/log/x",
+        "/slave",
+        "/other.INFO",
+    ] {
+        let e = http::read(roots.clone(), Some(bad), Some("0"), None)
+            .await
+            .unwrap_err();
+        assert!((400..500).contains(&e.status()), "{bad}: {e:?}");
+    }
+    let real = dir.path().join("other.INFO").display().to_string();
+    let e = http::read(roots.clone(), Some(&real), Some("0"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404, "an absolute path under no root is unknown");
+    assert_eq!(
+        http::read(roots.clone(), Some("/slave/log"), Some("-2"), None)
+            .await
+            .unwrap_err()
+            .status(),
+        400
+    );
+    assert_eq!(
+        http::read(roots, Some("/slave/log"), Some("0"), Some("-5"))
+            .await
+            .unwrap_err()
+            .status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn v1_list_and_read() {
+    let f = fixture();
+    let root = path(&f, "");
+    let listed = http::list_files(f.roots.clone(), &root).await.unwrap();
+    let infos = listed["file_infos"].as_array().unwrap();
+    let stdout = infos
+        .iter()
+        .find(|i| i["path"] == path(&f, "/stdout"))
+        .unwrap();
+    assert_eq!(stdout["size"], 10);
+    assert!(stdout["mode"].is_u64(), "numeric st_mode: {stdout}");
+    assert_eq!(stdout["mode"].as_u64().unwrap() & 0o170000, 0o100000);
+    assert!(stdout["mtime"]["nanoseconds"].as_i64().unwrap() > 0);
+    let sub = infos
+        .iter()
+        .find(|i| i["path"] == path(&f, "/sub"))
+        .unwrap();
+    assert_eq!(sub["mode"].as_u64().unwrap() & 0o170000, 0o040000);
+
+    let r = http::read_file(f.roots.clone(), &path(&f, "/stdout"), 2, Some(3))
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"size": 10, "data": "MjM0"}));
+    let r = http::read_file(f.roots.clone(), &path(&f, "/stdout"), 50, None)
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"size": 10, "data": ""}));
+    for bad in ["/passwd-link", "/etc-link/passwd", "/../c1x/secret"] {
+        let e = http::read_file(f.roots.clone(), &path(&f, bad), 0, None)
+            .await
+            .unwrap_err();
+        assert!((400..500).contains(&e.status()), "{bad}: {e:?}");
+    }
+    let e = http::read_file(f.roots.clone(), "/etc/passwd", 0, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+    let e = http::read_file(f.roots.clone(), &path(&f, "/sub"), 0, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 400);
 }

@@ -5,7 +5,8 @@
 //! `MESOS_GIT_BRANCH`; left unset otherwise).
 //!
 //! Cargo runs this once per build of the crate: again whenever a file of
-//! the crate or the checked-out commit changes.
+//! the crate or the checked-out commit changes. It lives in `mesos-daemon`
+//! so that the master and the agent of one build report the same facts.
 
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
