@@ -1,0 +1,230 @@
+//! The `mesos` CLI against a scripted master and agent (one small HTTP
+//! server answering both): the calls `task kill` makes to an agent that
+//! serves KILL_CONTAINER, what it refuses to do, and odd answers from the
+//! daemons (wrong types, not JSON, error bodies) giving one clear line
+//! and never a panic.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mesos_cli::mesos::{CliError, Context, args::Cli, run};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// What the fake answers, and what it was asked.
+#[derive(Default)]
+struct Script {
+    port: u16,
+    task_state: String,
+    /// Tasks the executor runs besides `t1`.
+    co_tasks: Vec<String>,
+    /// Status and body of the agent's `/api/v1`.
+    agent_api: Option<(u16, String)>,
+    /// Replaces the body of `/master/slaves`.
+    slaves_body: Option<String>,
+    /// Replaces `/master/tasks` with this status and body.
+    tasks_answer: Option<(u16, String)>,
+    calls: Vec<Value>,
+}
+
+type Shared = Arc<Mutex<Script>>;
+
+async fn answer(State(s): State<Shared>, req: Request) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut s = s.lock().unwrap();
+    let json_ok = |v: Value| (StatusCode::OK, v.to_string()).into_response();
+    match (method, path.as_str()) {
+        (Method::GET, "/master/tasks") => match &s.tasks_answer {
+            Some((code, body)) => {
+                (StatusCode::from_u16(*code).unwrap(), body.clone()).into_response()
+            }
+            None => json_ok(json!({"tasks": [
+                {"id": "t1", "name": "t1", "framework_id": "F1", "slave_id": "S0", "state": s.task_state}
+            ]})),
+        },
+        (Method::GET, "/master/slaves") => match &s.slaves_body {
+            Some(b) => (StatusCode::OK, b.clone()).into_response(),
+            None => json_ok(json!({"slaves": [
+                {"id": "S0", "hostname": "fake", "active": true, "pid": format!("slave(1)@127.0.0.1:{}", s.port)}
+            ]})),
+        },
+        (Method::GET, "/slave(1)/state") => {
+            let mut tasks = vec![json!({"id": "t1", "state": s.task_state})];
+            tasks.extend(
+                s.co_tasks
+                    .iter()
+                    .map(|t| json!({"id": t, "state": "TASK_RUNNING"})),
+            );
+            json_ok(json!({"frameworks": [{"id": "F1", "executors": [
+                {"id": "e1", "directory": "/sandbox/e1", "container": "C1", "tasks": tasks}
+            ]}]}))
+        }
+        (Method::POST, "/slave(1)/api/v1") => {
+            s.calls
+                .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            match s.agent_api.clone() {
+                Some((code, body)) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
+                None => {
+                    // As the real agent: the executor is destroyed, the
+                    // task fails and the master hears of it.
+                    s.task_state = "TASK_FAILED".into();
+                    StatusCode::OK.into_response()
+                }
+            }
+        }
+        _ => (StatusCode::NOT_FOUND, "").into_response(),
+    }
+}
+
+async fn fake(script: Script) -> (String, Shared) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shared = Arc::new(Mutex::new(Script { port, ..script }));
+    let app = Router::new().fallback(answer).with_state(shared.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("127.0.0.1:{port}"), shared)
+}
+
+async fn cli(master: &str, args: &[&str]) -> Result<String, CliError> {
+    let mut argv = vec!["mesos".to_string(), format!("--master={master}")];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let mut out = Vec::new();
+    run(cli, &Context::default(), &mut out).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+fn running() -> Script {
+    Script {
+        task_state: "TASK_RUNNING".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn kill_sends_kill_container_for_the_tasks_container_and_waits_for_its_end() {
+    let (master, s) = fake(running()).await;
+    let out = cli(&master, &["task", "kill", "t1"]).await.unwrap();
+    assert_eq!(out, "Killed task 't1' (TASK_FAILED)\n");
+    assert_eq!(
+        s.lock().unwrap().calls,
+        vec![
+            json!({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": "C1"}}})
+        ]
+    );
+    // --json: one object for scripts.
+    s.lock().unwrap().task_state = "TASK_RUNNING".into();
+    let out = cli(&master, &["--json", "task", "kill", "t1"])
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        json!({"id": "t1", "framework_id": "F1", "slave_id": "S0", "state": "TASK_FAILED"})
+    );
+}
+
+#[tokio::test]
+async fn kill_refuses_to_take_other_tasks_down_with_the_container() {
+    let (master, s) = fake(Script {
+        co_tasks: vec!["t2".into()],
+        ..running()
+    })
+    .await;
+    let e = cli(&master, &["task", "kill", "t1"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shares its executor's container with task(s) t2"),
+        "{e}"
+    );
+    assert!(s.lock().unwrap().calls.is_empty());
+}
+
+#[tokio::test]
+async fn kill_reports_what_the_agent_says() {
+    let (master, _) = fake(Script {
+        agent_api: Some((404, String::new())),
+        ..running()
+    })
+    .await;
+    let e = cli(&master, &["task", "kill", "t1"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("Agent 'S0' (127.0.0.1:") && e.contains("does not serve the v1 operator API"),
+        "{e}"
+    );
+
+    let (master, _) = fake(Script {
+        agent_api: Some((403, r#"{"message": "not authorized to kill"}"#.into())),
+        ..running()
+    })
+    .await;
+    let e = cli(&master, &["task", "kill", "t1"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "Agent 'S0' refused to kill the container of task 't1': not authorized to kill"
+    );
+}
+
+#[tokio::test]
+async fn odd_answers_give_one_clear_line() {
+    // Wrong types: nothing to show, no panic.
+    let (master, s) = fake(Script {
+        slaves_body: Some(r#"{"slaves": "many"}"#.into()),
+        ..running()
+    })
+    .await;
+    assert_eq!(
+        cli(&master, &["agent", "list"]).await.unwrap(),
+        "The cluster has no agents.\n"
+    );
+    s.lock().unwrap().slaves_body =
+        Some(r#"{"slaves": [{"id": {"value": 1}, "active": "yes", "resources": []}, 7]}"#.into());
+    let out = cli(&master, &["agent", "list"]).await.unwrap();
+    assert_eq!(out.lines().count(), 3, "{out}");
+    // The agent's pid is not an address: the sandbox cannot be found.
+    let e = cli(&master, &["task", "log", "t1"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Agent 'S0' of task 't1' is not registered"),
+        "{e}"
+    );
+
+    // Not JSON.
+    s.lock().unwrap().tasks_answer = Some((200, "<html>".into()));
+    let e = cli(&master, &["task", "list"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/master/tasks") && e.contains("did not answer JSON"),
+        "{e}"
+    );
+    // An error with a JSON message, and one with a text body.
+    s.lock().unwrap().tasks_answer = Some((400, r#"{"message": "invalid order 'x'"}"#.into()));
+    let e = cli(&master, &["task", "list"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "invalid order 'x'");
+    s.lock().unwrap().tasks_answer = Some((503, "Not the leading master\n".into()));
+    let e = cli(&master, &["task", "list"]).await.unwrap_err();
+    assert!(matches!(e, CliError::Http { status: 503, .. }));
+    assert_eq!(e.to_string(), "Not the leading master");
+}
