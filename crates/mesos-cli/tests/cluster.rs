@@ -326,6 +326,14 @@ async fn quota_set_list_and_remove_round_trip() {
 
     cluster.cli(&["quota", "remove", "dev"]).await.unwrap();
     cluster.cli(&["quota", "remove", "big"]).await.unwrap();
+    // Hierarchical roles are addressed by path.
+    cluster
+        .cli(&["quota", "set", "eng/web", "--limit", "mem=256"])
+        .await
+        .unwrap();
+    assert!(cluster.cli(&["quota"]).await.unwrap().contains("eng/web"));
+    cluster.cli(&["quota", "remove", "eng/web"]).await.unwrap();
+
     assert_eq!(
         cluster.cli(&["quota"]).await.unwrap(),
         "No role has quota.\n"
@@ -376,6 +384,38 @@ async fn the_binary_exits_1_with_one_line_on_errors() {
     let (code, _, err) = binary(&["--master", &master, "task", "exec", "t", "ls"], &[]).await;
     assert_eq!(code, 1);
     assert!(err.contains("not supported"), "{err}");
+
+    // A schedule from stdin (`--file -`).
+    let schedule = r#"{"windows": [{"machine_ids": [{"hostname": "from-stdin"}],
+        "unavailability": {"start": {"nanoseconds": 0}}}]}"#;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mesos"))
+        .args([
+            "--master",
+            &master,
+            "maintenance",
+            "schedule",
+            "--file",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, schedule.as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let done = tokio::time::timeout(DEADLINE, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.status.success(), "{done:?}");
+    let shown = cluster.get("/master/maintenance/schedule").await;
+    assert_eq!(
+        shown["windows"][0]["machine_ids"][0]["hostname"],
+        "from-stdin"
+    );
 
     let (code, out, _) = binary(&["--help"], &[]).await;
     assert_eq!(code, 0);

@@ -70,12 +70,6 @@ impl Client {
             .await
     }
 
-    /// DELETE `path` on the master.
-    pub async fn delete(&self, path: &str) -> Result<String, CliError> {
-        let url = format!("{}{path}", self.master);
-        self.send(self.http.delete(&url), "the master", &url).await
-    }
-
     /// A v1 operator call on the master (`POST /api/v1`); the answer's body.
     pub async fn operator(&self, call: &Value) -> Result<String, CliError> {
         self.post("/api/v1", call).await
@@ -135,19 +129,18 @@ fn parse(raw: String, url: &str) -> Result<Doc, CliError> {
 fn with_query(mut url: String, query: &[(&str, &str)]) -> String {
     for (i, (k, v)) in query.iter().enumerate() {
         url.push(if i == 0 { '?' } else { '&' });
-        url.push_str(&encode(k, false));
+        url.push_str(&encode(k));
         url.push('=');
-        url.push_str(&encode(v, false));
+        url.push_str(&encode(v));
     }
     url
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters (and `/`
-/// when `keep_slash`: hierarchical roles are addressed by path).
-pub fn encode(s: &str, keep_slash: bool) -> String {
+/// Percent-encodes all but RFC 3986's unreserved characters.
+pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -170,8 +163,7 @@ mod tests {
             ),
             "http://m/x?path=%2Fa%20b%2Fstd%26out&offset=-1"
         );
-        assert_eq!(encode("eng/dev-1", true), "eng/dev-1");
-        assert_eq!(encode("a b?/", true), "a%20b%3F/");
-        assert_eq!(encode("ü", false), "%C3%BC");
+        assert_eq!(encode("eng/dev-1"), "eng%2Fdev-1");
+        assert_eq!(encode("ü"), "%C3%BC");
     }
 }

@@ -250,13 +250,6 @@ async fn maintenance(
                 "No machine is draining or down.",
             )
         }
-        MaintenanceCommand::Down { machines } | MaintenanceCommand::Up { machines }
-            if machines.is_empty() =>
-        {
-            Err(CliError::msg(
-                "Name at least one machine (HOST, HOST:IP or :IP)",
-            ))
-        }
         MaintenanceCommand::Down { machines } => {
             let ids = machine_ids(&machines)?;
             client.post("/master/machine/down", &ids).await?;
@@ -320,10 +313,13 @@ async fn quota(
             if role.is_empty() {
                 return Err(CliError::msg("Name the role whose quota to remove"));
             }
-            // The legacy endpoint (as `REMOVE_QUOTA`) says so when the role
-            // has no quota; clearing it through UPDATE_QUOTA would not.
-            let path = format!("/master/quota/{}", client::encode(&role, true));
-            client.delete(&path).await?;
+            // REMOVE_QUOTA (deprecated in favour of UPDATE_QUOTA with an
+            // empty config, still served) says so when the role has no
+            // quota, which clearing it would not; and unlike `DELETE
+            // /quota/<role>` it carries the role in the body, so
+            // hierarchical roles (`eng/web`) work.
+            let call = json!({"type": "REMOVE_QUOTA", "remove_quota": {"role": role}});
+            client.operator(&call).await?;
             confirm(out, json, &format!("Removed the quota of role '{role}'."))
         }
     }
