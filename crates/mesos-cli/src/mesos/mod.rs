@@ -64,38 +64,25 @@ pub async fn run(cli: Cli, ctx: &Context, out: &mut (dyn Write + Send)) -> Resul
         Command::Agent(AgentCommand::List) => {
             let slaves = client.get("/master/slaves", &[]).await?;
             let table = views::agents_table(&slaves.json);
-            let shown = views::list(&slaves.json, "slaves").to_vec();
-            emit(out, ctx, json, &table, shown, "The cluster has no agents.")
+            let shown: Vec<&Value> = views::list(&slaves.json, "slaves").iter().collect();
+            emit(out, ctx, json, &table, &shown, "The cluster has no agents.")
         }
         Command::Framework(FrameworkCommand::List { all }) => {
             let fws = client.get("/master/frameworks", &[]).await?;
-            let table = views::frameworks_table(&fws.json, all);
-            let shown: Vec<Value> = views::list(&fws.json, "frameworks")
-                .iter()
-                .filter(|f| all || f.get("active").and_then(Value::as_bool) == Some(true))
-                .chain(
-                    views::list(&fws.json, "completed_frameworks")
-                        .iter()
-                        .filter(|_| all),
-                )
-                .cloned()
-                .collect();
-            emit(out, ctx, json, &table, shown, "There are no frameworks.")
+            let shown = views::frameworks_shown(&fws.json, all);
+            let table = views::frameworks_table(&shown);
+            emit(out, ctx, json, &table, &shown, "There are no frameworks.")
         }
         Command::Task(TaskCommand::List { all }) => {
             let tasks = tasks::all_tasks(&client, None).await?;
-            let table = views::tasks_table(&tasks.json, all);
-            let shown: Vec<Value> = views::list(&tasks.json, "tasks")
-                .iter()
-                .filter(|t| all || !views::is_terminal(&views::task_state(t)))
-                .cloned()
-                .collect();
+            let shown = views::tasks_shown(&tasks.json, all);
+            let table = views::tasks_table(&shown);
             let none = if all {
                 "There are no tasks."
             } else {
                 "There are no running tasks (--all shows completed ones)."
             };
-            emit(out, ctx, json, &table, shown, none)
+            emit(out, ctx, json, &table, &shown, none)
         }
         Command::Task(TaskCommand::Log {
             task,
@@ -145,11 +132,11 @@ fn emit(
     ctx: &Context,
     json: bool,
     table: &Table,
-    shown: Vec<Value>,
+    shown: &[&Value],
     empty: &str,
 ) -> Result<(), CliError> {
     if json {
-        let text = serde_json::to_string_pretty(&Value::Array(shown)).unwrap_or_default();
+        let text = serde_json::to_string_pretty(shown).unwrap_or_default();
         writeln!(out, "{text}")?;
     } else if table.is_empty() {
         writeln!(out, "{empty}")?;
@@ -172,7 +159,7 @@ fn show_doc(
         writeln!(out, "{}", raw.trim_end())?;
         return Ok(());
     }
-    emit(out, ctx, false, table, Vec::new(), empty)
+    emit(out, ctx, false, table, &[], empty)
 }
 
 /// A confirmation line, left out with `--json` (scripts go by the exit code).
@@ -333,7 +320,7 @@ mod tests {
     fn listing_output() {
         let mut t = Table::new(&["id"]);
         let mut out = Vec::new();
-        emit(&mut out, &Context::default(), false, &t, vec![], "none").unwrap();
+        emit(&mut out, &Context::default(), false, &t, &[], "none").unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "none\n");
         t.push(vec!["x".into()]);
         let mut out = Vec::new();
@@ -342,7 +329,7 @@ mod tests {
             &Context::default(),
             true,
             &t,
-            vec![json!({"id": "x"})],
+            &[&json!({"id": "x"})],
             "none",
         )
         .unwrap();

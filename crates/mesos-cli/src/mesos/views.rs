@@ -68,9 +68,22 @@ pub fn agents_table(slaves: &Value) -> Table {
     t
 }
 
-/// `/master/frameworks` as a table: the active frameworks, or with `all`
-/// also the inactive and completed ones.
-pub fn frameworks_table(frameworks: &Value, all: bool) -> Table {
+/// The frameworks `framework list` shows from `/master/frameworks`: the
+/// active ones, or with `all` also the inactive and completed ones.
+pub fn frameworks_shown(frameworks: &Value, all: bool) -> Vec<&Value> {
+    let active = |f: &&Value| f.get("active").and_then(Value::as_bool) == Some(true);
+    list(frameworks, "frameworks")
+        .iter()
+        .filter(|f| all || active(f))
+        .chain(
+            list(frameworks, "completed_frameworks")
+                .iter()
+                .filter(|_| all),
+        )
+        .collect()
+}
+
+pub fn frameworks_table(shown: &[&Value]) -> Table {
     let mut t = Table::new(&[
         "id",
         "name",
@@ -80,17 +93,11 @@ pub fn frameworks_table(frameworks: &Value, all: bool) -> Table {
         "user",
         "tasks",
     ]);
-    let live = list(frameworks, "frameworks").iter();
-    let completed = list(frameworks, "completed_frameworks").iter();
-    for f in live.chain(completed.filter(|_| all)) {
-        let active = f.get("active").and_then(Value::as_bool).unwrap_or(false);
-        if !all && !active {
-            continue;
-        }
+    for f in shown {
         t.push(vec![
             text(f, "id"),
             text(f, "name"),
-            active.to_string(),
+            text(f, "active"),
             text(f, "connected"),
             text(f, "hostname"),
             text(f, "user"),
@@ -128,18 +135,22 @@ pub fn task_state(task: &Value) -> String {
         .unwrap_or_else(|| "UNKNOWN".into())
 }
 
-/// `/master/tasks` as a table: tasks that have not ended, or all of them.
-pub fn tasks_table(tasks: &Value, all: bool) -> Table {
+/// The tasks `task list` shows from `/master/tasks`: those that have not
+/// ended, or with `all` every one.
+pub fn tasks_shown(tasks: &Value, all: bool) -> Vec<&Value> {
+    list(tasks, "tasks")
+        .iter()
+        .filter(|t| all || !is_terminal(&task_state(t)))
+        .collect()
+}
+
+pub fn tasks_table(shown: &[&Value]) -> Table {
     let mut t = Table::new(&["id", "name", "state", "framework id", "agent id"]);
-    for task in list(tasks, "tasks") {
-        let state = task_state(task);
-        if !all && is_terminal(&state) {
-            continue;
-        }
+    for task in shown {
         t.push(vec![
             text(task, "id"),
             text(task, "name"),
-            state,
+            task_state(task),
             text(task, "framework_id"),
             text(task, "slave_id"),
         ]);
@@ -432,10 +443,10 @@ mod tests {
                            {"id": "F2", "name": "b", "active": false}],
             "completed_frameworks": [{"id": "F0", "name": "old", "active": false}]
         });
-        let t = frameworks_table(&fws, false).render(None);
+        let t = frameworks_table(&frameworks_shown(&fws, false)).render(None);
         assert!(t.contains("F1") && !t.contains("F2") && !t.contains("F0"));
         assert!(t.lines().nth(1).unwrap().trim_end().ends_with('2'));
-        let t = frameworks_table(&fws, true).render(None);
+        let t = frameworks_table(&frameworks_shown(&fws, true)).render(None);
         assert!(t.contains("F1") && t.contains("F2") && t.contains("F0"));
     }
 
@@ -447,13 +458,13 @@ mod tests {
             {"id": "t1", "state": "TASK_FINISHED", "framework_id": "F2"},
             {"id": "t3"}
         ]});
-        let live = tasks_table(&tasks, false).render(None);
+        let live = tasks_table(&tasks_shown(&tasks, false)).render(None);
         assert!(live.contains("TASK_RUNNING") && !live.contains("TASK_FINISHED"));
         assert!(
             live.contains("UNKNOWN"),
             "a task without any state is shown"
         );
-        assert_eq!(tasks_table(&tasks, true).len(), 4);
+        assert_eq!(tasks_shown(&tasks, true).len(), 4);
 
         assert_eq!(
             text(find_task(&tasks, "t2", None).unwrap(), "framework_id"),
