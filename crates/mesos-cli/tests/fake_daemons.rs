@@ -26,6 +26,10 @@ struct Script {
     slaves_body: Option<String>,
     /// Replaces `/master/tasks` with this status and body.
     tasks_answer: Option<(u16, String)>,
+    /// The sandbox's `stdout`.
+    stdout: Vec<u8>,
+    /// `/files/read` calls that read data (not the size).
+    reads: usize,
     calls: Vec<Value>,
 }
 
@@ -33,6 +37,15 @@ type Shared = Arc<Mutex<Script>>;
 
 async fn answer(State(s): State<Shared>, req: Request) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let query: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), decode(v)))
+        .collect();
+    let param = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
     let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
@@ -64,6 +77,24 @@ async fn answer(State(s): State<Shared>, req: Request) -> Response {
                 {"id": "e1", "directory": "/sandbox/e1", "container": "C1", "tasks": tasks}
             ]}]}))
         }
+        // As the agent: the size for offset -1; else at most `length`
+        // and 64 KiB from `offset`, decoded lossily into a JSON string.
+        (Method::GET, "/files/read") => {
+            if param("path").as_deref() != Some("/sandbox/e1/stdout") {
+                return (StatusCode::NOT_FOUND, "No such file").into_response();
+            }
+            let size = s.stdout.len();
+            let offset: i64 = param("offset").and_then(|o| o.parse().ok()).unwrap_or(-1);
+            if offset < 0 {
+                return json_ok(json!({"data": "", "offset": size}));
+            }
+            s.reads += 1;
+            let start = (offset as usize).min(size);
+            let length: usize = param("length").and_then(|l| l.parse().ok()).unwrap_or(size);
+            let end = size.min(start + length.min(64 * 1024));
+            let data = String::from_utf8_lossy(&s.stdout[start..end]).into_owned();
+            json_ok(json!({"data": data, "offset": offset}))
+        }
         (Method::POST, "/slave(1)/api/v1") => {
             s.calls
                 .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
@@ -79,6 +110,26 @@ async fn answer(State(s): State<Shared>, req: Request) -> Response {
         }
         _ => (StatusCode::NOT_FOUND, "").into_response(),
     }
+}
+
+fn decode(v: &str) -> String {
+    let mut out = Vec::new();
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let (b'%', Some(x)) = (b[i], hex) {
+            out.push(x);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn fake(script: Script) -> (String, Shared) {
@@ -227,4 +278,30 @@ async fn odd_answers_give_one_clear_line() {
     let e = cli(&master, &["task", "list"]).await.unwrap_err();
     assert!(matches!(e, CliError::Http { status: 503, .. }));
     assert_eq!(e.to_string(), "Not the leading master");
+}
+
+#[tokio::test]
+async fn a_long_log_is_read_in_chunks_without_cutting_characters() {
+    // 200 KB of two- and three-byte characters: chunk boundaries fall
+    // inside characters.
+    let line = "grüße aus dem sandbox — ünïcödé\n";
+    let text: String = std::iter::repeat_n(line, 200_000 / line.len() + 1).collect();
+    let (master, s) = fake(Script {
+        stdout: text.clone().into_bytes(),
+        task_state: "TASK_FINISHED".into(),
+        ..Default::default()
+    })
+    .await;
+    let out = cli(&master, &["task", "log", "t1"]).await.unwrap();
+    assert_eq!(out.len(), text.len());
+    assert!(out == text, "the log differs from the file");
+    assert!(s.lock().unwrap().reads >= 4, "read in 64 KiB chunks");
+    // stderr is not there: said so.
+    let e = cli(&master, &["task", "log", "t1", "--file", "stderr"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Task 't1' has no stderr in its sandbox (/sandbox/e1/stderr)"
+    );
 }

@@ -131,11 +131,9 @@ pub async fn log(
                     if data.is_empty() {
                         break;
                     }
-                    out.write_all(data.as_bytes())?;
-                    // The agent sends the bytes as (lossily decoded) text, so
-                    // the position advances by the bytes asked for, which
-                    // exist: the size was read first and logs only grow.
-                    offset += want;
+                    let (shown, advance) = take_chunk(&data, want);
+                    out.write_all(shown.as_bytes())?;
+                    offset += advance;
                 }
                 out.flush()?;
             }
@@ -157,6 +155,28 @@ pub async fn log(
             .await?
             .is_none_or(|s| views::is_terminal(&s));
     }
+}
+
+/// What to print of a `/files/read` answer for `asked` bytes, and how far
+/// the position moves.
+///
+/// The agent sends the bytes as text, decoded lossily, so the text's
+/// length says nothing about the bytes once a `U+FFFD` is in it; the
+/// bytes asked for all exist (the size was read first, logs only grow),
+/// so the position moves by `asked`. One case is worth better: a chunk
+/// that ends inside a multi-byte character (valid UTF-8 cut by the chunk
+/// boundary) ends in one `U+FFFD` after clean text. Then the clean part is
+/// printed and the character is read whole with the next chunk.
+pub fn take_chunk(data: &str, asked: u64) -> (&str, u64) {
+    const LOST: char = char::REPLACEMENT_CHARACTER;
+    if let Some(head) = data.strip_suffix(LOST)
+        && !head.is_empty()
+        && !head.contains(LOST)
+        && (head.len() as u64) < asked
+    {
+        return (head, head.len() as u64);
+    }
+    (data, asked)
 }
 
 /// The size of a sandbox file: `/files/read` with `offset=-1` (spec 6.8).
@@ -290,4 +310,20 @@ pub async fn kill(
         writeln!(out, "Killed task '{task_id}' ({final_state})")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_chunk;
+
+    #[test]
+    fn chunks_advance_by_bytes_and_keep_cut_characters_whole() {
+        assert_eq!(take_chunk("plain", 5), ("plain", 5));
+        // "ab" then the first byte of "ü" (2 bytes): read "ü" next time.
+        assert_eq!(take_chunk("ab\u{FFFD}", 3), ("ab", 2));
+        // Binary data: printed as decoded, the position by the bytes asked.
+        assert_eq!(take_chunk("\u{FFFD}a\u{FFFD}", 9), ("\u{FFFD}a\u{FFFD}", 9));
+        // Only a cut character left (a writer mid-write at the end): progress.
+        assert_eq!(take_chunk("\u{FFFD}", 1), ("\u{FFFD}", 1));
+    }
 }
