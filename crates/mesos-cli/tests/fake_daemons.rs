@@ -30,6 +30,10 @@ struct Script {
     stdout: Vec<u8>,
     /// `/files/read` calls that read data (not the size).
     reads: usize,
+    /// The agent's `/state` shows the executor only from this call on
+    /// (the task is being launched until then).
+    sandbox_from_call: usize,
+    state_calls: usize,
     calls: Vec<Value>,
 }
 
@@ -67,6 +71,10 @@ async fn answer(State(s): State<Shared>, req: Request) -> Response {
             ]})),
         },
         (Method::GET, "/slave(1)/state") => {
+            s.state_calls += 1;
+            if s.state_calls < s.sandbox_from_call {
+                return json_ok(json!({"frameworks": [{"id": "F1", "executors": []}]}));
+            }
             let mut tasks = vec![json!({"id": "t1", "state": s.task_state})];
             tasks.extend(
                 s.co_tasks
@@ -304,4 +312,45 @@ async fn a_long_log_is_read_in_chunks_without_cutting_characters() {
         e.to_string(),
         "Task 't1' has no stderr in its sandbox (/sandbox/e1/stderr)"
     );
+}
+
+#[tokio::test]
+async fn follow_waits_for_the_sandbox_of_a_task_being_launched() {
+    let (master, s) = fake(Script {
+        stdout: b"up\n".to_vec(),
+        task_state: "TASK_STAGING".into(),
+        sandbox_from_call: 3,
+        ..Default::default()
+    })
+    .await;
+    // Without --follow: said plainly.
+    let e = cli(&master, &["task", "log", "t1"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has no sandbox of task 't1' (not launched yet"),
+        "{e}"
+    );
+    // With it: waits, then prints; the task ends meanwhile.
+    let follow = cli(&master, &["task", "log", "--follow", "t1"]);
+    let end = async {
+        // The fake flips the task to finished once the executor shows up.
+        loop {
+            {
+                let mut g = s.lock().unwrap();
+                if g.state_calls >= 3 {
+                    g.task_state = "TASK_FINISHED".into();
+                    break;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let (out, ()) = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        tokio::join!(follow, end)
+    })
+    .await
+    .expect("--follow returns once the task ended");
+    assert_eq!(out.unwrap(), "up\n");
 }

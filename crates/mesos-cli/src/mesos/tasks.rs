@@ -41,7 +41,20 @@ struct Located {
     agent_id: String,
     /// `host:port` of the agent.
     agent: String,
-    sandbox: Sandbox,
+    /// `None` until the agent has set the task's executor up.
+    sandbox: Option<Sandbox>,
+}
+
+impl Located {
+    fn sandbox(&self) -> Result<&Sandbox, CliError> {
+        self.sandbox.as_ref().ok_or_else(|| {
+            CliError::msg(format!(
+                "Agent '{}' ({}) has no sandbox of task '{}' (not launched yet, or garbage \
+                 collected)",
+                self.agent_id, self.agent, self.task_id
+            ))
+        })
+    }
 }
 
 async fn locate(
@@ -71,12 +84,7 @@ async fn locate(
             ))
         })?;
     let state = client.agent_get(&agent, "/slave(1)/state", &[]).await?;
-    let sandbox = views::find_sandbox(&state.json, &framework_id, task_id).ok_or_else(|| {
-        CliError::msg(format!(
-            "Agent '{agent_id}' ({agent}) has no sandbox of task '{task_id}' \
-             (not launched yet, or garbage collected)"
-        ))
-    })?;
+    let sandbox = views::find_sandbox(&state.json, &framework_id, task_id);
     Ok(Located {
         task,
         task_id: task_id.to_string(),
@@ -108,10 +116,15 @@ pub async fn log(
     follow: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let loc = locate(client, task_id, framework).await?;
+    let mut loc = locate(client, task_id, framework).await?;
+    // A task still being launched has no sandbox yet: --follow waits for it.
+    while follow && loc.sandbox.is_none() && !views::is_terminal(&views::task_state(&loc.task)) {
+        tokio::time::sleep(FOLLOW_POLL).await;
+        loc = locate(client, task_id, Some(&loc.framework_id)).await?;
+    }
     let path = format!(
         "{}/{}",
-        loc.sandbox.directory.trim_end_matches('/'),
+        loc.sandbox()?.directory.trim_end_matches('/'),
         file.name()
     );
     let mut offset: u64 = 0;
@@ -241,14 +254,14 @@ pub async fn kill(
             "Task '{task_id}' has already ended ({state})"
         )));
     }
-    if !loc.sandbox.live || loc.sandbox.container.is_empty() {
+    let sandbox = loc.sandbox()?;
+    if !sandbox.live || sandbox.container.is_empty() {
         return Err(CliError::msg(format!(
             "Agent '{}' reports no running container for task '{task_id}'",
             loc.agent_id
         )));
     }
-    let others: Vec<&str> = loc
-        .sandbox
+    let others: Vec<&str> = sandbox
         .live_tasks
         .iter()
         .map(String::as_str)
@@ -263,7 +276,7 @@ pub async fn kill(
     }
     let call = json!({
         "type": "KILL_CONTAINER",
-        "kill_container": {"container_id": {"value": loc.sandbox.container}}
+        "kill_container": {"container_id": {"value": sandbox.container}}
     });
     client
         .agent_operator(&loc.agent, &call)
