@@ -34,7 +34,9 @@ fn examples_dir() -> PathBuf {
         .join("examples");
     assert!(
         dir.join("mesos-executor").exists(),
-        "{} has no mesos-executor: cargo builds the example with the tests",
+        "{} has no mesos-executor: `cargo test`/`cargo nextest run` build this crate's \
+         examples with its tests, but not when one test target is picked \
+         (`--test cluster`); `cargo build -p mesos-cli --examples` builds it",
         dir.display()
     );
     dir
