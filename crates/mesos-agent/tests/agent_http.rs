@@ -65,13 +65,13 @@ async fn executor_api_status_updates_state_and_files() {
     let r = s
         .http
         .post(format!("{}/api/v1/executor", s.base))
-        .header("content-type", "application/x-protobuf")
+        .header("content-type", "text/plain")
         .body("x")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
-    assert!(r.text().await.unwrap().contains("not supported yet"));
+    assert!(r.text().await.unwrap().contains("text/plain"));
     assert_eq!(
         s.http
             .get(format!("{}/api/v1/executor", s.base))
