@@ -40,13 +40,17 @@ pub async fn subscribe(shared: Arc<Shared>, ct: ContentType) -> Result<Response,
         StateView::take(m, Parts::ALL)
     });
     let first = tokio::task::spawn_blocking(move || {
-        frame(ct, Message::MasterEvent, &json!({
-            "type": "SUBSCRIBED",
-            "subscribed": {
-                "get_state": view.state_json(),
-                "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_SECS,
-            }
-        }))
+        frame(
+            ct,
+            Message::MasterEvent,
+            &json!({
+                "type": "SUBSCRIBED",
+                "subscribed": {
+                    "get_state": view.state_json(),
+                    "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_SECS,
+                }
+            }),
+        )
     })
     .await
     .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))?;
