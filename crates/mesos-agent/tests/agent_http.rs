@@ -173,7 +173,11 @@ async fn executor_api_status_updates_state_and_files() {
             })
             .count()
     };
-    assert!(in_sandbox() > 0, "no executor process runs in {dir}");
+    // The stub executor is forked on its own path too: wait for its exec.
+    eventually(&format!("an executor process in {dir}"), async || {
+        (in_sandbox() > 0).then_some(())
+    })
+    .await;
 
     // State.
     let (code, state) = s.get("/slave(1)/state").await;

@@ -162,14 +162,16 @@ async fn read_subscription(
             dec.feed(&chunk);
             loop {
                 match dec.next_record() {
-                    Ok(Some(rec)) => match content_type.decode::<Event>(Message::SchedulerEvent, &rec) {
-                        Ok(e) => {
-                            if tx.send(e).is_err() {
-                                return;
+                    Ok(Some(rec)) => {
+                        match content_type.decode::<Event>(Message::SchedulerEvent, &rec) {
+                            Ok(e) => {
+                                if tx.send(e).is_err() {
+                                    return;
+                                }
                             }
+                            Err(e) => tracing::warn!("undecodable event: {e}"),
                         }
-                        Err(e) => tracing::warn!("undecodable event: {e}"),
-                    },
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         tracing::error!("corrupt event stream: {e}");

@@ -342,7 +342,10 @@ mod tests {
             HeaderValue::from_static("application/x-protobuf, application/json;q=0.5"),
         );
         assert_eq!(ct(&h), Ok(ContentType::Json));
-        h.insert(header::ACCEPT, HeaderValue::from_static("application/recordio"));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/recordio"),
+        );
         assert_eq!(ct(&h), Ok(ContentType::Json));
         h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
         assert_eq!(ct(&h), Err(StatusCode::NOT_ACCEPTABLE));

@@ -196,7 +196,7 @@ async fn subscribed(host: Arc<dyn Host>) -> Harness {
     let (tx, events) = unbounded_channel();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
-        let mut decoder = recordio::Decoder::default();
+        let mut decoder = mesos_types::recordio::Decoder::default();
         while let Some(Ok(chunk)) = stream.next().await {
             decoder.feed(&chunk);
             while let Ok(Some(record)) = decoder.next_record() {
