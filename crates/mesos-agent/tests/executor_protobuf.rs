@@ -91,7 +91,9 @@ async fn a_protobuf_executor_subscribes_updates_and_is_acknowledged() {
 
     // Refusals first: nothing of them reaches the core.
     let subscribe = encode(&call("SUBSCRIBE", json!({"subscribe": {}})));
-    let cases: [(&str, Vec<u8>, Option<&str>, u16, &str); 4] = [
+    /// name, body, Accept, expected status, words of the reason.
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
+    let cases: [Case; 4] = [
         (
             "truncated",
             subscribe[..subscribe.len() - 1].to_vec(),
