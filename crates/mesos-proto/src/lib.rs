@@ -18,7 +18,31 @@
 //!
 //! Handlers change only at their edges: where they parsed JSON they call
 //! [`ContentType::decode`], where they wrote JSON, [`ContentType::encode`]
-//! or [`ContentType::record`].
+//! or [`ContentType::record`]. A v1 handler (here the agent's operator
+//! API, whose messages are defined too) looks like this:
+//!
+//! ```
+//! use mesos_proto::{CodecError, ContentType, Message};
+//! use serde_json::{Value, json};
+//!
+//! fn handle(content_type: Option<&str>, accept: Option<&str>, body: &[u8])
+//!     -> Result<(ContentType, Vec<u8>), CodecError> // status: CodecError::status()
+//! {
+//!     let call: Value = ContentType::from_content_type(content_type)? // 400 / 415
+//!         .decode(Message::AgentCall, body)?; // 400 naming what was wrong
+//!     let answer = ContentType::negotiate(accept, &[])?; // 406
+//!     assert_eq!(call["type"], "GET_HEALTH");
+//!     let response = json!({"type": "GET_HEALTH", "get_health": {"healthy": true}});
+//!     Ok((answer, answer.encode(Message::AgentResponse, &response)?))
+//! }
+//!
+//! let call = ContentType::Protobuf
+//!     .encode(Message::AgentCall, &json!({"type": "GET_HEALTH"}))
+//!     .unwrap();
+//! let (ct, body) = handle(Some("application/x-protobuf"), Some("application/x-protobuf"), &call)
+//!     .unwrap();
+//! assert_eq!((ct.mime(), body), ("application/x-protobuf", b"\x08\x01\x12\x02\x08\x01".to_vec()));
+//! ```
 
 mod media;
 pub mod transcode;

@@ -153,6 +153,13 @@ async fn read_subscription(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // The records are in the type the master says it sent (a master that
+    // could not honour `Accept` would have answered 406).
+    let stream_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| ContentType::from_content_type(v.to_str().ok()).ok())
+        .unwrap_or(content_type);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut bytes = resp.bytes_stream();
     let reader = tokio::spawn(async move {
