@@ -170,7 +170,7 @@ async fn read_subscription(
             loop {
                 match dec.next_record() {
                     Ok(Some(rec)) => {
-                        match content_type.decode::<Event>(Message::SchedulerEvent, &rec) {
+                        match stream_type.decode::<Event>(Message::SchedulerEvent, &rec) {
                             Ok(e) => {
                                 if tx.send(e).is_err() {
                                     return;
