@@ -189,9 +189,11 @@ pub fn protobuf_to_json(msg: Message, body: &[u8]) -> Result<Json, CodecError> {
     Ok(transcode::to_json(&decoded))
 }
 
-/// JSON (as our serde types write it) of a `msg` as protobuf bytes.
+/// JSON (as our serde types write it) of a `msg` as protobuf bytes; a
+/// value that does not fit its field is left out
+/// ([`transcode::from_json_lenient`]).
 pub fn json_to_protobuf(msg: Message, json: &Json) -> Result<Vec<u8>, CodecError> {
-    let m = transcode::from_json(&msg.descriptor(), json).map_err(|e| {
+    let m = transcode::from_json_lenient(&msg.descriptor(), json).map_err(|e| {
         CodecError::Encode(format!(
             "Failed to encode {} as protobuf: {e}",
             msg.short_name()

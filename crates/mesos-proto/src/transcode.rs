@@ -35,8 +35,30 @@ fn err<T>(msg: impl Into<String>) -> Result<T, TranscodeError> {
     Err(TranscodeError(msg.into()))
 }
 
-/// Builds a message of type `desc` from JSON (see the module docs).
+/// Builds a message of type `desc` from JSON (see the module docs); a
+/// value that does not fit its field is an error naming the field.
 pub fn from_json(desc: &MessageDescriptor, json: &Json) -> Result<DynamicMessage, TranscodeError> {
+    build(desc, json, false)
+}
+
+/// [`from_json`] that leaves out a field whose value does not fit it,
+/// instead of failing the whole message. For encoding our own answers and
+/// events: the sub-messages our serde types pass through as raw JSON are
+/// not validated on the way in (Mesos would have refused such a value),
+/// and a protobuf client had better get the event without the bad field
+/// than not at all.
+pub fn from_json_lenient(
+    desc: &MessageDescriptor,
+    json: &Json,
+) -> Result<DynamicMessage, TranscodeError> {
+    build(desc, json, true)
+}
+
+fn build(
+    desc: &MessageDescriptor,
+    json: &Json,
+    lenient: bool,
+) -> Result<DynamicMessage, TranscodeError> {
     let Json::Object(obj) = json else {
         return err(format!(
             "Expecting a JSON object for message '{}'",
@@ -51,14 +73,36 @@ pub fn from_json(desc: &MessageDescriptor, json: &Json) -> Result<DynamicMessage
         if v.is_null() {
             continue;
         }
-        if let Some(value) = field_from_json(&field, v)? {
-            msg.set_field(&field, value);
+        match field_from_json(&field, v, lenient) {
+            Ok(Some(value)) => msg.set_field(&field, value),
+            Ok(None) => {}
+            Err(_) if lenient => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if lenient {
+        // A field left out may have been a required one: then this message
+        // is the thing to leave out (C++ clients refuse a message that
+        // lacks a required field, and with it the whole event).
+        if let Some(f) = desc
+            .fields()
+            .find(|f| f.cardinality() == Cardinality::Required && !msg.has_field(f))
+        {
+            return err(format!(
+                "Missing required field '{}' of '{}'",
+                f.name(),
+                desc.name()
+            ));
         }
     }
     Ok(msg)
 }
 
-fn field_from_json(field: &FieldDescriptor, v: &Json) -> Result<Option<Value>, TranscodeError> {
+fn field_from_json(
+    field: &FieldDescriptor,
+    v: &Json,
+    lenient: bool,
+) -> Result<Option<Value>, TranscodeError> {
     if field.is_map() {
         let Json::Object(entries) = v else {
             return err(format!(
@@ -77,8 +121,13 @@ fn field_from_json(field: &FieldDescriptor, v: &Json) -> Result<Option<Value>, T
             if v.is_null() {
                 continue;
             }
-            if let Some(value) = scalar_or_message(&value_field, v)? {
-                map.insert(key, value);
+            match scalar_or_message(&value_field, v, lenient) {
+                Ok(Some(value)) => {
+                    map.insert(key, value);
+                }
+                Ok(None) => {}
+                Err(_) if lenient => {}
+                Err(e) => return Err(e),
             }
         }
         return Ok(Some(Value::Map(map)));
@@ -98,9 +147,13 @@ fn field_from_json(field: &FieldDescriptor, v: &Json) -> Result<Option<Value>, T
                     field.name()
                 ));
             }
-            // An unknown enum name in a list is dropped.
-            if let Some(value) = scalar_or_message(field, item)? {
-                out.push(value);
+            // An unknown enum name in a list is dropped; so is, when
+            // lenient, an element that does not fit.
+            match scalar_or_message(field, item, lenient) {
+                Ok(Some(value)) => out.push(value),
+                Ok(None) => {}
+                Err(_) if lenient => {}
+                Err(e) => return Err(e),
             }
         }
         return Ok(Some(Value::List(out)));
@@ -111,12 +164,16 @@ fn field_from_json(field: &FieldDescriptor, v: &Json) -> Result<Option<Value>, T
             field.name()
         ));
     }
-    scalar_or_message(field, v)
+    scalar_or_message(field, v, lenient)
 }
 
 /// One value of `field`'s type; `None` for an enum name that does not
 /// exist in an optional position.
-fn scalar_or_message(field: &FieldDescriptor, v: &Json) -> Result<Option<Value>, TranscodeError> {
+fn scalar_or_message(
+    field: &FieldDescriptor,
+    v: &Json,
+    lenient: bool,
+) -> Result<Option<Value>, TranscodeError> {
     let name = field.name();
     let bad = |what: &str| err(format!("Expecting {what} for field '{name}', got {v}"));
     Ok(Some(match field.kind() {
@@ -180,7 +237,7 @@ fn scalar_or_message(field: &FieldDescriptor, v: &Json) -> Result<Option<Value>,
                 None => return Ok(None),
             }
         }
-        Kind::Message(m) => Value::Message(from_json(&m, v)?),
+        Kind::Message(m) => Value::Message(build(&m, v, lenient)?),
     }))
 }
 

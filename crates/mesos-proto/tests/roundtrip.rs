@@ -481,6 +481,36 @@ proptest! {
 }
 
 #[test]
+fn encoding_leaves_out_values_that_do_not_fit() {
+    // A JSON client's raw sub-message with a port that no uint32 holds:
+    // Mesos would have refused it; a protobuf executor still gets its task.
+    let mut task = task_info();
+    task["container"]["docker"]["port_mappings"][0]["host_port"] = json!(-1);
+    task["health_check"]["type"] = json!("NO_SUCH_TYPE");
+    let event: mesos_types::executor::Event =
+        parse(json!({"type": "LAUNCH", "launch": {"task": task}}));
+    let bytes = ContentType::Protobuf
+        .encode(Message::ExecutorEvent, &event)
+        .unwrap();
+    let back: Json = ContentType::Protobuf
+        .decode(Message::ExecutorEvent, &bytes)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The mapping lacks its required host port: it is left out whole.
+    let docker = &back["launch"]["task"]["container"]["docker"];
+    assert_eq!(docker["image"], "nginx");
+    assert!(docker.get("port_mappings").is_none(), "{docker}");
+    assert_eq!(back["launch"]["task"]["task_id"]["value"], "web-1");
+    assert!(back["launch"]["task"]["health_check"].get("type").is_none());
+    // Strict transcoding names the field instead.
+    let e = from_json(
+        &Message::ExecutorEvent.descriptor(),
+        &serde_json::to_value(&event).unwrap(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("'host_port'"), "{e}");
+}
+
+#[test]
 fn encoding_is_plain_prost() {
     // The bytes are ordinary protobuf: prost's own decoder reads them.
     let m = from_json(
