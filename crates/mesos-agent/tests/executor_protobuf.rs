@@ -104,7 +104,9 @@ async fn a_protobuf_executor_subscribes_updates_and_is_acknowledged() {
         ("garbage", vec![0xff; 12], None, 400, "executor::Call"),
         (
             "no executor id",
-            encode(&json!({"type": "HEARTBEAT", "framework_id": {"value": "F1"}})),
+            // HEARTBEAT with a framework id only (our encoder would refuse
+            // to write a call without its required executor id).
+            b"\x12\x04\x0a\x02F1\x18\x04".to_vec(),
             None,
             400,
             "executor_id",
