@@ -521,3 +521,25 @@ fn encoding_is_plain_prost() {
     let bytes = m.encode_to_vec();
     assert_eq!(bytes, b"\x08\x03\x22\x06\x0a\x04\x0a\x02O1");
 }
+
+#[test]
+fn deeply_nested_protobuf_is_refused_not_a_stack_overflow() {
+    // ContainerID { value: "x", parent: { value: "x", parent: ... } }, far
+    // deeper than any real container nesting.
+    let mut bytes = b"\x0a\x01x".to_vec();
+    for _ in 0..5_000 {
+        let mut outer = b"\x0a\x01x\x12".to_vec();
+        let mut len = bytes.len();
+        while len >= 0x80 {
+            outer.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        outer.push(len as u8);
+        outer.extend_from_slice(&bytes);
+        bytes = outer;
+    }
+    let desc = mesos_proto::pool()
+        .get_message_by_name("mesos.v1.ContainerID")
+        .unwrap();
+    assert!(prost_reflect::DynamicMessage::decode(desc, &bytes[..]).is_err());
+}
