@@ -9,7 +9,9 @@
 //!   because that is how an enum value we do not know is rendered;
 //! * integers of any width may be numbers or strings holding one; doubles
 //!   also `"Infinity"`/`"-Infinity"`; bools also `"true"`/`"false"`;
-//! * bytes are standard base64; maps are objects;
+//! * bytes are standard base64; maps are objects; well-known types (the
+//!   `google.protobuf.Duration` of DRAIN_AGENT) are plain messages
+//!   (`{"seconds": .., "nanos": ..}`), as stout treats them;
 //! * rendering emits the fields that are set (and non-empty lists), 64-bit
 //!   integers as JSON numbers, enums by name.
 //!
