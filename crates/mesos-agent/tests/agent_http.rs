@@ -57,6 +57,33 @@ async fn executor_api_status_updates_state_and_files() {
         "{dir}"
     );
 
+    // The executor's processes, found by the sandbox in their environment.
+    let in_sandbox = || {
+        let entry = format!("MESOS_SANDBOX={dir}");
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+            .filter(|e| {
+                let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+                let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                let zombie = state
+                    .rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim().starts_with('Z'));
+                !zombie && environ.split(|b| *b == 0).any(|v| v == entry.as_bytes())
+            })
+            .count()
+    };
+    // The agent forks the (stub) executor on its own path, and this test
+    // plays the executor: an executor that subscribes before its process
+    // is forked makes the agent drop the launch (it is no longer wanted),
+    // so wait for the fork before subscribing.
+    eventually("the executor process", async || {
+        (in_sandbox() > 0).then_some(())
+    })
+    .await;
+
     // Errors before subscribing.
     let (code, text) = s.call(update("t1", "TASK_RUNNING", UUID1)).await;
     assert_eq!((code, text.as_str()), (403, "Executor is not subscribed"));
@@ -65,13 +92,13 @@ async fn executor_api_status_updates_state_and_files() {
     let r = s
         .http
         .post(format!("{}/api/v1/executor", s.base))
-        .header("content-type", "application/x-protobuf")
+        .header("content-type", "text/plain")
         .body("x")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
-    assert!(r.text().await.unwrap().contains("not supported yet"));
+    assert!(r.text().await.unwrap().contains("text/plain"));
     assert_eq!(
         s.http
             .get(format!("{}/api/v1/executor", s.base))
@@ -156,24 +183,6 @@ async fn executor_api_status_updates_state_and_files() {
         (second.state, second.uuid.as_deref()),
         (TaskState::TASK_FINISHED, Some(UUID2))
     );
-    // The executor's processes, found by the sandbox in their environment.
-    let in_sandbox = || {
-        let entry = format!("MESOS_SANDBOX={dir}");
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-            .filter(|e| {
-                let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
-                let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-                let zombie = state
-                    .rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim().starts_with('Z'));
-                !zombie && environ.split(|b| *b == 0).any(|v| v == entry.as_bytes())
-            })
-            .count()
-    };
     assert!(in_sandbox() > 0, "no executor process runs in {dir}");
 
     // State.

@@ -39,7 +39,8 @@ pub struct ExecuteFlags {
     /// Kill the task this long after it is RUNNING (e.g. `10secs`).
     #[arg(long)]
     pub kill_after: Option<mesos_flags::Duration>,
-    /// `protobuf` (the original's default) or `json`: this build always speaks JSON.
+    /// `protobuf` (the original's default) or `json`: how calls and events
+    /// are encoded on the scheduler API.
     #[arg(long, default_value = "protobuf")]
     pub content_type: String,
     #[arg(long, default_value = "mesos")]
@@ -55,6 +56,14 @@ pub struct ExecuteFlags {
 }
 
 impl ExecuteFlags {
+    /// `--content_type` (checked by [`ExecuteFlags::validate`]).
+    pub fn content_type(&self) -> mesos_scheduler::ContentType {
+        match self.content_type.as_str() {
+            "json" => mesos_scheduler::ContentType::Json,
+            _ => mesos_scheduler::ContentType::Protobuf,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.command.is_none() {
             return Err("Missing flag '--command'".into());

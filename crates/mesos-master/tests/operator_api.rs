@@ -254,9 +254,15 @@ async fn bad_operator_calls_get_a_clear_4xx_and_change_nothing() {
             "GROW_VOLUME",
         ),
         (
-            client.post(&url).header("Content-Type", "application/x-protobuf").body(vec![8u8, 1]),
+            client.post(&url).header("Content-Type", "text/plain").body(vec![8u8, 1]),
             415,
-            "",
+            "text/plain",
+        ),
+        (
+            // A truncated protobuf body: nothing is done.
+            client.post(&url).header("Content-Type", "application/x-protobuf").body(vec![8u8, 32, 0x8a, 1, 5, 10]),
+            400,
+            "master::Call",
         ),
         (client.get(&url), 405, "Expecting 'POST'"),
     ];

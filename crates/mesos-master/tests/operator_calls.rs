@@ -438,9 +438,9 @@ async fn bad_operator_input_gets_a_json_4xx_and_changes_nothing() {
             "No weights given",
         ),
         (
-            post(r#"{"type":"GET_STATE"}"#.into()).header("Accept", "application/x-protobuf"),
+            post(r#"{"type":"GET_STATE"}"#.into()).header("Accept", "text/html"),
             406,
-            "application/json",
+            "application/x-protobuf",
         ),
     ];
     for (req, status, words) in cases {

@@ -6,9 +6,16 @@
 //! the leader and retrying `503`), decodes the RecordIO events into a
 //! channel, and returns a [`Caller`] for the other calls, which carry the
 //! stream id and framework id automatically.
+//!
+//! It speaks JSON by default; [`subscribe_with`] picks the content type
+//! (`application/x-protobuf`, as the C++, Java and Go libraries default to,
+//! encodes every call as protobuf and reads the RecordIO stream of
+//! protobuf events).
 
 use futures::StreamExt;
 use mesos_coord::MasterLocation;
+pub use mesos_proto::ContentType;
+use mesos_proto::Message;
 use mesos_types::recordio::Decoder;
 use mesos_types::scheduler::*;
 use mesos_types::*;
@@ -30,6 +37,8 @@ pub enum SchedulerError {
     NotSubscribed,
     #[error("subscription refused: {0}")]
     Refused(String),
+    #[error("{0}")]
+    Codec(#[from] mesos_proto::CodecError),
 }
 
 /// Sends calls for one subscription.
@@ -37,6 +46,7 @@ pub enum SchedulerError {
 pub struct Caller {
     http: reqwest::Client,
     url: String,
+    pub content_type: ContentType,
     pub framework_id: FrameworkID,
     pub stream_id: String,
 }
@@ -65,8 +75,18 @@ fn master_base(master: &str) -> Result<String, SchedulerError> {
     }
 }
 
-/// Subscribes (or re-subscribes when `info.id` is set) and waits for SUBSCRIBED.
+/// Subscribes (or re-subscribes when `info.id` is set) and waits for
+/// SUBSCRIBED, speaking JSON.
 pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Subscription, SchedulerError> {
+    subscribe_with(master, info, ContentType::Json).await
+}
+
+/// [`subscribe`] speaking `content_type`, for the calls and the events.
+pub async fn subscribe_with(
+    master: &str,
+    info: FrameworkInfo,
+    content_type: ContentType,
+) -> Result<Subscription, SchedulerError> {
     // Idle connections dropped before the master's 30 s idle cut-off, so a
     // kept-alive one is never reused just as the master closes it.
     let http = reqwest::Client::builder()
@@ -78,18 +98,18 @@ pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Subscription
         framework_info: info,
         suppressed_roles: vec![],
     });
-    let body = serde_json::to_vec(&call).unwrap_or_default();
+    let body = content_type.encode(Message::SchedulerCall, &call)?;
     for _attempt in 0..10 {
         let url = format!("{base}/master/api/v1/scheduler");
         let resp = http
             .post(&url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
+            .header("Content-Type", content_type.mime())
+            .header("Accept", content_type.mime())
             .body(body.clone())
             .send()
             .await?;
         match resp.status().as_u16() {
-            200 => return read_subscription(http, url, resp).await,
+            200 => return read_subscription(http, url, resp, content_type).await,
             307 => {
                 let loc = resp
                     .headers()
@@ -125,6 +145,7 @@ async fn read_subscription(
     http: reqwest::Client,
     url: String,
     resp: reqwest::Response,
+    content_type: ContentType,
 ) -> Result<Subscription, SchedulerError> {
     let stream_id = resp
         .headers()
@@ -132,6 +153,13 @@ async fn read_subscription(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // The records are in the type the master says it sent (a master that
+    // could not honour `Accept` would have answered 406).
+    let stream_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| ContentType::from_content_type(v.to_str().ok()).ok())
+        .unwrap_or(content_type);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut bytes = resp.bytes_stream();
     let reader = tokio::spawn(async move {
@@ -141,14 +169,16 @@ async fn read_subscription(
             dec.feed(&chunk);
             loop {
                 match dec.next_record() {
-                    Ok(Some(rec)) => match serde_json::from_slice::<Event>(&rec) {
-                        Ok(e) => {
-                            if tx.send(e).is_err() {
-                                return;
+                    Ok(Some(rec)) => {
+                        match stream_type.decode::<Event>(Message::SchedulerEvent, &rec) {
+                            Ok(e) => {
+                                if tx.send(e).is_err() {
+                                    return;
+                                }
                             }
+                            Err(e) => tracing::warn!("undecodable event: {e}"),
                         }
-                        Err(e) => tracing::warn!("undecodable event: {e}"),
-                    },
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         tracing::error!("corrupt event stream: {e}");
@@ -166,6 +196,7 @@ async fn read_subscription(
             let caller = Caller {
                 http,
                 url,
+                content_type,
                 framework_id: s.framework_id.clone(),
                 stream_id,
             };
@@ -185,12 +216,13 @@ impl Caller {
     /// Sends any call; the framework id is filled in.
     pub async fn call(&self, mut call: Call) -> Result<(), SchedulerError> {
         call.framework_id = Some(self.framework_id.clone());
+        let body = self.content_type.encode(Message::SchedulerCall, &call)?;
         let resp = self
             .http
             .post(&self.url)
-            .header("Content-Type", "application/json")
+            .header("Content-Type", self.content_type.mime())
             .header("Mesos-Stream-Id", &self.stream_id)
-            .body(serde_json::to_vec(&call).unwrap_or_default())
+            .body(body)
             .send()
             .await?;
         if resp.status().is_success() {

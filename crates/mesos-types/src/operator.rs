@@ -140,17 +140,82 @@ pub struct Machines {
     pub machines: Vec<MachineID>,
 }
 
+/// DRAIN_AGENT. Its `max_grace_period` is a `google.protobuf.Duration`
+/// (`{"seconds": s, "nanos": n}`, what the DC/OS UI sends); the
+/// `DurationInfo` form (`{"nanoseconds": n}`) of `DrainConfig` is accepted
+/// too. `mark_gone` may come wrapped as `{"value": b}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrainAgent {
     pub agent_id: AgentID,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "grace_period",
+        serialize_with = "as_protobuf_duration"
+    )]
     pub max_grace_period: Option<DurationInfo>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::json::de::opt"
+        deserialize_with = "wrapped_bool"
     )]
     pub mark_gone: Option<bool>,
+}
+
+fn grace_period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DurationInfo>, D::Error> {
+    use serde::de::Error;
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let int = |key: &str| -> Result<i64, D::Error> {
+        match v.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(0),
+            Some(x) => crate::json::from_value::<ScalarI64>(serde_json::json!({ "v": x }))
+                .map(|s| s.v)
+                .map_err(|e| D::Error::custom(format!("'{key}': {e}"))),
+        }
+    };
+    if v.get("nanoseconds").is_some() {
+        return Ok(Some(DurationInfo {
+            nanoseconds: int("nanoseconds")?,
+        }));
+    }
+    let (secs, sub) = (int("seconds")?, int("nanos")?);
+    let nanos = secs
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(sub))
+        .ok_or_else(|| D::Error::custom("'max_grace_period' is out of range"))?;
+    Ok(Some(DurationInfo { nanoseconds: nanos }))
+}
+
+#[derive(Deserialize)]
+struct ScalarI64 {
+    #[serde(deserialize_with = "crate::json::de::scalar")]
+    v: i64,
+}
+
+fn as_protobuf_duration<S: serde::Serializer>(
+    d: &Option<DurationInfo>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let n = d.map(|d| d.nanoseconds).unwrap_or(0);
+    serde_json::json!({"seconds": n / 1_000_000_000, "nanos": n % 1_000_000_000}).serialize(s)
+}
+
+fn wrapped_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    use serde::de::Error;
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    let v = match v {
+        Some(serde_json::Value::Object(mut o)) => o.remove("value"),
+        other => other,
+    };
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
+        Some(other) => Err(D::Error::custom(format!("expected a boolean, got {other}"))),
+    }
 }
 
 /// DEACTIVATE_AGENT / REACTIVATE_AGENT.

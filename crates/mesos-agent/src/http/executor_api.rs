@@ -3,7 +3,9 @@
 //! [`parse_call`] turns a request into a validated [`Call`] or an
 //! [`ApiError`] (pure, unit-tested); [`handle`] hands the call to the core
 //! and renders the result: a RecordIO stream for SUBSCRIBE, 202 otherwise,
-//! plain-text reasons for 4xx.
+//! plain-text reasons for 4xx. Calls are JSON or protobuf
+//! (`Content-Type`), the SUBSCRIBE stream's records are in the encoding
+//! `Accept` asks for (spec 0.2).
 
 use super::text_error;
 use crate::error::ApiError;
@@ -13,6 +15,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use mesos_proto::{CodecError, ContentType, Message};
 use mesos_types::executor::Call;
 use mesos_types::{ExecutorCallType, Source, TaskState, TaskStatus};
 use std::sync::Arc;
@@ -29,9 +32,12 @@ pub fn parse_call(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<C
             "Expecting a POST request",
         ));
     }
-    check_content_type(headers)?;
-    let call: Call = mesos_types::json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Failed to parse body into Call: {e}")))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("<not text>"));
+    let call: Call = ContentType::from_content_type(content_type)
+        .and_then(|ct| ct.decode(Message::ExecutorCall, body))
+        .map_err(codec_error)?;
     let executor_id = call
         .executor_id
         .as_ref()
@@ -59,40 +65,6 @@ pub fn parse_call(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<C
         ExecutorCallType::UNKNOWN => Err(ApiError::bad_request("Expecting 'type' to be present")),
         _ => Ok(call),
     }
-}
-
-/// `Content-Type` of the v1 APIs (spec §0.2): present, and JSON (protobuf
-/// is recognised and refused with 415 until it is supported).
-pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .ok_or_else(|| ApiError::bad_request("Expecting 'Content-Type' to be present"))?;
-    let media = content_type
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
-        "application/json" => {}
-        "application/x-protobuf" => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type 'application/x-protobuf' is not supported yet by this agent; use 'application/json'",
-            ));
-        }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Rules for an executor's TaskStatus: 16-byte base64 uuid, SOURCE_EXECUTOR,
@@ -136,26 +108,20 @@ pub fn validate_status(status: &TaskStatus, executor_id: &str) -> Result<(), Api
     Ok(())
 }
 
-/// Whether `Accept` allows a JSON stream (absent, `*/*`, `application/*`, `application/json`).
-fn accepts_json(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    accept
-        .split(',')
-        .map(|m| {
-            m.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .any(|m| {
-            matches!(
-                m.as_str(),
-                "" | "*/*" | "application/*" | "application/json" | "application/recordio"
-            )
-        })
+pub(super) fn codec_error(e: CodecError) -> ApiError {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    ApiError::new(status, e.to_string())
+}
+
+/// The SUBSCRIBE stream's encoding from `Accept`: JSON if acceptable
+/// (absent, `*/*`, `application/*`, `application/json`, or
+/// `application/recordio`, whose records are then JSON), else protobuf,
+/// else 406.
+fn stream_content_type(headers: &HeaderMap) -> Result<ContentType, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .map(|v| v.to_str().unwrap_or("<not text>"));
+    ContentType::negotiate(accept, &["application/recordio"]).map_err(codec_error)
 }
 
 /// Serves one executor call.
@@ -191,10 +157,10 @@ pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let now = tokio::time::Instant::now();
     let result = match call.kind {
         ExecutorCallType::SUBSCRIBE => {
-            if !accepts_json(&parts.headers) {
-                let msg = "Only 'application/json' streams are supported by this agent";
-                return text_error(&ApiError::new(StatusCode::NOT_ACCEPTABLE, msg));
-            }
+            let ct = match stream_content_type(&parts.headers) {
+                Ok(ct) => ct,
+                Err(e) => return text_error(&e),
+            };
             let mut subscribe = call.subscribe.unwrap_or_default();
             subscribe.unacknowledged_updates.retain(|u| {
                 match validate_status(&u.status, &eid.value) {
@@ -205,10 +171,10 @@ pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
                     }
                 }
             });
-            return match shared.subscribe_executor(fid, eid, subscribe) {
+            return match shared.subscribe_executor(fid, eid, subscribe, ct) {
                 Ok(stream) => Response::builder()
                     .status(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::CONTENT_TYPE, ct.mime())
                     .body(Body::from_stream(stream))
                     .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
                 Err(e) => text_error(&e),
@@ -289,14 +255,24 @@ mod tests {
                 .status,
             400
         );
-        let proto = parse_call(
+        // The same call in protobuf: type HEARTBEAT (4), the two ids.
+        let proto = b"\x0a\x03\x0a\x01e\x12\x03\x0a\x01f\x18\x04";
+        let call = parse_call(
             &Method::POST,
             &headers(Some("application/x-protobuf")),
-            body,
+            proto,
+        )
+        .unwrap();
+        assert_eq!(call.kind, ExecutorCallType::HEARTBEAT);
+        assert_eq!(call.executor_id.unwrap().value, "e");
+        let garbage = parse_call(
+            &Method::POST,
+            &headers(Some("application/x-protobuf")),
+            &proto[..proto.len() - 4],
         )
         .unwrap_err();
-        assert_eq!(proto.status, 415);
-        assert!(proto.message.contains("not supported yet"));
+        assert_eq!(garbage.status, 400);
+        assert!(garbage.message.contains("executor::Call"), "{garbage}");
         assert_eq!(
             parse_call(&Method::POST, &headers(Some("text/plain")), body)
                 .unwrap_err()
@@ -354,16 +330,24 @@ mod tests {
     #[test]
     fn accept_header() {
         let mut h = HeaderMap::new();
-        assert!(accepts_json(&h));
+        let ct = |h: &HeaderMap| stream_content_type(h).map_err(|e| e.status);
+        assert_eq!(ct(&h), Ok(ContentType::Json));
         h.insert(
             header::ACCEPT,
             HeaderValue::from_static("application/x-protobuf"),
         );
-        assert!(!accepts_json(&h));
+        assert_eq!(ct(&h), Ok(ContentType::Protobuf));
         h.insert(
             header::ACCEPT,
             HeaderValue::from_static("application/x-protobuf, application/json;q=0.5"),
         );
-        assert!(accepts_json(&h));
+        assert_eq!(ct(&h), Ok(ContentType::Json));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/recordio"),
+        );
+        assert_eq!(ct(&h), Ok(ContentType::Json));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+        assert_eq!(ct(&h), Err(StatusCode::NOT_ACCEPTABLE));
     }
 }

@@ -14,57 +14,45 @@
 //! `{"type": "X", "x": {...}}`; calls that change something answer 200
 //! with an empty body, as Mesos does.
 
-use super::executor_api::{MAX_BODY, check_content_type};
-use super::{json_error, json_response, v1};
+use super::executor_api::{MAX_BODY, codec_error};
+use super::{json_error, v1};
 use crate::error::ApiError;
 use crate::runtime::Shared;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mesos_daemon::files::http as files;
+use mesos_proto::{ContentType, Message};
 use mesos_types::AgentCallType as T;
 use mesos_types::operator::AgentOperatorCall;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Checks method, content type, `Accept` (spec §0.2: JSON when acceptable,
-/// else 406, as protobuf is not spoken yet) and parses the body.
+/// Checks method, content type (JSON or protobuf), `Accept` (spec §0.2:
+/// JSON when acceptable, else protobuf, else 406) and parses the body;
+/// returns the call and the encoding of the answer.
 pub fn parse_call(
     method: &Method,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<AgentOperatorCall, ApiError> {
+) -> Result<(AgentOperatorCall, ContentType), ApiError> {
     if method != Method::POST {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("Expecting 'POST', received '{method}'"),
         ));
     }
-    check_content_type(headers)?;
-    let call: AgentOperatorCall = mesos_types::json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("Failed to parse body into agent::Call: {e}"))
-    })?;
-    if !accepts_json(headers) {
-        return Err(ApiError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            "Only 'application/json' responses are supported yet",
-        ));
-    }
-    Ok(call)
-}
-
-/// Whether `Accept` allows JSON (a missing header does).
-fn accepts_json(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT) else {
-        return true;
+    let text = |h| {
+        headers
+            .get(h)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("<not text>"))
     };
-    accept
-        .to_str()
-        .unwrap_or("")
-        .split(',')
-        .map(|p| p.split(';').next().unwrap_or("").trim())
-        .any(|t| matches!(t, "application/json" | "*/*" | "application/*" | ""))
+    let call: AgentOperatorCall = ContentType::from_content_type(text(header::CONTENT_TYPE))
+        .and_then(|ct| ct.decode(Message::AgentCall, body))
+        .map_err(codec_error)?;
+    let answer = ContentType::negotiate(text(header::ACCEPT), &[]).map_err(codec_error)?;
+    Ok((call, answer))
 }
 
 fn missing(what: &str) -> ApiError {
@@ -92,7 +80,7 @@ pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
         }
     };
     let result = match parse_call(&parts.method, &parts.headers, &body) {
-        Ok(call) => answer(&shared, call).await,
+        Ok((call, ct)) => answer(&shared, call, ct).await,
         Err(e) => Err(e),
     };
     result.unwrap_or_else(|e| {
@@ -105,7 +93,11 @@ pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     })
 }
 
-async fn answer(shared: &Arc<Shared>, call: AgentOperatorCall) -> Result<Response, ApiError> {
+async fn answer(
+    shared: &Arc<Shared>,
+    call: AgentOperatorCall,
+    ct: ContentType,
+) -> Result<Response, ApiError> {
     let kind = call.kind;
     let payload = match kind {
         T::GET_HEALTH => json!({"healthy": true}),
@@ -171,7 +163,10 @@ async fn answer(shared: &Arc<Shared>, call: AgentOperatorCall) -> Result<Respons
             ));
         }
     };
-    Ok(json_response(&response(kind, payload), None))
+    let body = ct
+        .encode(Message::AgentResponse, &response(kind, payload))
+        .map_err(codec_error)?;
+    Ok(([(header::CONTENT_TYPE, ct.mime())], body).into_response())
 }
 
 /// SIGKILL (the default) destroys the container through the core, as an
@@ -230,7 +225,7 @@ mod tests {
         let json = headers(&[("content-type", "application/json")]);
         let ok = br#"{"type":"GET_HEALTH"}"#;
         assert_eq!(
-            parse_call(&Method::POST, &json, ok).unwrap().kind,
+            parse_call(&Method::POST, &json, ok).unwrap().0.kind,
             T::GET_HEALTH
         );
         let status = |m: &Method, h: &HeaderMap, b: &[u8]| parse_call(m, h, b).unwrap_err().status;
@@ -265,8 +260,28 @@ mod tests {
             ("accept", "application/x-protobuf"),
         ]);
         assert_eq!(
-            status(&Method::POST, &proto_only, ok),
+            parse_call(&Method::POST, &proto_only, ok).unwrap().1,
+            ContentType::Protobuf,
+            "answered in protobuf when only that is acceptable"
+        );
+        let neither = headers(&[
+            ("content-type", "application/json"),
+            ("accept", "text/html"),
+        ]);
+        assert_eq!(
+            status(&Method::POST, &neither, ok),
             StatusCode::NOT_ACCEPTABLE
+        );
+        // A protobuf GET_HEALTH call (type = field 1, GET_HEALTH = 1).
+        let proto = headers(&[("content-type", "application/x-protobuf")]);
+        assert_eq!(
+            parse_call(&Method::POST, &proto, &[8, 1]).unwrap().0.kind,
+            T::GET_HEALTH
+        );
+        assert_eq!(
+            status(&Method::POST, &proto, &[0xff, 0xff, 0xff]),
+            StatusCode::BAD_REQUEST,
+            "garbage protobuf"
         );
         let any = headers(&[
             ("content-type", "application/json; charset=utf-8"),

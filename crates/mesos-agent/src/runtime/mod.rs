@@ -19,7 +19,7 @@ use crate::proc_tree;
 use bytes::Bytes;
 use mesos_types::agent_protocol::AgentCall;
 use mesos_types::executor::{Event, Subscribe};
-use mesos_types::{AgentID, ContainerID, ExecutorEventType, ExecutorID, FrameworkID, recordio};
+use mesos_types::{AgentID, ContainerID, ExecutorEventType, ExecutorID, FrameworkID};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -439,6 +439,7 @@ impl Shared {
         framework_id: FrameworkID,
         executor_id: ExecutorID,
         subscribe: Subscribe,
+        content_type: mesos_proto::ContentType,
     ) -> Result<
         impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
         ApiError,
@@ -474,8 +475,15 @@ impl Shared {
             let _keep = &guard;
             receiver.poll_recv(cx).map(|event| {
                 event.map(|e| {
-                    let json = serde_json::to_vec(&e).unwrap_or_default();
-                    Ok(Bytes::from(recordio::encode(&json)))
+                    // Our own events always encode; were one not to, it is
+                    // logged and skipped rather than breaking the stream.
+                    let record = content_type
+                        .record(mesos_proto::Message::ExecutorEvent, &e)
+                        .unwrap_or_else(|err| {
+                            tracing::error!("dropping an executor event: {err}");
+                            Vec::new()
+                        });
+                    Ok(Bytes::from(record))
                 })
             })
         }))

@@ -194,12 +194,17 @@ async fn subscribed(host: Arc<dyn Host>) -> Harness {
     let core = core_with_a_launching_executor();
     let shared = Shared::with_host(core, facts, client, calls_tx, host);
     let stream = shared
-        .subscribe_executor(fid(), eid(), Subscribe::default())
+        .subscribe_executor(
+            fid(),
+            eid(),
+            Subscribe::default(),
+            mesos_proto::ContentType::Json,
+        )
         .unwrap();
     let (tx, events) = unbounded_channel();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
-        let mut decoder = recordio::Decoder::default();
+        let mut decoder = mesos_types::recordio::Decoder::default();
         while let Some(Ok(chunk)) = stream.next().await {
             decoder.feed(&chunk);
             while let Ok(Some(record)) = decoder.next_record() {

@@ -42,8 +42,12 @@ fn current_user() -> String {
 
 async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
     let need = Resources::parse(&flags.resources, "*").map_err(anyhow::Error::msg)?;
-    let mut sub =
-        mesos_scheduler::subscribe(&flags.master, flags.framework_info(current_user())).await?;
+    let mut sub = mesos_scheduler::subscribe_with(
+        &flags.master,
+        flags.framework_info(current_user()),
+        flags.content_type(),
+    )
+    .await?;
     println!("Subscribed with ID {}", sub.caller.framework_id);
     let caller = sub.caller.clone();
     let mut launched: Option<AgentID> = None;

@@ -1,7 +1,7 @@
 //! `POST /master/api/v1/agent`: our master<->agent protocol (docs/protocol.md).
 
 use super::stream::{CloseGuard, event_body};
-use super::{parse_v1_call, stream_id_header};
+use super::{parse_json_call, stream_id_header};
 use crate::error::ApiError;
 use crate::master::{AgentAdmission, AgentRefusal, agents_registration};
 use crate::server::Shared;
@@ -22,7 +22,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let call: AgentCall = parse_v1_call(
+    let call: AgentCall = parse_json_call(
         &method,
         &headers,
         body,
@@ -181,6 +181,7 @@ async fn register(
         }
     });
     let body = event_body(
+        mesos_proto::ContentType::Json,
         rx,
         shared.flags.agent_ping_timeout.get(),
         AgentEvent::Ping { nonce: None },

@@ -20,6 +20,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use mesos_proto::{CodecError, ContentType, Message};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -300,24 +301,40 @@ pub fn error_response(e: ApiError) -> Response {
     r
 }
 
-/// Checks `Content-Type` for the v1 APIs: JSON only for now.
-pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+impl From<CodecError> for ApiError {
+    fn from(e: CodecError) -> ApiError {
+        match e.status() {
+            400 => ApiError::BadRequest(e.to_string()),
+            406 => ApiError::NotAcceptable(e.to_string()),
+            415 => ApiError::UnsupportedMediaType(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The request body's encoding, from `Content-Type` (spec 0.2).
+pub fn request_content_type(headers: &HeaderMap) -> Result<ContentType, ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
-        .ok_or_else(|| ApiError::BadRequest("Expecting 'Content-Type' to be present".into()))?
-        .to_str()
-        .unwrap_or("");
-    let base = ct.split(';').next().unwrap_or("").trim();
-    match base {
-        "application/json" => Ok(()),
-        "application/x-protobuf" => Err(ApiError::UnsupportedMediaType(
-            "Content-Type 'application/x-protobuf' is not supported yet; send 'application/json'"
-                .into(),
-        )),
-        other => Err(ApiError::UnsupportedMediaType(format!(
-            "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
-        ))),
-    }
+        .map(|v| v.to_str().unwrap_or("<not text>"));
+    Ok(ContentType::from_content_type(ct)?)
+}
+
+/// The answer's encoding, from `Accept` (spec 0.2: JSON if acceptable,
+/// else protobuf, else 406).
+pub fn response_content_type(headers: &HeaderMap) -> Result<ContentType, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .map(|v| v.to_str().unwrap_or("<not text>"));
+    Ok(ContentType::negotiate(accept, &[])?)
+}
+
+/// A 200 answer of `body`, already encoded as `ct`.
+pub fn encoded_response(ct: ContentType, body: Vec<u8>) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct.mime()));
+    r
 }
 
 /// The header carrying a subscription's stream id.
@@ -331,23 +348,47 @@ pub fn stream_id_header(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The common front of the v1 POST endpoints: method, content type, body
-/// size, JSON parse into `T`.
+/// size, and the body decoded (JSON or protobuf) into `T`. Returns the
+/// body's encoding too.
 pub async fn parse_v1_call<T: serde::de::DeserializeOwned>(
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    msg: Message,
+) -> Result<(T, ContentType), ApiError> {
+    post_only(method)?;
+    let ct = request_content_type(headers)?;
+    let bytes = read_body(body, limit).await?;
+    Ok((ct.decode(msg, &bytes)?, ct))
+}
+
+/// [`parse_v1_call`] for our own agent protocol, which is JSON only.
+pub async fn parse_json_call<T: serde::de::DeserializeOwned>(
     method: &Method,
     headers: &HeaderMap,
     body: Body,
     limit: usize,
     what: &str,
 ) -> Result<T, ApiError> {
+    post_only(method)?;
+    if request_content_type(headers)? != ContentType::Json {
+        return Err(ApiError::UnsupportedMediaType(
+            "The agent protocol is spoken in 'application/json' only".into(),
+        ));
+    }
+    let bytes = read_body(body, limit).await?;
+    mesos_types::json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
+}
+
+fn post_only(method: &Method) -> Result<(), ApiError> {
     if method != Method::POST {
         return Err(ApiError::MethodNotAllowed(format!(
             "Expecting 'POST', received '{method}'"
         )));
     }
-    require_json(headers)?;
-    let bytes = read_body(body, limit).await?;
-    mesos_types::json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
+    Ok(())
 }
 
 /// The body, at most `limit` bytes; a larger one gets 413 and is drained

@@ -9,18 +9,23 @@
 //! Every other call of `mesos.v1.master.Call`
 //! is recognised and answered 501 with its name.
 //!
+//! Calls arrive as JSON or protobuf (`Content-Type`); every answer, and
+//! the SUBSCRIBE stream, is written in the encoding `Accept` asks for
+//! (spec 0.2, 5.1).
+//!
 //! The state calls copy what they show under the book's lock
 //! ([`crate::operator::StateView`]) and render it on a blocking thread.
 
 use super::policy::change;
-use super::{json_response, parse_v1_call};
+use super::{encoded_response, parse_v1_call, response_content_type};
 use crate::error::ApiError;
 use crate::operator::{Parts, StateView};
 use crate::server::Shared;
 use crate::state_json;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use mesos_proto::{ContentType, Message};
 use mesos_types::operator::OperatorCall;
 use mesos_types::{AgentID, OperatorCallType, Resources};
 use serde_json::{Map, Value as Json, json};
@@ -33,15 +38,15 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let call: OperatorCall = parse_v1_call(
+    let (call, _): (OperatorCall, _) = parse_v1_call(
         &method,
         &headers,
         body,
         shared.flags.max_request_body_bytes,
-        "master::Call",
+        Message::MasterCall,
     )
     .await?;
-    require_json_accept(&headers)?;
+    let ct = response_content_type(&headers)?;
     use OperatorCallType as T;
     let kind = call.kind;
     let payload = match kind {
@@ -89,20 +94,20 @@ pub async fn handle(
             let roots = super::files::roots(&shared);
             mesos_daemon::files::http::read_file(roots, &r.path, r.offset, r.length).await?
         }
-        T::GET_STATE => return state_call(&shared, kind, Parts::ALL, |v| v.state_json()).await,
+        T::GET_STATE => return state_call(&shared, ct, kind, Parts::ALL, |v| v.state_json()).await,
         T::GET_AGENTS => {
-            return state_call(&shared, kind, only(|p| p.agents = true), |v| v.agents_json()).await;
+            return state_call(&shared, ct, kind, only(|p| p.agents = true), |v| v.agents_json()).await;
         }
         T::GET_FRAMEWORKS => {
             let parts = only(|p| p.frameworks = true);
-            return state_call(&shared, kind, parts, |v| v.frameworks_json()).await;
+            return state_call(&shared, ct, kind, parts, |v| v.frameworks_json()).await;
         }
         T::GET_EXECUTORS => {
             let parts = only(|p| p.executors = true);
-            return state_call(&shared, kind, parts, |v| v.executors_json()).await;
+            return state_call(&shared, ct, kind, parts, |v| v.executors_json()).await;
         }
         T::GET_TASKS => {
-            return state_call(&shared, kind, only(|p| p.tasks = true), |v| v.tasks_json()).await;
+            return state_call(&shared, ct, kind, only(|p| p.tasks = true), |v| v.tasks_json()).await;
         }
         T::GET_ROLES => shared.read(roles),
         T::GET_WEIGHTS => shared.read(|m| {
@@ -234,7 +239,7 @@ pub async fn handle(
         T::GET_MASTER => shared.read(|m| {
             json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})
         }),
-        T::SUBSCRIBE => return super::operator_stream::subscribe(shared).await,
+        T::SUBSCRIBE => return super::operator_stream::subscribe(shared, ct).await,
         T::TEARDOWN => {
             let Some(t) = call.teardown else {
                 return Err(missing("teardown"));
@@ -253,11 +258,8 @@ pub async fn handle(
             )));
         }
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &response(kind, payload),
-        None,
-    ))
+    let body = ct.encode(Message::MasterResponse, &response(kind, payload))?;
+    Ok(encoded_response(ct, body))
 }
 
 /// `{"type": "<KIND>", "<kind>": payload}`.
@@ -270,25 +272,6 @@ fn response(kind: OperatorCallType, payload: Json) -> Json {
 
 fn missing(what: &str) -> ApiError {
     ApiError::BadRequest(format!("Expecting '{what}' to be present"))
-}
-
-/// The operator API negotiates the response type on every call; only JSON
-/// is spoken here.
-fn require_json_accept(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(a) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let ok = a
-        .split(',')
-        .map(|p| p.split(';').next().unwrap_or("").trim())
-        .any(|t| matches!(t, "application/json" | "*/*" | "application/*" | ""));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::NotAcceptable(
-            "Only 'application/json' responses are supported yet".into(),
-        ))
-    }
 }
 
 fn only(f: impl FnOnce(&mut Parts)) -> Parts {
@@ -308,6 +291,7 @@ fn only(f: impl FnOnce(&mut Parts)) -> Parts {
 /// blocking thread.
 async fn state_call(
     shared: &Arc<Shared>,
+    ct: ContentType,
     kind: OperatorCallType,
     parts: Parts,
     render: impl FnOnce(&StateView) -> Json + Send + 'static,
@@ -315,12 +299,11 @@ async fn state_call(
     let _slot = state_json::rendering_slot().await?;
     let view = shared.read(|m| StateView::take(m, parts));
     let body = tokio::task::spawn_blocking(move || {
-        serde_json::to_vec(&response(kind, render(&view)))
-            .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))
+        ct.encode(Message::MasterResponse, &response(kind, render(&view)))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))??;
-    Ok(super::bytes_response(StatusCode::OK, body, None))
+    Ok(encoded_response(ct, body))
 }
 
 /// `GetRoles`: every role with a framework, a weight or on the whitelist,

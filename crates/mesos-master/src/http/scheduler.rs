@@ -1,13 +1,16 @@
-//! `POST /api/v1/scheduler` (spec section 1).
+//! `POST /api/v1/scheduler` (spec section 1). Calls arrive as JSON or
+//! protobuf (`Content-Type`); the SUBSCRIBE stream is written in the
+//! encoding `Accept` asks for (spec 0.2).
 
 use super::stream::{CloseGuard, event_body};
-use super::{parse_v1_call, stream_id_header};
+use super::{parse_v1_call, response_content_type, stream_id_header};
 use crate::error::ApiError;
 use crate::master::{HEARTBEAT_INTERVAL_SECS, SubscribeOutcome};
 use crate::server::Shared;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mesos_proto::{ContentType, Message};
 use mesos_types::scheduler::{Call, CallType, Event};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,12 +23,12 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let call: Call = parse_v1_call(
+    let (call, _): (Call, _) = parse_v1_call(
         &method,
         &headers,
         body,
         shared.flags.max_request_body_bytes,
-        "Call",
+        Message::SchedulerCall,
     )
     .await?;
     let stream_header = stream_id_header(&headers);
@@ -122,15 +125,6 @@ pub async fn handle(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-fn accepts_json(headers: &HeaderMap) -> bool {
-    let Some(a) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    a.split(',')
-        .map(|p| p.split(';').next().unwrap_or("").trim())
-        .any(|t| matches!(t, "application/json" | "*/*" | "application/*" | ""))
-}
-
 fn subscribe(
     shared: Arc<Shared>,
     call: Call,
@@ -142,11 +136,7 @@ fn subscribe(
             "Subscribe calls should not include the 'Mesos-Stream-Id' header".into(),
         ));
     }
-    if !accepts_json(headers) {
-        return Err(ApiError::NotAcceptable(
-            "Only 'application/json' responses are supported yet".into(),
-        ));
-    }
+    let ct: ContentType = response_content_type(headers)?;
     let sub = call
         .subscribe
         .ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
@@ -167,7 +157,7 @@ fn subscribe(
             });
             drop(tx);
             (
-                event_body(rx, every, Event::heartbeat(), Some(guard)),
+                event_body(ct, rx, every, Event::heartbeat(), Some(guard)),
                 Some(stream_id),
             )
         }
@@ -175,14 +165,12 @@ fn subscribe(
             tracing::warn!("framework subscription refused: {message}");
             tx.send(Event::error(message));
             drop(tx); // the stream ends after the ERROR event
-            (event_body(rx, every, Event::heartbeat(), None), None)
+            (event_body(ct, rx, every, Event::heartbeat(), None), None)
         }
     };
     let mut r = Response::new(body);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct.mime()));
     if let Some(id) = stream_id.and_then(|s| HeaderValue::from_str(&s).ok()) {
         r.headers_mut().insert(STREAM_ID, id);
     }

@@ -4,7 +4,8 @@
 //! falls [`OPERATOR_QUEUE_CAPACITY`] events behind has its stream ended).
 //! Events carry copies of what they show; each is rendered as JSON once,
 //! by the first stream that writes it, outside the book's lock, and the
-//! text is shared by every other subscriber ([`SharedEvent`]). At most
+//! text is shared by every other subscriber ([`SharedEvent`]); the same
+//! holds for its protobuf record, for subscribers that asked for protobuf. At most
 //! `--max_operator_event_stream_subscribers` streams exist: a new one ends
 //! the oldest.
 
@@ -77,23 +78,35 @@ impl Serialize for OperatorEvent {
 }
 
 /// An event as every subscriber's queue holds it: one copy, its JSON
-/// rendered once (by whichever stream writes it first) and shared.
+/// rendered once (by whichever stream writes it first) and shared, and
+/// likewise its protobuf RecordIO record.
 #[derive(Debug, Clone)]
-pub struct SharedEvent(Arc<(OperatorEvent, OnceLock<Box<RawValue>>)>);
+pub struct SharedEvent(Arc<Rendered>);
+
+#[derive(Debug)]
+struct Rendered {
+    event: OperatorEvent,
+    json: OnceLock<Box<RawValue>>,
+    protobuf: OnceLock<bytes::Bytes>,
+}
 
 impl SharedEvent {
     pub fn new(event: OperatorEvent) -> SharedEvent {
-        SharedEvent(Arc::new((event, OnceLock::new())))
+        SharedEvent(Arc::new(Rendered {
+            event,
+            json: OnceLock::new(),
+            protobuf: OnceLock::new(),
+        }))
     }
 
     pub fn event(&self) -> &OperatorEvent {
-        &self.0.0
+        &self.0.event
     }
 
     /// Its JSON, rendered on first use.
     fn rendered(&self) -> &RawValue {
-        self.0.1.get_or_init(|| {
-            serde_json::value::to_raw_value(&self.0.0.json()).unwrap_or_else(|e| {
+        self.0.json.get_or_init(|| {
+            serde_json::value::to_raw_value(&self.0.event.json()).unwrap_or_else(|e| {
                 tracing::error!("rendering an operator event failed: {e}");
                 RawValue::from_string("{}".into()).unwrap_or_default()
             })
@@ -102,7 +115,25 @@ impl SharedEvent {
 
     /// Whether its JSON was rendered already.
     pub fn is_rendered(&self) -> bool {
-        self.0.1.get().is_some()
+        self.0.json.get().is_some()
+    }
+
+    /// Its protobuf `mesos.v1.master.Event` as one RecordIO record,
+    /// encoded on first use.
+    pub fn protobuf_record(&self) -> bytes::Bytes {
+        self.0
+            .protobuf
+            .get_or_init(|| {
+                let ct = mesos_proto::ContentType::Protobuf;
+                match ct.record(mesos_proto::Message::MasterEvent, &self.0.event.json()) {
+                    Ok(b) => b.into(),
+                    Err(e) => {
+                        tracing::error!("encoding an operator event failed: {e}");
+                        bytes::Bytes::new()
+                    }
+                }
+            })
+            .clone()
     }
 }
 
