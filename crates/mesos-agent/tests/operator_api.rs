@@ -315,6 +315,24 @@ async fn bad_calls_are_refused_with_a_message() {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "answered in protobuf");
+    assert_eq!(r.headers()["content-type"], "application/x-protobuf");
+    let health = mesos_proto::ContentType::Protobuf
+        .decode::<serde_json::Value>(
+            mesos_proto::Message::AgentResponse,
+            &r.bytes().await.unwrap(),
+        )
+        .unwrap();
+    assert_eq!(health["get_health"]["healthy"], true, "{health}");
+    let r = s
+        .http
+        .post(format!("{}/api/v1", s.base))
+        .header("content-type", "application/json")
+        .header("accept", "text/html")
+        .body(json!({"type": "GET_HEALTH"}).to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 406);
     let r = s
         .http

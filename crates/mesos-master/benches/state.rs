@@ -17,14 +17,18 @@
 //!   the worst case for a change of that size);
 //! * `snapshot_agents`, `snapshot_frameworks`: the parts of `snapshot`;
 //! * `operator_get_state_take`, `operator_get_state`: the v1 operator
-//!   API's GET_STATE, the copy under the lock and the whole answer.
+//!   API's GET_STATE, the copy under the lock and the whole answer;
+//! * `summary_take`, `summary`: `/master/state-summary`, the copy under
+//!   the lock and the whole answer.
 //!
 //! mimalloc, as in the master's binary.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mesos_master::master::{Master, MasterConfig, TaskEntry, agents_registration};
 use mesos_master::operator::{Parts, StateView};
-use mesos_master::state_json::{AgentsSnapshot, FrameworksSnapshot, StateSnapshot};
+use mesos_master::state_json::{
+    AgentsSnapshot, FrameworksSnapshot, StateSnapshot, SummarySnapshot,
+};
 use mesos_types::agent_protocol::AgentTask;
 use mesos_types::*;
 use std::time::Duration;
@@ -160,6 +164,12 @@ fn p11(c: &mut Criterion) {
                 .map(|b| b.len())
                 .unwrap_or(0)
         })
+    });
+    g.bench_function(format!("summary_take_{SHAPE}"), |b| {
+        b.iter_with_large_drop(|| SummarySnapshot::take(&m))
+    });
+    g.bench_function(format!("summary_{SHAPE}"), |b| {
+        b.iter(|| SummarySnapshot::take(&m).write(None).len())
     });
     g.bench_function(format!("snapshot_agents_{SHAPE}"), |b| {
         b.iter_with_large_drop(|| AgentsSnapshot::take(&m, None))
