@@ -99,17 +99,21 @@ pub fn virtual_latest(framework_id: &str, executor_id: &str) -> String {
 }
 
 /// `<work_dir>/volumes/roles/<role>/<persistence id>`: a persistent
-/// volume's directory, which outlives the tasks that use it. The role may
-/// be hierarchical (`a/b`); each component and the id must be plain path
-/// components, so a volume can never name a directory outside `volumes/`.
+/// volume's directory, which outlives the tasks that use it. A
+/// hierarchical role (`a/b`) is one directory with its `/` written as a
+/// space (`a b`), as Mesos does: nested directories would put role `a`'s
+/// volume `b` on top of every volume of role `a/b`. The role and the id
+/// must each be one plain path component, so a volume can never name a
+/// directory outside `volumes/`.
 pub fn volume_dir(work_dir: &Path, role: &str, persistence_id: &str) -> Result<PathBuf, InvalidId> {
-    let mut dir = work_dir.join("volumes").join("roles");
-    for part in role.split('/') {
-        validate_id("role", part)?;
-        dir.push(part);
-    }
+    let role_dir = role.replace('/', " ");
+    validate_id("role", &role_dir)?;
     validate_id("persistence id", persistence_id)?;
-    Ok(dir.join(persistence_id))
+    Ok(work_dir
+        .join("volumes")
+        .join("roles")
+        .join(role_dir)
+        .join(persistence_id))
 }
 
 /// Creates the run directory and points `runs/latest` at it.
@@ -126,6 +130,18 @@ pub fn create_run_dir(run_dir: &Path, latest: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volumes_of_related_roles_never_nest() {
+        let w = Path::new("/w");
+        let a_b = volume_dir(w, "a", "b").unwrap();
+        let ab_c = volume_dir(w, "a/b", "c").unwrap();
+        assert!(!ab_c.starts_with(&a_b), "{ab_c:?} is inside {a_b:?}");
+        assert_eq!(ab_c, Path::new("/w/volumes/roles/a b/c"));
+        assert!(volume_dir(w, "..", "x").is_err());
+        assert!(volume_dir(w, "db", "../x").is_err());
+        assert!(volume_dir(w, "db", "").is_err());
+    }
 
     #[test]
     fn layout_matches_mesos() {

@@ -36,6 +36,9 @@ struct Inner {
     /// newer SET_LOGGING_LEVEL replaced the one it belongs to.
     state: Mutex<(u32, u64)>,
     apply: Option<Apply>,
+    /// The pending revert: a newer SET_LOGGING_LEVEL aborts it, so calls
+    /// in a loop leave one timer, not one per call.
+    revert: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl std::fmt::Debug for Logging {
@@ -59,6 +62,7 @@ impl Logging {
             inner: Arc::new(Inner {
                 state: Mutex::new((0, 0)),
                 apply,
+                revert: Mutex::new(None),
             }),
         }
     }
@@ -88,7 +92,7 @@ impl Logging {
         tracing::info!(level, duration = ?duration, "Logging verbosity changed");
         let this = self.clone();
         // `sleep` saturates a duration too long to add to now.
-        tokio::spawn(async move {
+        let timer = tokio::spawn(async move {
             tokio::time::sleep(duration).await;
             let mut s = this.lock();
             if s.1 == generation {
@@ -100,6 +104,15 @@ impl Logging {
                 tracing::info!("Logging verbosity reverted to 0");
             }
         });
+        let previous = self
+            .inner
+            .revert
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(timer.abort_handle());
+        if let Some(p) = previous {
+            p.abort();
+        }
     }
 }
 

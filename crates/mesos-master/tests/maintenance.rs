@@ -381,3 +381,44 @@ async fn a_deactivated_agent_gets_no_offers_and_a_drain_can_mark_it_gone() {
     let state = master_state(&m).await;
     assert_eq!(state["slaves"].as_array().unwrap().len(), 0);
 }
+
+/// Operators changing maintenance at the same moment: each change is
+/// either recorded (200, and still there at the end) or refused with 503
+/// to retry; none is answered 200 and then lost.
+#[tokio::test]
+async fn concurrent_maintenance_changes_are_never_lost() {
+    let m = master(&[]).await;
+    let machines: Vec<String> = (0..8)
+        .map(|i| format!(r#"{{"hostname":"h{i}"}}"#))
+        .collect();
+    let schedule = format!(
+        r#"{{"windows":[{{"machine_ids":[{}],"unavailability":{{"start":{{"nanoseconds":1}}}}}}]}}"#,
+        machines.join(",")
+    );
+    assert_eq!(
+        send(&m, "POST", "/maintenance/schedule", &schedule).await.0,
+        200
+    );
+    let bodies: Vec<String> = machines.iter().map(|mach| format!("[{mach}]")).collect();
+    let downs = bodies.iter().map(|b| send(&m, "POST", "/machine/down", b));
+    let answers = futures::future::join_all(downs).await;
+    let (_, status) = send(&m, "GET", "/maintenance/status", "").await;
+    let down: Vec<String> = status["down_machines"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x["hostname"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    for (i, (code, v)) in answers.iter().enumerate() {
+        match code {
+            200 => assert!(
+                down.contains(&format!("h{i}")),
+                "h{i} acknowledged but not down: {status}"
+            ),
+            503 => assert!(v["message"].as_str().unwrap().contains("retry"), "{v}"),
+            other => panic!("h{i}: {other} {v}"),
+        }
+    }
+}

@@ -180,10 +180,17 @@ pub fn protobuf_to_json(msg: Message, body: &[u8]) -> Result<Json, CodecError> {
     })?;
     let missing = transcode::missing_required(&decoded);
     if !missing.is_empty() {
+        // A hostile body can lack a field in each of millions of elements:
+        // the message names the first few, and how many there are.
+        const SHOWN: usize = 10;
+        let more = match missing.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         return Err(CodecError::Malformed(format!(
-            "Failed to parse body into {} protobuf: missing required fields: {}",
+            "Failed to parse body into {} protobuf: missing required fields: {}{more}",
             msg.short_name(),
-            missing.join(", ")
+            missing[..missing.len().min(SHOWN)].join(", ")
         )));
     }
     Ok(transcode::to_json(&decoded))

@@ -127,9 +127,20 @@ pub fn with_checkpointed(
     (total, dropped)
 }
 
+/// The most resources one operation may name: merging them is linear per
+/// resource, and an agent has a handful of kinds, so more can only be an
+/// attempt to make the master work.
+pub const MAX_OPERATION_RESOURCES: usize = 1024;
+
 fn normalized_all(list: &[Resource]) -> Result<Vec<Resource>, String> {
     if list.is_empty() {
         return Err("no resources given".into());
+    }
+    if list.len() > MAX_OPERATION_RESOURCES {
+        return Err(format!(
+            "{} resources given; at most {MAX_OPERATION_RESOURCES} per operation",
+            list.len()
+        ));
     }
     list.iter()
         .map(|r| {
@@ -142,6 +153,33 @@ fn normalized_all(list: &[Resource]) -> Result<Vec<Resource>, String> {
 /// RESERVE: each resource carries, on top, a dynamic reservation for
 /// `role` (any role when `None`, as an operator may reserve for any).
 pub fn reserve(resources: &[Resource], role: Option<&str>) -> Result<Conversion, String> {
+    reserve_from(&[], resources, role)
+}
+
+/// RESERVE with Mesos's optional `source`: when given, it must be exactly
+/// what the reservations are made from (the resources with their top
+/// reservation removed), so a re-reservation cannot silently take other
+/// resources than the operator named.
+pub fn reserve_from(
+    source: &[Resource],
+    resources: &[Resource],
+    role: Option<&str>,
+) -> Result<Conversion, String> {
+    let c = reserve_unchecked(resources, role)?;
+    if !source.is_empty() {
+        let given = Resources::from_wire(normalized_all(source)?);
+        if given != c.consumed {
+            return Err(format!(
+                "'source' {} is not what the reservation is made from ({})",
+                describe(&given),
+                describe(&c.consumed)
+            ));
+        }
+    }
+    Ok(c)
+}
+
+fn reserve_unchecked(resources: &[Resource], role: Option<&str>) -> Result<Conversion, String> {
     let list = normalized_all(resources)?;
     let mut c = Conversion::default();
     for r in list {
@@ -220,6 +258,16 @@ pub fn create(volumes: &[Resource]) -> Result<Conversion, String> {
         let path = container_path(&v)
             .ok_or_else(|| format!("volume '{id}' has no 'disk.volume.container_path'"))?;
         validate_container_path(path)?;
+        let mode = disk_field(&v, "volume")
+            .and_then(|x| x.get("mode"))
+            .and_then(Json::as_str)
+            .unwrap_or("RW");
+        if mode != "RW" {
+            // As Mesos: a volume is written by the tasks that use it.
+            return Err(format!(
+                "volume '{id}' has mode '{mode}': persistent volumes must be 'RW'"
+            ));
+        }
         if v.reservations.is_empty() {
             return Err(format!(
                 "volume '{id}' must be created on reserved disk (reserve it first)"
@@ -376,6 +424,19 @@ mod tests {
         );
         assert!(destroy(&plain).unwrap_err().contains("not a persistent"));
         assert!(reserve(&[], None).is_err());
+        let mut ro = volume("v", "data");
+        ro.disk.as_mut().unwrap()["volume"]["mode"] = json!("RO");
+        assert!(create(&[ro]).unwrap_err().contains("'RW'"));
+        let many = vec![dyn_res("cpus", 0.001, "db"); MAX_OPERATION_RESOURCES + 1];
+        assert!(reserve(&many, None).unwrap_err().contains("at most"));
+        let wrong_source = Resources::parse("mem:1", "*").unwrap().into_vec();
+        assert!(
+            reserve_from(&wrong_source, &[dyn_res("cpus", 1.0, "db")], None)
+                .unwrap_err()
+                .contains("source")
+        );
+        let right = Resources::parse("cpus:1", "*").unwrap().into_vec();
+        assert!(reserve_from(&right, &[dyn_res("cpus", 1.0, "db")], None).is_ok());
     }
 
     #[test]

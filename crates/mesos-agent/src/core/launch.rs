@@ -193,19 +193,7 @@ impl Core {
             inherit_env: self.config.executor_environment.is_none(),
             uris,
             fetch_limits: self.config.fetch_limits,
-            volumes: task
-                .resources
-                .iter()
-                .chain(info.resources.iter())
-                .filter_map(|r| {
-                    let id = mesos_types::conversions::persistence_id(r)?;
-                    let path = mesos_types::conversions::container_path(r)?;
-                    let role = r.clone().normalized();
-                    let dir = paths::volume_dir(&self.config.work_dir, role.reservation_role(), id)
-                        .ok()?;
-                    Some((dir, path.to_string()))
-                })
-                .collect(),
+            volumes: volume_links(&self.config.work_dir, &task, &info),
         };
         let executor = Executor {
             id: eid.clone(),
@@ -295,4 +283,24 @@ pub fn command_executor_info(
         container: task.container.clone(),
         ..Default::default()
     }
+}
+
+/// The persistent volumes a task (and its executor) use: each volume's
+/// directory and where it appears in the sandbox, once each.
+fn volume_links(work_dir: &Path, task: &TaskInfo, info: &ExecutorInfo) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = task
+        .resources
+        .iter()
+        .chain(info.resources.iter())
+        .filter_map(|r| {
+            let id = mesos_types::conversions::persistence_id(r)?;
+            let path = mesos_types::conversions::container_path(r)?;
+            let role = r.clone().normalized();
+            let dir = paths::volume_dir(work_dir, role.reservation_role(), id).ok()?;
+            Some((dir, path.to_string()))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }

@@ -41,6 +41,15 @@ impl Core {
             })
             .filter(|d| !keep.contains(d))
             .collect();
+        // Never under a running task: a master that lost track of a
+        // volume (say the agent came back with smaller `--resources`)
+        // must not get its data deleted while a task writes to it.
+        let in_use = self.volumes_in_use();
+        let (busy, remove): (Vec<PathBuf>, Vec<PathBuf>) =
+            remove.into_iter().partition(|d| in_use.contains(d));
+        for d in busy {
+            warn!("Not removing volume '{}': a live task uses it", d.display());
+        }
         info!(count = valid.len(), "checkpointing resources");
         if self.config.checkpoint {
             fx.push(Effect::Checkpoint {
@@ -56,5 +65,35 @@ impl Core {
             remove,
         });
         self.checkpointed_resources = valid;
+    }
+
+    /// The volume directories live tasks (queued, running, or terminal
+    /// but not yet acknowledged) of live executors use.
+    fn volumes_in_use(&self) -> std::collections::BTreeSet<PathBuf> {
+        use mesos_types::conversions;
+        let mut out = std::collections::BTreeSet::new();
+        for fw in self.frameworks.values() {
+            for ex in fw.executors.values() {
+                let infos = ex
+                    .tasks
+                    .values()
+                    .map(|t| &t.info)
+                    .chain(ex.queued_tasks.iter());
+                let resources = infos
+                    .flat_map(|t| t.resources.iter())
+                    .chain(ex.info.resources.iter());
+                for r in resources {
+                    if let Some(id) = conversions::persistence_id(r) {
+                        let role = r.clone().normalized();
+                        if let Ok(d) =
+                            paths::volume_dir(&self.config.work_dir, role.reservation_role(), id)
+                        {
+                            out.insert(d);
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 }

@@ -1237,3 +1237,68 @@ fn kill_container_destroys_the_executor_and_its_tasks_fail() {
     let u = to_master(&c.executor_exited(&"F".into(), &"t1".into(), &cid, &exit, Instant::now()));
     assert_eq!(u[0].state, TASK_FAILED);
 }
+
+fn volume_resource(id: &str) -> mesos_types::Resource {
+    serde_json::from_value(serde_json::json!({
+        "name": "disk", "type": "SCALAR", "scalar": {"value": 16.0},
+        "reservations": [{"type": "DYNAMIC", "role": "db"}],
+        "disk": {"persistence": {"id": id}, "volume": {"container_path": "data", "mode": "RW"}}
+    }))
+    .unwrap()
+}
+
+fn volume_effects(fx: &[Effect]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    fx.iter()
+        .find_map(|e| match e {
+            Effect::Volumes { create, remove } => Some((create.clone(), remove.clone())),
+            _ => None,
+        })
+        .expect("a volumes effect")
+}
+
+/// A volume is made when the master's set gains it and removed when the
+/// set loses it, but never while a live task uses it; a task using one
+/// gets it linked at its container path; the agent reports the set when
+/// it registers again.
+#[test]
+fn checkpointed_volumes_are_made_linked_and_removed_only_when_unused() {
+    let mut c = registered();
+    let now = Instant::now();
+    let set = vec![volume_resource("v1"), volume_resource("v2")];
+    let fx = c.handle_event(
+        AgentEvent::CheckpointResources {
+            resources: set.clone(),
+        },
+        now,
+    );
+    let (create, remove) = volume_effects(&fx);
+    assert_eq!(
+        create,
+        vec![
+            PathBuf::from("/w/volumes/roles/db/v1"),
+            PathBuf::from("/w/volumes/roles/db/v2")
+        ]
+    );
+    assert!(remove.is_empty());
+    let mut task = command_task("t1", "sleep 100");
+    task.resources.push(volume_resource("v1"));
+    let spec = launch_spec(&run(&mut c, task));
+    assert_eq!(
+        spec.volumes,
+        vec![(PathBuf::from("/w/volumes/roles/db/v1"), "data".to_string())]
+    );
+    // The master forgets both: v2 goes, v1 stays (a task uses it).
+    let fx = c.handle_event(AgentEvent::CheckpointResources { resources: vec![] }, now);
+    let (_, remove) = volume_effects(&fx);
+    assert_eq!(remove, vec![PathBuf::from("/w/volumes/roles/db/v2")]);
+    assert!(c.checkpointed_resources().is_empty());
+    let fx = c.handle_event(AgentEvent::CheckpointResources { resources: set }, now);
+    let _ = volume_effects(&fx);
+    match c.register_call() {
+        AgentCall::Register {
+            checkpointed_resources,
+            ..
+        } => assert_eq!(checkpointed_resources.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}

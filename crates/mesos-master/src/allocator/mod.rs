@@ -45,6 +45,19 @@ fn quantities(r: &Resources) -> Quantities {
     q
 }
 
+/// The quantities of the unreserved part of `r`: the headroom quota
+/// guarantees are kept from (resources reserved for a role are its own,
+/// not anyone's headroom).
+fn unreserved_q(r: &Resources) -> Quantities {
+    let mut q = [0i128; 4];
+    for x in r.iter().filter(|x| x.is_unreserved()) {
+        if let Some(i) = SHARE_NAMES.iter().position(|n| *n == x.name) {
+            q[i] += i128::from(to_milli(x.scalar.unwrap_or_default().value));
+        }
+    }
+    q
+}
+
 fn add_q(a: &mut Quantities, b: &Quantities, sign: i128) {
     for i in 0..4 {
         a[i] += b[i] * sign;
@@ -147,8 +160,8 @@ pub struct Allocator {
     /// Roles with quota (see [`quota`]).
     quotas: HashMap<String, RoleQuota>,
     cluster_total: Quantities,
-    /// Every agent's free resources summed: the headroom quota guarantees
-    /// are kept from.
+    /// Every agent's free unreserved resources summed: the headroom quota
+    /// guarantees are kept from.
     free_total: Quantities,
     /// `--min_allocatable_resources` default `cpus:0.01|mem:32`: either suffices.
     min_cpus: i64,
@@ -217,7 +230,9 @@ impl Allocator {
     }
 
     /// Cuts `offer` for `role` down to what quota allows (see [`quota`]).
-    fn within_quota(&self, role: &str, mut offer: Resources) -> Resources {
+    /// Only its unreserved part is cut: what is reserved for the role is
+    /// its own, and a persistent volume is never split.
+    fn within_quota(&self, role: &str, offer: Resources) -> Resources {
         if self.quotas.is_empty() {
             return offer;
         }
@@ -227,19 +242,30 @@ impl Allocator {
             &self.required_headroom(),
             &self.free_total,
         );
-        let have = quantities(&offer);
+        let (reserved, mut unreserved): (Vec<_>, Vec<_>) = offer
+            .into_vec()
+            .into_iter()
+            .partition(|r| !r.is_unreserved());
+        let mut free = Resources::from_wire(unreserved.drain(..));
+        let have = unreserved_q(&free);
+        let mut keep_unreserved = true;
         for (i, name) in SHARE_NAMES.iter().enumerate() {
             if have[i] > 0 && caps[i] <= 0 {
                 // All of a resource the agent has free is kept for others'
                 // guarantees: offering the rest (say, memory without CPU)
                 // would only leave both roles with a useless fragment.
-                return Resources::new();
+                keep_unreserved = false;
+                break;
             }
             if have[i] > caps[i] {
-                offer.shrink_scalar(name, i64::try_from(caps[i]).unwrap_or(i64::MAX));
+                free.shrink_scalar(name, i64::try_from(caps[i]).unwrap_or(i64::MAX));
             }
         }
-        offer
+        let mut out = Resources::from_wire(reserved);
+        if keep_unreserved {
+            out.add(&free);
+        }
+        out
     }
 
     /// Adds an agent; `used` are resources already held (re-registration).
@@ -251,7 +277,7 @@ impl Allocator {
     ) {
         let q = quantities(&total);
         add_q(&mut self.cluster_total, &q, 1);
-        add_q(&mut self.free_total, &q, 1);
+        add_q(&mut self.free_total, &unreserved_q(&total), 1);
         let idx = self.agent_by_idx.len() as u32;
         self.changed.insert(idx);
         self.agent_by_idx.push(Some(id.clone()));
@@ -275,7 +301,7 @@ impl Allocator {
     pub fn remove_agent(&mut self, id: &AgentID) {
         if let Some(a) = self.agents.remove(id) {
             add_q(&mut self.cluster_total, &quantities(&a.total), -1);
-            add_q(&mut self.free_total, &quantities(&a.free), -1);
+            add_q(&mut self.free_total, &unreserved_q(&a.free), -1);
             self.agent_by_idx[a.idx as usize] = None;
             self.changed.remove(&a.idx);
             for f in self.frameworks.values_mut() {
@@ -314,7 +340,7 @@ impl Allocator {
         }
         a.free.subtract(r);
         a.free_stamp = crate::master::stamped::next_stamp();
-        add_q(&mut self.free_total, &quantities(r), -1);
+        add_q(&mut self.free_total, &unreserved_q(r), -1);
         true
     }
 
@@ -324,7 +350,7 @@ impl Allocator {
         if let Some(a) = self.agents.get_mut(id) {
             a.free.add(r);
             a.free_stamp = crate::master::stamped::next_stamp();
-            add_q(&mut self.free_total, &quantities(r), 1);
+            add_q(&mut self.free_total, &unreserved_q(r), 1);
             self.changed.insert(a.idx);
         }
     }
@@ -573,7 +599,7 @@ impl Allocator {
     ) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.free_stamp = crate::master::stamped::next_stamp();
-            let before = quantities(&a.free);
+            let before = unreserved_q(&a.free);
             let plain = if resources.iter().any(|r| r.allocation_info.is_some()) {
                 std::borrow::Cow::Owned(resources.unallocated())
             } else {
@@ -591,7 +617,7 @@ impl Allocator {
                 }
             }
             add_q(&mut self.free_total, &before, -1);
-            add_q(&mut self.free_total, &quantities(&a.free), 1);
+            add_q(&mut self.free_total, &unreserved_q(&a.free), 1);
         }
         let q = quantities(resources);
         if let Some(f) = self.frameworks.get_mut(fid) {

@@ -277,3 +277,32 @@ fn quota_limit_caps_what_a_role_is_offered() {
         .sum();
     assert_eq!(more, 3.0, "without the quota the rest is offered");
 }
+
+/// Resources reserved for another role are not headroom: a guarantee is
+/// kept from unreserved resources only.
+#[test]
+fn quota_headroom_does_not_count_other_roles_reservations() {
+    let mut a = Allocator::new();
+    a.add_agent(
+        AgentID::new("A"),
+        res("cpus(other):4;mem(other):64"),
+        vec![],
+    );
+    a.add_agent(AgentID::new("B"), res("cpus:4;mem:64"), vec![]);
+    let q = mesos_types::policy::QuotaConfig {
+        role: "q".into(),
+        guarantees: [(
+            "cpus".to_string(),
+            mesos_types::values::Scalar { value: 4.0 },
+        )]
+        .into(),
+        limits: Default::default(),
+    };
+    a.set_quota("q", Some(RoleQuota::from_config(&q)));
+    let dev = fw(&mut a, "dev", "dev");
+    let got = a.allocate(0.0);
+    assert!(
+        got.iter().all(|x| x.framework_id != dev),
+        "B's cpus are all q's guarantee: {got:?}"
+    );
+}

@@ -222,7 +222,8 @@ pub async fn handle(
             let Some(p) = payload else {
                 return Err(missing(&kind.to_string().to_ascii_lowercase()));
             };
-            return super::reservations::convert(&shared, p.agent_id, k, p.resources).await;
+            return super::reservations::convert(&shared, p.agent_id, k, p.source, p.resources)
+                .await;
         }
         T::CREATE_VOLUMES | T::DESTROY_VOLUMES => {
             use crate::master::reservations::ConversionKind as K;
@@ -234,7 +235,8 @@ pub async fn handle(
             let Some(p) = payload else {
                 return Err(missing(&kind.to_string().to_ascii_lowercase()));
             };
-            return super::reservations::convert(&shared, p.agent_id, k, p.volumes).await;
+            return super::reservations::convert(&shared, p.agent_id, k, Vec::new(), p.volumes)
+                .await;
         }
         T::GET_MASTER => shared.read(|m| {
             json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})

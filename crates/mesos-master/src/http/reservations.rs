@@ -21,11 +21,12 @@ pub(super) async fn convert(
     shared: &Shared,
     aid: AgentID,
     kind: ConversionKind,
+    source: Vec<Resource>,
     resources: Vec<Resource>,
 ) -> Result<Response, ApiError> {
     tracing::info!(agent = %aid, ?kind, "operator converts agent resources");
     change(shared, |m, reply, now| {
-        m.request_conversion(&aid, kind, &resources, reply, now)
+        m.request_conversion(&aid, kind, (&source, &resources), reply, now)
     })
     .await?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -64,5 +65,5 @@ pub async fn legacy(
             "Failed to parse '{field}' as a JSON list of Resource: {e}"
         ))
     })?;
-    convert(&shared, aid, kind, list).await
+    convert(&shared, aid, kind, Vec::new(), list).await
 }

@@ -47,15 +47,21 @@ impl AgentOperatorState {
 }
 
 impl Master {
+    /// An agent an operator may change now: known, and no earlier change
+    /// of its state still being recorded.
     fn known_agent(&self, aid: &AgentID) -> Result<(), ApiError> {
         if aid.value.is_empty() {
             return Err(ApiError::BadRequest("'agent_id' must not be empty".into()));
         }
-        if self.agents.contains_key(aid) {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound(format!("Agent '{aid}' not found")))
+        if !self.agents.contains_key(aid) {
+            return Err(ApiError::NotFound(format!("Agent '{aid}' not found")));
         }
+        if self.recording_agent_states.contains(aid) {
+            return Err(ApiError::Unavailable(format!(
+                "A change of agent '{aid}' is being recorded; retry"
+            )));
+        }
+        Ok(())
     }
 
     fn queue_agent_state(
@@ -64,6 +70,7 @@ impl Master {
         state: AgentOperatorState,
         reply: Option<Reply>,
     ) {
+        self.recording_agent_states.insert(aid.clone());
         self.queue_write(
             RegistryOp::SetAgentState {
                 id: aid.clone(),
@@ -133,7 +140,6 @@ impl Master {
         now: f64,
     ) {
         tracing::info!(agent = %aid, ?state, "agent state updated");
-        self.recording_drained.remove(aid);
         if state.is_default() {
             self.agent_states.remove(aid);
         } else {
@@ -214,11 +220,12 @@ impl Master {
         let Some(config) = state.draining().cloned() else {
             return;
         };
-        if !self.live_tasks_on(aid).is_empty() || self.recording_drained.contains(aid) {
+        // A change being recorded is acted on (and this checked again)
+        // once written.
+        if !self.live_tasks_on(aid).is_empty() || self.recording_agent_states.contains(aid) {
             return;
         }
         tracing::info!(agent = %aid, "agent drained");
-        self.recording_drained.insert(aid.clone());
         let drained = AgentOperatorState {
             deactivated: true,
             drain_info: Some(DrainInfo {

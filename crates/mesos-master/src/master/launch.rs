@@ -128,11 +128,13 @@ impl Master {
                     | OperationType::DESTROY),
                 ) => {
                     use super::reservations::ConversionKind as K;
+                    let mut source = Vec::new();
                     let (ck, list) = match kind {
-                        OperationType::RESERVE => (
-                            K::Reserve,
-                            op.reserve.map(|r| r.resources).unwrap_or_default(),
-                        ),
+                        OperationType::RESERVE => {
+                            let r = op.reserve.unwrap_or_default();
+                            source = r.source;
+                            (K::Reserve, r.resources)
+                        }
                         OperationType::UNRESERVE => (
                             K::Unreserve,
                             op.unreserve.map(|r| r.resources).unwrap_or_default(),
@@ -148,8 +150,9 @@ impl Master {
                     // As Mesos: an invalid operation is dropped (the
                     // framework sees its effect missing from the next
                     // offer); the rest of the ACCEPT goes on.
+                    let lists = (source.as_slice(), list.as_slice());
                     if let Err(e) =
-                        self.offer_conversion(fid, &agent, &role, ck, &list, &mut remaining)
+                        self.offer_conversion(fid, &agent, &role, ck, lists, &mut remaining)
                     {
                         tracing::warn!(framework = %fid, agent = %agent, operation = ?kind, "dropping an invalid offer operation: {e}");
                     }

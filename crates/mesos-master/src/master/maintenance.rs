@@ -24,7 +24,7 @@ use mesos_types::policy::{
 use mesos_types::scheduler::Event;
 use mesos_types::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Registry key of the [`MaintenanceRecord`].
 pub const MAINTENANCE_KEY: &str = "maintenance";
@@ -50,6 +50,12 @@ pub struct MaintenanceRecord {
 #[derive(Debug, Default)]
 pub struct Maintenance {
     pub record: MaintenanceRecord,
+    /// `record` by machine, for lookups in O(1) (it is consulted for every
+    /// offer and every agent of a full allocation cycle).
+    pub index: MachineIndex,
+    /// A change of `record` is being written: another waits (503, retry)
+    /// rather than be built on state that may not land.
+    pub recording: bool,
     /// Outstanding inverse offers: id -> (framework, agent).
     pub inverse_offers: HashMap<OfferID, (FrameworkID, AgentID)>,
     /// Each framework's latest answer about each agent, with its time.
@@ -58,58 +64,84 @@ pub struct Maintenance {
     pub declined_until: HashMap<(FrameworkID, AgentID), f64>,
 }
 
+/// A machine as the index keys it: hostname (case-insensitive) and IP,
+/// either of which may be absent.
+type MachineKey = (Option<String>, Option<String>);
+
+fn key(m: &MachineID) -> MachineKey {
+    (
+        m.hostname.as_ref().map(|h| h.to_ascii_lowercase()),
+        m.ip.clone(),
+    )
+}
+
+/// The keys an agent's machine may be named by: hostname and IP, the
+/// hostname alone, the IP alone (every field an operator gives must match).
+fn agent_keys(hostname: &str, ip: &str) -> [MachineKey; 3] {
+    let h = hostname.to_ascii_lowercase();
+    [
+        (Some(h.clone()), Some(ip.to_string())),
+        (Some(h), None),
+        (None, Some(ip.to_string())),
+    ]
+}
+
 /// Whether `m` names the machine of an agent with this hostname and IP.
 pub fn machine_matches(m: &MachineID, hostname: &str, ip: &str) -> bool {
-    (m.hostname.is_some() || m.ip.is_some())
-        && m.hostname
-            .as_deref()
-            .is_none_or(|h| h.eq_ignore_ascii_case(hostname))
-        && m.ip.as_deref().is_none_or(|i| i == ip)
+    agent_keys(hostname, ip).contains(&key(m))
 }
 
-fn same_machine(a: &MachineID, b: &MachineID) -> bool {
-    let norm = |m: &MachineID| {
-        (
-            m.hostname.as_ref().map(|h| h.to_ascii_lowercase()),
-            m.ip.clone(),
-        )
-    };
-    norm(a) == norm(b)
+/// A [`MaintenanceRecord`] by machine.
+#[derive(Debug, Default)]
+pub struct MachineIndex {
+    scheduled: HashMap<MachineKey, Unavailability>,
+    down: HashSet<MachineKey>,
 }
 
-impl MaintenanceRecord {
+impl MachineIndex {
+    pub fn of(r: &MaintenanceRecord) -> MachineIndex {
+        let mut scheduled = HashMap::new();
+        for w in &r.schedule.windows {
+            for m in &w.machine_ids {
+                scheduled.entry(key(m)).or_insert(w.unavailability);
+            }
+        }
+        MachineIndex {
+            scheduled,
+            down: r.down.iter().map(key).collect(),
+        }
+    }
+
+    /// The schedule entry naming an agent's machine, with its window.
+    fn entry_of(&self, hostname: &str, ip: &str) -> Option<(MachineKey, Unavailability)> {
+        agent_keys(hostname, ip)
+            .into_iter()
+            .find_map(|k| self.scheduled.get(&k).map(|u| (k, *u)))
+    }
+
     /// The window of the machine an agent is on, if it is scheduled.
     pub fn window_of(&self, hostname: &str, ip: &str) -> Option<Unavailability> {
-        self.schedule
-            .windows
-            .iter()
-            .find(|w| {
-                w.machine_ids
-                    .iter()
-                    .any(|m| machine_matches(m, hostname, ip))
-            })
-            .map(|w| w.unavailability)
+        self.entry_of(hostname, ip).map(|(_, u)| u)
     }
 
     pub fn is_down(&self, hostname: &str, ip: &str) -> bool {
-        self.down.iter().any(|m| machine_matches(m, hostname, ip))
+        agent_keys(hostname, ip)
+            .iter()
+            .any(|k| self.down.contains(k))
     }
 
     fn scheduled(&self, m: &MachineID) -> bool {
-        self.schedule
-            .windows
-            .iter()
-            .any(|w| w.machine_ids.iter().any(|x| same_machine(x, m)))
+        self.scheduled.contains_key(&key(m))
     }
 
     fn down_contains(&self, m: &MachineID) -> bool {
-        self.down.iter().any(|x| same_machine(x, m))
+        self.down.contains(&key(m))
     }
 }
 
 /// Checks a schedule an operator posts (Mesos's rules, plus IPs must parse).
 fn validate_schedule(s: &Schedule, current: &MaintenanceRecord) -> Result<(), ApiError> {
-    let mut seen: Vec<&MachineID> = Vec::new();
+    let mut seen: HashSet<MachineKey> = HashSet::new();
     for (i, w) in s.windows.iter().enumerate() {
         if w.machine_ids.is_empty() {
             return Err(ApiError::BadRequest(format!(
@@ -123,17 +155,16 @@ fn validate_schedule(s: &Schedule, current: &MaintenanceRecord) -> Result<(), Ap
         }
         for m in &w.machine_ids {
             validate_machine(m)?;
-            if seen.iter().any(|x| same_machine(x, m)) {
+            if !seen.insert(key(m)) {
                 return Err(ApiError::BadRequest(format!(
                     "Machine {} appears in more than one maintenance window",
                     describe(m)
                 )));
             }
-            seen.push(m);
         }
     }
     for m in &current.down {
-        if !seen.iter().any(|x| same_machine(x, m)) {
+        if !seen.contains(&key(m)) {
             return Err(ApiError::BadRequest(format!(
                 "Machine {} is DOWN and cannot be removed from the schedule; bring it up first",
                 describe(m)
@@ -177,6 +208,12 @@ fn time_info(secs: f64) -> TimeInfo {
 impl Master {
     /// UPDATE_MAINTENANCE_SCHEDULE / `POST /maintenance/schedule`.
     pub fn request_update_schedule(&mut self, schedule: Schedule, reply: Reply) {
+        if self.maintenance.recording {
+            let _ = reply.send(Err(ApiError::Unavailable(
+                "A maintenance change is being recorded; retry".into(),
+            )));
+            return;
+        }
         if let Err(e) = validate_schedule(&schedule, &self.maintenance.record) {
             let _ = reply.send(Err(e));
             return;
@@ -185,6 +222,7 @@ impl Master {
             schedule,
             down: self.maintenance.record.down.clone(),
         };
+        self.maintenance.recording = true;
         self.queue_write(
             RegistryOp::SetMaintenance(Box::new(record)),
             Then::Apply { reply: Some(reply) },
@@ -193,20 +231,27 @@ impl Master {
 
     /// START_MAINTENANCE / `POST /machine/down`: scheduled machines go DOWN.
     pub fn request_machines_down(&mut self, machines: Vec<MachineID>, reply: Reply) {
+        if self.maintenance.recording {
+            let _ = reply.send(Err(ApiError::Unavailable(
+                "A maintenance change is being recorded; retry".into(),
+            )));
+            return;
+        }
         let check = || -> Result<MaintenanceRecord, ApiError> {
             if machines.is_empty() {
                 return Err(ApiError::BadRequest("No machines given".into()));
             }
             let mut record = self.maintenance.record.clone();
+            let mut index = MachineIndex::of(&record);
             for m in &machines {
                 validate_machine(m)?;
-                if !record.scheduled(m) {
+                if !index.scheduled(m) {
                     return Err(ApiError::BadRequest(format!(
                         "Machine {} is not part of a maintenance schedule",
                         describe(m)
                     )));
                 }
-                if record.down_contains(m) {
+                if !index.down.insert(key(m)) {
                     return Err(ApiError::BadRequest(format!(
                         "Machine {} is already DOWN",
                         describe(m)
@@ -217,10 +262,13 @@ impl Master {
             Ok(record)
         };
         match check() {
-            Ok(record) => self.queue_write(
-                RegistryOp::SetMaintenance(Box::new(record)),
-                Then::Apply { reply: Some(reply) },
-            ),
+            Ok(record) => {
+                self.maintenance.recording = true;
+                self.queue_write(
+                    RegistryOp::SetMaintenance(Box::new(record)),
+                    Then::Apply { reply: Some(reply) },
+                )
+            }
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -230,26 +278,31 @@ impl Master {
     /// STOP_MAINTENANCE / `POST /machine/up`: DOWN machines are UP again
     /// and leave the schedule.
     pub fn request_machines_up(&mut self, machines: Vec<MachineID>, reply: Reply) {
+        if self.maintenance.recording {
+            let _ = reply.send(Err(ApiError::Unavailable(
+                "A maintenance change is being recorded; retry".into(),
+            )));
+            return;
+        }
         let check = || -> Result<MaintenanceRecord, ApiError> {
             if machines.is_empty() {
                 return Err(ApiError::BadRequest("No machines given".into()));
             }
             let mut record = self.maintenance.record.clone();
+            let index = MachineIndex::of(&record);
             for m in &machines {
                 validate_machine(m)?;
-                if !record.down_contains(m) {
+                if !index.down_contains(m) {
                     return Err(ApiError::BadRequest(format!(
                         "Machine {} is not DOWN",
                         describe(m)
                     )));
                 }
             }
-            record
-                .down
-                .retain(|d| !machines.iter().any(|m| same_machine(d, m)));
+            let up: HashSet<MachineKey> = machines.iter().map(key).collect();
+            record.down.retain(|d| !up.contains(&key(d)));
             for w in &mut record.schedule.windows {
-                w.machine_ids
-                    .retain(|d| !machines.iter().any(|m| same_machine(d, m)));
+                w.machine_ids.retain(|d| !up.contains(&key(d)));
             }
             record
                 .schedule
@@ -258,10 +311,13 @@ impl Master {
             Ok(record)
         };
         match check() {
-            Ok(record) => self.queue_write(
-                RegistryOp::SetMaintenance(Box::new(record)),
-                Then::Apply { reply: Some(reply) },
-            ),
+            Ok(record) => {
+                self.maintenance.recording = true;
+                self.queue_write(
+                    RegistryOp::SetMaintenance(Box::new(record)),
+                    Then::Apply { reply: Some(reply) },
+                )
+            }
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -276,6 +332,7 @@ impl Master {
             "maintenance updated"
         );
         self.maintenance.record = record.clone();
+        self.maintenance.index = MachineIndex::of(record);
         // Agents no longer draining: their inverse offers are withdrawn
         // and their answers forgotten.
         let stale: Vec<(OfferID, FrameworkID)> = self
@@ -302,7 +359,7 @@ impl Master {
         let down: Vec<AgentID> = self
             .agents
             .values()
-            .filter(|a| record.is_down(&a.info.hostname, &a.ip))
+            .filter(|a| self.maintenance.index.is_down(&a.info.hostname, &a.ip))
             .map(|a| a.id.clone())
             .collect();
         for aid in down {
@@ -341,16 +398,16 @@ impl Master {
     /// The unavailability of the machine `aid` is on, if it is draining.
     pub fn agent_window(&self, aid: &AgentID) -> Option<Unavailability> {
         let a = self.agents.get(aid)?;
-        let r = &self.maintenance.record;
-        if r.schedule.windows.is_empty() || r.is_down(&a.info.hostname, &a.ip) {
+        let index = &self.maintenance.index;
+        if index.scheduled.is_empty() || index.is_down(&a.info.hostname, &a.ip) {
             return None;
         }
-        r.window_of(&a.info.hostname, &a.ip)
+        index.window_of(&a.info.hostname, &a.ip)
     }
 
     /// Whether an agent registering from this host may not (its machine is DOWN).
     pub fn machine_is_down(&self, hostname: &str, ip: &str) -> bool {
-        self.maintenance.record.is_down(hostname, ip)
+        self.maintenance.index.is_down(hostname, ip)
     }
 
     /// Sends an inverse offer to every connected framework that uses an
@@ -371,6 +428,12 @@ impl Master {
         let mut out: BTreeMap<FrameworkID, Vec<InverseOffer>> = BTreeMap::new();
         let mut aids: Vec<&AgentID> = self.agents.keys().collect();
         aids.sort();
+        let outstanding: HashSet<(&FrameworkID, &AgentID)> = self
+            .maintenance
+            .inverse_offers
+            .values()
+            .map(|(f, a)| (f, a))
+            .collect();
         let mut sends = Vec::new();
         for aid in aids {
             let Some(unavailability) = self.agent_window(aid) else {
@@ -388,11 +451,7 @@ impl Master {
             );
             for fid in users {
                 let connected = self.frameworks.get(fid).is_some_and(|f| f.connected());
-                let outstanding = self
-                    .maintenance
-                    .inverse_offers
-                    .values()
-                    .any(|(f, a)| f == fid && a == aid);
+                let outstanding = outstanding.contains(&(fid, aid));
                 let answered = self
                     .maintenance
                     .statuses
@@ -478,19 +537,26 @@ impl Master {
     /// `/maintenance/status`, GET_MAINTENANCE_STATUS.
     pub fn maintenance_status(&self) -> ClusterStatus {
         let r = &self.maintenance.record;
+        let index = &self.maintenance.index;
+        // Each agent under the schedule entry that names its machine.
+        let mut by_machine: HashMap<MachineKey, Vec<&AgentID>> = HashMap::new();
+        if !index.scheduled.is_empty() {
+            for a in self.agents.values() {
+                if let Some((k, _)) = index.entry_of(&a.info.hostname, &a.ip) {
+                    by_machine.entry(k).or_default().push(&a.id);
+                }
+            }
+        }
         let mut draining = Vec::new();
         for w in &r.schedule.windows {
             for m in &w.machine_ids {
-                if r.down_contains(m) {
+                if index.down_contains(m) {
                     continue;
                 }
                 let mut statuses = Vec::new();
-                for a in self.agents.values() {
-                    if !machine_matches(m, &a.info.hostname, &a.ip) {
-                        continue;
-                    }
+                for aid in by_machine.get(&key(m)).into_iter().flatten() {
                     for (fid, (state, t)) in
-                        self.maintenance.statuses.get(&a.id).into_iter().flatten()
+                        self.maintenance.statuses.get(*aid).into_iter().flatten()
                     {
                         statuses.push(InverseOfferStatus {
                             status: *state,
@@ -513,6 +579,7 @@ impl Master {
 
     /// The maintenance record from the registry (at start).
     pub fn recover_maintenance(&mut self, record: MaintenanceRecord) {
+        self.maintenance.index = MachineIndex::of(&record);
         self.maintenance.record = record;
     }
 }

@@ -303,10 +303,13 @@ pub struct Master {
     pub operator_subscribers: crate::operator::Subscribers,
     /// Agents an operator deactivated or drains (see [`drain`]).
     pub agent_states: HashMap<AgentID, drain::AgentOperatorState>,
-    /// Drained agents whose DRAINED state is being recorded.
-    pub recording_drained: HashSet<AgentID>,
+    /// Agents whose operator state is being recorded (one change at a
+    /// time: the next is built on the last one written).
+    pub recording_agent_states: HashSet<AgentID>,
     /// Each agent's checkpointed resources as the registry records them.
     pub agent_resources: HashMap<AgentID, Vec<Resource>>,
+    /// An operator's conversion being recorded, by agent (one at a time).
+    pub converting: HashMap<AgentID, mesos_types::conversions::Conversion>,
     /// Maintenance schedule, machine modes and inverse offers.
     pub maintenance: maintenance::Maintenance,
     /// Quota by role, as the registry records it (see [`policy`]).
@@ -352,7 +355,8 @@ impl Master {
             maintenance: Default::default(),
             agent_states: HashMap::new(),
             agent_resources: HashMap::new(),
-            recording_drained: HashSet::new(),
+            converting: HashMap::new(),
+            recording_agent_states: HashSet::new(),
         }
     }
 

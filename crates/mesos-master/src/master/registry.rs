@@ -386,15 +386,25 @@ impl Master {
                 }
             }
             Then::Apply { reply } => {
+                if let Some(op) = &op {
+                    self.recorded(op);
+                }
                 let answer = match (&result, op) {
                     (Ok(()), Some(op)) => {
                         self.apply_op(&op, now);
                         Ok(())
                     }
                     (Ok(()), None) => Ok(()),
-                    (Err(e), _) => Err(ApiError::Unavailable(format!(
-                        "Failed to record the change in the registry ({e}); retry"
-                    ))),
+                    (Err(e), op) => {
+                        if let Some(RegistryOp::SetAgentState { id, .. }) = &op {
+                            // A drained state the master wrote itself is
+                            // tried again; an operator's change is answered.
+                            self.check_drained(id, now);
+                        }
+                        Err(ApiError::Unavailable(format!(
+                            "Failed to record the change in the registry ({e}); retry"
+                        )))
+                    }
                 };
                 if let Some(r) = reply {
                     let _ = r.send(answer);
@@ -439,6 +449,17 @@ impl Master {
                     }));
                 }
             }
+        }
+    }
+
+    /// A record that allows one change at a time is free again (written or not).
+    fn recorded(&mut self, op: &RegistryOp) {
+        match op {
+            RegistryOp::SetMaintenance(_) => self.maintenance.recording = false,
+            RegistryOp::SetAgentState { id, .. } => {
+                self.recording_agent_states.remove(id);
+            }
+            _ => {}
         }
     }
 

@@ -38,11 +38,17 @@ pub enum ConversionKind {
 }
 
 impl ConversionKind {
-    /// The conversion of `resources` (`role`: the role an offer operation
-    /// must reserve for; `None` for an operator).
-    pub fn of(self, resources: &[Resource], role: Option<&str>) -> Result<Conversion, String> {
+    /// The conversion of `resources` (`source`: RESERVE's optional
+    /// statement of what it reserves from; `role`: the role an offer
+    /// operation must reserve for, `None` for an operator).
+    pub fn of(
+        self,
+        source: &[Resource],
+        resources: &[Resource],
+        role: Option<&str>,
+    ) -> Result<Conversion, String> {
         match self {
-            ConversionKind::Reserve => conversions::reserve(resources, role),
+            ConversionKind::Reserve => conversions::reserve_from(source, resources, role),
             ConversionKind::Unreserve => conversions::unreserve(resources),
             ConversionKind::Create => conversions::create(resources),
             ConversionKind::Destroy => conversions::destroy(resources),
@@ -61,10 +67,10 @@ impl Master {
         aid: &AgentID,
         role: &str,
         kind: ConversionKind,
-        resources: &[Resource],
+        (source, resources): (&[Resource], &[Resource]),
         remaining: &mut Resources,
     ) -> Result<(), String> {
-        let conv = kind.of(resources, Some(role))?;
+        let conv = kind.of(source, resources, Some(role))?;
         if kind == ConversionKind::Create {
             self.check_new_volumes(aid, &conv)?;
         }
@@ -90,11 +96,11 @@ impl Master {
         &mut self,
         aid: &AgentID,
         kind: ConversionKind,
-        resources: &[Resource],
+        (source, resources): (&[Resource], &[Resource]),
         reply: Reply,
         now: f64,
     ) {
-        let result = self.begin_conversion(aid, kind, resources, now);
+        let result = self.begin_conversion(aid, kind, (source, resources), now);
         match result {
             Ok(conv) => self.record_agent_resources(
                 aid,
@@ -114,7 +120,7 @@ impl Master {
         &mut self,
         aid: &AgentID,
         kind: ConversionKind,
-        resources: &[Resource],
+        (source, resources): (&[Resource], &[Resource]),
         now: f64,
     ) -> Result<Conversion, ApiError> {
         if aid.value.is_empty() {
@@ -123,8 +129,13 @@ impl Master {
         let Some(agent) = self.agents.get(aid) else {
             return Err(ApiError::NotFound(format!("Agent '{aid}' not found")));
         };
+        if self.converting.contains_key(aid) {
+            return Err(ApiError::Unavailable(format!(
+                "A change of agent '{aid}''s resources is being recorded; retry"
+            )));
+        }
         let conv = kind
-            .of(resources, None)
+            .of(source, resources, None)
             .map_err(|e| ApiError::BadRequest(format!("Invalid {kind:?} request: {e}")))?;
         for r in conv.converted.iter() {
             let role = r.reservation_role();
@@ -152,13 +163,10 @@ impl Master {
                 "Resources to {kind:?} on agent '{aid}' are in use by tasks or executors"
             )));
         }
-        let Some(agent) = self.agents.get_mut(aid) else {
-            return Err(ApiError::NotFound(format!("Agent '{aid}' not found")));
-        };
-        let total = conv.apply(&agent.total).map_err(ApiError::Conflict)?;
-        agent.total = total.clone();
-        agent.changed();
-        self.allocator.set_agent_total(aid, total);
+        // The book's total changes once the record is written; meanwhile
+        // what it consumes is held out of offers, and records written for
+        // this agent (offer operations) already include it.
+        self.converting.insert(aid.clone(), conv.clone());
         tracing::info!(agent = %aid, ?kind, "operator conversion being recorded");
         Ok(conv)
     }
@@ -183,12 +191,21 @@ impl Master {
         Ok(())
     }
 
-    /// Queues the agent's current checkpointed resources for the registry.
+    /// The agent's total with the operator's conversion being recorded
+    /// (if any) applied: what the next record must hold.
+    fn projected_total(&self, aid: &AgentID) -> Option<Resources> {
+        let total = &self.agents.get(aid)?.total;
+        Some(match self.converting.get(aid) {
+            Some(c) => c.apply(total).unwrap_or_else(|_| total.clone()),
+            None => total.clone(),
+        })
+    }
+
+    /// Queues the agent's checkpointed resources for the registry.
     pub(crate) fn record_agent_resources(&mut self, aid: &AgentID, then: Then) {
         let resources = self
-            .agents
-            .get(aid)
-            .map(|a| conversions::checkpointed(&a.total).into_vec())
+            .projected_total(aid)
+            .map(|t| conversions::checkpointed(&t).into_vec())
             .unwrap_or_default();
         self.queue_write(
             RegistryOp::SetAgentResources {
@@ -215,23 +232,28 @@ impl Master {
     /// An operator's conversion was written (`ok`) or failed: offer what
     /// it made (and tell the agent), or undo it.
     pub(crate) fn finish_conversion(&mut self, aid: &AgentID, conv: &Conversion, ok: bool) {
+        self.converting.remove(aid);
+        let Some(agent) = self.agents.get_mut(aid) else {
+            return;
+        };
         if ok {
-            self.allocator.give_free(aid, &conv.converted);
-            self.send_checkpoint(aid);
-        } else if let Some(agent) = self.agents.get_mut(aid) {
-            let undo = Conversion {
-                consumed: conv.converted.clone(),
-                converted: conv.consumed.clone(),
-            };
-            match undo.apply(&agent.total) {
+            match conv.apply(&agent.total) {
                 Ok(total) => {
                     agent.total = total.clone();
                     agent.changed();
                     self.allocator.set_agent_total(aid, total);
-                    self.allocator.give_free(aid, &conv.consumed);
+                    self.allocator.give_free(aid, &conv.converted);
+                    self.send_checkpoint(aid);
                 }
-                Err(e) => tracing::error!(agent = %aid, "could not undo a failed conversion: {e}"),
+                Err(e) => {
+                    tracing::error!(agent = %aid, "a recorded conversion no longer applies: {e}")
+                }
             }
+        } else {
+            self.allocator.give_free(aid, &conv.consumed);
+            // Records queued meanwhile (offer operations) held this
+            // conversion: one more without it, so the registry ends right.
+            self.record_agent_resources(aid, Then::Checkpoint { id: aid.clone() });
         }
         self.allocation_wanted = true;
     }
