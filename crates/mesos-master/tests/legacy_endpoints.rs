@@ -217,6 +217,14 @@ async fn metrics_snapshot_has_the_master_system_and_registrar_keys() {
         "master/slave_unreachable_canceled",
         "master/recovery_slave_removals",
         "registrar/queued_operations",
+        "master/messages_register_framework",
+        "master/messages_accept_offers",
+        "master/messages_decline_offers",
+        "master/messages_kill_task",
+        "master/messages_status_update",
+        "master/messages_status_update_acknowledgement",
+        "master/messages_reconcile_tasks",
+        "master/messages_register_slave",
         "system/cpus_total",
         "system/load_1min",
         "system/load_5min",
@@ -227,6 +235,10 @@ async fn metrics_snapshot_has_the_master_system_and_registrar_keys() {
         has(&m, k, "number");
     }
     assert_eq!(m["master/elected"], 1.0);
+    assert_eq!(m["master/messages_register_framework"], 1.0);
+    assert!(m["master/messages_accept_offers"].as_f64() >= Some(1.0));
+    assert_eq!(m["master/messages_register_slave"], 1.0);
+    assert!(m["master/messages_status_update"].as_f64() >= Some(3.0));
     assert!(m["system/cpus_total"].as_f64() >= Some(1.0));
     assert!(m["system/mem_total_bytes"].as_f64() > Some(0.0));
     assert!(m["system/mem_free_bytes"].as_f64() <= m["system/mem_total_bytes"].as_f64());

@@ -47,6 +47,7 @@ pub async fn handle(
         let (reply, answer) = tokio::sync::oneshot::channel();
         shared.write(|m, now| {
             m.check_stream(&fid, stream_header.as_deref())?;
+            m.counters.scheduler_call(CallType::TEARDOWN);
             m.request_remove_framework(&fid, Some(reply), now);
             Ok::<(), ApiError>(())
         })?;
@@ -58,6 +59,7 @@ pub async fn handle(
     let missing = |what: &str| ApiError::BadRequest(format!("Expecting '{what}' to be present"));
     shared.write(|m, now| {
         m.check_stream(&fid, stream_header.as_deref())?;
+        m.counters.scheduler_call(call.kind);
         match call.kind {
             CallType::ACCEPT => m.accept(&fid, call.accept.ok_or_else(|| missing("accept"))?, now),
             CallType::DECLINE => {
@@ -141,7 +143,10 @@ fn subscribe(
         .subscribe
         .ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
     let (tx, rx) = crate::event_queue::event_queue(crate::event_queue::FRAMEWORK_QUEUE_CAPACITY);
-    let outcome = shared.write(|m, now| m.subscribe(sub, call.framework_id, tx.clone(), now))?;
+    let outcome = shared.write(|m, now| {
+        m.counters.scheduler_call(CallType::SUBSCRIBE);
+        m.subscribe(sub, call.framework_id, tx.clone(), now)
+    })?;
     let every = Duration::from_secs_f64(HEARTBEAT_INTERVAL_SECS);
     let (body, stream_id) = match outcome {
         SubscribeOutcome::Subscribed {

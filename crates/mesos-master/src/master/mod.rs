@@ -245,6 +245,32 @@ pub struct Counters {
     /// because the agent spoke up meanwhile or the write failed.
     pub unreachable_scheduled: u64,
     pub unreachable_canceled: u64,
+    /// Scheduler calls taken, by the name of Mesos's
+    /// `master/messages_<name>` counter they count towards.
+    pub scheduler_messages: BTreeMap<&'static str, u64>,
+}
+
+impl Counters {
+    /// Counts one scheduler call of `kind` in its `master/messages_*` key.
+    pub fn scheduler_call(&mut self, kind: mesos_types::scheduler::CallType) {
+        use mesos_types::scheduler::CallType as C;
+        let name = match kind {
+            C::SUBSCRIBE => "register_framework",
+            C::TEARDOWN => "unregister_framework",
+            C::ACCEPT => "accept_offers",
+            C::DECLINE => "decline_offers",
+            C::REVIVE => "revive_offers",
+            C::SUPPRESS => "suppress_offers",
+            C::KILL => "kill_task",
+            C::SHUTDOWN => "shutdown_executor",
+            C::ACKNOWLEDGE => "status_update_acknowledgement",
+            C::RECONCILE => "reconcile_tasks",
+            C::MESSAGE => "framework_to_executor",
+            C::ACCEPT_INVERSE_OFFERS | C::DECLINE_INVERSE_OFFERS => "inverse_offers",
+            _ => return,
+        };
+        *self.scheduler_messages.entry(name).or_default() += 1;
+    }
 }
 
 pub struct Master {

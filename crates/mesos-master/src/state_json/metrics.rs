@@ -104,6 +104,35 @@ pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
         c.invalid_acks as f64,
     );
     put("master/messages_launch_tasks", c.launched_tasks as f64);
+    for name in [
+        "register_framework",
+        "unregister_framework",
+        "accept_offers",
+        "decline_offers",
+        "revive_offers",
+        "suppress_offers",
+        "kill_task",
+        "shutdown_executor",
+        "status_update_acknowledgement",
+        "reconcile_tasks",
+        "framework_to_executor",
+        "inverse_offers",
+    ] {
+        let n = c.scheduler_messages.get(name).copied().unwrap_or(0);
+        put(&format!("master/messages_{name}"), n as f64);
+    }
+    put(
+        "master/messages_status_update",
+        (c.valid_status_updates + c.invalid_status_updates) as f64,
+    );
+    put(
+        "master/messages_register_slave",
+        c.agent_registrations as f64,
+    );
+    put(
+        "master/messages_reregister_slave",
+        c.agent_reregistrations as f64,
+    );
     put("master/slave_registrations", c.agent_registrations as f64);
     put(
         "master/slave_reregistrations",
