@@ -236,8 +236,16 @@ async fn start_inner(
             serde_json::from_slice(&v.value).context("the registry's maintenance record")?,
         );
     }
-    master.recover_agent_states(recovered_agent_states(store.as_ref())?);
-    master.recover_agent_resources(recovered_agent_resources(store.as_ref())?);
+    master.recover_agent_states(recovered_per_agent(
+        store.as_ref(),
+        crate::master::drain::AGENT_STATE_PREFIX,
+        "an agent state",
+    )?);
+    master.recover_agent_resources(recovered_per_agent(
+        store.as_ref(),
+        crate::master::reservations::AGENT_RESOURCES_PREFIX,
+        "a resource list",
+    )?);
     let gone = &master.gone_agents;
     master
         .unreachable_agents
@@ -401,36 +409,22 @@ fn recovered_quotas(store: &dyn Store) -> anyhow::Result<Vec<QuotaConfig>> {
         .collect()
 }
 
-fn recovered_agent_states(
+/// Per-agent JSON records under `prefix` (`<prefix><agent id>`); `what`
+/// names them when one does not parse.
+fn recovered_per_agent<T: serde::de::DeserializeOwned>(
     store: &dyn Store,
-) -> anyhow::Result<Vec<(AgentID, crate::master::drain::AgentOperatorState)>> {
-    let prefix = crate::master::drain::AGENT_STATE_PREFIX;
+    prefix: &str,
+    what: &str,
+) -> anyhow::Result<Vec<(AgentID, T)>> {
     store
         .list(prefix)
         .context("reading the registry")?
         .into_iter()
         .map(|(k, v)| {
             let id = AgentID::new(k.trim_start_matches(prefix));
-            let state = serde_json::from_slice(&v.value)
-                .with_context(|| format!("registry record '{k}' is not an agent state"))?;
-            Ok((id, state))
-        })
-        .collect()
-}
-
-fn recovered_agent_resources(
-    store: &dyn Store,
-) -> anyhow::Result<Vec<(AgentID, Vec<mesos_types::Resource>)>> {
-    let prefix = crate::master::reservations::AGENT_RESOURCES_PREFIX;
-    store
-        .list(prefix)
-        .context("reading the registry")?
-        .into_iter()
-        .map(|(k, v)| {
-            let id = AgentID::new(k.trim_start_matches(prefix));
-            let list = serde_json::from_slice(&v.value)
-                .with_context(|| format!("registry record '{k}' is not a resource list"))?;
-            Ok((id, list))
+            let record = serde_json::from_slice(&v.value)
+                .with_context(|| format!("registry record '{k}' is not {what}"))?;
+            Ok((id, record))
         })
         .collect()
 }

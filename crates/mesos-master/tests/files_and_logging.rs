@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::*;
+use common::{operator_call as call, *};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -12,13 +12,6 @@ async fn get(m: &mesos_master::MasterHandle, path: &str) -> (u16, Value) {
     let r = reqwest::get(format!("http://{}{path}", m.addr))
         .await
         .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn call(m: &mesos_master::MasterHandle, body: Value) -> (u16, Value) {
-    let r = post_json(&format!("http://{}/api/v1", m.addr), &body, &[]).await;
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::*;
+use common::{operator_call as op, request as send, *};
 use mesos_types::agent_protocol::{AgentCall, AgentEvent};
 use mesos_types::scheduler::{Call, CallType, EventType, InverseOfferReply};
 use mesos_types::*;
@@ -15,26 +15,6 @@ use serde_json::{Value as Json, json};
 use std::time::Duration;
 
 const MACHINE: &str = r#"{"hostname":"fake-agent","ip":"127.0.0.1"}"#;
-
-async fn send(m: &mesos_master::MasterHandle, method: &str, path: &str, body: &str) -> (u16, Json) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let r = reqwest::Client::new()
-        .request(method, format!("http://{}{path}", m.addr))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Json::Null))
-}
-
-async fn op(m: &mesos_master::MasterHandle, body: Json) -> (u16, Json) {
-    let r = post_json(&format!("http://{}/api/v1", m.addr), &body, &[]).await;
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Json::Null))
-}
 
 /// Polls `path` until `ok` holds (10 s at most).
 async fn until(m: &mesos_master::MasterHandle, path: &str, ok: impl Fn(&Json) -> bool) -> Json {

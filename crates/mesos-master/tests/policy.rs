@@ -4,16 +4,9 @@
 
 mod common;
 
-use common::*;
+use common::{operator_call as op, request as send, *};
 use mesos_types::scheduler::EventType;
 use serde_json::{Value as Json, json};
-
-async fn op(m: &mesos_master::MasterHandle, body: Json) -> (u16, Json) {
-    let r = post_json(&format!("http://{}/api/v1", m.addr), &body, &[]).await;
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Json::Null))
-}
 
 async fn get_json(m: &mesos_master::MasterHandle, path: &str) -> Json {
     let r = reqwest::get(format!("http://{}{path}", m.addr))
@@ -21,23 +14,6 @@ async fn get_json(m: &mesos_master::MasterHandle, path: &str) -> Json {
         .unwrap();
     assert_eq!(r.status(), 200, "GET {path}");
     r.json().await.unwrap()
-}
-
-async fn send(
-    m: &mesos_master::MasterHandle,
-    method: reqwest::Method,
-    path: &str,
-    body: &str,
-) -> (u16, Json) {
-    let r = reqwest::Client::new()
-        .request(method, format!("http://{}{path}", m.addr))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Json::Null))
 }
 
 fn durable(dir: &tempfile::TempDir) -> Vec<String> {
@@ -59,7 +35,7 @@ async fn weights_are_recorded_and_survive_a_master_restart() {
     let m = durable_master(&flags).await;
     let (s, _) = send(
         &m,
-        reqwest::Method::PUT,
+        "PUT",
         "/weights",
         r#"[{"role":"analytics","weight":2.5}]"#,
     )
@@ -84,7 +60,7 @@ async fn weights_are_recorded_and_survive_a_master_restart() {
         r#"{"role":"web"}"#,
         "not json",
     ] {
-        let (s, v) = send(&m, reqwest::Method::PUT, "/weights", bad).await;
+        let (s, v) = send(&m, "PUT", "/weights", bad).await;
         assert_eq!(s, 400, "{bad}: {v}");
         assert!(
             v["message"].as_str().is_some_and(|t| !t.is_empty()),
@@ -117,7 +93,7 @@ async fn quota_is_validated_recorded_shown_and_removed() {
     let set = r#"{"role":"prod","guarantee":[
         {"name":"cpus","type":"SCALAR","scalar":{"value":2}},
         {"name":"mem","type":"SCALAR","scalar":{"value":256}}]}"#;
-    let (s, v) = send(&m, reqwest::Method::POST, "/quota", set).await;
+    let (s, v) = send(&m, "POST", "/quota", set).await;
     assert_eq!(s, 200, "{v}");
     let status = get_json(&m, "/quota").await;
     assert_eq!(status["infos"][0]["role"], "prod");
@@ -125,7 +101,7 @@ async fn quota_is_validated_recorded_shown_and_removed() {
     assert_eq!(status["configs"][0]["limits"]["mem"]["value"], 256.0);
 
     // Setting it again through the legacy call is refused (use UPDATE_QUOTA).
-    let (s, _) = send(&m, reqwest::Method::POST, "/quota", set).await;
+    let (s, _) = send(&m, "POST", "/quota", set).await;
     assert_eq!(s, 400);
     // Over the cluster: 409 unless forced.
     let over = json!({"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[
@@ -183,9 +159,9 @@ async fn quota_is_validated_recorded_shown_and_removed() {
         .expect("a role with quota is listed");
     assert_eq!(dev["quota"]["guarantee"]["cpus"], 3.0);
 
-    let (s, _) = send(&m, reqwest::Method::DELETE, "/quota/dev", "").await;
+    let (s, _) = send(&m, "DELETE", "/quota/dev", "").await;
     assert_eq!(s, 200);
-    let (s, v) = send(&m, reqwest::Method::DELETE, "/quota/dev", "").await;
+    let (s, v) = send(&m, "DELETE", "/quota/dev", "").await;
     assert_eq!(s, 400, "no quota to remove: {v}");
 
     m.stop().await;

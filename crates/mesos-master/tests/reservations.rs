@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::*;
+use common::{operator_call as call, *};
 use mesos_types::agent_protocol::AgentEvent;
 use mesos_types::*;
 use serde_json::{Value as Json, json};
@@ -51,12 +51,6 @@ async fn form(m: &mesos_master::MasterHandle, path: &str, body: String) -> (u16,
         .send()
         .await
         .unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Json::Null))
-}
-
-async fn call(m: &mesos_master::MasterHandle, body: Json) -> (u16, Json) {
-    let r = post_json(&format!("http://{}/api/v1", m.addr), &body, &[]).await;
     let s = r.status().as_u16();
     (s, r.json().await.unwrap_or(Json::Null))
 }

@@ -21,6 +21,22 @@ pub async fn teardown(
     method: Method,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let fid = read_form(&shared, &method, body)
+        .await?
+        .remove("frameworkId")
+        .map(FrameworkID::new)
+        .ok_or_else(|| {
+            ApiError::BadRequest("Missing 'frameworkId' query parameter in the request body".into())
+        })?;
+    super::operator::teardown(shared, fid).await
+}
+
+/// The `application/x-www-form-urlencoded` body of a legacy POST endpoint.
+pub(super) async fn read_form(
+    shared: &Shared,
+    method: &Method,
+    body: Body,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
     if method != Method::POST {
         return Err(ApiError::MethodNotAllowed(format!(
             "Expecting 'POST', received '{method}'"
@@ -28,12 +44,6 @@ pub async fn teardown(
     }
     let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
     let form = std::str::from_utf8(&bytes)
-        .map_err(|_| ApiError::BadRequest("Unable to decode query string: not UTF-8".into()))?;
-    let fid = parse_query(Some(form))
-        .remove("frameworkId")
-        .map(FrameworkID::new)
-        .ok_or_else(|| {
-            ApiError::BadRequest("Missing 'frameworkId' query parameter in the request body".into())
-        })?;
-    super::operator::teardown(shared, fid).await
+        .map_err(|_| ApiError::BadRequest("Unable to decode the form body: not UTF-8".into()))?;
+    Ok(parse_query(Some(form)))
 }

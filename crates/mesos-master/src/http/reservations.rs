@@ -6,7 +6,6 @@
 //! the registry records the agent's new resources (`master::reservations`).
 
 use super::policy::change;
-use super::{parse_query, read_body};
 use crate::error::ApiError;
 use crate::master::reservations::ConversionKind;
 use crate::server::Shared;
@@ -39,15 +38,7 @@ pub async fn legacy(
     body: Body,
     kind: ConversionKind,
 ) -> Result<Response, ApiError> {
-    if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "Expecting 'POST', received '{method}'"
-        )));
-    }
-    let bytes = read_body(body, shared.flags.max_request_body_bytes).await?;
-    let form = std::str::from_utf8(&bytes)
-        .map_err(|_| ApiError::BadRequest("Unable to decode the body: not UTF-8".into()))?;
-    let mut q = parse_query(Some(form));
+    let mut q = super::legacy::read_form(&shared, &method, body).await?;
     let aid = q
         .remove("slaveId")
         .filter(|s| !s.is_empty())

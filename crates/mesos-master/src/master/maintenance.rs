@@ -208,35 +208,40 @@ fn time_info(secs: f64) -> TimeInfo {
 impl Master {
     /// UPDATE_MAINTENANCE_SCHEDULE / `POST /maintenance/schedule`.
     pub fn request_update_schedule(&mut self, schedule: Schedule, reply: Reply) {
+        let record =
+            validate_schedule(&schedule, &self.maintenance.record).map(|()| MaintenanceRecord {
+                schedule,
+                down: self.maintenance.record.down.clone(),
+            });
+        self.queue_maintenance(record, reply);
+    }
+
+    /// Queues a new maintenance record, or answers why not. One change
+    /// at a time: the next is built on the last one written, so a change
+    /// made while one is being recorded is refused (503, retry).
+    fn queue_maintenance(&mut self, record: Result<MaintenanceRecord, ApiError>, reply: Reply) {
         if self.maintenance.recording {
             let _ = reply.send(Err(ApiError::Unavailable(
                 "A maintenance change is being recorded; retry".into(),
             )));
             return;
         }
-        if let Err(e) = validate_schedule(&schedule, &self.maintenance.record) {
-            let _ = reply.send(Err(e));
-            return;
+        match record {
+            Ok(record) => {
+                self.maintenance.recording = true;
+                self.queue_write(
+                    RegistryOp::SetMaintenance(Box::new(record)),
+                    Then::Apply { reply: Some(reply) },
+                );
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
         }
-        let record = MaintenanceRecord {
-            schedule,
-            down: self.maintenance.record.down.clone(),
-        };
-        self.maintenance.recording = true;
-        self.queue_write(
-            RegistryOp::SetMaintenance(Box::new(record)),
-            Then::Apply { reply: Some(reply) },
-        );
     }
 
     /// START_MAINTENANCE / `POST /machine/down`: scheduled machines go DOWN.
     pub fn request_machines_down(&mut self, machines: Vec<MachineID>, reply: Reply) {
-        if self.maintenance.recording {
-            let _ = reply.send(Err(ApiError::Unavailable(
-                "A maintenance change is being recorded; retry".into(),
-            )));
-            return;
-        }
         let check = || -> Result<MaintenanceRecord, ApiError> {
             if machines.is_empty() {
                 return Err(ApiError::BadRequest("No machines given".into()));
@@ -261,29 +266,13 @@ impl Master {
             }
             Ok(record)
         };
-        match check() {
-            Ok(record) => {
-                self.maintenance.recording = true;
-                self.queue_write(
-                    RegistryOp::SetMaintenance(Box::new(record)),
-                    Then::Apply { reply: Some(reply) },
-                )
-            }
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
-        }
+        let record = check();
+        self.queue_maintenance(record, reply);
     }
 
     /// STOP_MAINTENANCE / `POST /machine/up`: DOWN machines are UP again
     /// and leave the schedule.
     pub fn request_machines_up(&mut self, machines: Vec<MachineID>, reply: Reply) {
-        if self.maintenance.recording {
-            let _ = reply.send(Err(ApiError::Unavailable(
-                "A maintenance change is being recorded; retry".into(),
-            )));
-            return;
-        }
         let check = || -> Result<MaintenanceRecord, ApiError> {
             if machines.is_empty() {
                 return Err(ApiError::BadRequest("No machines given".into()));
@@ -310,18 +299,8 @@ impl Master {
                 .retain(|w| !w.machine_ids.is_empty());
             Ok(record)
         };
-        match check() {
-            Ok(record) => {
-                self.maintenance.recording = true;
-                self.queue_write(
-                    RegistryOp::SetMaintenance(Box::new(record)),
-                    Then::Apply { reply: Some(reply) },
-                )
-            }
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
-        }
+        let record = check();
+        self.queue_maintenance(record, reply);
     }
 
     /// Applies a written maintenance record.

@@ -284,3 +284,32 @@ pub async fn master_state(m: &MasterHandle) -> serde_json::Value {
         .await
         .unwrap()
 }
+
+/// `POST /api/v1` with a JSON operator call: the status and the JSON
+/// answer (`Null` when it is empty or not JSON).
+pub async fn operator_call(m: &MasterHandle, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = post_json(&format!("http://{}/api/v1", m.addr), &body, &[]).await;
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// A `method` request to `path` with a text body: the status and the
+/// JSON answer (`Null` when it is empty or not JSON).
+pub async fn request(
+    m: &MasterHandle,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let r = reqwest::Client::new()
+        .request(method, format!("http://{}{path}", m.addr))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request sent");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
