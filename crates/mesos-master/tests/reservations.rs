@@ -135,6 +135,29 @@ async fn offer_operations_reserve_create_a_volume_and_launch_on_it() {
     let a = &state["slaves"][0];
     assert_eq!(a["reserved_resources"]["db"]["cpus"], 1.0, "{a}");
     assert_eq!(a["reserved_resources"]["db"]["disk"], 128.0, "{a}");
+    let slaves: Json = reqwest::get(format!("http://{}/master/slaves", m.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let s = &slaves["slaves"][0];
+    for k in [
+        "used_resources_full",
+        "offered_resources_full",
+        "unreserved_resources_full",
+    ] {
+        assert!(s[k].is_array(), "{k} in {s}");
+    }
+    let used = Resources::from_wire(
+        serde_json::from_value::<Vec<Resource>>(s["used_resources_full"].clone()).unwrap(),
+    );
+    assert!(
+        used.iter()
+            .any(|r| mesos_types::conversions::persistence_id(r) == Some("v1")),
+        "the running task holds the volume: {used:?}"
+    );
+    assert!(s["reserved_resources_full"]["db"].is_array(), "{s}");
 
     // The task ends: its volume and reservation come back, to db only.
     let fid = db.caller.framework_id.clone();

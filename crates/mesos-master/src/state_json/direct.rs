@@ -153,7 +153,8 @@ impl Serialize for AgentView<'_> {
             offered_res.add(&o.resources.unallocated());
         }
         let free = m.allocator.available(&a.id).unwrap_or_default();
-        let used = ResMap::of(a.total.minus(&free).minus(&offered_res).iter());
+        let used_full = a.total.minus(&free).minus(&offered_res);
+        let used = ResMap::of(used_full.iter());
         let offered = ResMap::of(offered_res.iter());
         let mut reserved: BTreeMap<&str, ResMap> = BTreeMap::new();
         for r in a.total.iter().filter(|r| !r.is_unreserved()) {
@@ -180,6 +181,8 @@ impl Serialize for AgentView<'_> {
         o.serialize_entry("resources", &ResMap::of(a.total.iter()))?;
         o.serialize_entry("used_resources", &used)?;
         o.serialize_entry("offered_resources", &offered)?;
+        o.serialize_entry("used_resources_full", used_full.as_slice())?;
+        o.serialize_entry("offered_resources_full", offered_res.as_slice())?;
         o.serialize_entry("reserved_resources", &reserved)?;
         o.serialize_entry("unreserved_resources", &unreserved)?;
         let (full, unreserved_full) = super::snapshot::full_resources(&a.total);

@@ -207,10 +207,12 @@ impl AgentSnap {
             } => (free, offered, *stamps),
         };
         let r = &self.rendered;
-        let used = ResMap::of(r.total.minus(free).minus(offered).iter());
+        let used_full = r.total.minus(free).minus(offered);
         let json: Arc<str> = entries(|o| {
-            o.entry("used_resources", &used);
+            o.entry("used_resources", &ResMap::of(used_full.iter()));
             o.entry("offered_resources", &ResMap::of(offered.iter()));
+            o.entry("used_resources_full", used_full.as_slice());
+            o.entry("offered_resources_full", offered.as_slice());
         })
         .into();
         let mut cached = r.usage.lock().unwrap_or_else(|p| p.into_inner());
