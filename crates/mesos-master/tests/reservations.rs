@@ -86,14 +86,29 @@ async fn offer_operations_reserve_create_a_volume_and_launch_on_it() {
         res(reserved("cpus", 1.0, "db")),
         res(volume("v1", 128.0, "db")),
     ];
+    let with_id = |mut o: Operation, id: &str| {
+        o.id = Some(OperationID::new(id));
+        o
+    };
     let ops = vec![
-        op(
-            OperationType::RESERVE,
-            json!({"resources": [reserved("cpus", 1.0, "db"), reserved("disk", 128.0, "db")]}),
+        with_id(
+            op(
+                OperationType::RESERVE,
+                json!({"resources": [reserved("cpus", 1.0, "db"), reserved("disk", 128.0, "db")]}),
+            ),
+            "reserve",
         ),
         op(
             OperationType::CREATE,
             json!({"volumes": [volume("v1", 128.0, "db")]}),
+        ),
+        // Invalid (no such volume): dropped, and said so.
+        with_id(
+            op(
+                OperationType::DESTROY,
+                json!({"volumes": [volume("nope", 1.0, "db")]}),
+            ),
+            "destroy",
         ),
         op(OperationType::LAUNCH, json!({"task_infos": [task]})),
     ];
@@ -115,6 +130,25 @@ async fn offer_operations_reserve_create_a_volume_and_launch_on_it() {
             _ => {}
         }
     }
+    let mut feedback = std::collections::BTreeMap::new();
+    while feedback.len() < 2 {
+        let e = next_event(
+            &mut db,
+            mesos_types::scheduler::EventType::UPDATE_OPERATION_STATUS,
+        )
+        .await;
+        let st = e.update_operation_status.unwrap().status;
+        feedback.insert(st.operation_id.unwrap().value, (st.state, st.message));
+    }
+    assert_eq!(feedback["reserve"].0, OperationState::OPERATION_FINISHED);
+    assert_eq!(feedback["destroy"].0, OperationState::OPERATION_ERROR);
+    assert!(
+        feedback["destroy"]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .contains("not available")
+    );
     let launched = launched.unwrap();
     assert!(
         launched

@@ -577,6 +577,9 @@ fn reservations_maintenance_and_policy_messages_roundtrip() {
             "unavailability": unavailability}]}}),
         json!({"type": "RESCIND_INVERSE_OFFER",
                "rescind_inverse_offer": {"inverse_offer_id": {"value": "I1"}}}),
+        json!({"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": {
+            "operation_id": {"value": "op1"}, "state": "OPERATION_ERROR",
+            "message": "no such volume", "agent_id": {"value": "S0"}}}}),
         json!({"type": "OFFERS", "offers": {"offers": [{"id": {"value": "O1"},
             "framework_id": {"value": "F0"}, "agent_id": {"value": "S0"}, "hostname": "h",
             "resources": [reserved_disk_volume()], "unavailability": unavailability}]}}),

@@ -79,6 +79,15 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// `mesos.v1.OperationState`.
+    OperationState {
+        OPERATION_UNSUPPORTED, OPERATION_PENDING, OPERATION_FINISHED, OPERATION_FAILED,
+        OPERATION_ERROR, OPERATION_DROPPED, OPERATION_UNREACHABLE, OPERATION_GONE_BY_OPERATOR,
+        OPERATION_RECOVERING, OPERATION_UNKNOWN,
+    }
+);
+
+wire_enum!(
     /// `TaskStatus.Source`.
     Source { SOURCE_MASTER, SOURCE_AGENT, SOURCE_EXECUTOR }
 );

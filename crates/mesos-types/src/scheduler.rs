@@ -167,6 +167,34 @@ pub struct InverseOffers {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateOperationStatus {
+    pub status: OperationStatus,
+}
+
+/// `mesos.v1.OperationStatus`: what became of an offer operation that
+/// carried an `id`. Sent by the master without a `uuid`: nothing to
+/// acknowledge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<OperationID>,
+    #[serde(deserialize_with = "lenient_operation_state")]
+    pub state: crate::enums::OperationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub converted_resources: Vec<crate::resources::Resource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<AgentID>,
+}
+
+fn lenient_operation_state<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<crate::enums::OperationState, D::Error> {
+    Ok(lenient::deserialize(d)?.unwrap_or(crate::enums::OperationState::OPERATION_UNKNOWN))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RescindInverseOffer {
     pub inverse_offer_id: OfferID,
 }
@@ -224,6 +252,8 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescind_inverse_offer: Option<RescindInverseOffer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_operation_status: Option<UpdateOperationStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<Update>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<Message>,
@@ -246,6 +276,7 @@ impl Event {
             inverse_offers: None,
             rescind: None,
             rescind_inverse_offer: None,
+            update_operation_status: None,
             update: None,
             message: None,
             failure: None,
@@ -277,6 +308,12 @@ impl Event {
         Event {
             rescind_inverse_offer: Some(RescindInverseOffer { inverse_offer_id }),
             ..Event::bare(EventType::RESCIND_INVERSE_OFFER)
+        }
+    }
+    pub fn update_operation_status(status: OperationStatus) -> Event {
+        Event {
+            update_operation_status: Some(UpdateOperationStatus { status }),
+            ..Event::bare(EventType::UPDATE_OPERATION_STATUS)
         }
     }
     pub fn rescind(offer_id: OfferID) -> Event {

@@ -151,10 +151,26 @@ impl Master {
                     // framework sees its effect missing from the next
                     // offer); the rest of the ACCEPT goes on.
                     let lists = (source.as_slice(), list.as_slice());
-                    if let Err(e) =
-                        self.offer_conversion(fid, &agent, &role, ck, lists, &mut remaining)
-                    {
+                    let result =
+                        self.offer_conversion(fid, &agent, &role, ck, lists, &mut remaining);
+                    if let Err(e) = &result {
                         tracing::warn!(framework = %fid, agent = %agent, operation = ?kind, "dropping an invalid offer operation: {e}");
+                    }
+                    // An operation with an id is answered, as Mesos does:
+                    // FINISHED once booked, ERROR with the reason if not.
+                    if let Some(id) = op.id {
+                        let (state, message) = match result {
+                            Ok(()) => (OperationState::OPERATION_FINISHED, None),
+                            Err(e) => (OperationState::OPERATION_ERROR, Some(e)),
+                        };
+                        let status = mesos_types::scheduler::OperationStatus {
+                            operation_id: Some(id),
+                            state,
+                            message,
+                            converted_resources: Vec::new(),
+                            agent_id: Some(agent.clone()),
+                        };
+                        self.send_to_framework(fid, Event::update_operation_status(status));
                     }
                 }
                 other => {
