@@ -160,7 +160,7 @@ fn p11(c: &mut Criterion) {
     g.bench_function(format!("operator_get_state_{SHAPE}"), |b| {
         b.iter(|| {
             let v = StateView::take(&m, Parts::ALL);
-            serde_json::to_vec(&v.state_json())
+            serde_json::to_vec(&v.state_body())
                 .map(|b| b.len())
                 .unwrap_or(0)
         })

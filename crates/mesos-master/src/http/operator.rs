@@ -94,20 +94,20 @@ pub async fn handle(
             let roots = super::files::roots(&shared);
             mesos_daemon::files::http::read_file(roots, &r.path, r.offset, r.length).await?
         }
-        T::GET_STATE => return state_call(&shared, ct, kind, Parts::ALL, |v| v.state_json()).await,
+        T::GET_STATE => return state_call(&shared, ct, kind, Parts::ALL, |v, e| e.encode(&v.state_body())).await,
         T::GET_AGENTS => {
-            return state_call(&shared, ct, kind, only(|p| p.agents = true), |v| v.agents_json()).await;
+            return state_call(&shared, ct, kind, only(|p| p.agents = true), |v, e| e.encode(&v.agents_json())).await;
         }
         T::GET_FRAMEWORKS => {
             let parts = only(|p| p.frameworks = true);
-            return state_call(&shared, ct, kind, parts, |v| v.frameworks_json()).await;
+            return state_call(&shared, ct, kind, parts, |v, e| e.encode(&v.frameworks_json())).await;
         }
         T::GET_EXECUTORS => {
             let parts = only(|p| p.executors = true);
-            return state_call(&shared, ct, kind, parts, |v| v.executors_json()).await;
+            return state_call(&shared, ct, kind, parts, |v, e| e.encode(&v.executors_json())).await;
         }
         T::GET_TASKS => {
-            return state_call(&shared, ct, kind, only(|p| p.tasks = true), |v| v.tasks_json()).await;
+            return state_call(&shared, ct, kind, only(|p| p.tasks = true), |v, e| e.encode(&v.tasks_body())).await;
         }
         T::GET_ROLES => shared.read(roles),
         T::GET_WEIGHTS => shared.read(|m| {
@@ -264,6 +264,42 @@ pub async fn handle(
     Ok(encoded_response(ct, body))
 }
 
+/// Writes a state call's answer: `{"type": "<KIND>", "<kind>": payload}`
+/// in the negotiated encoding, the payload serialized as it is written.
+#[derive(Clone, Copy)]
+struct Encoder {
+    ct: ContentType,
+    kind: OperatorCallType,
+}
+
+impl Encoder {
+    fn encode<T: serde::Serialize>(self, payload: &T) -> Result<Vec<u8>, mesos_proto::CodecError> {
+        self.ct.encode(
+            Message::MasterResponse,
+            &Typed {
+                kind: self.kind,
+                payload,
+            },
+        )
+    }
+}
+
+/// `{"type": "<KIND>", "<kind>": payload}`.
+struct Typed<'a, T> {
+    kind: OperatorCallType,
+    payload: &'a T,
+}
+
+impl<T: serde::Serialize> serde::Serialize for Typed<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut o = s.serialize_map(Some(2))?;
+        o.serialize_entry("type", &self.kind.to_string())?;
+        o.serialize_entry(&self.kind.to_string().to_ascii_lowercase(), self.payload)?;
+        o.end()
+    }
+}
+
 /// `{"type": "<KIND>", "<kind>": payload}`.
 fn response(kind: OperatorCallType, payload: Json) -> Json {
     let mut body = Map::new();
@@ -296,15 +332,15 @@ async fn state_call(
     ct: ContentType,
     kind: OperatorCallType,
     parts: Parts,
-    render: impl FnOnce(&StateView) -> Json + Send + 'static,
+    render: impl FnOnce(&StateView, Encoder) -> Result<Vec<u8>, mesos_proto::CodecError>
+    + Send
+    + 'static,
 ) -> Result<Response, ApiError> {
     let _slot = state_json::rendering_slot().await?;
     let view = shared.read(|m| StateView::take(m, parts));
-    let body = tokio::task::spawn_blocking(move || {
-        ct.encode(Message::MasterResponse, &response(kind, render(&view)))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))??;
+    let body = tokio::task::spawn_blocking(move || render(&view, Encoder { ct, kind }))
+        .await
+        .map_err(|e| ApiError::Internal(format!("Failed to render the state: {e}")))??;
     Ok(encoded_response(ct, body))
 }
 

@@ -85,25 +85,94 @@ impl TaskView {
 
     /// `mesos.v1.Task`.
     pub fn json(&self) -> Json {
-        let mut o = Map::new();
-        put(&mut o, "name", &self.name);
-        put(&mut o, "task_id", &self.task_id);
-        put(&mut o, "framework_id", &self.framework_id);
-        put(&mut o, "executor_id", &self.executor_id);
-        put(&mut o, "agent_id", &self.agent_id);
-        put(&mut o, "state", &self.state);
-        put(&mut o, "resources", &wire(&self.resources));
-        put(&mut o, "statuses", &self.statuses);
-        put(&mut o, "status_update_state", &self.status_update_state);
-        put(&mut o, "status_update_uuid", &self.status_update_uuid);
-        put(&mut o, "labels", &self.labels);
-        put(&mut o, "discovery", &self.discovery);
-        put(&mut o, "container", &self.container);
-        put(&mut o, "health_check", &self.health_check);
-        put(&mut o, "check", &self.check);
-        put(&mut o, "kill_policy", &self.kill_policy);
-        put(&mut o, "user", &self.user);
-        Json::Object(o)
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// `mesos.v1.Task`, written straight to the output: GET_STATE and
+/// GET_TASKS serialize 200k of these without building a value tree.
+impl serde::Serialize for TaskView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut o = s.serialize_map(None)?;
+        // Keys in the order a `serde_json::Map` keeps them (sorted), as
+        // this view used to be rendered; absent and empty ones left out.
+        fn opt<M: SerializeMap, T: serde::Serialize>(
+            o: &mut M,
+            k: &str,
+            v: &Option<T>,
+        ) -> Result<(), M::Error> {
+            match v {
+                Some(v) => o.serialize_entry(k, v),
+                None => Ok(()),
+            }
+        }
+        o.serialize_entry("agent_id", &self.agent_id)?;
+        opt(&mut o, "check", &self.check)?;
+        opt(&mut o, "container", &self.container)?;
+        opt(&mut o, "discovery", &self.discovery)?;
+        opt(&mut o, "executor_id", &self.executor_id)?;
+        o.serialize_entry("framework_id", &self.framework_id)?;
+        opt(&mut o, "health_check", &self.health_check)?;
+        opt(&mut o, "kill_policy", &self.kill_policy)?;
+        opt(&mut o, "labels", &self.labels)?;
+        o.serialize_entry("name", &self.name)?;
+        if !self.resources.is_empty() {
+            o.serialize_entry("resources", self.resources.as_slice())?;
+        }
+        o.serialize_entry("state", &self.state)?;
+        opt(&mut o, "status_update_state", &self.status_update_state)?;
+        opt(&mut o, "status_update_uuid", &self.status_update_uuid)?;
+        if !self.statuses.is_empty() {
+            o.serialize_entry("statuses", &self.statuses)?;
+        }
+        o.serialize_entry("task_id", &self.task_id)?;
+        opt(&mut o, "user", &self.user)?;
+        o.end()
+    }
+}
+
+/// `Response.GetTasks`, serialized as it is written.
+pub struct TasksBody<'a> {
+    live: Vec<&'a TaskView>,
+    unreachable: Vec<&'a TaskView>,
+    completed: Vec<&'a TaskView>,
+}
+
+impl serde::Serialize for TasksBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut o = s.serialize_map(None)?;
+        for (k, v) in [
+            ("completed_tasks", &self.completed),
+            ("tasks", &self.live),
+            ("unreachable_tasks", &self.unreachable),
+        ] {
+            if !v.is_empty() {
+                o.serialize_entry(k, v)?;
+            }
+        }
+        o.end()
+    }
+}
+
+/// `Response.GetState`: the tasks streamed, the rest as values.
+pub struct StateBody<'a> {
+    tasks: TasksBody<'a>,
+    executors: Json,
+    frameworks: Json,
+    agents: Json,
+}
+
+impl serde::Serialize for StateBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut o = s.serialize_map(Some(4))?;
+        o.serialize_entry("get_agents", &self.agents)?;
+        o.serialize_entry("get_executors", &self.executors)?;
+        o.serialize_entry("get_frameworks", &self.frameworks)?;
+        o.serialize_entry("get_tasks", &self.tasks)?;
+        o.end()
     }
 }
 
@@ -348,31 +417,36 @@ impl StateView {
 
     /// Live tasks go to `tasks`, or to `unreachable_tasks` while their
     /// agent is unreachable.
-    pub fn tasks_json(&self) -> Json {
+    pub fn tasks_body(&self) -> TasksBody<'_> {
         let (unreachable, live): (Vec<&TaskView>, Vec<&TaskView>) = self
             .tasks
             .iter()
             .map(|t| &**t)
             .partition(|t| t.state == TaskState::TASK_UNREACHABLE);
-        let mut o = Map::new();
-        let render = |ts: Vec<&TaskView>| ts.into_iter().map(TaskView::json).collect::<Vec<_>>();
-        put(&mut o, "tasks", &render(live));
-        put(&mut o, "unreachable_tasks", &render(unreachable));
-        put(
-            &mut o,
-            "completed_tasks",
-            &render(self.completed_tasks.iter().map(|t| &**t).collect()),
-        );
-        Json::Object(o)
+        TasksBody {
+            live,
+            unreachable,
+            completed: self.completed_tasks.iter().map(|t| &**t).collect(),
+        }
     }
 
-    /// `Response.GetState`.
+    /// `Response.GetTasks` as a value.
+    pub fn tasks_json(&self) -> Json {
+        serde_json::to_value(self.tasks_body()).unwrap_or_default()
+    }
+
+    /// `Response.GetState`, to be serialized.
+    pub fn state_body(&self) -> StateBody<'_> {
+        StateBody {
+            tasks: self.tasks_body(),
+            executors: self.executors_json(),
+            frameworks: self.frameworks_json(),
+            agents: self.agents_json(),
+        }
+    }
+
+    /// `Response.GetState` as a value.
     pub fn state_json(&self) -> Json {
-        json!({
-            "get_tasks": self.tasks_json(),
-            "get_executors": self.executors_json(),
-            "get_frameworks": self.frameworks_json(),
-            "get_agents": self.agents_json(),
-        })
+        serde_json::to_value(self.state_body()).unwrap_or_default()
     }
 }
