@@ -13,7 +13,8 @@
 //! for a role with quota, and the cluster still hands out everything that
 //! is not needed for guarantees.
 
-use super::{Quantities, SHARE_NAMES};
+use super::{Allocator, Quantities, SHARE_NAMES, add_q, unreserved_q};
+use mesos_types::Resources;
 use mesos_types::policy::QuotaConfig;
 use mesos_types::values::to_milli;
 
@@ -87,6 +88,88 @@ pub fn offer_caps(
         caps[i] = cap;
     }
     caps
+}
+
+impl Allocator {
+    /// Sets (`Some`) or removes a role's quota. Every agent may now be
+    /// offered differently: the next cycle is a full one.
+    pub fn set_quota(&mut self, role: &str, quota: Option<RoleQuota>) {
+        match quota {
+            Some(q) => self.quotas.insert(role.to_string(), q),
+            None => self.quotas.remove(role),
+        };
+        self.all_changed = true;
+    }
+
+    /// What `role` holds (offered or used), in allocator units.
+    pub(super) fn consumed(&self, role: &str) -> Quantities {
+        self.role_allocated.get(role).copied().unwrap_or([0; 4])
+    }
+
+    /// The sum of every quota role's unmet guarantee.
+    fn required_headroom(&self) -> Quantities {
+        let mut r = [0; 4];
+        for (role, q) in &self.quotas {
+            add_q(&mut r, &q.unmet(&self.consumed(role)), 1);
+        }
+        r
+    }
+
+    /// Cuts `offer` for `role` down to what quota allows (see [`quota`]).
+    /// Only its unreserved part is cut: what is reserved for the role is
+    /// its own, and a persistent volume is never split.
+    pub(super) fn within_quota(&self, role: &str, offer: Resources) -> Resources {
+        if self.quotas.is_empty() {
+            return offer;
+        }
+        let caps = offer_caps(
+            self.quotas.get(role),
+            &self.consumed(role),
+            &self.required_headroom(),
+            &self.free_total,
+        );
+        let (reserved, mut unreserved): (Vec<_>, Vec<_>) = offer
+            .into_vec()
+            .into_iter()
+            .partition(|r| !r.is_unreserved());
+        let mut free = Resources::from_wire(unreserved.drain(..));
+        let have = unreserved_q(&free);
+        let mut keep_unreserved = true;
+        for (i, name) in SHARE_NAMES.iter().enumerate() {
+            if have[i] > 0 && caps[i] <= 0 {
+                // All of a resource the agent has free is kept for others'
+                // guarantees: offering the rest (say, memory without CPU)
+                // would only leave both roles with a useless fragment.
+                keep_unreserved = false;
+                break;
+            }
+            if have[i] > caps[i] {
+                free.shrink_scalar(name, i64::try_from(caps[i]).unwrap_or(i64::MAX));
+            }
+        }
+        let mut out = Resources::from_wire(reserved);
+        if keep_unreserved {
+            out.add(&free);
+        }
+        out
+    }
+
+    /// Roles in the order they are offered to: by weighted share, except
+    /// that roles below their quota guarantee come first (Mesos's first
+    /// allocation stage).
+    pub(super) fn role_order(&self) -> Vec<String> {
+        let by_share = self.roles.order.iter().map(|(_, r)| r.clone());
+        if self.quotas.is_empty() {
+            return by_share.collect();
+        }
+        let (mut owed, rest): (Vec<String>, Vec<String>) = by_share.partition(|r| {
+            self.quotas
+                .get(r)
+                .is_some_and(|q| !q.guarantee_met(&self.consumed(r)))
+        });
+        owed.extend(rest);
+        owed
+    }
 }
 
 #[cfg(test)]
