@@ -226,4 +226,18 @@ async fn quota_guarantee_holds_under_contention() {
     let offer = next_offer_on(&mut prod, kept).await;
     let r = mesos_types::Resources::from_wire(offer.resources);
     assert_eq!(r.scalar("cpus"), 1.0, "prod gets the agent kept for it");
+
+    // dev holds 1 cpu: a limit below that is refused unless forced.
+    let limit = |force: bool| {
+        json!({"type":"UPDATE_QUOTA","update_quota":{"force": force, "quota_configs":[
+            {"role":"dev","limits":{"cpus":{"value":0.5}}}]}})
+    };
+    let (s, v) = op(&m, limit(false)).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("already holds"),
+        "{v}"
+    );
+    let (s, v) = op(&m, limit(true)).await;
+    assert_eq!(s, 200, "{v}");
 }

@@ -91,6 +91,15 @@ pub fn offer_caps(
 }
 
 impl Allocator {
+    /// How much of `name` (one of [`SHARE_NAMES`]) `role` holds, offered
+    /// or used.
+    pub fn consumed_scalar(&self, role: &str, name: &str) -> f64 {
+        SHARE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0.0, |i| self.consumed(role)[i] as f64 / 1000.0)
+    }
+
     /// Sets (`Some`) or removes a role's quota. Every agent may now be
     /// offered differently: the next cycle is a full one.
     pub fn set_quota(&mut self, role: &str, quota: Option<RoleQuota>) {

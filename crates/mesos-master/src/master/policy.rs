@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use mesos_types::OfferID;
 use mesos_types::policy::{QuotaConfig, QuotaInfo, QuotaRequest, QuotaStatus, WeightInfo};
 use mesos_types::values::{MAX_SCALAR, Scalar};
-use mesos_types::{Resource, Resources, ValueType};
+use mesos_types::{Resource, ValueType};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::sync::oneshot;
 
@@ -228,12 +228,11 @@ impl Master {
                 )));
             }
         }
-        let consumed = self.role_consumption();
         for c in configs {
             for (name, l) in &c.limits {
-                let held = consumed
-                    .get(c.role.as_str())
-                    .map_or(0.0, |r| r.scalar(name));
+                // What the role holds (used and offered), as the allocator
+                // keeps it: no walk over the tasks.
+                let held = self.allocator.consumed_scalar(&c.role, name);
                 if l.value + 1e-9 < held {
                     return Err(ApiError::Conflict(format!(
                         "The limit of '{name}' for role '{}' ({}) is below what the role \
@@ -244,20 +243,6 @@ impl Master {
             }
         }
         Ok(())
-    }
-
-    /// What each role holds: used by its tasks and offered to its frameworks.
-    pub fn role_consumption(&self) -> BTreeMap<String, Resources> {
-        let mut out: BTreeMap<String, Resources> = BTreeMap::new();
-        for f in self.frameworks.values() {
-            for t in f.tasks.values().filter(|t| !t.resources_released) {
-                out.entry(t.role.clone()).or_default().add(&t.resources);
-            }
-        }
-        for o in self.offers.values() {
-            out.entry(o.role.clone()).or_default().add(&o.resources);
-        }
-        out
     }
 
     /// `GET /quota`, GET_QUOTA.
