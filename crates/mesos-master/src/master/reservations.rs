@@ -172,14 +172,15 @@ impl Master {
     }
 
     /// A volume's persistence id must be new on the agent.
+    /// (The operator's conversion being recorded counts: its volumes exist
+    /// once it is written.)
     fn check_new_volumes(&self, aid: &AgentID, conv: &Conversion) -> Result<(), String> {
-        let Some(agent) = self.agents.get(aid) else {
+        let Some(total) = self.projected_total(aid) else {
             return Ok(());
         };
         for v in conv.converted.iter() {
             if let Some(id) = conversions::persistence_id(v)
-                && agent
-                    .total
+                && total
                     .iter()
                     .any(|r| conversions::persistence_id(r) == Some(id))
             {
