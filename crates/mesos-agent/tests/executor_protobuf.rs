@@ -88,6 +88,8 @@ async fn a_protobuf_executor_subscribes_updates_and_is_acknowledged() {
         task: command_task("t1"),
     });
     s.sandbox("t1").await;
+    // Only a forked executor may subscribe (anything earlier is refused).
+    s.forked("t1").await;
 
     // Refusals first: nothing of them reaches the core.
     let subscribe = encode(&call("SUBSCRIBE", json!({"subscribe": {}})));

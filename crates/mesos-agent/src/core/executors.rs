@@ -30,6 +30,13 @@ impl Core {
         if terminating || !ex.is_live() {
             return Err(ApiError::forbidden("Executor is terminating"));
         }
+        if !ex.forked {
+            // Nothing was started yet: whoever this is, it is not the
+            // executor, and taking it would cancel the real launch.
+            return Err(ApiError::bad_request(
+                "Executor has not been launched yet; it cannot subscribe",
+            ));
+        }
         info!(%fid, %eid, "Executor subscribed");
         let recovered = self.reregistering.remove(&(fid.clone(), eid.clone()));
         let reported: Vec<TaskID> = subscribe
@@ -167,6 +174,7 @@ impl Core {
             return vec![Effect::Destroy { pid }];
         };
         ex.pid = Some(pid);
+        ex.forked = true;
         let mut fx = Vec::new();
         match ex.state {
             ExecutorState::Terminating => {
@@ -501,6 +509,17 @@ impl Core {
         let (fid, eid, cid) = (fid.clone(), eid.clone(), cid.clone());
         fx.extend(self.executor_gone(&fid, &eid, &cid, &exit, reason, &message, now));
         fx
+    }
+
+    /// The runtime forked container `cid`'s executor (its pid follows in
+    /// [`Core::executor_launched`]): it may subscribe from now on.
+    pub fn fork_recorded(&mut self, fid: &FrameworkID, eid: &ExecutorID, cid: &ContainerID) {
+        if let Some(ex) = self
+            .live_executor_mut(fid, eid)
+            .filter(|e| &e.container_id == cid)
+        {
+            ex.forked = true;
+        }
     }
 
     /// Whether the container `cid` still waits for its `Effect::Launch`:

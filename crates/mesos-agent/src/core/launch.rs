@@ -205,6 +205,7 @@ impl Core {
             state: ExecutorState::Launching,
             pid: None,
             connection: None,
+            forked: false,
             queued_tasks: vec![task.clone()],
             tasks: BTreeMap::new(),
             completed_tasks: VecDeque::new(),

@@ -104,6 +104,9 @@ pub struct Executor {
     pub directory: PathBuf,
     pub state: ExecutorState,
     pub pid: Option<u32>,
+    /// Its process exists: forked (maybe not yet reported with its pid),
+    /// or recovered. Only then may it subscribe.
+    pub forked: bool,
     /// The subscription stream currently open, if any.
     pub connection: Option<u64>,
     /// Tasks waiting for the executor to subscribe.

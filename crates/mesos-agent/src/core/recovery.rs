@@ -271,6 +271,7 @@ impl Core {
                     state: ExecutorState::Registering,
                     pid: re.pid,
                     connection: None,
+                    forked: true,
                     queued_tasks: Vec::new(),
                     tasks: BTreeMap::new(),
                     completed_tasks: VecDeque::new(),

@@ -233,6 +233,13 @@ fn custom_executor_env_and_task_delivery() {
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("exec-1"));
     // A second task before subscription is queued; both are launched on SUBSCRIBE.
     assert!(run(&mut c, custom_task("b", "exec-1")).is_empty());
+    // Not forked yet: a subscription is refused and the launch goes on.
+    assert!(
+        c.subscribe(&f, &e, Subscribe::default(), 2, Instant::now())
+            .is_err()
+    );
+    assert!(c.wants_launch(&f, &e, &spec.container_id));
+    c.fork_recorded(&f, &e, &spec.container_id);
     let fx = c
         .subscribe(&f, &e, Subscribe::default(), 3, Instant::now())
         .unwrap();
@@ -1154,6 +1161,7 @@ fn pid_of_an_executor_that_subscribed_before_its_launch_was_reported_is_checkpoi
     let mut c = checkpointing_core();
     let (cid, _) = run_checkpointed_task(&mut c, "t1");
     let (f, e) = (FrameworkID::new("F"), ExecutorID::new("t1"));
+    c.fork_recorded(&f, &e, &cid);
     c.subscribe(&f, &e, Subscribe::default(), 7, Instant::now())
         .unwrap();
     let fx = c.executor_launched(&f, &e, &cid, 100, Some(42));

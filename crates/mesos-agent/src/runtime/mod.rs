@@ -601,7 +601,9 @@ async fn run_executor(shared: Arc<Shared>, spec: LaunchSpec, mut cancelled: watc
         if !ours || !inner.core.wants_launch(&fid, &eid, &cid) {
             return Ok(None);
         }
-        prepared.spawn().map(Some)
+        let child = prepared.spawn()?;
+        inner.core.fork_recorded(&fid, &eid, &cid);
+        Ok(Some(child))
     });
     let child = match forked {
         Ok(Some(child)) => child,

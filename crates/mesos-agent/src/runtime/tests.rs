@@ -91,6 +91,22 @@ fn core_with_a_launching_executor() -> Core {
     core
 }
 
+/// [`core_with_a_launching_executor`] after the executor's fork: it may
+/// subscribe.
+fn core_with_a_forked_executor() -> Core {
+    let mut core = registered_core();
+    let fx = core.handle_event(run_task("T"), Instant::now());
+    let cid = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Launch(spec) => Some(spec.container_id.clone()),
+            _ => None,
+        })
+        .expect("a launch");
+    core.fork_recorded(&fid(), &eid(), &cid);
+    core
+}
+
 fn run_task(tid: &str) -> AgentEvent {
     let framework_info = FrameworkInfo {
         id: Some(fid()),
@@ -191,7 +207,7 @@ async fn subscribed(host: Arc<dyn Host>) -> Harness {
         logging: mesos_daemon::logging::Logging::detached(),
     };
     let client = reqwest::Client::new();
-    let core = core_with_a_launching_executor();
+    let core = core_with_a_forked_executor();
     let shared = Shared::with_host(core, facts, client, calls_tx, host);
     let stream = shared
         .subscribe_executor(

@@ -111,8 +111,8 @@ impl Setup {
 
     /// Waits until the agent has forked executor `eid` (`/containers`
     /// lists only executors with a process). A test playing the executor
-    /// must subscribe after this: a subscription before the fork is
-    /// reported stands in for the process, and the launch is given up.
+    /// must subscribe after this: the agent refuses a subscription of an
+    /// executor it has not forked yet.
     pub async fn forked(&self, eid: &str) {
         eventually("the executor to be forked", async || {
             let (_, containers) = self.get("/containers").await;
