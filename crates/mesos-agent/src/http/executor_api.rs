@@ -124,18 +124,28 @@ fn stream_content_type(headers: &HeaderMap) -> Result<ContentType, ApiError> {
     ContentType::negotiate(accept, &["application/recordio"]).map_err(codec_error)
 }
 
+/// A v1 call's body, at most [`MAX_BODY`] bytes (413 beyond, the rest
+/// drained as `mesos_http::read_body_limited` does).
+pub(super) async fn read_body(body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
+    mesos_http::read_body_limited(body, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            mesos_http::BodyError::TooLarge { .. } => {
+                let msg = format!("Request body exceeds {} MiB", MAX_BODY / (1024 * 1024));
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, msg)
+            }
+            e @ mesos_http::BodyError::Read(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+            }
+        })
+}
+
 /// Serves one executor call.
 pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match mesos_http::read_body_limited(body, MAX_BODY).await {
+    let body = match read_body(body).await {
         Ok(b) => b,
-        Err(mesos_http::BodyError::TooLarge { .. }) => {
-            let msg = format!("Request body exceeds {} MiB", MAX_BODY / (1024 * 1024));
-            return text_error(&ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, msg));
-        }
-        Err(e @ mesos_http::BodyError::Read(_)) => {
-            return text_error(&ApiError::new(StatusCode::BAD_REQUEST, e.to_string()));
-        }
+        Err(e) => return text_error(&e),
     };
     let call = match parse_call(&parts.method, &parts.headers, &body) {
         Ok(c) => c,

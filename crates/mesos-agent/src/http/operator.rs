@@ -14,7 +14,7 @@
 //! `{"type": "X", "x": {...}}`; calls that change something answer 200
 //! with an empty body, as Mesos does.
 
-use super::executor_api::{MAX_BODY, codec_error};
+use super::executor_api::{codec_error, read_body};
 use super::{json_error, v1};
 use crate::error::ApiError;
 use crate::runtime::Shared;
@@ -69,15 +69,9 @@ fn response(kind: T, payload: Value) -> Value {
 
 pub async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match mesos_http::read_body_limited(body, MAX_BODY).await {
+    let body = match read_body(body).await {
         Ok(b) => b,
-        Err(mesos_http::BodyError::TooLarge { .. }) => {
-            let msg = format!("Request body exceeds {} MiB", MAX_BODY / (1024 * 1024));
-            return json_error(&ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, msg));
-        }
-        Err(e @ mesos_http::BodyError::Read(_)) => {
-            return json_error(&ApiError::bad_request(e.to_string()));
-        }
+        Err(e) => return json_error(&e),
     };
     let result = match parse_call(&parts.method, &parts.headers, &body) {
         Ok((call, ct)) => answer(&shared, call, ct).await,

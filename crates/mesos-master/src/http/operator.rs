@@ -260,12 +260,12 @@ pub async fn handle(
             )));
         }
     };
-    let body = ct.encode(Message::MasterResponse, &response(kind, payload))?;
+    let body = Encoder { ct, kind }.encode(&payload)?;
     Ok(encoded_response(ct, body))
 }
 
-/// Writes a state call's answer: `{"type": "<KIND>", "<kind>": payload}`
-/// in the negotiated encoding, the payload serialized as it is written.
+/// Writes a call's answer: `{"type": "<KIND>", "<kind>": payload}` in the
+/// negotiated encoding, the payload serialized as it is written.
 #[derive(Clone, Copy)]
 struct Encoder {
     ct: ContentType,
@@ -298,14 +298,6 @@ impl<T: serde::Serialize> serde::Serialize for Typed<'_, T> {
         o.serialize_entry(&self.kind.to_string().to_ascii_lowercase(), self.payload)?;
         o.end()
     }
-}
-
-/// `{"type": "<KIND>", "<kind>": payload}`.
-fn response(kind: OperatorCallType, payload: Json) -> Json {
-    let mut body = Map::new();
-    body.insert("type".into(), Json::String(kind.to_string()));
-    body.insert(kind.to_string().to_ascii_lowercase(), payload);
-    Json::Object(body)
 }
 
 fn missing(what: &str) -> ApiError {
