@@ -161,7 +161,9 @@ pub struct Allocator {
     quotas: HashMap<String, RoleQuota>,
     cluster_total: Quantities,
     /// Every agent's free unreserved resources summed: the headroom quota
-    /// guarantees are kept from.
+    /// guarantees are kept from. Kept only while some role has quota (a
+    /// cluster without quota pays nothing for it on every allocation);
+    /// counted afresh when the first quota is set.
     free_total: Quantities,
     /// `--min_allocatable_resources` default `cpus:0.01|mem:32`: either suffices.
     min_cpus: i64,
@@ -214,7 +216,9 @@ impl Allocator {
     ) {
         let q = quantities(&total);
         add_q(&mut self.cluster_total, &q, 1);
-        add_q(&mut self.free_total, &unreserved_q(&total), 1);
+        if !self.quotas.is_empty() {
+            add_q(&mut self.free_total, &unreserved_q(&total), 1);
+        }
         let idx = self.agent_by_idx.len() as u32;
         self.changed.insert(idx);
         self.agent_by_idx.push(Some(id.clone()));
@@ -238,7 +242,9 @@ impl Allocator {
     pub fn remove_agent(&mut self, id: &AgentID) {
         if let Some(a) = self.agents.remove(id) {
             add_q(&mut self.cluster_total, &quantities(&a.total), -1);
-            add_q(&mut self.free_total, &unreserved_q(&a.free), -1);
+            if !self.quotas.is_empty() {
+                add_q(&mut self.free_total, &unreserved_q(&a.free), -1);
+            }
             self.agent_by_idx[a.idx as usize] = None;
             self.changed.remove(&a.idx);
             for f in self.frameworks.values_mut() {
@@ -277,7 +283,9 @@ impl Allocator {
         }
         a.free.subtract(r);
         a.free_stamp = crate::master::stamped::next_stamp();
-        add_q(&mut self.free_total, &unreserved_q(r), -1);
+        if !self.quotas.is_empty() {
+            add_q(&mut self.free_total, &unreserved_q(r), -1);
+        }
         true
     }
 
@@ -287,7 +295,9 @@ impl Allocator {
         if let Some(a) = self.agents.get_mut(id) {
             a.free.add(r);
             a.free_stamp = crate::master::stamped::next_stamp();
-            add_q(&mut self.free_total, &unreserved_q(r), 1);
+            if !self.quotas.is_empty() {
+                add_q(&mut self.free_total, &unreserved_q(r), 1);
+            }
             self.changed.insert(a.idx);
         }
     }
@@ -536,7 +546,12 @@ impl Allocator {
     ) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.free_stamp = crate::master::stamped::next_stamp();
-            let before = unreserved_q(&a.free);
+            let headroom = !self.quotas.is_empty();
+            let before = if headroom {
+                unreserved_q(&a.free)
+            } else {
+                [0; 4]
+            };
             let plain = if resources.iter().any(|r| r.allocation_info.is_some()) {
                 std::borrow::Cow::Owned(resources.unallocated())
             } else {
@@ -553,8 +568,10 @@ impl Allocator {
                     a.free = a.total.minus(&a.total.minus(&a.free));
                 }
             }
-            add_q(&mut self.free_total, &before, -1);
-            add_q(&mut self.free_total, &unreserved_q(&a.free), 1);
+            if headroom {
+                add_q(&mut self.free_total, &before, -1);
+                add_q(&mut self.free_total, &unreserved_q(&a.free), 1);
+            }
         }
         let q = quantities(resources);
         if let Some(f) = self.frameworks.get_mut(fid) {

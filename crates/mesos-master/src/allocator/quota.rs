@@ -103,6 +103,14 @@ impl Allocator {
     /// Sets (`Some`) or removes a role's quota. Every agent may now be
     /// offered differently: the next cycle is a full one.
     pub fn set_quota(&mut self, role: &str, quota: Option<RoleQuota>) {
+        if self.quotas.is_empty() && quota.is_some() {
+            // The headroom is kept only while some role has quota.
+            let mut free = [0; 4];
+            for a in self.agents.values() {
+                add_q(&mut free, &unreserved_q(&a.free), 1);
+            }
+            self.free_total = free;
+        }
         match quota {
             Some(q) => self.quotas.insert(role.to_string(), q),
             None => self.quotas.remove(role),

@@ -306,3 +306,59 @@ fn quota_headroom_does_not_count_other_roles_reservations() {
         "B's cpus are all q's guarantee: {got:?}"
     );
 }
+
+/// The headroom sum, kept incrementally while quota exists, always equals
+/// a recount of every agent's free unreserved resources.
+#[test]
+fn headroom_sum_matches_a_recount_through_every_change() {
+    fn recount(a: &Allocator) -> Quantities {
+        let mut q = [0; 4];
+        for s in a.agents.values() {
+            add_q(&mut q, &unreserved_q(&s.free), 1);
+        }
+        q
+    }
+    let quota = |cpus: f64| {
+        RoleQuota::from_config(&mesos_types::policy::QuotaConfig {
+            role: "q".into(),
+            guarantees: [(
+                "cpus".to_string(),
+                mesos_types::values::Scalar { value: cpus },
+            )]
+            .into(),
+            limits: Default::default(),
+        })
+    };
+    let mut a = Allocator::new();
+    a.add_agent(AgentID::new("A"), res("cpus:2;mem:64;cpus(r):1"), vec![]);
+    let f = fw(&mut a, "f", "r");
+    // Changes made while no quota exists are not tracked...
+    let first = a.allocate(0.0);
+    a.set_quota("q", Some(quota(1.0)));
+    // ...and counted when the first quota is set.
+    assert_eq!(a.free_total, recount(&a));
+    for x in &first {
+        a.recover(
+            &x.framework_id,
+            &x.agent_id,
+            &x.role,
+            &x.resources,
+            None,
+            1.0,
+        );
+    }
+    assert_eq!(a.free_total, recount(&a));
+    a.add_agent(AgentID::new("B"), res("cpus:4;mem:64"), vec![]);
+    assert!(a.take_free(&AgentID::new("B"), &res("cpus:1")));
+    assert_eq!(a.free_total, recount(&a));
+    a.give_free(&AgentID::new("B"), &res("cpus:1"));
+    let got = a.allocate(2.0);
+    assert!(got.iter().all(|x| x.framework_id == f));
+    assert_eq!(a.free_total, recount(&a));
+    a.remove_agent(&AgentID::new("A"));
+    assert_eq!(a.free_total, recount(&a));
+    a.set_quota("q", None);
+    a.add_agent(AgentID::new("C"), res("cpus:1;mem:64"), vec![]);
+    a.set_quota("q", Some(quota(2.0)));
+    assert_eq!(a.free_total, recount(&a));
+}
