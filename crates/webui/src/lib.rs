@@ -19,6 +19,7 @@
 //! says something changed, and tailing a file.
 
 pub mod assets;
+pub mod blocks;
 pub mod format;
 #[cfg(feature = "harness")]
 pub mod harness;
