@@ -4,6 +4,7 @@
 //! * [`master`]: the synchronous book of frameworks, agents, tasks, offers.
 //! * [`operator`]: the v1 operator API's views and event stream.
 //! * [`http`]: the HTTP shell (scheduler API, agent protocol, read endpoints).
+//! * [`ui`]: the web UI at `/` and `/ui/`.
 //! * [`flags`]: command-line flags; [`server`]: wiring and timers.
 
 pub mod allocator;
@@ -15,6 +16,7 @@ pub mod master;
 pub mod operator;
 pub mod server;
 pub mod state_json;
+pub mod ui;
 
 pub use flags::MasterFlags;
 pub use server::{MasterHandle, start, start_with_logging};

@@ -32,6 +32,8 @@ pub struct Shared {
     pub log_file: Option<std::path::PathBuf>,
     /// The logging verbosity (GET_/SET_LOGGING_LEVEL).
     pub logging: mesos_daemon::logging::Logging,
+    /// Bumped on every change of the book: open web UI pages refresh.
+    pub changes: webui::live::ChangeFeed,
 }
 
 impl Shared {
@@ -45,6 +47,7 @@ impl Shared {
     pub fn write<R>(&self, f: impl FnOnce(&mut Master, f64) -> R) -> R {
         let mut m = self.lock();
         let r = f(&mut m, now_secs());
+        self.changes.bump();
         if m.allocation_wanted {
             self.wake.notify_one();
         }
@@ -270,6 +273,7 @@ async fn start_inner(
         effective_flags,
         log_file,
         logging,
+        changes: Default::default(),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -8,106 +8,10 @@ mod common;
 
 use common::*;
 use mesos_types::agent_protocol::AgentEvent;
-use mesos_types::scheduler::EventType;
 use mesos_types::*;
 use serde_json::Value;
 
-/// A master (with `extra` flags), one agent, one framework with a running
-/// task `run`, and the tasks `fin` and `fail` ended FINISHED and FAILED and
-/// acknowledged (so the master moved them to the completed tasks).
-struct Cluster {
-    m: mesos_master::MasterHandle,
-    agent: FakeAgent,
-    sub: mesos_scheduler::Subscription,
-}
-
 impl Cluster {
-    async fn start(extra: &[&str]) -> Cluster {
-        Cluster::with_master(master(extra).await).await
-    }
-
-    /// On a master whose registry is `store`.
-    async fn on_store(store: std::sync::Arc<dyn mesos_coord::Store>) -> Cluster {
-        let flags = <mesos_master::MasterFlags as clap::Parser>::parse_from([
-            "mesos-master",
-            "--port=0",
-            // The store given is the registry.
-            "--registry=in_memory",
-            "--allocation_interval=50ms",
-        ]);
-        let m = mesos_master::server::start_with_store(flags, Default::default(), store)
-            .await
-            .expect("master starts");
-        Cluster::with_master(m).await
-    }
-
-    async fn with_master(m: mesos_master::MasterHandle) -> Cluster {
-        let agent = FakeAgent::register(&m, "cpus:4;mem:1024;disk:100;ports:[31000-31010]").await;
-        let sub = mesos_scheduler::subscribe(&m.endpoint(), framework_info("legacy"))
-            .await
-            .expect("subscribed");
-        let mut c = Cluster { m, agent, sub };
-        c.run_tasks(&["run", "fin", "fail"]).await;
-        c.end("fin", TaskState::TASK_FINISHED).await;
-        c.end("fail", TaskState::TASK_FAILED).await;
-        c
-    }
-
-    fn fid(&self) -> FrameworkID {
-        self.sub.caller.framework_id.clone()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.m.addr)
-    }
-
-    /// Launches `names` on the agent from its next offer and plays them
-    /// RUNNING (acknowledged).
-    async fn run_tasks(&mut self, names: &[&str]) {
-        let o = next_event(&mut self.sub, EventType::OFFERS)
-            .await
-            .offers
-            .expect("offers")
-            .offers
-            .remove(0);
-        let tasks = names
-            .iter()
-            .map(|n| command_task(n, &self.agent.id, "cpus:0.5;mem:32"))
-            .collect();
-        self.sub
-            .caller
-            .launch(vec![o.id], tasks, None)
-            .await
-            .expect("launched");
-        for _ in names {
-            assert!(matches!(
-                self.agent.next().await,
-                AgentEvent::RunTask { .. }
-            ));
-        }
-        for n in names {
-            self.end(n, TaskState::TASK_RUNNING).await;
-        }
-    }
-
-    /// The agent reports `state` for task `name`; the scheduler
-    /// acknowledges it (a terminal one then moves to the completed tasks).
-    async fn end(&mut self, name: &str, state: TaskState) {
-        let fid = self.fid();
-        self.agent.update(&fid, &TaskID::new(name), state).await;
-        let st = next_status(&mut self.sub).await;
-        assert_eq!((st.task_id.value.as_str(), st.state), (name, state));
-        self.sub
-            .caller
-            .acknowledge(&st)
-            .await
-            .expect("acknowledged");
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        reqwest::get(self.url(path)).await.expect("request sent")
-    }
-
     async fn json(&self, path: &str) -> Value {
         let r = self.get(path).await;
         assert_eq!(r.status(), 200, "GET {path}");

@@ -88,11 +88,20 @@ mod tests {
 
     #[test]
     fn blocks_escape_what_they_are_given() {
-        let h = heading("<t>", &[("Agents", Some("/ui/agents".into())), ("<a>", None)]);
+        let h = heading(
+            "<t>",
+            &[("Agents", Some("/ui/agents".into())), ("<a>", None)],
+        );
         assert!(h.as_str().contains("&#60;t&#62;"));
         assert!(h.as_str().contains("<a href=\"/ui/agents\">Agents</a>"));
-        let p = panel("P", &[("<k>", Html::text("<v>")), ("link", Html::link("/x", "y"))]);
-        assert!(p.as_str().contains("<dt>&#60;k&#62;</dt><dd>&#60;v&#62;</dd>"));
+        let p = panel(
+            "P",
+            &[("<k>", Html::text("<v>")), ("link", Html::link("/x", "y"))],
+        );
+        assert!(
+            p.as_str()
+                .contains("<dt>&#60;k&#62;</dt><dd>&#60;v&#62;</dd>")
+        );
         assert!(p.as_str().contains("<a href=\"/x\">y</a>"));
         let c = counts("Tasks", &[("Running", "3".into())]);
         assert!(c.as_str().contains("<b>3</b>"));

@@ -148,7 +148,8 @@ pub fn contains(haystack: &str, needle: &str) -> bool {
 
 /// Compares two floats for ordering (NaN last).
 pub fn cmp_f64(a: f64, b: f64) -> Ordering {
-    a.partial_cmp(&b).unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
+    a.partial_cmp(&b)
+        .unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
 }
 
 /// A table ready to render: one page of cells and the state it came from.
@@ -420,7 +421,9 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(html.contains("value=\"&#60;x&#62;\""));
         // Sorting keeps the other table's page and drops this one's.
-        assert!(html.contains("href=\"/ui/tasks?other.page=2&#38;t.order=desc&#38;t.q=%3Cx%3E&#38;t.sort=0\""));
+        assert!(html.contains(
+            "href=\"/ui/tasks?other.page=2&#38;t.order=desc&#38;t.q=%3Cx%3E&#38;t.sort=0\""
+        ));
         assert!(html.contains("51–51"));
         assert!(html.contains("120 of 500"));
         assert!(html.contains("t.page=3"), "{html}");

@@ -13,6 +13,9 @@ mod reservations;
 mod scheduler;
 pub mod stream;
 
+/// The master log's virtual path, and the master's `/files` roots (for the web UI).
+pub(crate) use files::{LOG_VIRTUAL_PATH as MASTER_LOG_PATH, roots as master_file_roots};
+
 use crate::error::ApiError;
 use crate::server::Shared;
 use crate::state_json;
@@ -53,6 +56,9 @@ async fn dispatch(
     body: Body,
 ) -> Response {
     let route = route_of(uri.path());
+    if crate::ui::owns(&route) {
+        return crate::ui::serve(shared, &method, &route, &uri, &headers).await;
+    }
     let query = parse_query(uri.query());
     let jsonp = query.get("jsonp").cloned();
     let result = match route.as_str() {
@@ -169,6 +175,8 @@ async fn dispatch(
                 .await
                 .unwrap_or_else(error_response);
         }
+        // A browser gets the UI's friendly page, a client the JSON error.
+        r if crate::ui::wants_html(&headers) => return crate::ui::not_found_page(&shared, r),
         r => Err(ApiError::NotFound(format!("No endpoint at '{r}'"))),
     };
     match result {

@@ -1,0 +1,341 @@
+//! The master's web UI (spec 9): server-rendered pages at `/` and under
+//! `/ui/`, built from `webui`'s layout, tables and blocks so Marathon and
+//! Chronos look the same. Each page is built under one short hold of the
+//! book's lock (only one page of each table is turned into rows) and
+//! rendered after it. Open pages listen to `/ui/events`, which says only
+//! "something changed", and then re-fetch their own main area; nothing
+//! polls `/master/state`. The sandbox pages read files through the agent's
+//! `/files` endpoints on the browser's behalf, so the browser never needs
+//! to reach agents by hostname.
+//!
+//! Page URLs: `/` (home), `/ui/frameworks[/<id>]`, `/ui/agents[/<id>]`,
+//! `/ui/tasks/<framework id>/<task id>`, `/ui/roles`, `/ui/offers`,
+//! `/ui/maintenance`, `/ui/agents/<id>/browse?path=`, `.../file?path=`,
+//! `/ui/log` (the master's log). Old `#/...` links of the Mesos UI are sent
+//! to these by the page script.
+
+mod agents;
+mod cluster;
+mod frameworks;
+mod home;
+mod sandbox;
+mod tasks;
+
+use crate::master::Master;
+use crate::server::Shared;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use webui::layout::{FRAGMENT_HEADER, Nav, Page};
+use webui::{Html, url_encode};
+
+/// Where the UI's pages live (besides the home page at `/`).
+pub const PREFIX: &str = "/ui";
+
+static NAV_ITEMS: &[(&str, &str)] = &[
+    ("Frameworks", "/ui/frameworks"),
+    ("Agents", "/ui/agents"),
+    ("Roles", "/ui/roles"),
+    ("Offers", "/ui/offers"),
+    ("Maintenance", "/ui/maintenance"),
+];
+
+fn nav() -> Nav {
+    Nav {
+        product: "Mesos",
+        home: "/",
+        items: NAV_ITEMS,
+        assets: "/ui/assets",
+        footer: format!("Mesos {} (Rust)", mesos_types::MESOS_VERSION),
+    }
+}
+
+/// Whether `route` (after libprocess-style normalisation) is the UI's.
+pub fn owns(route: &str) -> bool {
+    route == "/" || route == PREFIX || route.starts_with("/ui/")
+}
+
+/// What a page handler produces.
+pub(crate) enum Outcome {
+    Page {
+        title: String,
+        active: Option<&'static str>,
+        body: Html,
+        live: bool,
+    },
+    NotFound(String),
+    /// The agent (or file) behind a sandbox page could not be read.
+    BadGateway(String),
+    Raw(Response),
+}
+
+impl Outcome {
+    fn page(title: impl Into<String>, active: Option<&'static str>, body: Html) -> Outcome {
+        Outcome::Page {
+            title: title.into(),
+            active,
+            body,
+            live: true,
+        }
+    }
+}
+
+/// A request's query and path, as the pages need them.
+pub(crate) struct Request {
+    pub path: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// Serves a UI route (GET and HEAD only).
+pub async fn serve(
+    shared: Arc<Shared>,
+    method: &Method,
+    route: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = (
+            StatusCode::METHOD_NOT_ALLOWED,
+            axum::Json(serde_json::json!({
+                "message": format!("Expecting 'GET', received '{method}'")
+            })),
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let fragment = headers.contains_key(FRAGMENT_HEADER);
+    let req = Request {
+        path: uri.path().to_string(),
+        params: webui::parse_query(uri.query()),
+    };
+    let segments: Vec<String> = match route
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(webui::url_decode)
+        .collect::<Option<Vec<_>>>()
+    {
+        Some(s) => s,
+        None => return render(&shared, Outcome::NotFound("Bad URL".into()), fragment),
+    };
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let outcome = match seg.as_slice() {
+        [] => shared.read(|m| home::page(m, &shared, &req)),
+        ["ui"] => return redirect("/"),
+        ["ui", "assets", name] => return asset(name),
+        ["ui", "events"] => return events(&shared),
+        ["ui", "frameworks"] => shared.read(|m| frameworks::list(m, &req)),
+        ["ui", "frameworks", id] => shared.read(|m| frameworks::detail(m, id, &req)),
+        ["ui", "agents"] => shared.read(|m| agents::list(m, &req)),
+        // Old links of the Mesos UI.
+        ["ui", "slaves", rest @ ..] => {
+            let rest: Vec<String> = rest.iter().map(|s| url_encode(s)).collect();
+            let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            return redirect(&format!("/ui/agents/{}{q}", rest.join("/")));
+        }
+        ["ui", "agents", id] => shared.read(|m| agents::detail(m, id, &req)),
+        ["ui", "agents", id, "browse"] => sandbox::browse(&shared, id, &req).await,
+        ["ui", "agents", id, "file"] => sandbox::view(&shared, Some(id), &req).await,
+        ["ui", "agents", id, "read"] => sandbox::read(&shared, Some(id), &req).await,
+        ["ui", "agents", id, "download"] => sandbox::download(&shared, id, &req).await,
+        ["ui", "log"] => sandbox::view(&shared, None, &req).await,
+        ["ui", "log", "read"] => sandbox::read(&shared, None, &req).await,
+        ["ui", "tasks", fid, tid] => shared.read(|m| tasks::detail(m, fid, tid)),
+        ["ui", "roles"] => shared.read(|m| cluster::roles(m, &req)),
+        ["ui", "offers"] => shared.read(|m| cluster::offers(m, &req)),
+        ["ui", "maintenance"] => shared.read(|m| cluster::maintenance(m, &req)),
+        _ => Outcome::NotFound(format!("There is no page at '{}'.", uri.path())),
+    };
+    let mut r = render(&shared, outcome, fragment);
+    if method == Method::HEAD {
+        *r.body_mut() = Body::empty();
+    }
+    r
+}
+
+/// The friendly page for an unknown URL that a browser asked for.
+pub fn not_found_page(shared: &Shared, path: &str) -> Response {
+    render(
+        shared,
+        Outcome::NotFound(format!("There is no page at '{path}'.")),
+        false,
+    )
+}
+
+/// Whether a request comes from a browser wanting a page (an unknown
+/// path then gets the friendly 404 page instead of JSON).
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+fn render(shared: &Shared, outcome: Outcome, fragment: bool) -> Response {
+    let nav = nav();
+    let badge = Some(
+        shared
+            .flags
+            .cluster
+            .clone()
+            .unwrap_or_else(|| "(Unnamed)".into()),
+    );
+    let (status, title, active, body, live) = match outcome {
+        Outcome::Raw(r) => return r,
+        Outcome::Page {
+            title,
+            active,
+            body,
+            live,
+        } => (StatusCode::OK, title, active, body, live),
+        Outcome::NotFound(msg) => {
+            tracing::info!("web UI: not found: {msg}");
+            (
+                StatusCode::NOT_FOUND,
+                "Not found".to_string(),
+                None,
+                webui::layout::error_body("Not found", &msg, "/"),
+                false,
+            )
+        }
+        Outcome::BadGateway(msg) => {
+            tracing::warn!("web UI: {msg}");
+            (
+                StatusCode::BAD_GATEWAY,
+                "Unavailable".to_string(),
+                None,
+                webui::layout::error_body("Unavailable", &msg, "/"),
+                false,
+            )
+        }
+    };
+    let page = Page {
+        nav: &nav,
+        title,
+        active,
+        badge,
+        body,
+        live: live.then(|| "/ui/events".to_string()),
+    };
+    let mut r = Response::new(Body::from(page.render(fragment)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+fn redirect(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            r
+        }
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn asset(name: &str) -> Response {
+    match webui::assets::get(name) {
+        Some((mime, body)) => (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, webui::assets::CACHE_CONTROL),
+            ],
+            body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+/// `/ui/events`: a message whenever the book changed (at most one a
+/// second per page).
+fn events(shared: &Shared) -> Response {
+    let stream = shared.changes.events(Duration::from_secs(1));
+    (
+        [
+            (header::CONTENT_TYPE, webui::live::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+// Links, so every page writes them the same way.
+
+pub(crate) fn framework_href(id: &str) -> String {
+    format!("/ui/frameworks/{}", url_encode(id))
+}
+
+pub(crate) fn agent_href(id: &str) -> String {
+    format!("/ui/agents/{}", url_encode(id))
+}
+
+pub(crate) fn task_href(fid: &str, tid: &str) -> String {
+    format!("/ui/tasks/{}/{}", url_encode(fid), url_encode(tid))
+}
+
+pub(crate) fn browse_href(agent: &str, path: &str) -> String {
+    format!(
+        "/ui/agents/{}/browse?path={}",
+        url_encode(agent),
+        url_encode(path)
+    )
+}
+
+pub(crate) fn file_href(agent: &str, path: &str) -> String {
+    format!(
+        "/ui/agents/{}/file?path={}",
+        url_encode(agent),
+        url_encode(path)
+    )
+}
+
+/// An id shown in a table: linked, with the whole id as its title (long
+/// ids are cut by the stylesheet).
+pub(crate) fn id_link(href: &str, id: &str) -> Html {
+    Html::trusted(format!(
+        "<a href=\"{}\" title=\"{}\">{}</a>",
+        webui::escape(href),
+        webui::escape(id),
+        webui::escape(id)
+    ))
+}
+
+/// A task state, coloured by the stylesheet.
+pub(crate) fn state_html(state: &str) -> Html {
+    Html::span(&format!("state-{state}"), state)
+}
+
+/// The four scalars the UI shows, in order.
+pub(crate) const KINDS: [&str; 4] = ["cpus", "gpus", "mem", "disk"];
+
+/// A scalar as the UI writes it: mem and disk as sizes.
+pub(crate) fn amount(kind: &str, v: f64) -> String {
+    match kind {
+        "mem" | "disk" => webui::format::megabytes(v),
+        _ => webui::format::number(v),
+    }
+}
+
+/// The cluster's totals, for max share and the home page.
+pub(crate) fn cluster_totals(m: &Master) -> [f64; 4] {
+    let (total, _, _) = m.cluster_resources();
+    KINDS.map(|k| total.scalar(k))
+}
