@@ -164,7 +164,18 @@
     });
   }
 
+  /* Links of the old single-page UIs (`/#/agents/<id>`): the same page
+     at its own URL (`slaves` is the old word for agents). */
+  function followHashRoute() {
+    var base = document.body.getAttribute("data-hash-routes");
+    var h = location.hash;
+    if (base === null || h.indexOf("#/") !== 0 || h === "#/") return false;
+    location.replace(base + h.slice(1).replace(/^\/slaves(\/|$)/, "/agents$1"));
+    return true;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    if (followHashRoute()) return;
     main = document.getElementById("ui-main");
     if (!main) return;
     document.addEventListener("click", onClick);

@@ -22,6 +22,10 @@ pub struct Nav {
     pub assets: &'static str,
     /// Shown in the footer (e.g. the version).
     pub footer: String,
+    /// Where the old single-page UI's `#/<route>` links now live: a page
+    /// opened with such a hash is sent to `<prefix>/<route>` by the script
+    /// (bookmarks of the AngularJS UIs keep working).
+    pub hash_routes: Option<&'static str>,
 }
 
 /// One page.
@@ -96,6 +100,7 @@ mod tests {
             items: &[("Agents", "/ui/agents"), ("Roles", "/ui/roles")],
             assets: "/ui/assets",
             footer: "v1".into(),
+            hash_routes: Some("/ui"),
         }
     }
 
@@ -119,6 +124,7 @@ mod tests {
         assert!(html.contains("&#60;script&#62;x&#60;/script&#62;"));
         assert!(!html.contains("<script>x"));
         assert!(html.contains("data-live=\"/ui/events\""));
+        assert!(html.contains("data-hash-routes=\"/ui\""));
         assert!(html.contains("aria-current=\"page\" href=\"/ui/agents\""));
         assert!(!html.contains("aria-current=\"page\" href=\"/ui/roles\""));
         assert_eq!(page.render(true), "&#60;script&#62;x&#60;/script&#62;");

@@ -157,10 +157,10 @@ fn reservation_role(r: &mesos_types::Resource) -> String {
 
 /// `/ui/agents/<id>`.
 pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
-    let Some(a) = m.agents.values().find(|a| a.id.value == id) else {
+    let Some(a) = m.agents.get(&mesos_types::AgentID::new(id)) else {
         return Outcome::NotFound(format!(
             "No agent '{id}' is registered{}.",
-            if m.unreachable_agents.keys().any(|u| u.value == id) {
+            if m.unreachable_agents.contains_key(&mesos_types::AgentID::new(id)) {
                 " (it is unreachable)"
             } else {
                 ""
@@ -266,7 +266,7 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
     }
     let mut fw_rows = String::new();
     for (fid, (active, res)) in &frameworks {
-        let f = m.frameworks.values().find(|f| f.id.value == *fid);
+        let f = m.frameworks.get(&mesos_types::FrameworkID::new(*fid));
         fw_rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             id_link(&framework_href(fid), fid),

@@ -206,13 +206,10 @@ pub(crate) fn list(m: &Master, req: &Request) -> Outcome {
 
 /// `/ui/frameworks/<id>`.
 pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
-    let completed = !m.frameworks.values().any(|f| f.id.value == id);
-    let Some(f) = m
-        .frameworks
-        .values()
-        .chain(m.completed_frameworks.iter())
-        .find(|f| f.id.value == id)
-    else {
+    let fid = mesos_types::FrameworkID::new(id);
+    let live = m.frameworks.get(&fid);
+    let completed = live.is_none();
+    let Some(f) = live.or_else(|| m.completed_frameworks.iter().find(|f| f.id == fid)) else {
         return Outcome::NotFound(format!("No framework '{id}' is known."));
     };
     let i = &f.info;

@@ -4,13 +4,12 @@
 use super::tasks::{all_tasks, three_tables};
 use super::{KINDS, Outcome, Request, amount};
 use crate::master::Master;
-use crate::server::Shared;
 use mesos_daemon::build_info;
 use webui::Html;
 use webui::blocks::{counts, grid, join, matrix, panel};
 use webui::format::{count, time};
 
-pub(crate) fn page(m: &Master, shared: &Shared, req: &Request) -> Outcome {
+pub(crate) fn page(m: &Master, site: &super::Site, req: &Request) -> Outcome {
     let metrics = crate::state_json::metrics(m, crate::master::now_secs());
     let metric = |k: &str| metrics.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
     let n = |k: &str| count(metric(k).max(0.0) as u64);
@@ -23,7 +22,7 @@ pub(crate) fn page(m: &Master, shared: &Shared, req: &Request) -> Outcome {
     let mut cluster = vec![
         (
             "Cluster",
-            Html::text(shared.flags.cluster.as_deref().unwrap_or("(Unnamed)")),
+            Html::text(site.cluster.as_deref().unwrap_or("(Unnamed)")),
         ),
         ("Leader", Html::text(&leader)),
         ("Version", Html::text(mesos_types::MESOS_VERSION)),
@@ -38,7 +37,7 @@ pub(crate) fn page(m: &Master, shared: &Shared, req: &Request) -> Outcome {
         ("Started", time(m.start_time)),
         ("Elected", time(m.elected_time)),
     ];
-    if shared.log_file.is_some() {
+    if site.has_log {
         cluster.push((
             "Master log",
             Html::trusted(format!(

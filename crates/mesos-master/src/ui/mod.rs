@@ -50,6 +50,7 @@ fn nav() -> Nav {
         items: NAV_ITEMS,
         assets: "/ui/assets",
         footer: format!("Mesos {} (Rust)", mesos_types::MESOS_VERSION),
+        hash_routes: Some(PREFIX),
     }
 }
 
@@ -122,47 +123,95 @@ pub async fn serve(
         .collect::<Option<Vec<_>>>()
     {
         Some(s) => s,
-        None => return render(&shared, Outcome::NotFound("Bad URL".into()), fragment),
+        None => {
+            return render(
+                &Site::of(&shared),
+                Outcome::NotFound("Bad URL".into()),
+                fragment,
+            );
+        }
     };
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let site = Site::of(&shared);
     let outcome = match seg.as_slice() {
-        [] => shared.read(|m| home::page(m, &shared, &req)),
         ["ui"] => return redirect("/"),
         ["ui", "assets", name] => return asset(name),
         ["ui", "events"] => return events(&shared),
-        ["ui", "frameworks"] => shared.read(|m| frameworks::list(m, &req)),
-        ["ui", "frameworks", id] => shared.read(|m| frameworks::detail(m, id, &req)),
-        ["ui", "agents"] => shared.read(|m| agents::list(m, &req)),
         // Old links of the Mesos UI.
         ["ui", "slaves", rest @ ..] => {
             let rest: Vec<String> = rest.iter().map(|s| url_encode(s)).collect();
             let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
             return redirect(&format!("/ui/agents/{}{q}", rest.join("/")));
         }
-        ["ui", "agents", id] => shared.read(|m| agents::detail(m, id, &req)),
         ["ui", "agents", id, "browse"] => sandbox::browse(&shared, id, &req).await,
         ["ui", "agents", id, "file"] => sandbox::view(&shared, Some(id), &req).await,
         ["ui", "agents", id, "read"] => sandbox::read(&shared, Some(id), &req).await,
         ["ui", "agents", id, "download"] => sandbox::download(&shared, id, &req).await,
         ["ui", "log"] => sandbox::view(&shared, None, &req).await,
         ["ui", "log", "read"] => sandbox::read(&shared, None, &req).await,
-        ["ui", "tasks", fid, tid] => shared.read(|m| tasks::detail(m, fid, tid)),
-        ["ui", "roles"] => shared.read(|m| cluster::roles(m, &req)),
-        ["ui", "offers"] => shared.read(|m| cluster::offers(m, &req)),
-        ["ui", "maintenance"] => shared.read(|m| cluster::maintenance(m, &req)),
-        _ => Outcome::NotFound(format!("There is no page at '{}'.", uri.path())),
+        _ => shared.read(|m| book_page(m, &site, &seg, &req)),
     };
-    let mut r = render(&shared, outcome, fragment);
+    let mut r = render(&site, outcome, fragment);
     if method == Method::HEAD {
         *r.body_mut() = Body::empty();
     }
     r
 }
 
+/// What pages show of the master besides its book.
+pub struct Site {
+    /// `--cluster`.
+    pub cluster: Option<String>,
+    /// Whether the master writes a log file (`--log_dir`).
+    pub has_log: bool,
+}
+
+impl Site {
+    fn of(shared: &Shared) -> Site {
+        Site {
+            cluster: shared.flags.cluster.clone(),
+            has_log: shared.log_file.is_some(),
+        }
+    }
+}
+
+/// The pages made from the book alone (built under one hold of its lock).
+fn book_page(m: &Master, site: &Site, seg: &[&str], req: &Request) -> Outcome {
+    match seg {
+        [] => home::page(m, site, req),
+        ["ui", "frameworks"] => frameworks::list(m, req),
+        ["ui", "frameworks", id] => frameworks::detail(m, id, req),
+        ["ui", "agents"] => agents::list(m, req),
+        ["ui", "agents", id] => agents::detail(m, id, req),
+        ["ui", "tasks", fid, tid] => tasks::detail(m, fid, tid),
+        ["ui", "roles"] => cluster::roles(m, req),
+        ["ui", "offers"] => cluster::offers(m, req),
+        ["ui", "maintenance"] => cluster::maintenance(m, req),
+        _ => Outcome::NotFound(format!("There is no page at '{}'.", req.path)),
+    }
+}
+
+/// A page made from the book, whole, with its status: what `serve`
+/// answers for `path?query` (benchmarks and tests call it directly).
+pub fn render_page(m: &Master, site: &Site, path: &str, query: Option<&str>) -> (u16, String) {
+    let req = Request {
+        path: path.to_string(),
+        params: webui::parse_query(query),
+    };
+    let route = crate::http::route_of(path);
+    let seg: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
+    let r = render(site, book_page(m, site, &seg, &req), false);
+    let status = r.status().as_u16();
+    let body = futures::executor::block_on(axum::body::to_bytes(r.into_body(), usize::MAX))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 /// The friendly page for an unknown URL that a browser asked for.
 pub fn not_found_page(shared: &Shared, path: &str) -> Response {
     render(
-        shared,
+        &Site::of(shared),
         Outcome::NotFound(format!("There is no page at '{path}'.")),
         false,
     )
@@ -177,15 +226,9 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
-fn render(shared: &Shared, outcome: Outcome, fragment: bool) -> Response {
+fn render(site: &Site, outcome: Outcome, fragment: bool) -> Response {
     let nav = nav();
-    let badge = Some(
-        shared
-            .flags
-            .cluster
-            .clone()
-            .unwrap_or_else(|| "(Unnamed)".into()),
-    );
+    let badge = Some(site.cluster.clone().unwrap_or_else(|| "(Unnamed)".into()));
     let (status, title, active, body, live) = match outcome {
         Outcome::Raw(r) => return r,
         Outcome::Page {

@@ -304,20 +304,18 @@ where
     }))
 }
 
-/// Finds a task by framework and id among live and completed tasks.
+/// Finds a task by framework and id: live, or among the completed ones.
 fn find<'a>(m: &'a Master, fid: &str, tid: &str) -> Option<&'a TaskEntry> {
-    let live = m
-        .frameworks
-        .values()
-        .filter(|f| f.id.value == fid)
-        .flat_map(|f| f.tasks.values());
-    let done = m
-        .frameworks
-        .values()
-        .chain(m.completed_frameworks.iter())
-        .filter(|f| f.id.value == fid)
-        .flat_map(|f| f.completed_tasks.iter().chain(f.tasks.values()));
-    live.chain(done).find(|t| t.info.task_id.value == tid)
+    let (fid, tid) = (mesos_types::FrameworkID::new(fid), mesos_types::TaskID::new(tid));
+    if let Some(t) = m.frameworks.get(&fid).and_then(|f| f.tasks.get(&tid)) {
+        return Some(t);
+    }
+    m.frameworks
+        .get(&fid)
+        .into_iter()
+        .chain(m.completed_frameworks.iter().filter(|f| f.id == fid))
+        .flat_map(|f| f.completed_tasks.iter().chain(f.tasks.values()))
+        .find(|t| t.info.task_id == tid)
 }
 
 /// `/ui/tasks/<framework id>/<task id>`.
