@@ -24,7 +24,9 @@ pub const CACHE_CONTROL: &str = "public, max-age=86400";
 mod tests {
     #[test]
     fn assets_are_embedded() {
-        assert!(super::get("ui.css").is_some_and(|(t, b)| t.starts_with("text/css") && !b.is_empty()));
+        assert!(
+            super::get("ui.css").is_some_and(|(t, b)| t.starts_with("text/css") && !b.is_empty())
+        );
         assert!(super::get("ui.js").is_some());
         assert!(super::get("../Cargo.toml").is_none());
     }
