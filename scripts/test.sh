@@ -15,6 +15,11 @@ for cmd in python3 gcc tar; do command -v "$cmd" >/dev/null 2>&1 || missing+=("$
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv gcc tar
 fi
+# The web UIs' browser tests drive a headless Chromium through Debian's
+# chromedriver (crates/webui/src/harness.rs; $CHROMEDRIVER overrides).
+if [ ! -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
 bash scripts/python-clients.sh
 export MESOS_TEST_PYTHON="$root/target/venv/bin/python"
 

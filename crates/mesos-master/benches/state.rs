@@ -181,16 +181,28 @@ fn p11(c: &mut Criterion) {
     };
     for (name, path, query) in [
         ("ui_home", "/", None),
-        ("ui_home_filtered", "/", Some("active.q=task-77&completed.q=done-9")),
+        (
+            "ui_home_filtered",
+            "/",
+            Some("active.q=task-77&completed.q=done-9"),
+        ),
         ("ui_agents", "/ui/agents", None),
-        ("ui_agents_sorted_by_mem", "/ui/agents", Some("agents.sort=5&agents.order=desc")),
+        (
+            "ui_agents_sorted_by_mem",
+            "/ui/agents",
+            Some("agents.sort=5&agents.order=desc"),
+        ),
         ("ui_framework", "/ui/frameworks/bench-0003", None),
         ("ui_frameworks", "/ui/frameworks", None),
     ] {
         let (status, body) = mesos_master::ui::render_page(&m, &site, path, query);
         assert_eq!(status, 200, "{name}: {body}");
         g.bench_function(format!("{name}_{SHAPE}"), |b| {
-            b.iter(|| mesos_master::ui::render_page(&m, &site, path, query).1.len())
+            b.iter(|| {
+                mesos_master::ui::render_page(&m, &site, path, query)
+                    .1
+                    .len()
+            })
         });
     }
     g.bench_function(format!("snapshot_agents_{SHAPE}"), |b| {

@@ -41,7 +41,9 @@ fn screenshot_dir() -> PathBuf {
                 d
             } else {
                 // Relative to the repository root.
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(d)
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../..")
+                    .join(d)
             }
         }
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots"),
@@ -132,24 +134,37 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
     for id in state_task_ids(&master) {
         assert!(text.contains(&id), "home page lacks task {id}");
     }
-    assert!(text.contains("TASK_FAILED") && text.contains("TASK_FINISHED") && text.contains("TASK_RUNNING"));
+    assert!(
+        text.contains("TASK_FAILED")
+            && text.contains("TASK_FINISHED")
+            && text.contains("TASK_RUNNING")
+    );
     // The task named with markup shows as text and ran no script.
     assert!(text.contains(xss), "the markup name is not shown as text");
-    assert_eq!(b.exec("return window.__owned === undefined").await.unwrap(), Value::Bool(true));
+    assert_eq!(
+        b.exec("return window.__owned === undefined").await.unwrap(),
+        Value::Bool(true)
+    );
     b.assert_no_errors().await;
     b.screenshot(&shots.join("home.png")).await.unwrap();
 
     // Sorting the completed tasks by id, both ways.
     let ids = "return Array.from(document.querySelectorAll('#table-completed tbody tr td:nth-child(2)')).map(td => td.innerText)";
-    b.click("#table-completed thead th:nth-child(2) a").await.unwrap();
-    b.wait_for_js("location.search.includes('completed.sort=1')", WAIT).await.unwrap();
+    b.click("#table-completed thead th:nth-child(2) a")
+        .await
+        .unwrap();
+    b.wait_for_js("location.search.includes('completed.sort=1')", WAIT)
+        .await
+        .unwrap();
     b.wait_for_js(
         "(() => { const v = Array.from(document.querySelectorAll('#table-completed tbody tr td:nth-child(2)')).map(td => td.innerText); return v.length == 2 && v[0] == 'broken'; })()",
         WAIT,
     )
     .await
     .unwrap();
-    b.click("#table-completed thead th:nth-child(2) a").await.unwrap();
+    b.click("#table-completed thead th:nth-child(2) a")
+        .await
+        .unwrap();
     b.wait_for_js("location.search.includes('completed.order=desc') && location.search.includes('completed.sort=1')", WAIT)
         .await
         .unwrap();
@@ -163,34 +178,49 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
 
     // Filtering in place: no reload (the marker survives), URL updated.
     b.exec("window.__marker = 42; return true").await.unwrap();
-    b.type_into("#table-active input[type=search]", "tick").await.unwrap();
+    b.type_into("#table-active input[type=search]", "tick")
+        .await
+        .unwrap();
     b.wait_for_js(
         "document.querySelectorAll('#table-active tbody tr').length == 1 && document.querySelector('#table-active tbody').innerText.includes('ticker')",
         WAIT,
     )
     .await
     .unwrap();
-    b.wait_for_js("location.search.includes('active.q=tick')", WAIT).await.unwrap();
-    assert_eq!(b.exec("return window.__marker").await.unwrap(), Value::from(42));
+    b.wait_for_js("location.search.includes('active.q=tick')", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.exec("return window.__marker").await.unwrap(),
+        Value::from(42)
+    );
 
     // Live: a task launched now appears in the open page without a reload.
     b.goto(&format!("{base}/")).await.unwrap();
     b.exec("window.__marker = 7; return true").await.unwrap();
     let offer = fw.offer().await;
-    fw.launch_running(offer.id, task("late-comer", "late-comer", &aid, "sleep 1000"))
-        .await;
+    fw.launch_running(
+        offer.id,
+        task("late-comer", "late-comer", &aid, "sleep 1000"),
+    )
+    .await;
     b.wait_for_js(
         "document.querySelector('#table-active').innerText.includes('late-comer')",
         WAIT,
     )
     .await
     .unwrap();
-    assert_eq!(b.exec("return window.__marker").await.unwrap(), Value::from(7));
+    assert_eq!(
+        b.exec("return window.__marker").await.unwrap(),
+        Value::from(7)
+    );
     b.assert_no_errors().await;
 
     // Click through: task -> sandbox -> stdout, then the live tail.
     b.click("#table-active a[href$='/ticker']").await.unwrap();
-    b.wait_for_js("location.pathname.endsWith('/ticker')", WAIT).await.unwrap();
+    b.wait_for_js("location.pathname.endsWith('/ticker')", WAIT)
+        .await
+        .unwrap();
     let page = b.text("main").await.unwrap();
     assert!(page.contains("TASK_RUNNING") && page.contains("Statuses"));
     b.assert_no_errors().await;
@@ -200,21 +230,30 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
         .await
         .unwrap();
     b.assert_no_errors().await;
-    b.click("#table-files a[href*='/file?path='][href$='stdout']").await.unwrap();
+    b.click("#table-files a[href*='/file?path='][href$='stdout']")
+        .await
+        .unwrap();
     b.wait_for_js("document.querySelector('#file') && document.querySelector('#file').innerText.includes('first line')", WAIT)
         .await
         .unwrap();
     std::fs::write(sandbox_of(&agent, "ticker").join("go"), b"").unwrap();
-    b.wait_for_js("document.querySelector('#file').innerText.includes('LATE-LINE')", WAIT)
-        .await
-        .unwrap();
+    b.wait_for_js(
+        "document.querySelector('#file').innerText.includes('LATE-LINE')",
+        WAIT,
+    )
+    .await
+    .unwrap();
     b.assert_no_errors().await;
     b.screenshot(&shots.join("sandbox.png")).await.unwrap();
 
     // Every other page loads cleanly and shows the book.
     let fid = fw.sub.caller.framework_id.value.clone();
     for (path, want, shot) in [
-        ("/ui/frameworks".to_string(), "ui-walk", Some("frameworks.png")),
+        (
+            "/ui/frameworks".to_string(),
+            "ui-walk",
+            Some("frameworks.png"),
+        ),
         (format!("/ui/frameworks/{fid}"), "late-comer", None),
         ("/ui/agents".into(), aid.value.as_str(), Some("agents.png")),
         (format!("/ui/agents/{}", aid.value), "Reservations", None),
@@ -235,16 +274,32 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
     }
 
     // A bad URL is a page, not a stack trace.
-    b.goto(&format!("{base}/ui/agents/no-such-agent")).await.unwrap();
-    assert!(b.text("main").await.unwrap().contains("No agent 'no-such-agent'"));
+    b.goto(&format!("{base}/ui/agents/no-such-agent"))
+        .await
+        .unwrap();
+    assert!(
+        b.text("main")
+            .await
+            .unwrap()
+            .contains("No agent 'no-such-agent'")
+    );
     b.quit().await;
 
     // Without JavaScript, the same tables are links and forms.
     let nojs = Browser::start_without_javascript().await.unwrap();
     nojs.goto(&format!("{base}/")).await.unwrap();
-    nojs.click("#table-completed thead th:nth-child(2) a").await.unwrap();
-    assert!(nojs.current_url().await.unwrap().contains("completed.sort=1"));
-    nojs.type_into("#table-completed input[type=search]", "hello").await.unwrap();
+    nojs.click("#table-completed thead th:nth-child(2) a")
+        .await
+        .unwrap();
+    assert!(
+        nojs.current_url()
+            .await
+            .unwrap()
+            .contains("completed.sort=1")
+    );
+    nojs.type_into("#table-completed input[type=search]", "hello")
+        .await
+        .unwrap();
     nojs.click("#table-completed form button").await.unwrap();
     let rows = nojs.texts("#table-completed tbody tr").await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");

@@ -119,6 +119,8 @@ mod tests {
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("/ui/assets/ui.css"));
         assert!(html.contains("/ui/assets/ui.js"));
+        // An empty icon: browsers do not ask the server for /favicon.ico.
+        assert!(html.contains("<link rel=\"icon\" href=\"data:,\">"));
         assert!(html.contains("&#60;Agents&#62;"));
         assert!(html.contains("&#60;b&#62;prod&#60;/b&#62;"));
         assert!(html.contains("&#60;script&#62;x&#60;/script&#62;"));

@@ -285,6 +285,14 @@ impl Table<'_> {
                 crate::format::count(self.total as u64)
             )
         };
+        // The filter box shows the text as typed (the query holds it
+        // lower-cased for matching).
+        let typed = self
+            .params
+            .get(&format!("{}.q", self.id))
+            .map(|t| t.trim().chars().take(MAX_FILTER_CHARS).collect::<String>())
+            .filter(|t| t.to_lowercase() == q.filter)
+            .unwrap_or_else(|| q.filter.clone());
         let own = |k: &str| k.starts_with(&format!("{}.", self.id));
         let hidden = self
             .params
@@ -298,7 +306,7 @@ impl Table<'_> {
         let t = TableTemplate {
             id: self.id,
             caption: self.caption,
-            filter: &q.filter,
+            filter: &typed,
             headers,
             rows: &self.rows,
             columns: self.columns.len(),
@@ -401,7 +409,7 @@ mod tests {
 
     #[test]
     fn rendered_table_links_keep_other_keys_and_escape_cells() {
-        let p = params(&[("other.page", "2"), ("t.q", "<x>")]);
+        let p = params(&[("other.page", "2"), ("t.q", "<X>")]);
         let q = TableQuery::parse("t", &p, &COLS, (0, false));
         let t = Table {
             id: "t",
@@ -419,10 +427,12 @@ mod tests {
         let html = t.render().into_string();
         assert!(html.contains("&#60;script&#62;"));
         assert!(!html.contains("<script>"));
-        assert!(html.contains("value=\"&#60;x&#62;\""));
+        // The filter as typed (matching is case-insensitive).
+        assert_eq!(q.filter, "<x>");
+        assert!(html.contains("value=\"&#60;X&#62;\""));
         // Sorting keeps the other table's page and drops this one's.
         assert!(html.contains(
-            "href=\"/ui/tasks?other.page=2&#38;t.order=desc&#38;t.q=%3Cx%3E&#38;t.sort=0\""
+            "href=\"/ui/tasks?other.page=2&#38;t.order=desc&#38;t.q=%3CX%3E&#38;t.sort=0\""
         ));
         assert!(html.contains("51–51"));
         assert!(html.contains("120 of 500"));

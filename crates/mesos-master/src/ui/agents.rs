@@ -160,7 +160,9 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
     let Some(a) = m.agents.get(&mesos_types::AgentID::new(id)) else {
         return Outcome::NotFound(format!(
             "No agent '{id}' is registered{}.",
-            if m.unreachable_agents.contains_key(&mesos_types::AgentID::new(id)) {
+            if m.unreachable_agents
+                .contains_key(&mesos_types::AgentID::new(id))
+            {
                 " (it is unreachable)"
             } else {
                 ""

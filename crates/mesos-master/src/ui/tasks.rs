@@ -306,7 +306,10 @@ where
 
 /// Finds a task by framework and id: live, or among the completed ones.
 fn find<'a>(m: &'a Master, fid: &str, tid: &str) -> Option<&'a TaskEntry> {
-    let (fid, tid) = (mesos_types::FrameworkID::new(fid), mesos_types::TaskID::new(tid));
+    let (fid, tid) = (
+        mesos_types::FrameworkID::new(fid),
+        mesos_types::TaskID::new(tid),
+    );
     if let Some(t) = m.frameworks.get(&fid).and_then(|f| f.tasks.get(&tid)) {
         return Some(t);
     }
