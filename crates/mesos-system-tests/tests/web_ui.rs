@@ -50,9 +50,13 @@ fn screenshot_dir() -> PathBuf {
     }
 }
 
+async fn json(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 /// The sandbox directory of `task` on `agent` (from the agent's state).
-fn sandbox_of(agent: &str, task: &str) -> PathBuf {
-    let state = get_json(&format!("http://{agent}/slave(1)/state"));
+async fn sandbox_of(agent: &str, task: &str) -> PathBuf {
+    let state = json(&format!("http://{agent}/slave(1)/state")).await;
     for f in state["frameworks"].as_array().into_iter().flatten() {
         for e in f["executors"].as_array().into_iter().flatten() {
             if e["id"] == task {
@@ -64,8 +68,8 @@ fn sandbox_of(agent: &str, task: &str) -> PathBuf {
 }
 
 /// Every task id `/master/state` lists (live and completed).
-fn state_task_ids(master: &str) -> Vec<String> {
-    let state = get_json(&format!("http://{master}/master/state"));
+async fn state_task_ids(master: &str) -> Vec<String> {
+    let state = json(&format!("http://{master}/master/state")).await;
     let mut ids = Vec::new();
     for f in state["frameworks"].as_array().into_iter().flatten() {
         for key in ["tasks", "completed_tasks", "unreachable_tasks"] {
@@ -115,8 +119,15 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
         ("ticker", TaskState::TASK_RUNNING),
         ("xss", TaskState::TASK_RUNNING),
     ] {
-        fw.update_where(|s| s.task_id.value == id && s.state == state)
-            .await;
+        // Updates of the four tasks arrive in any order: look among those
+        // already recorded first.
+        while !fw
+            .updates
+            .iter()
+            .any(|s| s.task_id.value == id && s.state == state)
+        {
+            fw.next().await;
+        }
     }
 
     let shots = screenshot_dir();
@@ -131,7 +142,7 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
     .await
     .unwrap();
     let text = b.text("main").await.unwrap();
-    for id in state_task_ids(&master) {
+    for id in state_task_ids(&master).await {
         assert!(text.contains(&id), "home page lacks task {id}");
     }
     assert!(
@@ -236,7 +247,7 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
     b.wait_for_js("document.querySelector('#file') && document.querySelector('#file').innerText.includes('first line')", WAIT)
         .await
         .unwrap();
-    std::fs::write(sandbox_of(&agent, "ticker").join("go"), b"").unwrap();
+    std::fs::write(sandbox_of(&agent, "ticker").await.join("go"), b"").unwrap();
     b.wait_for_js(
         "document.querySelector('#file').innerText.includes('LATE-LINE')",
         WAIT,
@@ -283,7 +294,7 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
             .unwrap()
             .contains("No agent 'no-such-agent'")
     );
-    b.quit().await;
+    b.quit().await.unwrap();
 
     // Without JavaScript, the same tables are links and forms.
     let nojs = Browser::start_without_javascript().await.unwrap();
@@ -304,5 +315,5 @@ async fn a_user_walks_the_master_ui_in_a_browser() {
     let rows = nojs.texts("#table-completed tbody tr").await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].contains("hello"));
-    nojs.quit().await;
+    nojs.quit().await.unwrap();
 }

@@ -99,32 +99,46 @@ pub struct Paged<T> {
 /// Filters `rows` with `keep(row, lower-cased filter)`, orders them by
 /// `cmp(a, b, column)` (which should break ties, e.g. by id, so pages are
 /// stable) and returns the requested page.
+///
+/// Rows stream through a buffer of at most twice the rows up to the end
+/// of the page: whenever it fills, the first ones in order are selected
+/// and the rest dropped. A table over 100k rows thus never holds them all,
+/// and costs a pass and a few partial selections.
 pub fn page_of<T>(
-    mut rows: Vec<T>,
+    rows: impl IntoIterator<Item = T>,
     q: &TableQuery,
     keep: impl Fn(&T, &str) -> bool,
     cmp: impl Fn(&T, &T, usize) -> Ordering,
 ) -> Paged<T> {
-    let total = rows.len();
-    if !q.filter.is_empty() {
-        rows.retain(|r| keep(r, &q.filter));
-    }
-    let matching = rows.len();
-    let last_page = matching.saturating_sub(1) / PER_PAGE;
-    let page = q.page.min(last_page);
-    let start = page * PER_PAGE;
-    let end = (start + PER_PAGE).min(matching);
     let order = |a: &T, b: &T| {
         let o = cmp(a, b, q.sort);
         if q.desc { o.reverse() } else { o }
     };
-    if end < rows.len() && end > 0 {
-        // Only the first `end` rows in order are needed.
-        rows.select_nth_unstable_by(end - 1, order);
-        rows.truncate(end);
+    let wanted = q.page.saturating_add(1).saturating_mul(PER_PAGE);
+    let (mut total, mut matching) = (0usize, 0usize);
+    let mut best: Vec<T> = Vec::new();
+    for r in rows {
+        total += 1;
+        if !q.filter.is_empty() && !keep(&r, &q.filter) {
+            continue;
+        }
+        matching += 1;
+        if best.len() == best.capacity() && best.len() >= wanted.saturating_mul(2) {
+            best.select_nth_unstable_by(wanted - 1, order);
+            best.truncate(wanted);
+        }
+        best.push(r);
     }
-    rows.sort_unstable_by(order);
-    let rows = rows.into_iter().skip(start).collect();
+    let last_page = matching.saturating_sub(1) / PER_PAGE;
+    let page = q.page.min(last_page);
+    let start = page * PER_PAGE;
+    let end = (start + PER_PAGE).min(best.len());
+    if end < best.len() && end > 0 {
+        best.select_nth_unstable_by(end - 1, order);
+        best.truncate(end);
+    }
+    best.sort_unstable_by(order);
+    let rows = best.into_iter().skip(start).collect();
     Paged {
         rows,
         matching,

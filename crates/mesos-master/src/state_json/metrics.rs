@@ -29,6 +29,28 @@ fn task_key(s: TaskState) -> String {
 }
 
 /// The book's metrics (`master/*`, `allocator/*`, `registrar/*`).
+/// Tasks by state as the `master/tasks_<state>` metrics count them (live
+/// states from the live tasks, ended ones from the counters), and the
+/// number of tasks not ended.
+pub fn task_counts(m: &Master) -> (Vec<(TaskState, u64)>, u64) {
+    // Gauges from the live tasks (completed frameworks hold none).
+    let mut live = [0u64; LIVE_STATES.len()];
+    let mut active_tasks = 0u64;
+    for t in m.frameworks.values().flat_map(|f| f.tasks.values()) {
+        if let Some(i) = LIVE_STATES.iter().position(|s| *s == t.state) {
+            live[i] += 1;
+        }
+        if !is_terminal(t.state) {
+            active_tasks += 1;
+        }
+    }
+    let mut counts: Vec<(TaskState, u64)> = LIVE_STATES.iter().copied().zip(live).collect();
+    for s in TERMINAL_STATES {
+        counts.push((s, m.counters.tasks_ended.get(s)));
+    }
+    (counts, active_tasks)
+}
+
 pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
     let mut o = Map::new();
     let mut put = |k: &str, v: f64| {
@@ -60,25 +82,12 @@ pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
     );
     put("master/outstanding_offers", m.offers.len() as f64);
 
-    // Gauges from the live tasks (completed frameworks hold none).
-    let mut live = [0u64; LIVE_STATES.len()];
-    let mut active_tasks = 0u64;
-    for t in m.frameworks.values().flat_map(|f| f.tasks.values()) {
-        if let Some(i) = LIVE_STATES.iter().position(|s| *s == t.state) {
-            live[i] += 1;
-        }
-        if !is_terminal(t.state) {
-            active_tasks += 1;
-        }
-    }
-    for (s, n) in LIVE_STATES.iter().zip(live) {
-        put(&task_key(*s), n as f64);
-    }
-    let c = &m.counters;
-    for s in TERMINAL_STATES {
-        put(&task_key(s), c.tasks_ended.get(s) as f64);
+    let (counts, active_tasks) = task_counts(m);
+    for (s, n) in counts {
+        put(&task_key(s), n as f64);
     }
     put("master/tasks_active", active_tasks as f64);
+    let c = &m.counters;
 
     let (total, used, _) = m.cluster_resources();
     for r in ["cpus", "gpus", "mem", "disk"] {

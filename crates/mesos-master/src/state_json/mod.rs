@@ -27,7 +27,7 @@ pub mod direct;
 mod tests;
 
 pub use mesos_daemon::system::system as system_metrics;
-pub use metrics::metrics;
+pub use metrics::{metrics, task_counts};
 pub use roles::{RolesSnapshot, weights};
 pub use serve::{
     rendering_slot, serve_agents, serve_frameworks, serve_roles, serve_state, serve_summary,

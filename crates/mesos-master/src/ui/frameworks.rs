@@ -12,15 +12,21 @@ use webui::blocks::{counts, grid, heading, join, matrix, panel};
 use webui::format::{count, percent, time};
 use webui::table::{Column, Table, TableQuery, cmp_f64, contains, page_of};
 
-/// Resources a framework's tasks (not yet released) and executors hold.
-pub(crate) fn used(f: &FrameworkEntry) -> Resources {
-    let mut used = Resources::new();
-    for t in f.tasks.values().filter(|t| !t.resources_released) {
-        used.add(&t.resources);
-    }
-    for execs in f.executors.values() {
-        for (_, r, _) in execs.values() {
-            used.add(r);
+/// Resources a framework's tasks (not yet released) and executors hold,
+/// by kind ([`KINDS`]), summed as scalars.
+pub(crate) fn used(f: &FrameworkEntry) -> [f64; 4] {
+    let mut used = [0.0; 4];
+    let held = (f.tasks.values())
+        .filter(|t| !t.resources_released)
+        .map(|t| &t.resources)
+        .chain(
+            f.executors
+                .values()
+                .flat_map(|e| e.values().map(|(_, r, _)| r)),
+        );
+    for r in held {
+        for (v, k) in used.iter_mut().zip(KINDS) {
+            *v += r.scalar(k);
         }
     }
     used
@@ -166,8 +172,7 @@ fn table(id: &str, caption: &str, rows: Vec<Row>, completed: bool, req: &Request
 }
 
 fn row<'a>(f: &'a FrameworkEntry, totals: &[f64; 4]) -> Row<'a> {
-    let u = used(f);
-    let used = KINDS.map(|k| u.scalar(k));
+    let used = used(f);
     let share = used
         .iter()
         .zip(totals)
@@ -291,7 +296,7 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
         &[
             (
                 "Allocated",
-                KINDS.iter().map(|k| amount(k, u.scalar(k))).collect(),
+                KINDS.iter().zip(u).map(|(k, v)| amount(k, v)).collect(),
             ),
             (
                 "Offered",

@@ -5,14 +5,22 @@ use super::tasks::{all_tasks, three_tables};
 use super::{KINDS, Outcome, Request, amount};
 use crate::master::Master;
 use mesos_daemon::build_info;
+use mesos_types::TaskState;
 use webui::Html;
 use webui::blocks::{counts, grid, join, matrix, panel};
 use webui::format::{count, time};
 
 pub(crate) fn page(m: &Master, site: &super::Site, req: &Request) -> Outcome {
-    let metrics = crate::state_json::metrics(m, crate::master::now_secs());
-    let metric = |k: &str| metrics.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
-    let n = |k: &str| count(metric(k).max(0.0) as u64);
+    let (by_state, _) = crate::state_json::task_counts(m);
+    let tasks_in = |s: TaskState| {
+        count(
+            by_state
+                .iter()
+                .find(|(x, _)| *x == s)
+                .map_or(0, |(_, n)| *n),
+        )
+    };
+    let connected = m.agents.values().filter(|a| a.connected()).count() as u64;
 
     let leader = format!(
         "{}:{}",
@@ -49,39 +57,42 @@ pub(crate) fn page(m: &Master, site: &super::Site, req: &Request) -> Outcome {
     let agents = counts(
         "Agents",
         &[
-            ("Activated", n("master/slaves_active")),
-            ("Deactivated", n("master/slaves_inactive")),
-            ("Unreachable", n("master/slaves_unreachable")),
+            ("Activated", count(connected)),
+            ("Deactivated", count(m.agents.len() as u64 - connected)),
+            ("Unreachable", count(m.unreachable_agents.len() as u64)),
         ],
     );
     let tasks = counts(
         "Tasks",
         &[
-            ("Staging", n("master/tasks_staging")),
-            ("Starting", n("master/tasks_starting")),
-            ("Running", n("master/tasks_running")),
-            ("Unreachable", n("master/tasks_unreachable")),
-            ("Killing", n("master/tasks_killing")),
-            ("Finished", n("master/tasks_finished")),
-            ("Killed", n("master/tasks_killed")),
-            ("Failed", n("master/tasks_failed")),
-            ("Lost", n("master/tasks_lost")),
+            ("Staging", tasks_in(TaskState::TASK_STAGING)),
+            ("Starting", tasks_in(TaskState::TASK_STARTING)),
+            ("Running", tasks_in(TaskState::TASK_RUNNING)),
+            ("Unreachable", tasks_in(TaskState::TASK_UNREACHABLE)),
+            ("Killing", tasks_in(TaskState::TASK_KILLING)),
+            ("Finished", tasks_in(TaskState::TASK_FINISHED)),
+            ("Killed", tasks_in(TaskState::TASK_KILLED)),
+            ("Failed", tasks_in(TaskState::TASK_FAILED)),
+            ("Lost", tasks_in(TaskState::TASK_LOST)),
         ],
     );
-    let (total, used, offered) = m.cluster_resources();
-    let row = |label: &'static str, f: &dyn Fn(&str) -> f64| {
-        (label, KINDS.iter().map(|k| amount(k, f(k))).collect())
+    let c = super::cluster_scalars(m);
+    let idle: [f64; 4] =
+        std::array::from_fn(|i| (c.total[i] - c.allocated[i] - c.offered[i]).max(0.0));
+    let row = |label: &'static str, v: &[f64; 4]| {
+        (
+            label,
+            KINDS.iter().zip(v).map(|(k, x)| amount(k, *x)).collect(),
+        )
     };
     let resources = matrix(
         "Resources",
         &["", "CPUs", "GPUs", "Mem", "Disk"],
         &[
-            row("Total", &|k| total.scalar(k)),
-            row("Allocated", &|k| used.scalar(k)),
-            row("Offered", &|k| offered.scalar(k)),
-            row("Idle", &|k| {
-                (total.scalar(k) - used.scalar(k) - offered.scalar(k)).max(0.0)
-            }),
+            row("Total", &c.total),
+            row("Allocated", &c.allocated),
+            row("Offered", &c.offered),
+            row("Idle", &idle),
         ],
     );
     let side = join([panel("Cluster", &cluster), agents, tasks, resources]);

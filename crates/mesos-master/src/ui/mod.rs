@@ -377,8 +377,56 @@ pub(crate) fn amount(kind: &str, v: f64) -> String {
     }
 }
 
-/// The cluster's totals, for max share and the home page.
+/// The cluster's resources by kind ([`KINDS`]): total (of registered
+/// agents), allocated (to live tasks and executors on them) and offered.
+/// Summed as scalars, without building `Resources` (this runs under the
+/// lock for every home page, over every task).
+pub(crate) struct ClusterScalars {
+    pub total: [f64; 4],
+    pub allocated: [f64; 4],
+    pub offered: [f64; 4],
+}
+
+fn add_scalars(into: &mut [f64; 4], r: &mesos_types::Resources) {
+    for (v, k) in into.iter_mut().zip(KINDS) {
+        *v += r.scalar(k);
+    }
+}
+
+pub(crate) fn cluster_scalars(m: &Master) -> ClusterScalars {
+    let mut c = ClusterScalars {
+        total: [0.0; 4],
+        allocated: [0.0; 4],
+        offered: [0.0; 4],
+    };
+    for a in m.agents.values() {
+        add_scalars(&mut c.total, &a.total);
+    }
+    for f in m.frameworks.values() {
+        for t in f.tasks.values() {
+            if !t.resources_released && m.agents.contains_key(&t.agent_id) {
+                add_scalars(&mut c.allocated, &t.resources);
+            }
+        }
+        for (aid, execs) in &f.executors {
+            if m.agents.contains_key(aid) {
+                for (_, r, _) in execs.values() {
+                    add_scalars(&mut c.allocated, r);
+                }
+            }
+        }
+    }
+    for o in m.offers.values() {
+        add_scalars(&mut c.offered, &o.resources);
+    }
+    c
+}
+
+/// The cluster's totals, for max share.
 pub(crate) fn cluster_totals(m: &Master) -> [f64; 4] {
-    let (total, _, _) = m.cluster_resources();
-    KINDS.map(|k| total.scalar(k))
+    let mut total = [0.0; 4];
+    for a in m.agents.values() {
+        add_scalars(&mut total, &a.total);
+    }
+    total
 }

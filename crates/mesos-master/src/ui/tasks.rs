@@ -56,10 +56,22 @@ impl Col {
     }
 }
 
-/// A task and what its row needs from elsewhere in the book.
+/// A task, and the book for what its row shows from elsewhere (looked
+/// up only for the rows shown, or when filtering or ordering needs it).
 pub(crate) struct Row<'a> {
     pub task: &'a TaskEntry,
-    pub host: &'a str,
+    pub m: &'a Master,
+}
+
+impl Row<'_> {
+    /// The hostname of the task's agent ("" if it is gone).
+    fn host(&self) -> &str {
+        self.m
+            .agents
+            .get(&self.task.agent_id)
+            .map(|a| a.info.hostname.as_str())
+            .unwrap_or("")
+    }
 }
 
 pub(crate) fn started(t: &TaskEntry) -> f64 {
@@ -108,23 +120,15 @@ pub(crate) fn in_list(t: &TaskEntry, list: TaskList, completed: bool) -> bool {
 }
 
 /// The rows of `tasks` (pairs of task and whether it is completed) that
-/// belong in `list`, with their hosts.
+/// belong in `list`.
 pub(crate) fn rows<'a>(
     m: &'a Master,
     tasks: impl Iterator<Item = (&'a TaskEntry, bool)>,
     list: TaskList,
-) -> Vec<Row<'a>> {
+) -> impl Iterator<Item = Row<'a>> {
     tasks
-        .filter(|(t, completed)| in_list(t, list, *completed))
-        .map(|(task, _)| Row {
-            task,
-            host: m
-                .agents
-                .get(&task.agent_id)
-                .map(|a| a.info.hostname.as_str())
-                .unwrap_or(""),
-        })
-        .collect()
+        .filter(move |(t, completed)| in_list(t, list, *completed))
+        .map(move |(task, _)| Row { task, m })
 }
 
 /// Every task of the book: each framework's live and completed tasks and
@@ -191,7 +195,7 @@ fn cmp(a: &Row, b: &Row, col: Col) -> Ordering {
         Col::Health => healthy(x).cmp(&healthy(y)),
         Col::Started => cmp_f64(started(x), started(y)),
         Col::Stopped => cmp_f64(stopped(x), stopped(y)),
-        Col::Host => a.host.cmp(b.host),
+        Col::Host => a.host().cmp(b.host()),
         Col::AgentId => x.agent_id.value.cmp(&y.agent_id.value),
     };
     primary
@@ -205,7 +209,7 @@ fn keep(r: &Row, f: &str) -> bool {
         || contains(&t.info.name, f)
         || contains(&t.framework_id.value, f)
         || contains(&t.role, f)
-        || contains(r.host, f)
+        || contains(r.host(), f)
         || contains(&state_name(t.state), f)
 }
 
@@ -225,8 +229,10 @@ fn cell(r: &Row, col: Col) -> Html {
         Col::Health => health_html(healthy(t)),
         Col::Started => time(started(t)),
         Col::Stopped => time(stopped(t)),
-        Col::Host if r.host.is_empty() => Html::text(aid),
-        Col::Host => Html::link(&agent_href(aid), r.host),
+        Col::Host => match r.host() {
+            "" => Html::text(aid),
+            host => Html::link(&agent_href(aid), host),
+        },
         Col::AgentId => id_link(&agent_href(aid), aid),
         Col::Sandbox => Html::link(&browse_href(aid, &sandbox_path(t)), "Sandbox"),
     }
@@ -241,7 +247,11 @@ pub(crate) fn health_html(h: Option<bool>) -> Html {
 }
 
 /// One page of `rows` as the table `spec` asks for.
-pub(crate) fn table(spec: &TaskTable, rows: Vec<Row>, req: &Request) -> Html {
+pub(crate) fn table<'a>(
+    spec: &TaskTable,
+    rows: impl Iterator<Item = Row<'a>>,
+    req: &Request,
+) -> Html {
     let cols = columns(spec);
     let columns: Vec<Column> = cols.iter().map(|c| c.column()).collect();
     let default_sort = match spec.list {
