@@ -237,9 +237,12 @@ async fn executor_api_status_updates_state_and_files() {
         .get(&format!("/files/read?path={dir}/stdout&offset=0"))
         .await;
     assert_eq!(code, 200);
-    assert_eq!(read, json!({"data": "hello world\n", "offset": 0}));
+    assert_eq!(
+        read,
+        json!({"data": "hello world\n", "offset": 0, "length": 12})
+    );
     let (_, read) = s.get("/files/read.json?path=/frameworks/F1/executors/t1/runs/latest/stdout&offset=6&length=5").await;
-    assert_eq!(read, json!({"data": "world", "offset": 6}));
+    assert_eq!(read, json!({"data": "world", "offset": 6, "length": 5}));
     let (_, end) = s
         .get(&format!("/files/read?path={dir}/stdout&offset=-1"))
         .await;

@@ -532,7 +532,10 @@ async fn files_serve_the_log_and_nothing_outside() {
     let (code, v) = s.get("/files/read?path=/slave/log&offset=0").await;
     assert_eq!(
         (code, v),
-        (200, json!({"data": "I1202 agent started\n", "offset": 0}))
+        (
+            200,
+            json!({"data": "I1202 agent started\n", "offset": 0, "length": 20})
+        )
     );
     let (code, v) = s.get("/slave(1)/files/read.json?path=/slave/log").await;
     assert_eq!(

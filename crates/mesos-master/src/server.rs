@@ -32,7 +32,8 @@ pub struct Shared {
     pub log_file: Option<std::path::PathBuf>,
     /// The logging verbosity (GET_/SET_LOGGING_LEVEL).
     pub logging: mesos_daemon::logging::Logging,
-    /// Bumped on every change of the book: open web UI pages refresh.
+    /// Moves when a write changed what the web UI shows (by a cheap
+    /// fingerprint of the book): open pages then refresh.
     pub changes: webui::live::ChangeFeed,
 }
 
@@ -47,7 +48,7 @@ impl Shared {
     pub fn write<R>(&self, f: impl FnOnce(&mut Master, f64) -> R) -> R {
         let mut m = self.lock();
         let r = f(&mut m, now_secs());
-        self.changes.bump();
+        self.changes.observe(crate::ui::fingerprint(&m));
         if m.allocation_wanted {
             self.wake.notify_one();
         }

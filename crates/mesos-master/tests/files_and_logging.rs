@@ -32,7 +32,10 @@ async fn the_master_log_is_served_and_nothing_else() {
         assert_eq!(debug, json!({"/master/log": log.display().to_string()}));
     }
     let (code, v) = get(&m, "/files/read?path=/master/log&offset=2&length=6").await;
-    assert_eq!((code, v), (200, json!({"data": "202 ma", "offset": 2})));
+    assert_eq!(
+        (code, v),
+        (200, json!({"data": "202 ma", "offset": 2, "length": 6}))
+    );
     let (code, v) = get(&m, "/files/read.json?path=/master/log").await;
     assert_eq!((code, v), (200, json!({"data": "", "offset": 21})));
     let (code, v) = get(&m, "/files/browse?path=/master/log").await;

@@ -90,6 +90,12 @@ impl IdGenerator {
         &self.master_id
     }
 
+    /// How many ids were issued so far (of every kind): moves whenever a
+    /// framework, agent or offer got a new id.
+    pub fn issued(&self) -> u64 {
+        self.next_framework + self.next_agent + self.next_offer
+    }
+
     pub fn framework(&mut self) -> FrameworkID {
         let id = FrameworkID::new(format!("{}-{:04}", self.master_id, self.next_framework));
         self.next_framework += 1;

@@ -2,15 +2,19 @@
    links and forms); with it:
    - table links and filters fetch only the main area (header
      `X-UI-Fragment: 1`) and keep the URL in the address bar;
-   - a page with `data-live` on <body> listens to that event stream and
+   - a page with `data-live` on <body> polls that URL ({generation}) and
      refreshes its main area in place when the server says something
-     changed (at most once a second, only while the tab is visible);
+     changed (about once a second, only while the tab is visible);
    - `pre[data-tail]` elements follow a growing file;
    - every script error or failed resource load is kept in
      `window.__uiErrors`, which the browser tests read. */
 (function () {
   "use strict";
   var errors = (window.__uiErrors = []);
+  /* Keep every resource timing (the tests read failed loads from them). */
+  if (window.performance && performance.setResourceTimingBufferSize) {
+    performance.setResourceTimingBufferSize(100000);
+  }
   window.addEventListener("error", function (e) {
     var t = e.target;
     if (t && t !== window && (t.src || t.href)) {
@@ -44,6 +48,7 @@
         inflight = null;
         var active = document.activeElement;
         var name = active && active.name && main.contains(active) ? active.name : null;
+        var typed = name ? active.value : null;
         var sel = name && active.selectionStart != null ? [active.selectionStart, active.selectionEnd] : null;
         var scroll = window.scrollY;
         main.innerHTML = res.text;
@@ -53,6 +58,18 @@
         if (name) {
           var again = main.querySelector('[name="' + CSS.escape(name) + '"]');
           if (again) {
+            if (again.value !== typed) {
+              /* Typed after the request left: keep the text, ask again. */
+              again.value = typed;
+              var form = again.closest("form.ui-filter");
+              if (form) {
+                clearTimeout(filterTimer);
+                filterTimer = setTimeout(function () {
+                  filterTimer = null;
+                  load(formUrl(form), "replace");
+                }, 250);
+              }
+            }
             again.focus();
             if (sel && again.setSelectionRange) again.setSelectionRange(sel[0], sel[1]);
           }
@@ -88,19 +105,26 @@
     var form = e.target.closest && e.target.closest("form.ui-filter");
     if (!form) return;
     clearTimeout(filterTimer);
-    filterTimer = setTimeout(function () { load(formUrl(form), "replace"); }, 250);
+    filterTimer = setTimeout(function () {
+      filterTimer = null;
+      load(formUrl(form), "replace");
+    }, 250);
   }
   function onSubmit(e) {
     var form = e.target;
     if (!form.classList || !form.classList.contains("ui-filter")) return;
     e.preventDefault();
     clearTimeout(filterTimer);
+    filterTimer = null;
     load(formUrl(form), "push");
   }
 
-  /* Live refresh. */
-  var pending = false;
-  var last = 0;
+  /* Live refresh: poll the page's `data-live` URL ({generation}) about
+     once a second while the tab is visible; when the generation moves,
+     refresh the main area in place. Not while the user is selecting
+     text or has a filter change pending. */
+  var seen = null;
+  var polling = false;
   function markStale(stale) {
     var dot = document.getElementById("ui-live");
     if (!dot) return;
@@ -108,29 +132,31 @@
     dot.classList.toggle("stale", stale);
     dot.textContent = stale ? "offline" : "live";
   }
-  function refreshSoon() {
-    if (pending) return;
-    pending = true;
-    var wait = Math.max(0, 1000 - (Date.now() - last));
-    setTimeout(function go() {
-      if (document.hidden) {
-        document.addEventListener("visibilitychange", function once() {
-          document.removeEventListener("visibilitychange", once);
-          go();
-        });
-        return;
-      }
-      pending = false;
-      last = Date.now();
-      if (!inflight) load(location.pathname + location.search, null);
-    }, wait);
+  function busyUser() {
+    var sel = window.getSelection && window.getSelection();
+    return filterTimer !== null || (sel && !sel.isCollapsed && main.contains(sel.anchorNode));
+  }
+  function poll(url) {
+    if (polling || document.hidden) return;
+    polling = true;
+    fetch(url, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (d) {
+        polling = false;
+        markStale(false);
+        var g = d && d.generation;
+        if (seen === null) { seen = g; return; }
+        if (g !== seen && !inflight && !busyUser()) {
+          seen = g;
+          load(location.pathname + location.search, null);
+        }
+      })
+      .catch(function () { polling = false; markStale(true); });
   }
   function live(url) {
-    if (!window.EventSource) return;
-    var es = new EventSource(url);
-    es.onopen = function () { markStale(false); };
-    es.onmessage = function () { markStale(false); refreshSoon(); };
-    es.onerror = function () { markStale(true); };
+    poll(url);
+    setInterval(function () { poll(url); }, 1000);
+    document.addEventListener("visibilitychange", function () { poll(url); });
   }
 
   /* Following a file: `data-tail` is a JSON endpoint answering
@@ -151,11 +177,19 @@
           .then(function (r) { return r.ok ? r.json() : null; })
           .then(function (d) {
             busy = false;
-            if (!d || typeof d.data !== "string" || d.data.length === 0) return;
+            if (!d || typeof d.data !== "string") return;
             var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 30;
+            if (d.truncated) {
+              pre.appendChild(document.createTextNode("\n--- the file was truncated; following it from its new end ---\n"));
+            } else if (d.data.length === 0) {
+              return;
+            }
             pre.appendChild(document.createTextNode(d.data));
             offset = typeof d.next === "number" ? d.next : offset + new TextEncoder().encode(d.data).length;
             pre.setAttribute("data-offset", String(offset));
+            /* Keep the last ~2 MB shown. */
+            var text = pre.textContent;
+            if (text.length > 2500000) pre.textContent = text.slice(text.length - 2000000);
             if (atEnd) pre.scrollTop = pre.scrollHeight;
           })
           .catch(function () { busy = false; });

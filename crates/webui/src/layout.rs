@@ -37,8 +37,8 @@ pub struct Page<'a> {
     pub active: Option<&'static str>,
     pub badge: Option<String>,
     pub body: Html,
-    /// A `text/event-stream` URL whose messages mean "something changed":
-    /// the script then refreshes the main area in place.
+    /// A URL answering [`crate::live::ChangeFeed::body`]: the script polls
+    /// it and refreshes the main area in place when the generation moves.
     pub live: Option<String>,
 }
 

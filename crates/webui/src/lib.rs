@@ -7,7 +7,7 @@
 //!   without JavaScript and stay fast at 100k rows (only one page of rows
 //!   is ever rendered);
 //! - [`format`]: how times, sizes and resources are written;
-//! - [`live`]: the change feed that tells open pages to refresh;
+//! - [`live`]: the change counter that tells open pages to refresh;
 //! - [`assets`]: the hand-written CSS and JavaScript, embedded in the
 //!   binary (no npm, no CDN: clusters often have no internet);
 //! - `harness` (feature `harness`): the headless-Chromium test harness
@@ -108,12 +108,22 @@ pub fn url_encode(s: &str) -> String {
 
 /// Decodes `%XX` and `+` in a query value; `None` if not valid UTF-8.
 pub fn url_decode(s: &str) -> Option<String> {
+    decode(s, true)
+}
+
+/// Decodes `%XX` in a path segment (a `+` stays a `+`); `None` if not
+/// valid UTF-8.
+pub fn path_decode(s: &str) -> Option<String> {
+    decode(s, false)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
                 let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
@@ -163,6 +173,7 @@ mod tests {
         assert_eq!(url_decode("%zz"), None);
         assert_eq!(url_decode("%4"), None);
         assert_eq!(url_decode("a+b%20c").as_deref(), Some("a b c"));
+        assert_eq!(path_decode("a+b%20c").as_deref(), Some("a+b c"));
     }
 
     #[test]

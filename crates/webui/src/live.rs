@@ -1,105 +1,97 @@
-//! "Something changed" for live pages: a generation counter the server
-//! bumps on every change ([`ChangeFeed::bump`], cheap enough to call on
-//! every write), and a `text/event-stream` of it for the page script
-//! ([`ChangeFeed::events`]), coalesced to at most one message per
-//! `min_interval`, with a comment line as keep-alive. The page then
-//! re-fetches only its own visible part (one page of each table), never
-//! a whole state dump.
+//! "Something changed" for live pages: a generation number the server
+//! moves forward when what its pages show may have changed
+//! ([`ChangeFeed::observe`] with a cheap fingerprint of its state, or
+//! [`ChangeFeed::bump`]), and the tiny JSON answer ([`ChangeFeed::body`])
+//! that the page script polls about once a second while the tab is
+//! visible. When the number moves, the page re-fetches only its own main
+//! area (one page of each table), never a whole state dump.
+//!
+//! Polling a few bytes is chosen over an event stream on purpose: a
+//! stream per open tab holds one of the browser's six HTTP/1.1
+//! connections to the server for as long as the tab is open, so a few
+//! tabs would stall every other request of that browser, and the server
+//! would hold a connection per tab.
 
-use std::time::Duration;
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The content type of [`ChangeFeed::events`].
-pub const CONTENT_TYPE: &str = "text/event-stream";
-/// How often a silent stream sends a keep-alive comment.
-const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// The content type of [`ChangeFeed::body`].
+pub const CONTENT_TYPE: &str = "application/json";
 
-/// A change counter with any number of listeners.
-#[derive(Debug)]
+/// A change counter.
+#[derive(Debug, Default)]
 pub struct ChangeFeed {
-    tx: watch::Sender<u64>,
-}
-
-impl Default for ChangeFeed {
-    fn default() -> Self {
-        ChangeFeed {
-            tx: watch::Sender::new(0),
-        }
-    }
+    generation: AtomicU64,
+    fingerprint: AtomicU64,
 }
 
 impl ChangeFeed {
-    /// Records a change (wakes listeners; never blocks on them).
+    /// Records a change.
     pub fn bump(&self) {
-        self.tx.send_modify(|g| *g = g.wrapping_add(1));
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a change if `fingerprint` differs from the last one
+    /// observed (callers pass a cheap digest of what their pages show, so
+    /// that work which changed nothing visible does not refresh pages).
+    pub fn observe(&self, fingerprint: u64) {
+        if self.fingerprint.swap(fingerprint, Ordering::Relaxed) != fingerprint {
+            self.bump();
+        }
     }
 
     pub fn generation(&self) -> u64 {
-        *self.tx.borrow()
+        self.generation.load(Ordering::Relaxed)
     }
 
-    /// The event stream: `data: <generation>` after each change (at most
-    /// one per `min_interval`), `: keep-alive` when quiet. Ends when the
-    /// feed is dropped.
-    pub fn events(
-        &self,
-        min_interval: Duration,
-    ) -> impl futures::Stream<Item = Result<String, std::convert::Infallible>> + Send + 'static
-    {
-        let mut rx = self.tx.subscribe();
-        rx.mark_unchanged();
-        async_stream(rx, min_interval)
+    /// `{"generation":N}`: what the page script polls.
+    pub fn body(&self) -> String {
+        format!("{{\"generation\":{}}}", self.generation())
     }
 }
 
-fn async_stream(
-    rx: watch::Receiver<u64>,
-    min_interval: Duration,
-) -> impl futures::Stream<Item = Result<String, std::convert::Infallible>> + Send + 'static {
-    // The stream's state: the receiver and whether the first line (retry
-    // hint) was sent.
-    futures::stream::unfold((rx, false), move |(mut rx, started)| async move {
-        if !started {
-            // Tell EventSource to reconnect after 2 s if the stream breaks.
-            return Some((Ok("retry: 2000\n\n".to_string()), (rx, true)));
+/// Folds values into a fingerprint for [`ChangeFeed::observe`] (FNV-1a
+/// over the values' bytes: fast and good enough to notice a change).
+#[derive(Debug, Clone, Copy)]
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fingerprint {
+    pub fn with(mut self, v: u64) -> Self {
+        for b in v.to_le_bytes() {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
-        match tokio::time::timeout(KEEP_ALIVE, rx.changed()).await {
-            Err(_) => Some((Ok(": keep-alive\n\n".to_string()), (rx, true))),
-            Ok(Err(_)) => None,
-            Ok(Ok(())) => {
-                let generation = *rx.borrow_and_update();
-                // Coalesce a burst: later changes in the window are
-                // carried by the next message.
-                tokio::time::sleep(min_interval).await;
-                Some((Ok(format!("data: {generation}\n\n")), (rx, true)))
-            }
-        }
-    })
+        self
+    }
+
+    pub fn value(self) -> u64 {
+        self.0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::StreamExt;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_burst_of_changes_is_one_message_and_quiet_is_keep_alive() {
+    #[test]
+    fn only_a_different_fingerprint_moves_the_generation() {
         let feed = ChangeFeed::default();
-        let mut events = Box::pin(feed.events(Duration::from_secs(1)));
-        assert_eq!(events.next().await.unwrap().unwrap(), "retry: 2000\n\n");
-        for _ in 0..100 {
-            feed.bump();
-        }
-        let msg = events.next().await.unwrap().unwrap();
-        assert_eq!(msg, "data: 100\n\n");
-        // Nothing changed since: the next line is a keep-alive.
-        assert_eq!(events.next().await.unwrap().unwrap(), ": keep-alive\n\n");
+        let a = Fingerprint::default().with(1).with(2).value();
+        let b = Fingerprint::default().with(2).with(1).value();
+        assert_ne!(a, b);
+        feed.observe(a);
+        assert_eq!(feed.generation(), 1);
+        feed.observe(a);
+        feed.observe(a);
+        assert_eq!(feed.generation(), 1);
+        feed.observe(b);
+        assert_eq!(feed.generation(), 2);
         feed.bump();
-        assert_eq!(events.next().await.unwrap().unwrap(), "data: 101\n\n");
-        drop(feed);
-        // The stream may carry a last keep-alive, then ends.
-        while let Some(item) = events.next().await {
-            assert_eq!(item.unwrap(), ": keep-alive\n\n");
-        }
+        assert_eq!(feed.body(), "{\"generation\":3}");
     }
 }

@@ -98,52 +98,97 @@ pub struct Paged<T> {
 
 /// Filters `rows` with `keep(row, lower-cased filter)`, orders them by
 /// `cmp(a, b, column)` (which should break ties, e.g. by id, so pages are
-/// stable) and returns the requested page.
-///
-/// Rows stream through a buffer of at most twice the rows up to the end
-/// of the page: whenever it fills, the first ones in order are selected
-/// and the rest dropped. A table over 100k rows thus never holds them all,
-/// and costs a pass and a few partial selections.
+/// stable) and returns the requested page. See [`Pager`].
 pub fn page_of<T>(
     rows: impl IntoIterator<Item = T>,
     q: &TableQuery,
     keep: impl Fn(&T, &str) -> bool,
     cmp: impl Fn(&T, &T, usize) -> Ordering,
 ) -> Paged<T> {
-    let order = |a: &T, b: &T| {
-        let o = cmp(a, b, q.sort);
-        if q.desc { o.reverse() } else { o }
-    };
-    let wanted = q.page.saturating_add(1).saturating_mul(PER_PAGE);
-    let (mut total, mut matching) = (0usize, 0usize);
-    let mut best: Vec<T> = Vec::new();
+    let mut pager = Pager::new(q, keep, cmp);
     for r in rows {
-        total += 1;
-        if !q.filter.is_empty() && !keep(&r, &q.filter) {
-            continue;
-        }
-        matching += 1;
-        if best.len() == best.capacity() && best.len() >= wanted.saturating_mul(2) {
-            best.select_nth_unstable_by(wanted - 1, order);
-            best.truncate(wanted);
-        }
-        best.push(r);
+        pager.push(r);
     }
-    let last_page = matching.saturating_sub(1) / PER_PAGE;
-    let page = q.page.min(last_page);
-    let start = page * PER_PAGE;
-    let end = (start + PER_PAGE).min(best.len());
-    if end < best.len() && end > 0 {
-        best.select_nth_unstable_by(end - 1, order);
-        best.truncate(end);
+    pager.finish()
+}
+
+/// Picks one page of rows as they are pushed, for a caller that feeds
+/// several tables from one pass over its data.
+///
+/// Rows go through a buffer of at most twice the rows up to the end of
+/// the page: whenever it fills, the first ones in order are selected and
+/// the rest dropped. A table over 100k rows thus never holds them all,
+/// and costs a pass and a few partial selections.
+pub struct Pager<'q, T, K, C> {
+    q: &'q TableQuery,
+    keep: K,
+    cmp: C,
+    wanted: usize,
+    total: usize,
+    matching: usize,
+    best: Vec<T>,
+}
+
+impl<'q, T, K, C> Pager<'q, T, K, C>
+where
+    K: Fn(&T, &str) -> bool,
+    C: Fn(&T, &T, usize) -> Ordering,
+{
+    pub fn new(q: &'q TableQuery, keep: K, cmp: C) -> Self {
+        Pager {
+            q,
+            keep,
+            cmp,
+            wanted: q.page.saturating_add(1).saturating_mul(PER_PAGE),
+            total: 0,
+            matching: 0,
+            best: Vec::new(),
+        }
     }
-    best.sort_unstable_by(order);
-    let rows = best.into_iter().skip(start).collect();
-    Paged {
-        rows,
-        matching,
-        total,
-        page,
+
+    fn order(&self, a: &T, b: &T) -> Ordering {
+        let o = (self.cmp)(a, b, self.q.sort);
+        if self.q.desc { o.reverse() } else { o }
+    }
+
+    /// Offers one row.
+    pub fn push(&mut self, row: T) {
+        self.total += 1;
+        if !self.q.filter.is_empty() && !(self.keep)(&row, &self.q.filter) {
+            return;
+        }
+        self.matching += 1;
+        if self.best.len() == self.best.capacity()
+            && self.best.len() >= self.wanted.saturating_mul(2)
+        {
+            let mut best = std::mem::take(&mut self.best);
+            best.select_nth_unstable_by(self.wanted - 1, |a, b| self.order(a, b));
+            best.truncate(self.wanted);
+            self.best = best;
+        }
+        self.best.push(row);
+    }
+
+    /// The page asked for (the last one if it asked past the end).
+    pub fn finish(self) -> Paged<T> {
+        let last_page = self.matching.saturating_sub(1) / PER_PAGE;
+        let page = self.q.page.min(last_page);
+        let start = page * PER_PAGE;
+        let mut best = Vec::new();
+        let mut this = self;
+        std::mem::swap(&mut best, &mut this.best);
+        let end = (start + PER_PAGE).min(best.len());
+        if end < best.len() && end > 0 {
+            best.select_nth_unstable_by(end - 1, |a, b| this.order(a, b));
+            best.truncate(end);
+        }
+        best.sort_unstable_by(|a, b| this.order(a, b));
+        Paged {
+            rows: best.into_iter().skip(start).collect(),
+            matching: this.matching,
+            total: this.total,
+            page,
+        }
     }
 }
 
@@ -403,6 +448,42 @@ mod tests {
         let p = page_of(rows.clone(), &q, |_, _| true, |a, b, _| a.cmp(b));
         assert_eq!(p.page, 24);
         assert_eq!(p.rows, (0..34).rev().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_bounded_buffer_gives_the_pages_of_a_full_sort() {
+        // 10,007 distinct values in a scrambled order (a full-period LCG).
+        let n = 10_007u64;
+        let rows: Vec<u64> = (0..n).map(|i| (i * 7_919 + 13) % n).collect();
+        for (page, desc) in [
+            (0, false),
+            (3, true),
+            (57, false),
+            (200, false),
+            (500, true),
+        ] {
+            let q = TableQuery {
+                sort: 0,
+                desc,
+                filter: String::new(),
+                page,
+            };
+            let p = page_of(rows.iter().copied(), &q, |_, _| true, |a, b, _| a.cmp(b));
+            let mut all: Vec<u64> = (0..n).collect();
+            if desc {
+                all.reverse();
+            }
+            let last = (n as usize - 1) / PER_PAGE;
+            let shown = page.min(last);
+            assert_eq!(p.page, shown);
+            let want: Vec<u64> = all
+                .into_iter()
+                .skip(shown * PER_PAGE)
+                .take(PER_PAGE)
+                .collect();
+            assert_eq!(p.rows, want, "page {page}");
+            assert_eq!((p.matching, p.total), (n as usize, n as usize));
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! harness as a user would, with and without JavaScript.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -62,6 +61,7 @@ impl App {
                 items: &[("Tasks", "/ui/tasks")],
                 assets,
                 footer: "demo footer".into(),
+                hash_routes: None,
             },
             rows: Mutex::new(rows),
             feed: ChangeFeed::default(),
@@ -146,19 +146,18 @@ async fn tasks(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap) -> Res
         active: Some("Tasks"),
         badge: Some("demo-cluster".into()),
         body,
-        live: Some("/ui/events".into()),
+        live: Some("/ui/version".into()),
     };
     html(StatusCode::OK, page.render(is_fragment(&headers)))
 }
 
-async fn events(State(app): State<Arc<App>>) -> Response {
-    let stream = app.feed.events(Duration::from_millis(100));
+async fn version(State(app): State<Arc<App>>) -> Response {
     (
         [
             (header::CONTENT_TYPE, webui::live::CONTENT_TYPE),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CACHE_CONTROL, "no-store"),
         ],
-        Body::from_stream(stream),
+        app.feed.body(),
     )
         .into_response()
 }
@@ -233,7 +232,7 @@ async fn broken(State(app): State<Arc<App>>) -> Response {
 async fn serve(app: Arc<App>) -> String {
     let router = Router::new()
         .route("/ui/tasks", get(tasks))
-        .route("/ui/events", get(events))
+        .route("/ui/version", get(version))
         .route("/ui/log", get(log))
         .route("/ui/assets/{name}", get(asset))
         .route("/ui/broken", get(broken))

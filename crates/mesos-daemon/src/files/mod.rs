@@ -223,7 +223,11 @@ pub fn open_regular(
     Ok((file, meta))
 }
 
-/// `/files/read`: `{"data": <text>, "offset": <n>}` (spec §6.8). Blocking.
+/// `/files/read`: `{"data": <text>, "offset": <n>}` (spec §6.8), plus
+/// `"length"`, the bytes read (our addition: `data` is text, so an
+/// invalid byte becomes U+FFFD and its length in the string differs;
+/// a follower adds `length` to `offset` to go on). A character cut by the
+/// end of the range is left for the next read. Blocking.
 pub fn read(
     resolved: &Resolved,
     offset: Option<&str>,
@@ -252,7 +256,20 @@ pub fn read(
     file.take(count)
         .read_to_end(&mut buf)
         .map_err(|e| FilesError::BadRequest(format!("Cannot read file: {e}")))?;
-    Ok(json!({"data": String::from_utf8_lossy(&buf), "offset": offset}))
+    // Leave a multi-byte character cut at the end for the next read
+    // (unless it is all there is, or the file ends there).
+    if let Err(e) = std::str::from_utf8(&buf)
+        && e.error_len().is_none()
+        && e.valid_up_to() > 0
+        && offset + count < size
+    {
+        buf.truncate(e.valid_up_to());
+    }
+    Ok(json!({
+        "data": String::from_utf8_lossy(&buf),
+        "offset": offset,
+        "length": buf.len(),
+    }))
 }
 
 /// The entries of a directory (or the file itself) with their virtual

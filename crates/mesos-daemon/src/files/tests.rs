@@ -121,6 +121,28 @@ fn symlinks_out_of_the_sandbox_are_refused() {
 }
 
 #[test]
+fn read_leaves_a_cut_character_for_the_next_read_and_counts_bytes() {
+    let f = fixture();
+    // "é" is two bytes (c3 a9); 0xff is invalid.
+    std::fs::write(f.run.join("utf8"), b"a\xc3\xa9b\xffc").unwrap();
+    let file = f.roots.resolve(&path(&f, "/utf8")).unwrap();
+    // A range ending inside "é" stops before it.
+    assert_eq!(
+        read(&file, Some("0"), Some("2")).unwrap(),
+        json!({"data": "a", "offset": 0, "length": 1})
+    );
+    assert_eq!(
+        read(&file, Some("1"), Some("3")).unwrap(),
+        json!({"data": "éb", "offset": 1, "length": 3})
+    );
+    // An invalid byte shows as U+FFFD; `length` still counts bytes.
+    assert_eq!(
+        read(&file, Some("4"), None).unwrap(),
+        json!({"data": "\u{fffd}c", "offset": 4, "length": 2})
+    );
+}
+
+#[test]
 fn read_offset_and_length_semantics() {
     let f = fixture();
     let file = f.roots.resolve(&path(&f, "/stdout")).unwrap();
@@ -134,19 +156,19 @@ fn read_offset_and_length_semantics() {
     );
     assert_eq!(
         read(&file, Some("2"), Some("3")).unwrap(),
-        json!({"data": "234", "offset": 2})
+        json!({"data": "234", "offset": 2, "length": 3})
     );
     assert_eq!(
         read(&file, Some("4"), None).unwrap(),
-        json!({"data": "456789", "offset": 4})
+        json!({"data": "456789", "offset": 4, "length": 6})
     );
     assert_eq!(
         read(&file, Some("4"), Some("-1")).unwrap(),
-        json!({"data": "456789", "offset": 4})
+        json!({"data": "456789", "offset": 4, "length": 6})
     );
     assert_eq!(
         read(&file, Some("8"), Some("100")).unwrap(),
-        json!({"data": "89", "offset": 8})
+        json!({"data": "89", "offset": 8, "length": 2})
     );
     assert_eq!(
         read(&file, Some("10"), Some("5")).unwrap(),
@@ -158,7 +180,7 @@ fn read_offset_and_length_semantics() {
     );
     assert_eq!(
         read(&file, Some("0"), Some("0")).unwrap(),
-        json!({"data": "", "offset": 0})
+        json!({"data": "", "offset": 0, "length": 0})
     );
     for (o, l) in [
         (Some("-2"), None),
@@ -296,7 +318,7 @@ async fn a_log_file_is_a_root_of_its_own() {
     let v = http::read(roots.clone(), Some("/slave/log"), Some("5"), Some("3"))
         .await
         .unwrap();
-    assert_eq!(v, json!({"data": "one", "offset": 5}));
+    assert_eq!(v, json!({"data": "one", "offset": 5, "length": 3}));
     let listed = http::browse(roots.clone(), Some("/slave/log"))
         .await
         .unwrap();

@@ -28,7 +28,6 @@ fn task_key(s: TaskState) -> String {
     )
 }
 
-/// The book's metrics (`master/*`, `allocator/*`, `registrar/*`).
 /// Tasks by state as the `master/tasks_<state>` metrics count them (live
 /// states from the live tasks, ended ones from the counters), and the
 /// number of tasks not ended.
@@ -51,6 +50,7 @@ pub fn task_counts(m: &Master) -> (Vec<(TaskState, u64)>, u64) {
     (counts, active_tasks)
 }
 
+/// The book's metrics (`master/*`, `allocator/*`, `registrar/*`).
 pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
     let mut o = Map::new();
     let mut put = |k: &str, v: f64| {

@@ -290,29 +290,15 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
             fw_rows
         }
     ));
-    let agent_id = a.id.clone();
-    let tasks = three_tables(
-        m,
-        || {
-            let live = a
-                .tasks
-                .iter()
-                .filter_map(|(fid, tid)| m.frameworks.get(fid).and_then(|f| f.tasks.get(tid)))
-                .map(|t| (t, false));
-            let id = agent_id.clone();
-            let done = m
-                .frameworks
-                .values()
-                .chain(m.completed_frameworks.iter())
-                .flat_map(|f| f.completed_tasks.iter())
-                .filter(move |t| t.agent_id == id)
-                .map(|t| (t, true));
-            live.chain(done)
-        },
-        true,
-        false,
-        req,
-    );
+    let live = (a.tasks.iter())
+        .filter_map(|(fid, tid)| m.frameworks.get(fid).and_then(|f| f.tasks.get(tid)))
+        .map(|t| (t, false));
+    let done = (m.frameworks.values())
+        .chain(m.completed_frameworks.iter())
+        .flat_map(|f| f.completed_tasks.iter())
+        .filter(|t| t.agent_id == a.id)
+        .map(|t| (t, true));
+    let tasks = three_tables(m, live.chain(done), true, false, req);
     let body = join([
         heading(&a.info.hostname, &[("Agents", Some("/ui/agents".into()))]),
         grid(&side, &join([fw_table, tasks])),

@@ -307,12 +307,9 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
     let side = join([info, counts("Tasks", &state_counts), resources]);
     let tasks = three_tables(
         m,
-        || {
-            f.tasks
-                .values()
-                .map(move |t| (t, completed))
-                .chain(f.completed_tasks.iter().map(|t| (t, true)))
-        },
+        (f.tasks.values())
+            .map(|t| (t, completed))
+            .chain(f.completed_tasks.iter().map(|t| (t, true))),
         false,
         true,
         req,

@@ -96,6 +96,6 @@ pub(crate) fn page(m: &Master, site: &super::Site, req: &Request) -> Outcome {
         ],
     );
     let side = join([panel("Cluster", &cluster), agents, tasks, resources]);
-    let tables = three_tables(m, || all_tasks(m), true, true, req);
+    let tables = three_tables(m, all_tasks(m), true, true, req);
     Outcome::page("Home", None, grid(&side, &tables))
 }

@@ -2,9 +2,9 @@
 //! `/ui/`, built from `webui`'s layout, tables and blocks so Marathon and
 //! Chronos look the same. Each page is built under one short hold of the
 //! book's lock (only one page of each table is turned into rows) and
-//! rendered after it. Open pages listen to `/ui/events`, which says only
-//! "something changed", and then re-fetch their own main area; nothing
-//! polls `/master/state`. The sandbox pages read files through the agent's
+//! the frame rendered after it. Open pages poll `/ui/version` (a number
+//! that moves when a write changed what pages show) and then re-fetch
+//! their own main area; nothing polls `/master/state`. The sandbox pages read files through the agent's
 //! `/files` endpoints on the browser's behalf, so the browser never needs
 //! to reach agents by hostname.
 //!
@@ -28,12 +28,15 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use webui::layout::{FRAGMENT_HEADER, Nav, Page};
+use webui::live::Fingerprint;
 use webui::{Html, url_encode};
 
 /// Where the UI's pages live (besides the home page at `/`).
 pub const PREFIX: &str = "/ui";
+/// The longest query string a page takes (table state is a few keys).
+const MAX_QUERY_BYTES: usize = 4096;
+const MAX_QUERY_KEYS: usize = 32;
 
 static NAV_ITEMS: &[(&str, &str)] = &[
     ("Frameworks", "/ui/frameworks"),
@@ -68,6 +71,8 @@ pub(crate) enum Outcome {
         live: bool,
     },
     NotFound(String),
+    /// A URL the UI will not take (too long, too many query keys).
+    BadRequest(String),
     /// The agent (or file) behind a sandbox page could not be read.
     BadGateway(String),
     Raw(Response),
@@ -111,6 +116,14 @@ pub async fn serve(
         return r;
     }
     let fragment = headers.contains_key(FRAGMENT_HEADER);
+    // Every link of a table carries the page's query: keep it small.
+    let query = uri.query().unwrap_or("");
+    if query.len() > MAX_QUERY_BYTES || query.split('&').count() > MAX_QUERY_KEYS {
+        let msg = format!(
+            "The URL's query is longer than {MAX_QUERY_BYTES} bytes or has more than {MAX_QUERY_KEYS} keys."
+        );
+        return render(&Site::of(&shared), Outcome::BadRequest(msg), fragment);
+    }
     let req = Request {
         path: uri.path().to_string(),
         params: webui::parse_query(uri.query()),
@@ -119,7 +132,7 @@ pub async fn serve(
         .trim_start_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(webui::url_decode)
+        .map(webui::path_decode)
         .collect::<Option<Vec<_>>>()
     {
         Some(s) => s,
@@ -136,7 +149,7 @@ pub async fn serve(
     let outcome = match seg.as_slice() {
         ["ui"] => return redirect("/"),
         ["ui", "assets", name] => return asset(name),
-        ["ui", "events"] => return events(&shared),
+        ["ui", "version"] => return version(&shared),
         // Old links of the Mesos UI.
         ["ui", "slaves", rest @ ..] => {
             let rest: Vec<String> = rest.iter().map(|s| url_encode(s)).collect();
@@ -247,6 +260,16 @@ fn render(site: &Site, outcome: Outcome, fragment: bool) -> Response {
                 false,
             )
         }
+        Outcome::BadRequest(msg) => {
+            tracing::info!("web UI: bad request: {msg}");
+            (
+                StatusCode::BAD_REQUEST,
+                "Bad request".to_string(),
+                None,
+                webui::layout::error_body("Bad request", &msg, "/"),
+                false,
+            )
+        }
         Outcome::BadGateway(msg) => {
             tracing::warn!("web UI: {msg}");
             (
@@ -264,7 +287,7 @@ fn render(site: &Site, outcome: Outcome, fragment: bool) -> Response {
         active,
         badge,
         body,
-        live: live.then(|| "/ui/events".to_string()),
+        live: live.then(|| "/ui/version".to_string()),
     };
     let mut r = Response::new(Body::from(page.render(fragment)));
     *r.status_mut() = status;
@@ -306,18 +329,49 @@ fn asset(name: &str) -> Response {
     }
 }
 
-/// `/ui/events`: a message whenever the book changed (at most one a
-/// second per page).
-fn events(shared: &Shared) -> Response {
-    let stream = shared.changes.events(Duration::from_secs(1));
+/// `/ui/version`: `{"generation":N}`, which open pages poll (no lock).
+fn version(shared: &Shared) -> Response {
     (
         [
             (header::CONTENT_TYPE, webui::live::CONTENT_TYPE),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        Body::from_stream(stream),
+        shared.changes.body(),
     )
         .into_response()
+}
+
+/// A digest of what the pages show, computed after every write of the
+/// book (so O(frameworks), not O(tasks) or O(agents)): task changes (the
+/// frameworks' task stamps), new ids (frameworks, agents, offers), counts
+/// of agents, offers, marks, and the agent and framework counters. A
+/// change it misses (an agent disconnecting, say) shows with the next one
+/// it sees or on reload.
+pub fn fingerprint(m: &Master) -> u64 {
+    let c = &m.counters;
+    let mut f = Fingerprint::default()
+        .with(m.ids.issued())
+        .with(m.frameworks.len() as u64)
+        .with(m.completed_frameworks.len() as u64)
+        .with(m.agents.len() as u64)
+        .with(m.offers.len() as u64)
+        .with(m.unreachable_agents.len() as u64)
+        .with(m.gone_agents.len() as u64)
+        .with(m.agent_states.len() as u64)
+        .with(m.quotas.len() as u64)
+        .with(m.maintenance.record.schedule.windows.len() as u64)
+        .with(m.maintenance.record.down.len() as u64)
+        .with(c.agent_registrations)
+        .with(c.agent_reregistrations)
+        .with(c.agent_removals)
+        .with(c.valid_status_updates);
+    for fw in m.frameworks.values() {
+        f = f
+            .with(fw.tasks.stamp())
+            .with(fw.completed_tasks.stamp())
+            .with(u64::from(fw.subscription.is_some()));
+    }
+    f.value()
 }
 
 // Links, so every page writes them the same way.

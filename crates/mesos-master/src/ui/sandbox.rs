@@ -26,15 +26,54 @@ const FIRST_VIEW_BYTES: u64 = 64 * 1024;
 const MAX_READ_BYTES: u64 = 1024 * 1024;
 const MAX_PATH_BYTES: usize = 4096;
 
+/// How long a listing or a read from an agent may take in all.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// The largest answer taken from an agent's browse or read (a read is at
+/// most [`MAX_READ_BYTES`] of text; a listing of a directory with many
+/// thousands of entries is refused rather than buffered without end).
+const MAX_AGENT_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// The client for agents: straight to them (no proxy from the
+/// environment), a connect timeout, and for downloads a timeout between
+/// reads only (a large file may take as long as it needs).
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
+            .no_proxy()
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default()
     })
+}
+
+/// `http://ip:port` (IPv6 addresses in brackets).
+fn base_url(ip: &str, port: i32) -> String {
+    if ip.contains(':') {
+        format!("http://[{ip}]:{port}")
+    } else {
+        format!("http://{ip}:{port}")
+    }
+}
+
+/// The body of an agent's answer, refused past `cap` bytes.
+async fn body_capped(mut r: reqwest::Response, cap: usize) -> Result<Vec<u8>, FileError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = r
+        .chunk()
+        .await
+        .map_err(|e| FileError::Unavailable(format!("Reading the agent's answer failed: {e}")))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(FileError::Unavailable(format!(
+                "The agent's answer is larger than {} (a directory with too many entries?).",
+                bytes(cap as u64)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Why a file could not be shown.
@@ -87,7 +126,7 @@ fn agent_source(shared: &Shared, id: &str) -> Result<Source, FileError> {
                 .find(|a| a.id.value == id)
                 .map(|a| Source::Agent {
                     id: id.to_string(),
-                    base: format!("http://{}:{}", a.ip, a.info.port),
+                    base: base_url(&a.ip, a.info.port),
                     host: a.info.hostname.clone(),
                 })
         })
@@ -100,12 +139,15 @@ async fn agent_json(base: &str, what: &str, query: &[(&str, String)]) -> Result<
         .map(|(k, v)| format!("{k}={}", url_encode(v)))
         .collect();
     let url = format!("{base}/files/{what}?{}", q.join("&"));
-    let r =
-        client().get(&url).send().await.map_err(|e| {
-            FileError::Unavailable(format!("Could not reach the agent at {base}: {e}"))
-        })?;
+    let r = client()
+        .get(&url)
+        .timeout(CALL_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| FileError::Unavailable(format!("Could not reach the agent at {base}: {e}")))?;
     let status = r.status();
-    let body: Json = r.json().await.unwrap_or(Json::Null);
+    let body: Json = serde_json::from_slice(&body_capped(r, MAX_AGENT_ANSWER_BYTES).await?)
+        .unwrap_or(Json::Null);
     let message = body
         .get("message")
         .and_then(Json::as_str)
@@ -196,11 +238,18 @@ fn crumbs(agent: &str, host: &str, path: &str) -> Vec<(String, Option<String>)> 
     ];
     let mut so_far = String::new();
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // The sandbox is the run directory (`.../runs/<id or latest>`): the
+    // agent lists nothing above it, so only it and what is below link.
+    let root = parts
+        .iter()
+        .rposition(|p| *p == "runs")
+        .map_or(parts.len(), |i| i + 1);
     for (i, p) in parts.iter().enumerate() {
         so_far.push('/');
         so_far.push_str(p);
         if i + 1 < parts.len() {
-            out.push((p.to_string(), Some(browse_href(agent, &so_far))));
+            let link = (i >= root).then(|| browse_href(agent, &so_far));
+            out.push((p.to_string(), link));
         }
     }
     out
@@ -359,7 +408,7 @@ async fn view_inner(
         .read(shared, &path, start as i64, size - start)
         .await?;
     let data = chunk.get("data").and_then(Json::as_str).unwrap_or("");
-    let next = start + data.len() as u64;
+    let next = start + bytes_read(&chunk);
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let crumbs = match &source {
         Source::Agent { id, host, .. } => crumbs(id, host, &path),
@@ -394,6 +443,21 @@ async fn view_inner(
         // The file follows itself; refreshing the page would reset it.
         live: false,
     })
+}
+
+/// How many bytes of the file a `/files/read` answer covers: its
+/// `length` (our daemons' addition; `data` is text, where an invalid byte
+/// is a 3-byte U+FFFD), else the text's length.
+fn bytes_read(chunk: &Json) -> u64 {
+    chunk
+        .get("length")
+        .and_then(Json::as_u64)
+        .unwrap_or_else(|| {
+            chunk
+                .get("data")
+                .and_then(Json::as_str)
+                .map_or(0, |d| d.len() as u64)
+        })
 }
 
 /// `/ui/agents/<id>/read?path=&offset=&length=` and `/ui/log/read`:

@@ -10,7 +10,7 @@ use mesos_types::task_state::is_terminal;
 use std::cmp::Ordering;
 use webui::blocks::{heading, join, matrix, panel};
 use webui::format::{time, utc};
-use webui::table::{Column, Table, TableQuery, cmp_f64, contains, page_of};
+use webui::table::{Column, Pager, Table, TableQuery, cmp_f64, contains};
 use webui::{Html, escape};
 
 /// Which tasks a table lists.
@@ -74,8 +74,13 @@ impl Row<'_> {
     }
 }
 
+/// When the task started: its first status that is not an end (a task
+/// that went straight to an end never started).
 pub(crate) fn started(t: &TaskEntry) -> f64 {
-    t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0)
+    (t.statuses.iter())
+        .find(|s| !is_terminal(s.state))
+        .and_then(|s| s.timestamp)
+        .unwrap_or(0.0)
 }
 
 pub(crate) fn stopped(t: &TaskEntry) -> f64 {
@@ -108,27 +113,6 @@ pub(crate) fn sandbox_path(t: &TaskEntry) -> String {
         "/frameworks/{}/executors/{eid}/runs/latest",
         t.framework_id.value
     )
-}
-
-/// Whether a task belongs in `list`.
-pub(crate) fn in_list(t: &TaskEntry, list: TaskList, completed: bool) -> bool {
-    match list {
-        TaskList::Completed => completed,
-        TaskList::Unreachable => !completed && t.state == TaskState::TASK_UNREACHABLE,
-        TaskList::Active => !completed && t.state != TaskState::TASK_UNREACHABLE,
-    }
-}
-
-/// The rows of `tasks` (pairs of task and whether it is completed) that
-/// belong in `list`.
-pub(crate) fn rows<'a>(
-    m: &'a Master,
-    tasks: impl Iterator<Item = (&'a TaskEntry, bool)>,
-    list: TaskList,
-) -> impl Iterator<Item = Row<'a>> {
-    tasks
-        .filter(move |(t, completed)| in_list(t, list, *completed))
-        .map(move |(task, _)| Row { task, m })
 }
 
 /// Every task of the book: each framework's live and completed tasks and
@@ -246,72 +230,104 @@ pub(crate) fn health_html(h: Option<bool>) -> Html {
     }
 }
 
-/// One page of `rows` as the table `spec` asks for.
-pub(crate) fn table<'a>(
-    spec: &TaskTable,
-    rows: impl Iterator<Item = Row<'a>>,
-    req: &Request,
-) -> Html {
-    let cols = columns(spec);
-    let columns: Vec<Column> = cols.iter().map(|c| c.column()).collect();
-    let default_sort = match spec.list {
-        TaskList::Completed => Col::Stopped,
-        _ => Col::Started,
-    };
-    let default = (
-        cols.iter().position(|c| *c == default_sort).unwrap_or(0),
-        true,
-    );
-    let q = TableQuery::parse(spec.id, &req.params, &columns, default);
-    let sort_col = cols.get(q.sort).copied().unwrap_or(Col::Id);
-    let paged = page_of(rows, &q, keep, |a, b, _| cmp(a, b, sort_col));
-    let cells = paged
-        .rows
-        .iter()
-        .map(|r| cols.iter().map(|c| cell(r, *c)).collect())
-        .collect();
-    Table {
-        id: spec.id,
-        caption: spec.caption,
-        columns: &columns,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "No tasks.",
-    }
-    .render()
+/// A task table being filled: its spec, columns and what the URL asks.
+struct Filling<'s> {
+    spec: &'s TaskTable<'s>,
+    cols: Vec<Col>,
+    columns: Vec<Column>,
+    query: TableQuery,
 }
 
-/// The active, unreachable and completed tables over `tasks`.
-pub(crate) fn three_tables<'a, I>(
+impl<'s> Filling<'s> {
+    fn new(spec: &'s TaskTable<'s>, req: &Request) -> Filling<'s> {
+        let cols = columns(spec);
+        let columns: Vec<Column> = cols.iter().map(|c| c.column()).collect();
+        let default_sort = match spec.list {
+            TaskList::Completed => Col::Stopped,
+            _ => Col::Started,
+        };
+        let default = (
+            cols.iter().position(|c| *c == default_sort).unwrap_or(0),
+            true,
+        );
+        let query = TableQuery::parse(spec.id, &req.params, &columns, default);
+        Filling {
+            spec,
+            cols,
+            columns,
+            query,
+        }
+    }
+
+    fn sort_col(&self) -> Col {
+        self.cols.get(self.query.sort).copied().unwrap_or(Col::Id)
+    }
+
+    fn render(&self, paged: webui::table::Paged<Row>, req: &Request) -> Html {
+        let cells = paged
+            .rows
+            .iter()
+            .map(|r| self.cols.iter().map(|c| cell(r, *c)).collect())
+            .collect();
+        Table {
+            id: self.spec.id,
+            caption: self.spec.caption,
+            columns: &self.columns,
+            rows: cells,
+            query: &self.query,
+            matching: paged.matching,
+            total: paged.total,
+            page: paged.page,
+            path: &req.path,
+            params: &req.params,
+            empty: "No tasks.",
+        }
+        .render()
+    }
+}
+
+/// The active, unreachable and completed tables over `tasks` (pairs of
+/// task and whether it is completed), filled in one pass.
+pub(crate) fn three_tables<'a>(
     m: &'a Master,
-    tasks: impl Fn() -> I,
+    tasks: impl Iterator<Item = (&'a TaskEntry, bool)>,
     framework: bool,
     host: bool,
     req: &Request,
-) -> Html
-where
-    I: Iterator<Item = (&'a TaskEntry, bool)>,
-{
+) -> Html {
     let specs = [
         ("active", "Active Tasks", TaskList::Active),
         ("unreachable", "Unreachable Tasks", TaskList::Unreachable),
         ("completed", "Completed Tasks", TaskList::Completed),
-    ];
-    join(specs.iter().map(|(id, caption, list)| {
-        let spec = TaskTable {
-            id,
-            caption,
-            list: *list,
-            framework,
-            host,
+    ]
+    .map(|(id, caption, list)| TaskTable {
+        id,
+        caption,
+        list,
+        framework,
+        host,
+    });
+    let fillings = [0, 1, 2].map(|i| Filling::new(&specs[i], req));
+    let mut pagers = [0, 1, 2].map(|i| {
+        let col = fillings[i].sort_col();
+        Pager::new(&fillings[i].query, keep, move |a: &Row, b: &Row, _| {
+            cmp(a, b, col)
+        })
+    });
+    for (task, completed) in tasks {
+        let i = match (completed, task.state) {
+            (true, _) => 2,
+            (false, TaskState::TASK_UNREACHABLE) => 1,
+            (false, _) => 0,
         };
-        table(&spec, rows(m, tasks(), *list), req)
-    }))
+        pagers[i].push(Row { task, m });
+    }
+    let [a, u, c] = pagers.map(|p| p.finish());
+    join([
+        fillings[0].render(a, req),
+        fillings[1].render(u, req),
+        fillings[2].render(c, req),
+    ])
 }
 
 /// Finds a task by framework and id: live, or among the completed ones.
