@@ -76,7 +76,18 @@ pub fn megabytes(mb: f64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    format!("{} {}", number(v), units[i])
+    format!("{} {}", size_number(v), units[i])
+}
+
+/// A size's number: fewer decimals the larger it is (`1.25`, `22.5`, `247`).
+fn size_number(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        number((v * 10.0).round() / 10.0)
+    } else {
+        number(v)
+    }
 }
 
 /// Bytes as `120 B`, `1.2 KB`, `3 MB`.
@@ -149,6 +160,8 @@ mod tests {
         assert_eq!(megabytes(512.0), "512 MB");
         assert_eq!(megabytes(1536.0), "1.5 GB");
         assert_eq!(megabytes(0.0), "0 B");
+        assert_eq!(megabytes(252_897.0), "247 GB");
+        assert_eq!(megabytes(23_080.0), "22.5 GB");
         assert_eq!(bytes(100), "100 B");
         assert_eq!(bytes(2048), "2 KB");
         assert_eq!(number(0.5), "0.5");

@@ -679,6 +679,11 @@ impl Allocator {
         self.agents.get(agent).map(|a| a.free.clone())
     }
 
+    /// One scalar of an agent's free resources, without copying them.
+    pub fn free_scalar(&self, agent: &AgentID, name: &str) -> Option<f64> {
+        self.agents.get(agent).map(|a| a.free.scalar(name))
+    }
+
     /// Changes whenever the agent's [`available`](Self::available) does.
     pub fn available_stamp(&self, agent: &AgentID) -> Option<u64> {
         self.agents.get(agent).map(|a| a.free_stamp)

@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&eb).unwrap(), text);
         assert_eq!(
             text,
-            r#"{"agent_removed":{"agent_id":{"value":"S1"}},"type":"AGENT_REMOVED"}"#
+            r#"{"type":"AGENT_REMOVED","agent_removed":{"agent_id":{"value":"S1"}}}"#
         );
     }
 

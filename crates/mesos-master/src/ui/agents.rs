@@ -40,23 +40,27 @@ fn offered(m: &Master, a: &AgentEntry) -> Resources {
     r
 }
 
-/// Allocated (to tasks and executors, or offered) and total, by kind.
-fn usage(m: &Master, a: &AgentEntry) -> ([f64; 4], [f64; 4]) {
-    let total = KINDS.map(|k| a.total.scalar(k));
-    let allocated = match m.allocator.available(&a.id) {
-        // What is neither free nor offered is held by tasks and executors.
+/// What of kind `k` an agent's tasks and executors hold: neither free
+/// nor offered, as the allocator sees it.
+fn allocated_of(m: &Master, a: &AgentEntry, k: &str) -> f64 {
+    match m.allocator.free_scalar(&a.id, k) {
         Some(free) => {
-            let off = offered(m, a);
-            let mut i = 0;
-            KINDS.map(|k| {
-                let v = (total[i] - free.scalar(k) - off.scalar(k)).max(0.0);
-                i += 1;
-                v
-            })
+            let offered: f64 = (a.offers.iter())
+                .filter_map(|id| m.offers.get(id))
+                .map(|o| o.resources.scalar(k))
+                .sum();
+            (a.total.scalar(k) - free - offered).max(0.0)
         }
-        None => KINDS.map(|k| a.used_resources(m).scalar(k)),
-    };
-    (allocated, total)
+        None => a.used_resources(m).scalar(k),
+    }
+}
+
+/// Allocated and total, by kind.
+fn usage(m: &Master, a: &AgentEntry) -> ([f64; 4], [f64; 4]) {
+    (
+        KINDS.map(|k| allocated_of(m, a, k)),
+        KINDS.map(|k| a.total.scalar(k)),
+    )
 }
 
 const COLS: [Column; 9] = [
@@ -74,25 +78,32 @@ const COLS: [Column; 9] = [
 /// `/ui/agents`.
 pub(crate) fn list(m: &Master, req: &Request) -> Outcome {
     let q = TableQuery::parse("agents", &req.params, &COLS, (1, false));
-    let rows: Vec<(&AgentEntry, &'static str)> =
-        m.agents.values().map(|a| (a, agent_state(m, a))).collect();
+    // Ordered by a resource column: by what is allocated of it (the
+    // cell's first number), computed once per agent.
+    let kind = (3..=6).contains(&q.sort).then(|| KINDS[q.sort - 3]);
+    let rows: Vec<(&AgentEntry, &'static str, f64)> = (m.agents.values())
+        .map(|a| {
+            (
+                a,
+                agent_state(m, a),
+                kind.map_or(0.0, |k| allocated_of(m, a, k)),
+            )
+        })
+        .collect();
     let paged = page_of(
         rows,
         &q,
-        |(a, state), s| {
+        |(a, state, _), s| {
             contains(&a.id.value, s)
                 || contains(&a.info.hostname, s)
                 || contains(&a.ip, s)
                 || contains(state, s)
         },
-        |(a, sa), (b, sb), col| {
+        |(a, sa, ka), (b, sb, kb), col| {
             let o = match col {
                 1 => a.info.hostname.cmp(&b.info.hostname),
                 2 => sa.cmp(sb),
-                3..=6 => {
-                    let k = KINDS[col - 3];
-                    cmp_f64(a.total.scalar(k), b.total.scalar(k))
-                }
+                3..=6 => cmp_f64(*ka, *kb),
                 7 => cmp_f64(a.registered_time, b.registered_time),
                 8 => cmp_f64(
                     a.reregistered_time.unwrap_or(0.0),
@@ -106,7 +117,7 @@ pub(crate) fn list(m: &Master, req: &Request) -> Outcome {
     let cells = paged
         .rows
         .iter()
-        .map(|(a, state)| {
+        .map(|(a, state, _)| {
             let (allocated, total) = usage(m, a);
             let mut row = vec![
                 id_link(&agent_href(&a.id.value), &a.id.value),
@@ -299,9 +310,16 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
         .filter(|t| t.agent_id == a.id)
         .map(|t| (t, true));
     let tasks = three_tables(m, live.chain(done), true, false, req);
+    let on_agent: Vec<_> = (m.frameworks.values())
+        .flat_map(|f| {
+            (f.executors.get_key_value(&a.id).into_iter())
+                .flat_map(move |(aid, execs)| execs.iter().map(move |(eid, e)| (f, aid, eid, e)))
+        })
+        .collect();
+    let executors = super::frameworks::executors(m, on_agent, req);
     let body = join([
         heading(&a.info.hostname, &[("Agents", Some("/ui/agents".into()))]),
-        grid(&side, &join([fw_table, tasks])),
+        grid(&side, &join([fw_table, executors, tasks])),
     ]);
     Outcome::page(format!("Agent {}", a.info.hostname), Some("Agents"), body)
 }

@@ -316,7 +316,7 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
     );
     let main = join([
         tasks,
-        executors(m, f, req),
+        executors(m, framework_executors(f), req),
         super::cluster::offer_table(m, Some(f), req),
     ]);
     let body = join([
@@ -326,22 +326,34 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
     Outcome::page(format!("Framework {}", i.name), Some("Frameworks"), body)
 }
 
-const EXECUTOR_COLS: [Column; 6] = [
+const EXECUTOR_COLS: [Column; 7] = [
     Column::sortable("Executor ID"),
     Column::sortable("Name"),
+    Column::sortable("Framework"),
     Column::sortable("Agent"),
     Column::sortable("Role"),
     Column::plain("Resources"),
     Column::plain("Sandbox"),
 ];
 
+/// A custom executor: its framework, agent, id and what the book keeps.
+pub(crate) type ExecutorRow<'a> = (
+    &'a FrameworkEntry,
+    &'a mesos_types::AgentID,
+    &'a mesos_types::ExecutorID,
+    &'a (mesos_types::ExecutorInfo, Resources, String),
+);
+
 /// A framework's custom executors, by agent.
-pub(crate) fn executors(m: &Master, f: &FrameworkEntry, req: &Request) -> Html {
-    let rows: Vec<_> = f
-        .executors
-        .iter()
-        .flat_map(|(aid, execs)| execs.iter().map(move |(eid, e)| (aid, eid, e)))
-        .collect();
+pub(crate) fn framework_executors(f: &FrameworkEntry) -> Vec<ExecutorRow<'_>> {
+    (f.executors.iter())
+        .flat_map(|(aid, execs)| execs.iter().map(move |(eid, e)| (f, aid, eid, e)))
+        .collect()
+}
+
+/// Custom executors (command tasks run under the built-in executor and
+/// show in the task tables).
+pub(crate) fn executors(m: &Master, rows: Vec<ExecutorRow>, req: &Request) -> Html {
     let q = TableQuery::parse("executors", &req.params, &EXECUTOR_COLS, (0, false));
     let host = |aid: &mesos_types::AgentID| {
         m.agents
@@ -352,27 +364,30 @@ pub(crate) fn executors(m: &Master, f: &FrameworkEntry, req: &Request) -> Html {
     let paged = page_of(
         rows,
         &q,
-        |(aid, eid, (info, _, role)), s| {
+        |(f, aid, eid, (info, _, role)), s| {
             contains(&eid.value, s)
                 || contains(info.name.as_deref().unwrap_or(""), s)
-                || contains(&aid.value, s)
+                || contains(&f.info.name, s)
+                || contains(&host(aid), s)
                 || contains(role, s)
         },
         |a, b, col| {
             let o = match col {
-                1 => a.2.0.name.cmp(&b.2.0.name),
-                2 => a.0.value.cmp(&b.0.value),
-                3 => a.2.2.cmp(&b.2.2),
+                1 => a.3.0.name.cmp(&b.3.0.name),
+                2 => a.0.info.name.cmp(&b.0.info.name),
+                3 => host(a.1).cmp(&host(b.1)),
+                4 => a.3.2.cmp(&b.3.2),
                 _ => Ordering::Equal,
             };
-            o.then_with(|| a.1.value.cmp(&b.1.value))
-                .then_with(|| a.0.value.cmp(&b.0.value))
+            o.then_with(|| a.2.value.cmp(&b.2.value))
+                .then_with(|| a.1.value.cmp(&b.1.value))
+                .then_with(|| a.0.id.value.cmp(&b.0.id.value))
         },
     );
     let cells = paged
         .rows
         .iter()
-        .map(|(aid, eid, (info, res, role))| {
+        .map(|(f, aid, eid, (info, res, role))| {
             let path = format!(
                 "/frameworks/{}/executors/{}/runs/latest",
                 f.id.value, eid.value
@@ -380,6 +395,7 @@ pub(crate) fn executors(m: &Master, f: &FrameworkEntry, req: &Request) -> Html {
             vec![
                 Html::text(&eid.value),
                 Html::text(info.name.as_deref().unwrap_or("")),
+                Html::link(&framework_href(&f.id.value), &f.info.name),
                 Html::link(&agent_href(&aid.value), &host(aid)),
                 Html::text(role),
                 Html::text(&resources_text(res)),

@@ -444,7 +444,6 @@ pub(crate) fn detail(m: &Master, fid: &str, tid: &str) -> Outcome {
             &[
                 ("Frameworks", Some("/ui/frameworks".into())),
                 (fname, Some(framework_href(fid))),
-                ("Tasks", None),
             ],
         ),
         webui::blocks::grid(&join([info, resources]), &join([statuses, join(extra)])),
