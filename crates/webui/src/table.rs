@@ -127,6 +127,8 @@ pub struct Pager<'q, T, K, C> {
     total: usize,
     matching: usize,
     best: Vec<T>,
+    /// Whether `best` was cut to its first `wanted` rows at least once.
+    selected: bool,
 }
 
 impl<'q, T, K, C> Pager<'q, T, K, C>
@@ -143,6 +145,7 @@ where
             total: 0,
             matching: 0,
             best: Vec::new(),
+            selected: false,
         }
     }
 
@@ -158,6 +161,11 @@ where
             return;
         }
         self.matching += 1;
+        // After a selection, `best[wanted - 1]` is the last row kept: a
+        // row ordered after it can never be shown.
+        if self.selected && self.order(&row, &self.best[self.wanted - 1]) == Ordering::Greater {
+            return;
+        }
         if self.best.len() == self.best.capacity()
             && self.best.len() >= self.wanted.saturating_mul(2)
         {
@@ -165,6 +173,7 @@ where
             best.select_nth_unstable_by(self.wanted - 1, |a, b| self.order(a, b));
             best.truncate(self.wanted);
             self.best = best;
+            self.selected = true;
         }
         self.best.push(row);
     }
@@ -209,6 +218,44 @@ pub fn contains(haystack: &str, needle: &str) -> bool {
 pub fn cmp_f64(a: f64, b: f64) -> Ordering {
     a.partial_cmp(&b)
         .unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
+}
+
+/// What a table is besides its rows.
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpec<'a> {
+    pub id: &'a str,
+    pub caption: &'a str,
+    pub columns: &'a [Column],
+    /// Shown when no row matches.
+    pub empty: &'a str,
+}
+
+impl<T> Paged<T> {
+    /// This page as the table `spec`, each row's cells from `cells`;
+    /// links keep `path` and the other keys of `params`.
+    pub fn render(
+        &self,
+        spec: &TableSpec,
+        query: &TableQuery,
+        path: &str,
+        params: &BTreeMap<String, String>,
+        cells: impl Fn(&T) -> Vec<Html>,
+    ) -> Html {
+        Table {
+            id: spec.id,
+            caption: spec.caption,
+            columns: spec.columns,
+            rows: self.rows.iter().map(cells).collect(),
+            query,
+            matching: self.matching,
+            total: self.total,
+            page: self.page,
+            path,
+            params,
+            empty: spec.empty,
+        }
+        .render()
+    }
 }
 
 /// A table ready to render: one page of cells and the state it came from.

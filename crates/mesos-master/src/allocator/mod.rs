@@ -684,6 +684,11 @@ impl Allocator {
         self.agents.get(agent).map(|a| a.free.scalar(name))
     }
 
+    /// An agent's free resources, by reference.
+    pub fn free(&self, agent: &AgentID) -> Option<&Resources> {
+        self.agents.get(agent).map(|a| &a.free)
+    }
+
     /// Changes whenever the agent's [`available`](Self::available) does.
     pub fn available_stamp(&self, agent: &AgentID) -> Option<u64> {
         self.agents.get(agent).map(|a| a.free_stamp)

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use webui::Html;
 use webui::blocks::{grid, heading, join, matrix, panel};
 use webui::format::{count, time};
-use webui::table::{Column, Table, TableQuery, cmp_f64, contains, page_of};
+use webui::table::{Column, TableQuery, TableSpec, cmp_f64, contains, page_of};
 
 /// What Mesos's UI calls the agent's state.
 pub(crate) fn agent_state(m: &Master, a: &AgentEntry) -> &'static str {
@@ -114,10 +114,17 @@ pub(crate) fn list(m: &Master, req: &Request) -> Outcome {
             o.then_with(|| a.id.value.cmp(&b.id.value))
         },
     );
-    let cells = paged
-        .rows
-        .iter()
-        .map(|(a, state, _)| {
+    let table = paged.render(
+        &TableSpec {
+            id: "agents",
+            caption: "Agents",
+            columns: &COLS,
+            empty: "No agents.",
+        },
+        &q,
+        &req.path,
+        &req.params,
+        |(a, state, _)| {
             let (allocated, total) = usage(m, a);
             let mut row = vec![
                 id_link(&agent_href(&a.id.value), &a.id.value),
@@ -134,22 +141,8 @@ pub(crate) fn list(m: &Master, req: &Request) -> Outcome {
             row.push(time(a.registered_time));
             row.push(time(a.reregistered_time.unwrap_or(0.0)));
             row
-        })
-        .collect();
-    let table = Table {
-        id: "agents",
-        caption: "Agents",
-        columns: &COLS,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "No agents.",
-    }
-    .render();
+        },
+    );
     Outcome::page(
         "Agents",
         Some("Agents"),

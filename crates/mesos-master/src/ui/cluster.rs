@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use webui::Html;
 use webui::blocks::{heading, join};
 use webui::format::utc;
-use webui::table::{Column, Table, TableQuery, cmp_f64, contains, page_of};
+use webui::table::{Column, TableQuery, TableSpec, cmp_f64, contains, page_of};
 
 const ROLE_COLS: [Column; 7] = [
     Column::sortable("Role"),
@@ -76,10 +76,17 @@ pub(crate) fn roles(m: &Master, req: &Request) -> Outcome {
             o.then_with(|| name(a).cmp(&name(b)))
         },
     );
-    let cells = paged
-        .rows
-        .iter()
-        .map(|r| {
+    let table = paged.render(
+        &TableSpec {
+            id: "roles",
+            caption: "Roles",
+            columns: &ROLE_COLS,
+            empty: "No roles.",
+        },
+        &q,
+        &req.path,
+        &req.params,
+        |r| {
             let quota = r.get("quota");
             let quota_text = match quota {
                 Some(qt) => format!(
@@ -99,22 +106,8 @@ pub(crate) fn roles(m: &Master, req: &Request) -> Outcome {
                 Html::text(&res_json(r.get("reserved"))),
                 Html::text(&quota_text),
             ]
-        })
-        .collect();
-    let table = Table {
-        id: "roles",
-        caption: "Roles",
-        columns: &ROLE_COLS,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "No roles.",
-    }
-    .render();
+        },
+    );
     Outcome::page("Roles", Some("Roles"), join([heading("Roles", &[]), table]))
 }
 
@@ -171,10 +164,17 @@ pub(crate) fn offer_table(m: &Master, only: Option<&FrameworkEntry>, req: &Reque
             o.then_with(|| a.offer.id.value.cmp(&b.offer.id.value))
         },
     );
-    let cells = paged
-        .rows
-        .iter()
-        .map(|o| {
+    paged.render(
+        &TableSpec {
+            id: "offers",
+            caption: "Outstanding Offers",
+            columns: &OFFER_COLS,
+            empty: "No outstanding offers.",
+        },
+        &q,
+        &req.path,
+        &req.params,
+        |o| {
             let mut row = vec![
                 Html::text(&o.offer.id.value),
                 Html::text(&o.role),
@@ -185,22 +185,8 @@ pub(crate) fn offer_table(m: &Master, only: Option<&FrameworkEntry>, req: &Reque
                 row.push(Html::text(&amount(k, o.resources.scalar(k))));
             }
             row
-        })
-        .collect();
-    Table {
-        id: "offers",
-        caption: "Outstanding Offers",
-        columns: &OFFER_COLS,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "No outstanding offers.",
-    }
-    .render()
+        },
+    )
 }
 
 /// `/ui/offers`.

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use webui::Html;
 use webui::blocks::{counts, grid, heading, join, matrix, panel};
 use webui::format::{count, percent, time};
-use webui::table::{Column, Table, TableQuery, cmp_f64, contains, page_of};
+use webui::table::{Column, TableQuery, TableSpec, cmp_f64, contains, page_of};
 
 /// Resources a framework's tasks (not yet released) and executors hold,
 /// by kind ([`KINDS`]), summed as scalars.
@@ -25,9 +25,7 @@ pub(crate) fn used(f: &FrameworkEntry) -> [f64; 4] {
                 .flat_map(|e| e.values().map(|(_, r, _)| r)),
         );
     for r in held {
-        for (v, k) in used.iter_mut().zip(KINDS) {
-            *v += r.scalar(k);
-        }
+        super::add_scalars(&mut used, r);
     }
     used
 }
@@ -127,10 +125,17 @@ fn table(id: &str, caption: &str, rows: Vec<Row>, completed: bool, req: &Request
         };
         o.then_with(|| a.f.id.value.cmp(&b.f.id.value))
     });
-    let cells = paged
-        .rows
-        .iter()
-        .map(|r| {
+    paged.render(
+        &TableSpec {
+            id,
+            caption,
+            columns,
+            empty: "No frameworks.",
+        },
+        &q,
+        &req.path,
+        &req.params,
+        |r| {
             let i = &r.f.info;
             let mut row = vec![
                 id_link(&framework_href(&r.f.id.value), &r.f.id.value),
@@ -153,22 +158,8 @@ fn table(id: &str, caption: &str, rows: Vec<Row>, completed: bool, req: &Request
                 row.push(time(r.f.reregistered_time.unwrap_or(0.0)));
             }
             row
-        })
-        .collect();
-    Table {
-        id,
-        caption,
-        columns,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "No frameworks.",
-    }
-    .render()
+        },
+    )
 }
 
 fn row<'a>(f: &'a FrameworkEntry, totals: &[f64; 4]) -> Row<'a> {
@@ -265,7 +256,7 @@ pub(crate) fn detail(m: &Master, id: &str, req: &Request) -> Outcome {
             ("Active tasks", Html::text(&count(active_tasks(f) as u64))),
         ],
     );
-    let mut by_state: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut by_state: std::collections::BTreeMap<&str, u64> = Default::default();
     for t in f.tasks.values().chain(f.completed_tasks.iter()) {
         *by_state
             .entry(super::tasks::state_name(t.state))
@@ -384,10 +375,17 @@ pub(crate) fn executors(m: &Master, rows: Vec<ExecutorRow>, req: &Request) -> Ht
                 .then_with(|| a.0.id.value.cmp(&b.0.id.value))
         },
     );
-    let cells = paged
-        .rows
-        .iter()
-        .map(|(f, aid, eid, (info, res, role))| {
+    paged.render(
+        &TableSpec {
+            id: "executors",
+            caption: "Executors",
+            columns: &EXECUTOR_COLS,
+            empty: "No custom executors (command tasks run under the built-in executor).",
+        },
+        &q,
+        &req.path,
+        &req.params,
+        |(f, aid, eid, (info, res, role))| {
             let path = format!(
                 "/frameworks/{}/executors/{}/runs/latest",
                 f.id.value, eid.value
@@ -401,22 +399,8 @@ pub(crate) fn executors(m: &Master, rows: Vec<ExecutorRow>, req: &Request) -> Ht
                 Html::text(&resources_text(res)),
                 Html::link(&super::browse_href(&aid.value, &path), "Sandbox"),
             ]
-        })
-        .collect();
-    Table {
-        id: "executors",
-        caption: "Executors",
-        columns: &EXECUTOR_COLS,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "No custom executors (command tasks run under the built-in executor).",
-    }
-    .render()
+        },
+    )
 }
 
 /// `cpus: 1, mem: 128 MB, ...` for the four scalars present.

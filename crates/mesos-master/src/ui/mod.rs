@@ -432,48 +432,46 @@ pub(crate) fn amount(kind: &str, v: f64) -> String {
 }
 
 /// The cluster's resources by kind ([`KINDS`]): total (of registered
-/// agents), allocated (to live tasks and executors on them) and offered.
-/// Summed as scalars, without building `Resources` (this runs under the
-/// lock for every home page, over every task).
+/// agents), allocated (held by tasks and executors: what the allocator
+/// has neither free nor offered) and offered. O(agents + offers), in
+/// scalars, without building `Resources` (this runs for every home page).
 pub(crate) struct ClusterScalars {
     pub total: [f64; 4],
     pub allocated: [f64; 4],
     pub offered: [f64; 4],
 }
 
-fn add_scalars(into: &mut [f64; 4], r: &mesos_types::Resources) {
-    for (v, k) in into.iter_mut().zip(KINDS) {
-        *v += r.scalar(k);
+/// Adds `r`'s cpus, gpus, mem and disk to `into`, in one pass over it
+/// (these sums run over every task for some pages).
+pub(crate) fn add_scalars(into: &mut [f64; 4], r: &mesos_types::Resources) {
+    for res in r.iter() {
+        if let (Some(i), Some(s)) = (KINDS.iter().position(|k| *k == res.name), &res.scalar) {
+            into[i] += s.value;
+        }
     }
 }
 
 pub(crate) fn cluster_scalars(m: &Master) -> ClusterScalars {
-    let mut c = ClusterScalars {
-        total: [0.0; 4],
-        allocated: [0.0; 4],
-        offered: [0.0; 4],
-    };
+    let mut total = [0.0; 4];
+    let mut free = [0.0; 4];
+    let mut offered = [0.0; 4];
     for a in m.agents.values() {
-        add_scalars(&mut c.total, &a.total);
-    }
-    for f in m.frameworks.values() {
-        for t in f.tasks.values() {
-            if !t.resources_released && m.agents.contains_key(&t.agent_id) {
-                add_scalars(&mut c.allocated, &t.resources);
-            }
-        }
-        for (aid, execs) in &f.executors {
-            if m.agents.contains_key(aid) {
-                for (_, r, _) in execs.values() {
-                    add_scalars(&mut c.allocated, r);
-                }
-            }
+        add_scalars(&mut total, &a.total);
+        match m.allocator.free(&a.id) {
+            Some(f) => add_scalars(&mut free, f),
+            // Not known to the allocator (yet): nothing of it is held.
+            None => add_scalars(&mut free, &a.total),
         }
     }
     for o in m.offers.values() {
-        add_scalars(&mut c.offered, &o.resources);
+        add_scalars(&mut offered, &o.resources);
     }
-    c
+    let allocated = std::array::from_fn(|i| (total[i] - free[i] - offered[i]).max(0.0));
+    ClusterScalars {
+        total,
+        allocated,
+        offered,
+    }
 }
 
 /// The cluster's totals, for max share.

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use webui::blocks::{heading, join};
 use webui::format::{bytes, time};
-use webui::table::{Column, Table, TableQuery, cmp_f64, contains, page_of};
+use webui::table::{Column, TableQuery, TableSpec, cmp_f64, contains, page_of};
 use webui::{Html, escape, url_encode};
 
 /// How much of a file the viewer shows at first (its end).
@@ -313,10 +313,17 @@ async fn browse_inner(shared: &Shared, id: &str, req: &Request) -> Result<Outcom
             o.then_with(|| name(a).cmp(&name(b)))
         },
     );
-    let cells = paged
-        .rows
-        .iter()
-        .map(|e| {
+    let table = paged.render(
+        &TableSpec {
+            id: "files",
+            caption: "Files",
+            columns: &COLS,
+            empty: "This directory is empty.",
+        },
+        &q,
+        &req.path,
+        &req.params,
+        |e| {
             let p = s(e, "path");
             let is_dir = s(e, "mode").starts_with('d');
             let link = if is_dir {
@@ -337,22 +344,8 @@ async fn browse_inner(shared: &Shared, id: &str, req: &Request) -> Result<Outcom
                 time(n(e, "mtime")),
                 link,
             ]
-        })
-        .collect();
-    let table = Table {
-        id: "files",
-        caption: "Files",
-        columns: &COLS,
-        rows: cells,
-        query: &q,
-        matching: paged.matching,
-        total: paged.total,
-        page: paged.page,
-        path: &req.path,
-        params: &req.params,
-        empty: "This directory is empty.",
-    }
-    .render();
+        },
+    );
     let title = path
         .rsplit('/')
         .next()

@@ -10,7 +10,7 @@ use mesos_types::task_state::is_terminal;
 use std::cmp::Ordering;
 use webui::blocks::{heading, join, matrix, panel};
 use webui::format::{time, utc};
-use webui::table::{Column, Pager, Table, TableQuery, cmp_f64, contains};
+use webui::table::{Column, Pager, TableQuery, TableSpec, cmp_f64, contains};
 use webui::{Html, escape};
 
 /// Which tasks a table lists.
@@ -95,8 +95,8 @@ pub(crate) fn healthy(t: &TaskEntry) -> Option<bool> {
     t.statuses.last().and_then(|s| s.healthy)
 }
 
-pub(crate) fn state_name(s: TaskState) -> String {
-    format!("{s:?}")
+pub(crate) fn state_name(s: TaskState) -> &'static str {
+    s.as_str()
 }
 
 /// The sandbox of a task: its executor's latest run, by the agent's
@@ -193,8 +193,9 @@ fn keep(r: &Row, f: &str) -> bool {
         || contains(&t.info.name, f)
         || contains(&t.framework_id.value, f)
         || contains(&t.role, f)
+        || contains(state_name(t.state), f)
+        // Last: it looks the agent up.
         || contains(r.host(), f)
-        || contains(&state_name(t.state), f)
 }
 
 fn cell(r: &Row, col: Col) -> Html {
@@ -209,7 +210,7 @@ fn cell(r: &Row, col: Col) -> Html {
         Col::Id => id_link(&task_href(fid, tid), tid),
         Col::Name => Html::text(&t.info.name),
         Col::Role => Html::text(&t.role),
-        Col::State => state_html(&state_name(t.state)),
+        Col::State => state_html(state_name(t.state)),
         Col::Health => health_html(healthy(t)),
         Col::Started => time(started(t)),
         Col::Stopped => time(stopped(t)),
@@ -264,25 +265,15 @@ impl<'s> Filling<'s> {
     }
 
     fn render(&self, paged: webui::table::Paged<Row>, req: &Request) -> Html {
-        let cells = paged
-            .rows
-            .iter()
-            .map(|r| self.cols.iter().map(|c| cell(r, *c)).collect())
-            .collect();
-        Table {
+        let spec = TableSpec {
             id: self.spec.id,
             caption: self.spec.caption,
             columns: &self.columns,
-            rows: cells,
-            query: &self.query,
-            matching: paged.matching,
-            total: paged.total,
-            page: paged.page,
-            path: &req.path,
-            params: &req.params,
             empty: "No tasks.",
-        }
-        .render()
+        };
+        paged.render(&spec, &self.query, &req.path, &req.params, |r| {
+            self.cols.iter().map(|c| cell(r, *c)).collect()
+        })
     }
 }
 
@@ -377,7 +368,7 @@ pub(crate) fn detail(m: &Master, fid: &str, tid: &str) -> Outcome {
         &[
             ("ID", Html::text(tid)),
             ("Name", Html::text(&t.info.name)),
-            ("State", state_html(&state_name(t.state))),
+            ("State", state_html(state_name(t.state))),
             ("Health", health_html(healthy(t))),
             ("Framework", Html::link(&framework_href(fid), fname)),
             (
@@ -465,7 +456,7 @@ fn status_table(t: &TaskEntry) -> Html {
     let mut rows = String::new();
     for s in t.statuses.iter().rev() {
         let cells = [
-            state_html(&state_name(s.state)),
+            state_html(state_name(s.state)),
             Html::text(&s.timestamp.map(utc).unwrap_or_else(|| "-".into())),
             Html::text(&s.source.map(|x| format!("{x:?}")).unwrap_or_default()),
             Html::text(&s.reason.map(|x| format!("{x:?}")).unwrap_or_default()),
