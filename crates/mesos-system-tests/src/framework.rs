@@ -102,10 +102,8 @@ impl Fw {
     }
 }
 
-/// A command task (0.1 cpus, 32 MB) whose processes carry `marker`
-/// (`NAME=value`) in their environment, so tests can find them in /proc.
-pub fn marked_task(name: &str, agent: &AgentID, command: &str, marker: &str) -> TaskInfo {
-    let (k, v) = marker.split_once('=').unwrap();
+/// A command task (0.1 cpus, 32 MB) named and identified `name`.
+pub fn command_task(name: &str, agent: &AgentID, command: &str) -> TaskInfo {
     TaskInfo {
         name: name.into(),
         task_id: TaskID::new(name),
@@ -115,17 +113,27 @@ pub fn marked_task(name: &str, agent: &AgentID, command: &str, marker: &str) -> 
             .to_wire(false),
         command: Some(CommandInfo {
             value: Some(command.into()),
-            environment: Some(Environment {
-                variables: vec![EnvVariable {
-                    name: k.into(),
-                    value: Some(v.into()),
-                    ..Default::default()
-                }],
-            }),
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+/// A [`command_task`] whose processes carry `marker` (`NAME=value`) in
+/// their environment, so tests can find them in /proc.
+pub fn marked_task(name: &str, agent: &AgentID, command: &str, marker: &str) -> TaskInfo {
+    let (k, v) = marker.split_once('=').unwrap();
+    let mut task = command_task(name, agent, command);
+    if let Some(c) = task.command.as_mut() {
+        c.environment = Some(Environment {
+            variables: vec![EnvVariable {
+                name: k.into(),
+                value: Some(v.into()),
+                ..Default::default()
+            }],
+        });
+    }
+    task
 }
 
 /// `/master/state`, or `None` while the master does not answer.

@@ -5,7 +5,8 @@
 
 mod framework;
 pub use framework::{
-    Fw, Proc, marked_task, master_state, start_agent, wait_for_agents, wait_for_no_process_with,
+    Fw, Proc, command_task, marked_task, master_state, start_agent, wait_for_agents,
+    wait_for_no_process_with,
 };
 
 use std::io::{BufRead, BufReader};

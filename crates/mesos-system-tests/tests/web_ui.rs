@@ -17,20 +17,11 @@ use webui::harness::Browser;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A command task identified `id`, named `name`.
 fn task(name: &str, id: &str, agent: &AgentID, command: &str) -> TaskInfo {
-    TaskInfo {
-        name: name.into(),
-        task_id: TaskID::new(id),
-        agent_id: agent.clone(),
-        resources: Resources::parse("cpus:0.1;mem:32", "*")
-            .unwrap()
-            .to_wire(false),
-        command: Some(CommandInfo {
-            value: Some(command.into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    let mut t = command_task(id, agent, command);
+    t.name = name.into();
+    t
 }
 
 fn screenshot_dir() -> PathBuf {
