@@ -116,13 +116,14 @@ pub async fn serve(
         return r;
     }
     let fragment = headers.contains_key(FRAGMENT_HEADER);
+    let site = Site::of(&shared);
     // Every link of a table carries the page's query: keep it small.
     let query = uri.query().unwrap_or("");
     if query.len() > MAX_QUERY_BYTES || query.split('&').count() > MAX_QUERY_KEYS {
         let msg = format!(
             "The URL's query is longer than {MAX_QUERY_BYTES} bytes or has more than {MAX_QUERY_KEYS} keys."
         );
-        return render(&Site::of(&shared), Outcome::BadRequest(msg), fragment);
+        return render(&site, Outcome::BadRequest(msg), fragment);
     }
     let req = Request {
         path: uri.path().to_string(),
@@ -137,15 +138,10 @@ pub async fn serve(
     {
         Some(s) => s,
         None => {
-            return render(
-                &Site::of(&shared),
-                Outcome::NotFound("Bad URL".into()),
-                fragment,
-            );
+            return render(&site, Outcome::NotFound("Bad URL".into()), fragment);
         }
     };
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let site = Site::of(&shared);
     let outcome = match seg.as_slice() {
         ["ui"] => return redirect("/"),
         ["ui", "assets", name] => return asset(name),
@@ -213,12 +209,8 @@ pub fn render_page(m: &Master, site: &Site, path: &str, query: Option<&str>) -> 
     };
     let route = crate::http::route_of(path);
     let seg: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
-    let r = render(site, book_page(m, site, &seg, &req), false);
-    let status = r.status().as_u16();
-    let body = futures::executor::block_on(axum::body::to_bytes(r.into_body(), usize::MAX))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (status, body) = html(site, book_page(m, site, &seg, &req), false);
+    (status.as_u16(), body)
 }
 
 /// The friendly page for an unknown URL that a browser asked for.
@@ -239,57 +231,49 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
-fn render(site: &Site, outcome: Outcome, fragment: bool) -> Response {
-    let nav = nav();
-    let badge = Some(site.cluster.clone().unwrap_or_else(|| "(Unnamed)".into()));
+/// A page's status and HTML (a response that is not a page gives its
+/// status and no HTML; `render` sends those as they are).
+fn html(site: &Site, outcome: Outcome, fragment: bool) -> (StatusCode, String) {
+    let error = |status: StatusCode, heading: &str, msg: &str| {
+        if status.is_server_error() {
+            tracing::warn!("web UI: {msg}");
+        } else {
+            tracing::info!("web UI: {heading}: {msg}");
+        }
+        let body = webui::layout::error_body(heading, msg, "/");
+        (status, heading.to_string(), None, body, false)
+    };
     let (status, title, active, body, live) = match outcome {
-        Outcome::Raw(r) => return r,
+        Outcome::Raw(r) => return (r.status(), String::new()),
         Outcome::Page {
             title,
             active,
             body,
             live,
         } => (StatusCode::OK, title, active, body, live),
-        Outcome::NotFound(msg) => {
-            tracing::info!("web UI: not found: {msg}");
-            (
-                StatusCode::NOT_FOUND,
-                "Not found".to_string(),
-                None,
-                webui::layout::error_body("Not found", &msg, "/"),
-                false,
-            )
-        }
-        Outcome::BadRequest(msg) => {
-            tracing::info!("web UI: bad request: {msg}");
-            (
-                StatusCode::BAD_REQUEST,
-                "Bad request".to_string(),
-                None,
-                webui::layout::error_body("Bad request", &msg, "/"),
-                false,
-            )
-        }
-        Outcome::BadGateway(msg) => {
-            tracing::warn!("web UI: {msg}");
-            (
-                StatusCode::BAD_GATEWAY,
-                "Unavailable".to_string(),
-                None,
-                webui::layout::error_body("Unavailable", &msg, "/"),
-                false,
-            )
-        }
+        Outcome::NotFound(msg) => error(StatusCode::NOT_FOUND, "Not found", &msg),
+        Outcome::BadRequest(msg) => error(StatusCode::BAD_REQUEST, "Bad request", &msg),
+        Outcome::BadGateway(msg) => error(StatusCode::BAD_GATEWAY, "Unavailable", &msg),
     };
+    let nav = nav();
     let page = Page {
         nav: &nav,
         title,
         active,
-        badge,
+        badge: Some(site.cluster.clone().unwrap_or_else(|| "(Unnamed)".into())),
         body,
         live: live.then(|| "/ui/version".to_string()),
     };
-    let mut r = Response::new(Body::from(page.render(fragment)));
+    (status, page.render(fragment))
+}
+
+fn render(site: &Site, outcome: Outcome, fragment: bool) -> Response {
+    let outcome = match outcome {
+        Outcome::Raw(r) => return r,
+        page => page,
+    };
+    let (status, text) = html(site, outcome, fragment);
+    let mut r = Response::new(Body::from(text));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
