@@ -13,6 +13,10 @@ pub enum StoreError {
         expected: u64,
         found: u64,
     },
+    /// The writer lost the right to write (a ZooKeeper-backed store whose
+    /// writer is no longer the elected leader). Nothing was written.
+    #[error("write refused: {0}")]
+    Fenced(String),
     #[error("storage failure: {0}")]
     Backend(String),
 }

@@ -1,0 +1,332 @@
+//! The ZooKeeper backend: sessions, group membership (leader election and
+//! leader detection over ephemeral sequential znodes, as Mesos's
+//! `zookeeper::Group` does) and a fenced, versioned [`Store`](crate::Store).
+//!
+//! * [`ZkUrl`]: the `zk://[user:pass@]h1:p1,h2:p2/path` form every Mesos
+//!   component accepts (also behind `file:///path`).
+//! * [`ZkSession`]: one ZooKeeper session and its health. A session that has
+//!   been disconnected for its whole timeout is treated as expired at once,
+//!   as Mesos's group does: the servers will have expired it by then, and a
+//!   leader must not wait to hear so before it stops acting.
+//! * [`Contender`] (`ZkSession::contend`): joins a group; the member with the
+//!   lowest sequence leads. [`Detector`]: follows a group's leader, with its
+//!   own sessions, forever (agents, schedulers, CLIs).
+//! * [`ZkStore`]: registry state in hash buckets under one znode each, every
+//!   write conditioned on the writer's group membership ([`Fence`]).
+
+mod election;
+mod store;
+#[cfg(feature = "testkit")]
+pub mod testing;
+
+pub use election::{Contender, Detector, Member, Role};
+pub use store::{
+    BUCKETS, Fence, MAX_BUCKET_BYTES, ZkStore, bucket_of, decode_bucket, encode_bucket,
+};
+
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// ZooKeeper's own default port, used when a server names none.
+pub const DEFAULT_PORT: u16 = 2181;
+
+/// Mesos's `--zk_session_timeout` default.
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A parsed `zk://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZkUrl {
+    /// `host:port` of every server, in the order given.
+    pub servers: Vec<String>,
+    /// The group's znode, absolute, without a trailing `/` (e.g. `/mesos`).
+    pub path: String,
+    /// `user:password` for ZooKeeper's digest scheme.
+    pub credentials: Option<(String, String)>,
+}
+
+/// Why a `zk://` URL was refused; the message names the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ZooKeeper URL '{url}': {reason}")]
+pub struct ZkUrlError {
+    pub url: String,
+    pub reason: String,
+}
+
+impl ZkUrl {
+    /// Parses `zk://[user:pass@]host[:port][,host[:port]...]/path`.
+    pub fn parse(text: &str) -> Result<ZkUrl, ZkUrlError> {
+        let t = text.trim();
+        let err = |reason: &str| ZkUrlError {
+            url: t.to_string(),
+            reason: reason.to_string(),
+        };
+        let rest = t
+            .strip_prefix("zk://")
+            .ok_or_else(|| err("expected it to start with 'zk://'"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => return Err(err("missing znode path (e.g. zk://host:2181/mesos)")),
+        };
+        let (credentials, hosts) = match authority.rsplit_once('@') {
+            Some((creds, hosts)) => {
+                let (user, pass) = creds
+                    .split_once(':')
+                    .filter(|(u, _)| !u.is_empty())
+                    .ok_or_else(|| err("credentials must be 'user:password@'"))?;
+                (Some((user.to_string(), pass.to_string())), hosts)
+            }
+            None => (None, authority),
+        };
+        let mut servers = Vec::new();
+        for server in hosts.split(',') {
+            if server.is_empty() {
+                return Err(err("empty server in the server list"));
+            }
+            let (host, port) = match server.rsplit_once(':') {
+                Some((h, p)) => (
+                    h,
+                    p.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p != 0)
+                        .ok_or_else(|| err(&format!("bad port in server '{server}'")))?,
+                ),
+                None => (server, DEFAULT_PORT),
+            };
+            if host.is_empty() || host.contains(['/', '@', ' ']) {
+                return Err(err(&format!("bad host in server '{server}'")));
+            }
+            servers.push(format!("{host}:{port}"));
+        }
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            return Err(err("the znode path must not be the root"));
+        }
+        if path
+            .split('/')
+            .skip(1)
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains(char::is_whitespace))
+        {
+            return Err(err(&format!("bad znode path '{path}'")));
+        }
+        Ok(ZkUrl {
+            servers,
+            path: path.to_string(),
+            credentials,
+        })
+    }
+
+    /// The client's connect string (`h1:p1,h2:p2`).
+    pub fn connect_string(&self) -> String {
+        self.servers.join(",")
+    }
+}
+
+impl std::fmt::Display for ZkUrl {
+    /// The URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = match &self.credentials {
+            Some((u, _)) => format!("{u}:***@"),
+            None => String::new(),
+        };
+        write!(f, "zk://{user}{}{}", self.servers.join(","), self.path)
+    }
+}
+
+/// A failure talking to ZooKeeper.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ZkError {
+    #[error("cannot connect to ZooKeeper at {0}: {1}")]
+    Connect(String, String),
+    #[error("the ZooKeeper session expired")]
+    Expired,
+    #[error("ZooKeeper: {0}")]
+    Zk(#[from] zookeeper_client::Error),
+}
+
+/// What a session can do right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZkHealth {
+    Connected,
+    /// Connection lost; the session may still be alive on the servers.
+    Disconnected,
+    /// Gone for good (expired, closed, refused, or disconnected for the
+    /// whole session timeout). Ephemeral nodes of this session are gone.
+    Expired,
+}
+
+/// One ZooKeeper session.
+pub struct ZkSession {
+    client: zookeeper_client::Client,
+    url: ZkUrl,
+    timeout: Duration,
+    health: watch::Receiver<ZkHealth>,
+    monitor: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ZkSession {
+    fn drop(&mut self) {
+        self.monitor.abort();
+    }
+}
+
+impl ZkSession {
+    /// Opens a session with the ensemble `url` names (any server will do)
+    /// and creates the group path if missing. Fails if no server answers
+    /// within the session timeout.
+    pub async fn connect(url: &ZkUrl, session_timeout: Duration) -> Result<ZkSession, ZkError> {
+        let mut connector = zookeeper_client::Client::connector()
+            .with_session_timeout(session_timeout)
+            .with_connection_timeout(session_timeout.min(Duration::from_secs(2)));
+        if let Some((user, pass)) = &url.credentials {
+            connector = connector.with_auth("digest", format!("{user}:{pass}").as_bytes());
+        }
+        let servers = url.connect_string();
+        let connect = connector.connect(&servers);
+        let client = match tokio::time::timeout(session_timeout, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(ZkError::Connect(url.connect_string(), e.to_string())),
+            Err(_) => {
+                return Err(ZkError::Connect(
+                    url.connect_string(),
+                    format!("no server answered within {session_timeout:?}"),
+                ));
+            }
+        };
+        let (tx, health) = watch::channel(ZkHealth::Connected);
+        let monitor = tokio::spawn(monitor_session(client.state_watcher(), tx, session_timeout));
+        let session = ZkSession {
+            client,
+            url: url.clone(),
+            timeout: session_timeout,
+            health,
+            monitor,
+        };
+        session.ensure_path(&url.path).await?;
+        Ok(session)
+    }
+
+    pub fn client(&self) -> &zookeeper_client::Client {
+        &self.client
+    }
+
+    pub fn url(&self) -> &ZkUrl {
+        &self.url
+    }
+
+    pub fn session_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The session's health, as it changes.
+    pub fn health(&self) -> watch::Receiver<ZkHealth> {
+        self.health.clone()
+    }
+
+    /// Creates `path` and its parents (persistent, open ACL unless the URL
+    /// carries credentials: then creator-all, world-read, as Mesos does so
+    /// detectors without credentials still find the leader).
+    pub async fn ensure_path(&self, path: &str) -> Result<(), ZkError> {
+        let acls = self.acls();
+        let options = zookeeper_client::CreateMode::Persistent.with_acls(acls);
+        match self.client.mkdir(path, &options).await {
+            Ok(()) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) fn acls(&self) -> zookeeper_client::Acls<'static> {
+        if self.url.credentials.is_some() {
+            zookeeper_client::Acls::from(CREATOR_ALL_WORLD_READ_LIST)
+        } else {
+            zookeeper_client::Acls::anyone_all()
+        }
+    }
+
+    /// Resolves once the session is expired (see [`ZkHealth::Expired`]).
+    pub async fn expired(&self) {
+        let mut h = self.health.clone();
+        let _ = h.wait_for(|s| *s == ZkHealth::Expired).await;
+    }
+}
+
+const CREATOR_ALL_WORLD_READ_LIST: &[zookeeper_client::Acl] = &[
+    zookeeper_client::Acl::new_const(zookeeper_client::Permission::ALL, "auth", ""),
+    zookeeper_client::Acl::new_const(zookeeper_client::Permission::READ, "world", "anyone"),
+];
+
+/// Maps the client's session states to [`ZkHealth`], and a disconnection
+/// that lasts the session timeout to `Expired`.
+async fn monitor_session(
+    mut states: zookeeper_client::StateWatcher,
+    tx: watch::Sender<ZkHealth>,
+    timeout: Duration,
+) {
+    use zookeeper_client::SessionState as S;
+    let mut disconnected_at: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = disconnected_at.map(|t| t + timeout);
+        let state = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, states.changed()).await {
+                Ok(s) => s,
+                Err(_) => {
+                    tracing::warn!(
+                        "Disconnected from ZooKeeper for the whole session timeout ({timeout:?}); treating the session as expired"
+                    );
+                    let _ = tx.send(ZkHealth::Expired);
+                    return;
+                }
+            },
+            None => states.changed().await,
+        };
+        match state {
+            S::SyncConnected | S::ConnectedReadOnly => {
+                if disconnected_at.take().is_some() {
+                    tracing::info!("Reconnected to ZooKeeper");
+                }
+                let _ = tx.send(ZkHealth::Connected);
+            }
+            S::Disconnected => {
+                tracing::warn!("Disconnected from ZooKeeper");
+                disconnected_at.get_or_insert_with(tokio::time::Instant::now);
+                let _ = tx.send(ZkHealth::Disconnected);
+            }
+            S::Expired | S::Closed | S::AuthFailed => {
+                tracing::warn!("ZooKeeper session ended: {state}");
+                let _ = tx.send(ZkHealth::Expired);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = ZkUrl::parse("zk://u:p@h1:2181,h2:2182/mesos/").unwrap();
+        assert_eq!(u.servers, vec!["h1:2181", "h2:2182"]);
+        assert_eq!(u.path, "/mesos");
+        assert_eq!(u.credentials, Some(("u".into(), "p".into())));
+        assert_eq!(u.to_string(), "zk://u:***@h1:2181,h2:2182/mesos");
+        let u = ZkUrl::parse("zk://h1/a/b").unwrap();
+        assert_eq!(u.servers, vec!["h1:2181"]);
+        assert_eq!(u.path, "/a/b");
+        for (bad, why) in [
+            ("zk://h1", "missing znode path"),
+            ("zk://h1:2181/", "root"),
+            ("zk://h1:x/mesos", "bad port"),
+            ("zk://h1:0/mesos", "bad port"),
+            ("zk://h1,,h2/mesos", "empty server"),
+            ("zk:///mesos", "empty server"),
+            ("zk://user@h1/mesos", "credentials"),
+            ("zk://h1/a//b", "bad znode path"),
+            ("zk://h1/a/../b", "bad znode path"),
+            ("http://h1/mesos", "zk://"),
+        ] {
+            let e = ZkUrl::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! A throwaway ZooKeeper ensemble for tests: `n` servers of Debian's
+//! `zookeeper` package (3.8) on free loopback ports, each in its own
+//! directory, killed when the [`Ensemble`] is dropped. Servers can be
+//! paused (SIGSTOP, a partition as its clients see it), resumed, killed
+//! and restarted.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where Debian's package puts ZooKeeper (its jar names the rest of its
+/// class path in its manifest). `$ZOOKEEPER_CLASSPATH` overrides.
+const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+
+struct Server {
+    dir: PathBuf,
+    client_port: u16,
+    child: Option<Child>,
+}
+
+/// A running ensemble.
+pub struct Ensemble {
+    servers: Vec<Server>,
+    _root: Option<tempfile_dir::TempDir>,
+}
+
+mod tempfile_dir {
+    //! A directory removed on drop (std only; tempfile is a dev-dependency).
+    use std::path::{Path, PathBuf};
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> std::io::Result<TempDir> {
+            let base = std::env::temp_dir();
+            for i in 0..1000u32 {
+                let p = base.join(format!("zk-ensemble-{}-{i}", std::process::id()));
+                if std::fs::create_dir(&p).is_ok() {
+                    return Ok(TempDir(p));
+                }
+            }
+            Err(std::io::Error::other("no free temp directory name"))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Whether this machine can run an ensemble (the package is installed).
+pub fn available() -> bool {
+    std::env::var_os("ZOOKEEPER_CLASSPATH").is_some()
+        || Path::new("/usr/share/java/zookeeper.jar").exists()
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Ensemble {
+    /// Starts `n` servers and waits until they serve clients (a quorum has
+    /// formed). `tick_ms` is ZooKeeper's `tickTime`: sessions may last from
+    /// 2 to 20 ticks.
+    pub fn start(n: usize, tick_ms: u32) -> std::io::Result<Ensemble> {
+        let root = tempfile_dir::TempDir::new()?;
+        let mut ports = Vec::new();
+        for _ in 0..n {
+            ports.push((free_port()?, free_port()?, free_port()?));
+        }
+        let peers: String = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer, election))| {
+                format!("server.{}=127.0.0.1:{peer}:{election}\n", i + 1)
+            })
+            .collect();
+        let mut servers = Vec::new();
+        for (i, (client, _, _)) in ports.iter().enumerate() {
+            let dir = root.path().join(format!("zk{}", i + 1));
+            std::fs::create_dir_all(dir.join("data"))?;
+            std::fs::write(dir.join("data/myid"), format!("{}\n", i + 1))?;
+            let mut cfg = format!(
+                "tickTime={tick_ms}\ninitLimit=20\nsyncLimit=5\ndataDir={}\nclientPort={client}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=srvr,ruok,stat\nquorumListenOnAllIPs=false\n",
+                dir.join("data").display()
+            );
+            if n > 1 {
+                cfg.push_str(&peers);
+            }
+            std::fs::write(dir.join("zoo.cfg"), cfg)?;
+            servers.push(Server {
+                dir,
+                client_port: *client,
+                child: None,
+            });
+        }
+        let mut e = Ensemble {
+            servers,
+            _root: Some(root),
+        };
+        for i in 0..n {
+            e.launch(i)?;
+        }
+        e.wait_serving(Duration::from_secs(60))?;
+        Ok(e)
+    }
+
+    fn launch(&mut self, i: usize) -> std::io::Result<()> {
+        let s = &mut self.servers[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(s.dir.join("server.log"))?;
+        let classpath =
+            std::env::var("ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| CLASSPATH.to_string());
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("java")
+            .arg("-Xmx128m")
+            .arg("-XX:+UseSerialGC")
+            .arg("-Dzookeeper.admin.enableServer=false")
+            .arg(format!("-Dzookeeper.log.dir={}", s.dir.display()))
+            .arg("-cp")
+            .arg(classpath)
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(s.dir.join("zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()?;
+        s.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until every running, unpaused server says it serves.
+    pub fn wait_serving(&self, timeout: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        for (i, s) in self.servers.iter().enumerate() {
+            if s.child.is_none() {
+                continue;
+            }
+            loop {
+                if self.mode(i).is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let log = std::fs::read_to_string(s.dir.join("server.log")).unwrap_or_default();
+                    let tail: String = log
+                        .lines()
+                        .rev()
+                        .take(30)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    return Err(std::io::Error::other(format!(
+                        "ZooKeeper server {} did not start serving; its log ends:\n{tail}",
+                        i + 1
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(())
+    }
+
+    /// `leader`, `follower` or `standalone` while server `i` serves.
+    pub fn mode(&self, i: usize) -> Option<String> {
+        let port = self.servers[i].client_port;
+        let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        c.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        c.write_all(b"srvr").ok()?;
+        let mut out = String::new();
+        c.read_to_string(&mut out).ok()?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(|m| m.trim().to_string())
+    }
+
+    /// `127.0.0.1:p1,127.0.0.1:p2,...`
+    pub fn connect_string(&self) -> String {
+        self.servers
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `zk://<every server>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "zk://{}/{}",
+            self.connect_string(),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// `zk://<server i only>/<path>`: a client of one server, cut off when
+    /// that server is paused.
+    pub fn url_of(&self, i: usize, path: &str) -> String {
+        format!(
+            "zk://127.0.0.1:{}/{}",
+            self.servers[i].client_port,
+            path.trim_start_matches('/')
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    fn signal(&self, i: usize, sig: nix::sys::signal::Signal) {
+        if let Some(c) = &self.servers[i].child {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig);
+        }
+    }
+
+    /// Freezes server `i` (SIGSTOP): its clients see silence, not a
+    /// closed connection, as across a network partition.
+    pub fn pause(&self, i: usize) {
+        self.signal(i, nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    pub fn resume(&self, i: usize) {
+        self.signal(i, nix::sys::signal::Signal::SIGCONT);
+    }
+
+    /// Kills server `i` (its data stays for [`Ensemble::restart`]).
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.servers[i].child.take() {
+            self.resume_child(&c);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn resume_child(&self, c: &Child) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+
+    /// Starts a killed server again.
+    pub fn restart(&mut self, i: usize) -> std::io::Result<()> {
+        self.kill(i);
+        self.launch(i)
+    }
+
+    /// Server `i`'s log (for failure messages).
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.servers[i].dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.kill(i);
+        }
+    }
+}

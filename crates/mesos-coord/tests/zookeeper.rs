@@ -1,0 +1,179 @@
+//! The ZooKeeper backend against a real ensemble (Debian's `zookeeper`,
+//! which the README's test command installs): the store conformance suite,
+//! election and detection, fencing of a deposed leader, and a leader cut off
+//! from ZooKeeper losing its role within the session timeout.
+
+use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::{Detector, Role, ZkSession, ZkStore, ZkUrl};
+use mesos_coord::{Store, StoreError, conformance};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::timeout;
+
+const LABEL: &str = "json.info_";
+
+fn ensemble(n: usize) -> Ensemble {
+    assert!(
+        testing::available(),
+        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
+    );
+    Ensemble::start(n, 200).expect("starting a ZooKeeper ensemble")
+}
+
+async fn session(url: &str, timeout_ms: u64) -> Arc<ZkSession> {
+    let url = ZkUrl::parse(url).unwrap();
+    Arc::new(
+        ZkSession::connect(&url, Duration::from_millis(timeout_ms))
+            .await
+            .unwrap(),
+    )
+}
+
+async fn role_becomes(c: &mesos_coord::zk::Contender, want: impl Fn(&Role) -> bool) -> Role {
+    let mut r = c.role();
+    timeout(Duration::from_secs(30), r.wait_for(|x| want(x)))
+        .await
+        .expect("role did not change in time")
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_backend() {
+    let zk = ensemble(3);
+    let url = zk.url("/mesos");
+
+    // The store conformance suite, as for the embedded stores.
+    let s = session(&url, 4000).await;
+    let store = ZkStore::new(s.clone(), "/mesos/conformance", None);
+    tokio::task::spawn_blocking(move || conformance(&store))
+        .await
+        .unwrap();
+    // A second store over the same znodes sees what the first wrote.
+    let again = ZkStore::new(s.clone(), "/mesos/conformance", None);
+    let got = tokio::task::spawn_blocking(move || again.get("agents/a").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got.unwrap().value, b"3");
+
+    // Election: the first member leads; the others follow it and see its data.
+    let a = s
+        .contend(LABEL, br#"{"address":{"hostname":"a","port":1}}"#)
+        .await
+        .unwrap();
+    let sb = session(&url, 4000).await;
+    let b = sb
+        .contend(LABEL, br#"{"address":{"hostname":"b","port":2}}"#)
+        .await
+        .unwrap();
+    assert_eq!(role_becomes(&a, |r| *r == Role::Leader).await, Role::Leader);
+    let Role::Follower {
+        leader: Some(leader),
+    } = role_becomes(&b, |r| matches!(r, Role::Follower { leader: Some(_) })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(leader.master_endpoint().as_deref(), Some("a:1"));
+    assert!(b.sequence() > a.sequence());
+
+    // A detector (its own session) finds the same leader.
+    let detector = Detector::start(ZkUrl::parse(&url).unwrap(), LABEL, Duration::from_secs(4));
+    let mut seen = detector.leader();
+    let l = timeout(Duration::from_secs(30), seen.wait_for(|l| l.is_some()))
+        .await
+        .unwrap()
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert_eq!(l.master_endpoint().as_deref(), Some("a:1"));
+
+    // The leader's fenced writes succeed; the follower's are refused.
+    let leader_store = ZkStore::new(s.clone(), "/mesos/registry", Some(a.fence()));
+    let follower_store = Arc::new(ZkStore::new(sb.clone(), "/mesos/registry", Some(b.fence())));
+    let leader_store = Arc::new(leader_store);
+    let ls = leader_store.clone();
+    tokio::task::spawn_blocking(move || {
+        ls.write_batch(&[("agents/x".into(), b"1".to_vec())])
+            .unwrap()
+    })
+    .await
+    .unwrap();
+
+    // The leader's membership goes (as when its session expires): it learns
+    // it lost, its next write is refused, and the follower leads.
+    let admin = session(&url, 4000).await;
+    admin.client().delete(a.node(), None).await.unwrap();
+    assert!(matches!(
+        role_becomes(&a, |r| matches!(r, Role::Lost(_))).await,
+        Role::Lost(_)
+    ));
+    let ls = leader_store.clone();
+    let refused =
+        tokio::task::spawn_blocking(move || ls.write_batch(&[("agents/y".into(), b"1".to_vec())]))
+            .await
+            .unwrap();
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    assert_eq!(role_becomes(&b, |r| *r == Role::Leader).await, Role::Leader);
+    let fs = follower_store.clone();
+    let (x, y) = tokio::task::spawn_blocking(move || {
+        fs.write_batch(&[("agents/z".into(), b"1".to_vec())])
+            .unwrap();
+        (fs.get("agents/x").unwrap(), fs.get("agents/y").unwrap())
+    })
+    .await
+    .unwrap();
+    assert!(x.is_some(), "the old leader's acknowledged write is kept");
+    assert!(y.is_none(), "the refused write left nothing");
+    let l = timeout(
+        Duration::from_secs(30),
+        seen.wait_for(|l| l.as_ref().and_then(|m| m.master_endpoint()).as_deref() == Some("b:2")),
+    )
+    .await;
+    assert!(l.is_ok(), "the detector followed the new leader");
+}
+
+/// A leader whose only ZooKeeper server goes silent loses its role within
+/// the session timeout, without hearing from ZooKeeper; a member connected
+/// to the rest of the ensemble takes over once the servers expire the old
+/// session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_zookeeper_steps_down() {
+    let zk = ensemble(3);
+    // The cut-off member talks to server 0 only, the other to servers 1 and 2.
+    let first = session(&zk.url_of(0, "/cut"), 2000).await;
+    let a = first.contend(LABEL, b"{}").await.unwrap();
+    role_becomes(&a, |r| *r == Role::Leader).await;
+    let rest = format!(
+        "zk://{}/cut",
+        zk.connect_string()
+            .split(',')
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let second = session(&rest, 2000).await;
+    let b = second.contend(LABEL, b"{}").await.unwrap();
+    role_becomes(&b, |r| matches!(r, Role::Follower { .. })).await;
+    let store = Arc::new(ZkStore::new(
+        first.clone(),
+        "/cut/registry",
+        Some(a.fence()),
+    ));
+
+    zk.pause(0);
+    let started = std::time::Instant::now();
+    role_becomes(&a, |r| matches!(r, Role::Lost(_))).await;
+    let lost_after = started.elapsed();
+    // Lost once disconnected for the session timeout (2 s), plus detection.
+    assert!(
+        lost_after < Duration::from_secs(8),
+        "lost after {lost_after:?}"
+    );
+    let s = store.clone();
+    let refused = tokio::task::spawn_blocking(move || s.write_batch(&[("k".into(), vec![1])]))
+        .await
+        .unwrap();
+    assert!(refused.is_err());
+    role_becomes(&b, |r| *r == Role::Leader).await;
+    zk.resume(0);
+}
