@@ -20,6 +20,11 @@ fi
 if [ ! -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 fi
+# The high-availability tests start their own ZooKeeper ensembles from
+# Debian's package (crates/mesos-coord/src/zk/testing.rs).
+if [ ! -e /usr/share/java/zookeeper.jar ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper
+fi
 bash scripts/python-clients.sh
 export MESOS_TEST_PYTHON="$root/target/venv/bin/python"
 

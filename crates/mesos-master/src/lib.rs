@@ -5,6 +5,7 @@
 //! * [`operator`]: the v1 operator API's views and event stream.
 //! * [`http`]: the HTTP shell (scheduler API, agent protocol, read endpoints).
 //! * [`ui`]: the web UI at `/` and `/ui/`.
+//! * [`leadership`]: ZooKeeper election, and what non-leaders answer.
 //! * [`flags`]: command-line flags; [`server`]: wiring and timers.
 
 pub mod allocator;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod event_queue;
 pub mod flags;
 pub mod http;
+pub mod leadership;
 pub mod master;
 pub mod operator;
 pub mod server;

@@ -45,11 +45,18 @@ async fn main() {
                 std::process::exit(1);
             }
         };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate() => {}
-    }
+    let lost = tokio::select! {
+        _ = tokio::signal::ctrl_c() => None,
+        _ = terminate() => None,
+        why = handle.lost() => Some(why),
+    };
     handle.stop().await;
+    if let Some(why) = lost {
+        // As Mesos: a master that lost its leadership exits, and its
+        // supervisor starts it again as a follower.
+        eprintln!("mesos-master: lost leadership ({why}); exiting");
+        std::process::exit(1);
+    }
 }
 
 async fn terminate() {

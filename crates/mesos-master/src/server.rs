@@ -3,12 +3,14 @@
 //! `mesos-local` (which embeds a master in its own process).
 
 use crate::flags::MasterFlags;
+use crate::leadership::MasterRole;
 use crate::master::registry::{
     AGENT_PREFIX, GONE_PREFIX, QUOTA_PREFIX, REMOVED_FRAMEWORK_PREFIX, UNREACHABLE_PREFIX,
     WEIGHT_PREFIX,
 };
 use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
+use mesos_coord::zk::ZkHealth;
 use mesos_coord::{LocalStore, MemoryStore, Store};
 use mesos_daemon::logging::Logging;
 use mesos_types::policy::{QuotaConfig, WeightInfo};
@@ -16,7 +18,7 @@ use mesos_types::{Address, AgentID, MESOS_VERSION, MasterInfo, ipv4_to_master_ip
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// State shared by every handler and loop.
 pub struct Shared {
@@ -25,7 +27,10 @@ pub struct Shared {
     pub wake: Notify,
     /// Woken when the book queued durable changes for the registrar.
     registry_wake: Notify,
-    pub store: Arc<dyn Store>,
+    /// Where this master stands (see [`crate::leadership`]).
+    role: watch::Sender<MasterRole>,
+    /// The ZooKeeper session's health, with `--zk`.
+    zk_health: Mutex<Option<watch::Receiver<ZkHealth>>>,
     pub flags: MasterFlags,
     pub effective_flags: BTreeMap<String, String>,
     /// The master's log file (`--log_dir`), served as `/master/log`.
@@ -61,6 +66,95 @@ impl Shared {
     pub fn read<R>(&self, f: impl FnOnce(&Master) -> R) -> R {
         f(&self.lock())
     }
+
+    /// Where this master stands now.
+    pub fn role(&self) -> MasterRole {
+        self.role.borrow().clone()
+    }
+
+    /// The role as it changes.
+    pub fn watch_role(&self) -> watch::Receiver<MasterRole> {
+        self.role.subscribe()
+    }
+
+    /// Records the role, and in the book who leads and since when.
+    pub(crate) fn set_role(&self, role: MasterRole) {
+        self.write(|m, now| match &role {
+            MasterRole::Leading => {
+                m.elected_time = Some(now);
+                m.leader = Some(m.info.clone());
+            }
+            MasterRole::Standby { leader } => {
+                m.elected_time = None;
+                m.leader = leader.clone();
+            }
+            MasterRole::Recovering | MasterRole::Lost(_) => {
+                m.elected_time = None;
+                m.leader = None;
+            }
+        });
+        self.role.send_replace(role);
+    }
+
+    pub(crate) fn set_zk_health(&self, health: watch::Receiver<ZkHealth>) {
+        *self.zk_health.lock().unwrap_or_else(|p| p.into_inner()) = Some(health);
+    }
+
+    /// Why the leader cannot make changes right now (ZooKeeper unreachable),
+    /// if it cannot.
+    pub fn paused_reason(&self) -> Option<String> {
+        crate::leadership::paused_reason(
+            self.zk_health
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref(),
+        )
+    }
+
+    /// Replaces the (empty) book of a newly elected master with the one the
+    /// registry describes. Blocking: the registry is read here.
+    pub(crate) fn recover(&self, store: &dyn Store) -> anyhow::Result<()> {
+        let (info, config, start_time) =
+            self.read(|m| (m.info.clone(), m.config.clone(), m.start_time));
+        let mut book = recover_book(store, info, config, now_secs())?;
+        book.start_time = start_time;
+        self.write(|m, _| *m = book);
+        Ok(())
+    }
+
+    /// Starts what only the leader runs: allocation, timers and the
+    /// registrar writing to `store`. They stop when the result is dropped.
+    pub(crate) fn start_leading(self: Arc<Self>, store: Arc<dyn Store>) -> TaskGroup {
+        let interval = self
+            .flags
+            .allocation_interval
+            .get()
+            .max(std::time::Duration::from_millis(1));
+        // Timers and agent health have their own beat: tied to
+        // --allocation_interval they were as coarse as that interval (an
+        // operator's 10 s batch meant dead agents and expired failover
+        // timeouts noticed up to 10 s late). A scan of every agent and
+        // framework is microseconds, so once a second (or once per ping, if
+        // pings are faster) costs nothing.
+        let timer_period = self
+            .flags
+            .agent_ping_timeout
+            .get()
+            .min(std::time::Duration::from_secs(1))
+            .max(std::time::Duration::from_millis(10));
+        TaskGroup {
+            _tasks: vec![
+                AbortOnDrop(tokio::spawn(allocation_loop(self.clone(), interval))),
+                AbortOnDrop(tokio::spawn(timer_loop(self.clone(), timer_period))),
+                AbortOnDrop(tokio::spawn(registrar_loop(self, store))),
+            ],
+        }
+    }
+}
+
+/// Background tasks, aborted together when dropped.
+pub(crate) struct TaskGroup {
+    _tasks: Vec<AbortOnDrop>,
 }
 
 /// A running master.
@@ -75,6 +169,20 @@ impl MasterHandle {
     /// `host:port` to give agents and schedulers.
     pub fn endpoint(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// Resolves with the reason once this master has lost its leadership
+    /// (with `--zk`); never for a standalone master. The `mesos-master`
+    /// binary exits then, as Mesos does.
+    pub async fn lost(&self) -> String {
+        let mut role = self.shared.watch_role();
+        match role.wait_for(|r| matches!(r, MasterRole::Lost(_))).await {
+            Ok(r) => match &*r {
+                MasterRole::Lost(why) => why.clone(),
+                other => format!("{other:?}"),
+            },
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Stops accepting requests and ends the server. Event streams never end
@@ -113,8 +221,19 @@ pub async fn start_with_logging(
     logging: Logging,
 ) -> anyhow::Result<MasterHandle> {
     flags.validate().map_err(anyhow::Error::msg)?;
-    let store = open_registry(&flags)?;
-    start_inner(flags, effective_flags, store, logging).await
+    let registry = match flags.zk_url().map_err(anyhow::Error::msg)? {
+        Some(url) => Registry::ZooKeeper(url),
+        None => Registry::Local(open_registry(&flags)?),
+    };
+    start_inner(flags, effective_flags, registry, logging).await
+}
+
+/// Where the registry lives.
+enum Registry {
+    /// This process's own store; the master leads from the start.
+    Local(Arc<dyn Store>),
+    /// In ZooKeeper, read by whichever master is elected.
+    ZooKeeper(mesos_coord::zk::ZkUrl),
 }
 
 /// The program name of the log file (`<log_dir>/mesos-master.INFO`).
@@ -141,13 +260,19 @@ pub async fn start_with_store(
     effective_flags: BTreeMap<String, String>,
     store: Arc<dyn Store>,
 ) -> anyhow::Result<MasterHandle> {
-    start_inner(flags, effective_flags, store, Logging::detached()).await
+    start_inner(
+        flags,
+        effective_flags,
+        Registry::Local(store),
+        Logging::detached(),
+    )
+    .await
 }
 
 async fn start_inner(
     flags: MasterFlags,
     effective_flags: BTreeMap<String, String>,
-    store: Arc<dyn Store>,
+    registry: Registry,
     logging: Logging,
 ) -> anyhow::Result<MasterHandle> {
     flags.validate().map_err(anyhow::Error::msg)?;
@@ -162,13 +287,6 @@ async fn start_inner(
         }
         None => None,
     };
-    let admitted: HashSet<AgentID> = store
-        .list(AGENT_PREFIX)
-        .context("reading the registry")?
-        .into_iter()
-        .filter_map(|(k, _)| k.strip_prefix(AGENT_PREFIX).map(AgentID::new))
-        .collect();
-
     let bind: SocketAddr = format!("{}:{}", flags.ip, flags.port)
         .parse()
         .context("--ip/--port")?;
@@ -221,17 +339,97 @@ async fn start_inner(
             * flags.max_agent_ping_timeouts.max(1) as f64,
         agent_reregister_timeout: flags.agent_reregister_timeout.get().as_secs_f64(),
     };
-    let mut master = Master::new(info, config, now_secs());
-    master.unreachable_agents = agent_marks(store.as_ref(), UNREACHABLE_PREFIX)?;
-    master.gone_agents = agent_marks(store.as_ref(), GONE_PREFIX)?;
-    master.removed_frameworks = marks(store.as_ref(), REMOVED_FRAMEWORK_PREFIX)?
+    let info_json = serde_json::to_vec(&info).context("encoding MasterInfo")?;
+    let (master, store, election) = match registry {
+        Registry::Local(store) => (
+            recover_book(store.as_ref(), info, config, now_secs())?,
+            Some(store),
+            None,
+        ),
+        Registry::ZooKeeper(url) => (
+            Master::new(info, config, now_secs()),
+            None,
+            Some(crate::leadership::ZkElection {
+                url,
+                session_timeout: flags.zk_session_timeout.get(),
+                info_json,
+                persistent: flags.registry != "in_memory",
+            }),
+        ),
+    };
+    let role = match store {
+        Some(_) => MasterRole::Leading,
+        None => MasterRole::Standby { leader: None },
+    };
+    let shared = Arc::new(Shared {
+        master: Mutex::new(master),
+        wake: Notify::new(),
+        registry_wake: Notify::new(),
+        role: watch::Sender::new(MasterRole::Standby { leader: None }),
+        zk_health: Mutex::new(None),
+        flags,
+        effective_flags,
+        log_file,
+        logging,
+        changes: Default::default(),
+    });
+    shared.set_role(role);
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = crate::http::router(shared.clone());
+    // Ends the leader's loops (or the election) with the server task,
+    // however that task ends.
+    let background: TaskGroup = match (store, election) {
+        (Some(store), _) => shared.clone().start_leading(store),
+        (None, Some(election)) => TaskGroup {
+            _tasks: vec![AbortOnDrop(tokio::spawn(crate::leadership::run_election(
+                shared.clone(),
+                election,
+            )))],
+        },
+        (None, None) => anyhow::bail!("a master needs a registry"),
+    };
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = mesos_http::serve(listener, app, stop, Default::default()).await {
+            tracing::error!("master HTTP server failed: {e}");
+        }
+        drop(background);
+    });
+    tracing::info!(%addr, master_id = %id, "master started");
+    Ok(MasterHandle {
+        addr,
+        shared,
+        shutdown: Some(stop_tx),
+        task,
+    })
+}
+
+/// The book the registry in `store` describes: admitted agents (awaiting
+/// re-registration), unreachable and gone marks, removed frameworks,
+/// weights, quota, maintenance, drain states and agent resources.
+fn recover_book(
+    store: &dyn Store,
+    info: MasterInfo,
+    config: MasterConfig,
+    now: f64,
+) -> anyhow::Result<Master> {
+    let admitted: HashSet<AgentID> = store
+        .list(AGENT_PREFIX)
+        .context("reading the registry")?
+        .into_iter()
+        .filter_map(|(k, _)| k.strip_prefix(AGENT_PREFIX).map(AgentID::new))
+        .collect();
+    let mut master = Master::new(info, config, now);
+    master.unreachable_agents = agent_marks(store, UNREACHABLE_PREFIX)?;
+    master.gone_agents = agent_marks(store, GONE_PREFIX)?;
+    master.removed_frameworks = marks(store, REMOVED_FRAMEWORK_PREFIX)?
         .into_keys()
         .map(mesos_types::FrameworkID::new)
         .collect();
-    master.recover_policy(
-        recovered_weights(store.as_ref())?,
-        recovered_quotas(store.as_ref())?,
-    );
+    master.recover_policy(recovered_weights(store)?, recovered_quotas(store)?);
     if let Some(v) = store
         .get(crate::master::maintenance::MAINTENANCE_KEY)
         .context("reading the registry")?
@@ -241,12 +439,12 @@ async fn start_inner(
         );
     }
     master.recover_agent_states(recovered_per_agent(
-        store.as_ref(),
+        store,
         crate::master::drain::AGENT_STATE_PREFIX,
         "an agent state",
     )?);
     master.recover_agent_resources(recovered_per_agent(
-        store.as_ref(),
+        store,
         crate::master::reservations::AGENT_RESOURCES_PREFIX,
         "a resource list",
     )?);
@@ -261,58 +459,7 @@ async fn start_inner(
             !master.unreachable_agents.contains_key(a) && !master.gone_agents.contains_key(a)
         })
         .collect();
-    let interval = flags
-        .allocation_interval
-        .get()
-        .max(std::time::Duration::from_millis(1));
-    let shared = Arc::new(Shared {
-        master: Mutex::new(master),
-        wake: Notify::new(),
-        registry_wake: Notify::new(),
-        store,
-        flags,
-        effective_flags,
-        log_file,
-        logging,
-        changes: Default::default(),
-    });
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::http::router(shared.clone());
-    // Timers and agent health have their own beat: tied to
-    // --allocation_interval they were as coarse as that interval (an
-    // operator's 10 s batch meant dead agents and expired failover timeouts
-    // noticed up to 10 s late). A scan of every agent and framework is
-    // microseconds, so once a second (or once per ping, if pings are
-    // faster) costs nothing.
-    let timer_period = shared
-        .flags
-        .agent_ping_timeout
-        .get()
-        .min(std::time::Duration::from_secs(1))
-        .max(std::time::Duration::from_millis(10));
-    // Ends the loops with the server task, however that task ends.
-    let timers = (
-        AbortOnDrop(tokio::spawn(allocation_loop(shared.clone(), interval))),
-        AbortOnDrop(tokio::spawn(timer_loop(shared.clone(), timer_period))),
-        AbortOnDrop(tokio::spawn(registrar_loop(shared.clone()))),
-    );
-    let task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = stop_rx.await;
-        };
-        if let Err(e) = mesos_http::serve(listener, app, stop, Default::default()).await {
-            tracing::error!("master HTTP server failed: {e}");
-        }
-        drop(timers);
-    });
-    tracing::info!(%addr, master_id = %id, "master started");
-    Ok(MasterHandle {
-        addr,
-        shared,
-        shutdown: Some(stop_tx),
-        task,
-    })
+    Ok(master)
 }
 
 /// Allocates every `--allocation_interval`, and early when the book asks
@@ -350,13 +497,13 @@ async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
 /// changes the book queued, in order, writes them in one batch (one
 /// fsync; changes queued meanwhile form the next batch), and feeds the
 /// outcome back so the book acts only on what is durable.
-async fn registrar_loop(shared: Arc<Shared>) {
+async fn registrar_loop(shared: Arc<Shared>, store: Arc<dyn Store>) {
     loop {
         shared.registry_wake.notified().await;
         while let Some(batch) = shared.write(|m, _| m.take_registry_batch()) {
             let writes: Vec<(String, Vec<u8>)> =
                 batch.ops.iter().flat_map(|op| op.records()).collect();
-            let store = shared.store.clone();
+            let store = store.clone();
             let result = tokio::task::spawn_blocking(move || store.write_batch(&writes))
                 .await
                 .map_err(|e| e.to_string())

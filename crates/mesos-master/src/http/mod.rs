@@ -56,6 +56,12 @@ async fn dispatch(
     body: Body,
 ) -> Response {
     let route = route_of(uri.path());
+    let ui = crate::ui::owns(&route) && route != "/ui/version";
+    if (ui || crate::leadership::needs_leader(&route))
+        && let Some(answer) = leader_gate(&shared, &route, &uri, ui)
+    {
+        return answer;
+    }
     if crate::ui::owns(&route) {
         return crate::ui::serve(shared, &method, &route, &uri, &headers).await;
     }
@@ -72,7 +78,15 @@ async fn dispatch(
                 .await
                 .unwrap_or_else(error_response);
         }
-        "/health" => return StatusCode::OK.into_response(),
+        // 503 while this master cannot do its job: a leader cut off from
+        // ZooKeeper (no changes are made then) or one that lost its
+        // leadership. Followers are healthy.
+        "/health" => {
+            return match health_problem(&shared) {
+                None => StatusCode::OK.into_response(),
+                Some(why) => error_response(ApiError::Unavailable(why)),
+            };
+        }
         "/version" => get_only(&method).map(|_| to_vec(&state_json::version())),
         "/flags" => get_only(&method).map(|_| to_vec(&json!({"flags": shared.effective_flags}))),
         // Snapshot under the lock, written outside it (state_json::serve).
@@ -161,14 +175,12 @@ async fn dispatch(
         | "/files/debug.json" => {
             return files::serve(&shared, &route, &method, &query).await;
         }
+        // Always to the leader, without a path (bookmarks of the UI).
         "/redirect" => {
-            let (h, p) =
-                shared.read(|m| (m.info.hostname.clone().unwrap_or_default(), m.info.port));
-            return Response::builder()
-                .status(StatusCode::TEMPORARY_REDIRECT)
-                .header(header::LOCATION, format!("//{h}:{p}"))
-                .body(Body::empty())
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            return match shared.read(|m| m.leader.clone()) {
+                Some(l) => redirect(&crate::leadership::leader_authority(&l)),
+                None => error_response(ApiError::Unavailable("No leader elected".into())),
+            };
         }
         "/api/v1" | "/api/v1/operator" => {
             return operator::handle(shared, method, headers, body)
@@ -196,6 +208,47 @@ async fn dispatch(
             }
         }
     }
+}
+
+/// What a master that cannot serve `route` itself answers: 307 to the
+/// leader, or 503 saying why (no leader, recovering, cut off from
+/// ZooKeeper). `None`: serve it.
+fn leader_gate(shared: &Shared, route: &str, uri: &Uri, ui: bool) -> Option<Response> {
+    use crate::leadership::Gate;
+    let asked = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let gate = match crate::leadership::gate(&shared.role(), route, asked, ui) {
+        Gate::Serve => match shared.paused_reason() {
+            Some(why) => Gate::Unavailable(why),
+            None => return None,
+        },
+        g => g,
+    };
+    Some(match gate {
+        Gate::Redirect(location) => redirect(&location),
+        Gate::Unavailable(why) => error_response(ApiError::Unavailable(why)),
+        Gate::Serve => return None,
+    })
+}
+
+/// Why `/master/health` is not OK, if it is not.
+fn health_problem(shared: &Shared) -> Option<String> {
+    match shared.role() {
+        crate::leadership::MasterRole::Lost(why) => {
+            Some(format!("Master is no longer the leader: {why}"))
+        }
+        crate::leadership::MasterRole::Leading | crate::leadership::MasterRole::Recovering => {
+            shared.paused_reason()
+        }
+        crate::leadership::MasterRole::Standby { .. } => None,
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::TEMPORARY_REDIRECT)
+        .header(header::LOCATION, location)
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// Sets the `Allow` header of a 405 answer (other answers are left alone).

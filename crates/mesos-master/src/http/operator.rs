@@ -94,20 +94,37 @@ pub async fn handle(
             let roots = super::files::roots(&shared);
             mesos_daemon::files::http::read_file(roots, &r.path, r.offset, r.length).await?
         }
-        T::GET_STATE => return state_call(&shared, ct, kind, Parts::ALL, |v, e| e.encode(&v.state_body())).await,
+        T::GET_STATE => {
+            return state_call(&shared, ct, kind, Parts::ALL, |v, e| {
+                e.encode(&v.state_body())
+            })
+            .await;
+        }
         T::GET_AGENTS => {
-            return state_call(&shared, ct, kind, only(|p| p.agents = true), |v, e| e.encode(&v.agents_json())).await;
+            return state_call(&shared, ct, kind, only(|p| p.agents = true), |v, e| {
+                e.encode(&v.agents_json())
+            })
+            .await;
         }
         T::GET_FRAMEWORKS => {
             let parts = only(|p| p.frameworks = true);
-            return state_call(&shared, ct, kind, parts, |v, e| e.encode(&v.frameworks_json())).await;
+            return state_call(&shared, ct, kind, parts, |v, e| {
+                e.encode(&v.frameworks_json())
+            })
+            .await;
         }
         T::GET_EXECUTORS => {
             let parts = only(|p| p.executors = true);
-            return state_call(&shared, ct, kind, parts, |v, e| e.encode(&v.executors_json())).await;
+            return state_call(&shared, ct, kind, parts, |v, e| {
+                e.encode(&v.executors_json())
+            })
+            .await;
         }
         T::GET_TASKS => {
-            return state_call(&shared, ct, kind, only(|p| p.tasks = true), |v, e| e.encode(&v.tasks_body())).await;
+            return state_call(&shared, ct, kind, only(|p| p.tasks = true), |v, e| {
+                e.encode(&v.tasks_body())
+            })
+            .await;
         }
         T::GET_ROLES => shared.read(roles),
         T::GET_WEIGHTS => shared.read(|m| {
@@ -127,7 +144,10 @@ pub async fn handle(
             let Some(u) = call.update_weights else {
                 return Err(missing("update_weights"));
             };
-            change(&shared, |m, r, _| m.request_update_weights(u.weight_infos, r)).await?;
+            change(&shared, |m, r, _| {
+                m.request_update_weights(u.weight_infos, r)
+            })
+            .await?;
             return Ok(StatusCode::OK.into_response());
         }
         T::GET_QUOTA => shared.read(|m| json!({"status": m.quota_status()})),
@@ -174,7 +194,11 @@ pub async fn handle(
                 call.stop_maintenance
             };
             let Some(u) = machines else {
-                return Err(missing(if start { "start_maintenance" } else { "stop_maintenance" }));
+                return Err(missing(if start {
+                    "start_maintenance"
+                } else {
+                    "stop_maintenance"
+                }));
             };
             change(&shared, |m, r, _| {
                 if start {
@@ -195,21 +219,30 @@ pub async fn handle(
                 mark_gone: u.mark_gone.unwrap_or(false),
             };
             tracing::info!(agent = %u.agent_id, "operator drains the agent");
-            change(&shared, |m, r, _| m.request_drain_agent(&u.agent_id, config, r)).await?;
+            change(&shared, |m, r, _| {
+                m.request_drain_agent(&u.agent_id, config, r)
+            })
+            .await?;
             return Ok(StatusCode::OK.into_response());
         }
         T::DEACTIVATE_AGENT => {
             let Some(u) = call.deactivate_agent else {
                 return Err(missing("deactivate_agent"));
             };
-            change(&shared, |m, r, _| m.request_deactivate_agent(&u.agent_id, r)).await?;
+            change(&shared, |m, r, _| {
+                m.request_deactivate_agent(&u.agent_id, r)
+            })
+            .await?;
             return Ok(StatusCode::OK.into_response());
         }
         T::REACTIVATE_AGENT => {
             let Some(u) = call.reactivate_agent else {
                 return Err(missing("reactivate_agent"));
             };
-            change(&shared, |m, r, _| m.request_reactivate_agent(&u.agent_id, r)).await?;
+            change(&shared, |m, r, _| {
+                m.request_reactivate_agent(&u.agent_id, r)
+            })
+            .await?;
             return Ok(StatusCode::OK.into_response());
         }
         T::RESERVE_RESOURCES | T::UNRESERVE_RESOURCES => {
@@ -239,7 +272,11 @@ pub async fn handle(
                 .await;
         }
         T::GET_MASTER => shared.read(|m| {
-            json!({"master_info": m.info, "start_time": m.start_time, "elected_time": m.elected_time})
+            let mut out = json!({"master_info": m.info, "start_time": m.start_time});
+            if let Some(t) = m.elected_time {
+                out["elected_time"] = json!(t);
+            }
+            out
         }),
         T::SUBSCRIBE => return super::operator_stream::subscribe(shared, ct).await,
         T::TEARDOWN => {

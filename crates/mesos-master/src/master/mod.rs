@@ -278,7 +278,11 @@ pub struct Master {
     pub info: MasterInfo,
     pub config: MasterConfig,
     pub start_time: f64,
-    pub elected_time: f64,
+    /// When this master was elected; `None` while it does not lead.
+    pub elected_time: Option<f64>,
+    /// The leading master (this one when it leads), as `/master/state`
+    /// reports it; `None` while no leader is known.
+    pub leader: Option<MasterInfo>,
     pub frameworks: HashMap<FrameworkID, FrameworkEntry>,
     pub completed_frameworks: VecDeque<FrameworkEntry>,
     pub agents: HashMap<AgentID, AgentEntry>,
@@ -355,7 +359,8 @@ impl Master {
             info,
             config,
             start_time: now,
-            elected_time: now,
+            elected_time: None,
+            leader: None,
             frameworks: HashMap::new(),
             completed_frameworks: VecDeque::new(),
             agents: HashMap::new(),

@@ -215,7 +215,6 @@ pub fn state(
     let mut fws: Vec<&FrameworkEntry> = m.frameworks.values().collect();
     fws.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let activated = agents.iter().filter(|a| a.connected()).count();
-    let leader_info = json!({"id": m.info.id, "pid": m.info.pid, "port": m.info.port, "hostname": m.info.hostname});
     let recovered: Vec<Json> = m
         .recovering_agents
         .iter()
@@ -236,7 +235,9 @@ pub fn state(
         o.serialize_entry("build_time", &BUILD_TIME)?;
         o.serialize_entry("build_user", BUILD_USER)?;
         o.serialize_entry("start_time", &m.start_time)?;
-        o.serialize_entry("elected_time", &m.elected_time)?;
+        if let Some(t) = &m.elected_time {
+            o.serialize_entry("elected_time", t)?;
+        }
         o.serialize_entry("id", &m.info.id)?;
         o.serialize_entry("pid", &m.info.pid)?;
         o.serialize_entry("hostname", &m.info.hostname)?;
@@ -247,8 +248,10 @@ pub fn state(
         o.serialize_entry("activated_slaves", &activated)?;
         o.serialize_entry("deactivated_slaves", &(agents.len() - activated))?;
         o.serialize_entry("unreachable_slaves", &m.unreachable_agents.len())?;
-        o.serialize_entry("leader", &m.info.pid)?;
-        o.serialize_entry("leader_info", &leader_info)?;
+        if let Some(l) = &m.leader {
+            o.serialize_entry("leader", &l.pid)?;
+            o.serialize_entry("leader_info", &super::leader_info(l))?;
+        }
         if let Some(c) = cluster {
             o.serialize_entry("cluster", c)?;
         }

@@ -56,8 +56,10 @@ pub fn metrics(m: &Master, now: f64) -> Map<String, Json> {
     let mut put = |k: &str, v: f64| {
         o.insert(k.to_string(), json!(v));
     };
-    // Standalone: this master always leads (ZooKeeper election comes later).
-    put("master/elected", 1.0);
+    put(
+        "master/elected",
+        if m.elected_time.is_some() { 1.0 } else { 0.0 },
+    );
     put("master/uptime_secs", (now - m.start_time).max(0.0));
     put(
         "master/operator_event_stream_subscribers",

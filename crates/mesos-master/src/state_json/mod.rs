@@ -40,6 +40,11 @@ pub use snapshot::{
 pub use summary::SummarySnapshot;
 pub use task_arrays::TaskArraysCache;
 
+/// `leader_info` of `/master/state`: the leader's `MasterInfo` as JSON.
+pub(crate) fn leader_info(leader: &mesos_types::MasterInfo) -> Json {
+    serde_json::to_value(leader).unwrap_or_default()
+}
+
 use crate::master::{Master, TaskEntry};
 use mesos_types::values::{Ranges, from_milli, to_milli};
 use mesos_types::*;

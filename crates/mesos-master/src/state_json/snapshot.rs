@@ -398,7 +398,8 @@ impl FrameworkSnap {
 /// `/master/state` (spec 6.2).
 pub struct StateSnapshot {
     start_time: f64,
-    elected_time: f64,
+    elected_time: Option<f64>,
+    leader: Option<MasterInfo>,
     info: MasterInfo,
     unreachable: usize,
     agents: Vec<AgentSnap>,
@@ -412,6 +413,7 @@ impl StateSnapshot {
         StateSnapshot {
             start_time: m.start_time,
             elected_time: m.elected_time,
+            leader: m.leader.clone(),
             info: m.info.clone(),
             unreachable: m.unreachable_agents.len(),
             agents: m.agents.values().map(|a| AgentSnap::take(m, a)).collect(),
@@ -434,7 +436,6 @@ impl StateSnapshot {
         self.frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let activated = self.agents.iter().filter(|a| a.active).count();
         let i = &self.info;
-        let leader_info = json!({"id": i.id, "pid": i.pid, "port": i.port, "hostname": i.hostname});
         let recovered: Vec<Json> = self
             .recovered
             .iter()
@@ -464,7 +465,9 @@ impl StateSnapshot {
         o.entry("build_time", &super::BUILD_TIME);
         o.entry("build_user", super::BUILD_USER);
         o.entry("start_time", &self.start_time);
-        o.entry("elected_time", &self.elected_time);
+        if let Some(t) = &self.elected_time {
+            o.entry("elected_time", t);
+        }
         o.entry("id", &i.id);
         o.entry("pid", &i.pid);
         o.entry("hostname", &i.hostname);
@@ -475,8 +478,10 @@ impl StateSnapshot {
         o.entry("activated_slaves", &activated);
         o.entry("deactivated_slaves", &(self.agents.len() - activated));
         o.entry("unreachable_slaves", &self.unreachable);
-        o.entry("leader", &i.pid);
-        o.entry("leader_info", &leader_info);
+        if let Some(l) = &self.leader {
+            o.entry("leader", &l.pid);
+            o.entry("leader_info", &super::leader_info(l));
+        }
         if let Some(c) = cluster {
             o.entry("cluster", c);
         }

@@ -22,11 +22,10 @@ pub(crate) fn page(m: &Master, site: &super::Site, req: &Request) -> Outcome {
     };
     let connected = m.agents.values().filter(|a| a.connected()).count() as u64;
 
-    let leader = format!(
-        "{}:{}",
-        m.info.hostname.as_deref().unwrap_or("-"),
-        m.info.port
-    );
+    let leader = match &m.leader {
+        Some(l) => format!("{}:{}", l.hostname.as_deref().unwrap_or("-"), l.port),
+        None => "(none elected)".to_string(),
+    };
     let mut cluster = vec![
         (
             "Cluster",
@@ -43,7 +42,12 @@ pub(crate) fn page(m: &Master, site: &super::Site, req: &Request) -> Outcome {
             )),
         ),
         ("Started", time(m.start_time)),
-        ("Elected", time(m.elected_time)),
+        (
+            "Elected",
+            m.elected_time
+                .map(time)
+                .unwrap_or_else(|| Html::text("(not the leader)")),
+        ),
     ];
     if site.has_log {
         cluster.push((
