@@ -235,6 +235,9 @@ async fn lead(
         contender.node()
     );
     shared.set_role(MasterRole::Recovering);
+    // pymesos takes the smallest child name of the group as the leader,
+    // skipping only `log_replicas`: the registry's node must sort after
+    // `json.info_` (it does: 'r' > 'j').
     let root = format!("{}/registry", session.url().path);
     let store: Arc<dyn Store> = if persistent {
         Arc::new(ZkStore::new(

@@ -71,10 +71,30 @@ impl Ensemble {
     /// formed). `tick_ms` is ZooKeeper's `tickTime`: sessions may last from
     /// 2 to 20 ticks.
     pub fn start(n: usize, tick_ms: u32) -> std::io::Result<Ensemble> {
+        let mut ports = Vec::new();
+        for _ in 0..3 * n {
+            ports.push(free_port()?);
+        }
+        Ensemble::start_on(n, tick_ms, &mut ports.into_iter())
+    }
+
+    /// [`Ensemble::start`] on ports the caller reserved (three per server:
+    /// client, peer, election), for harnesses that hand out ports
+    /// themselves.
+    pub fn start_on(
+        n: usize,
+        tick_ms: u32,
+        reserved: &mut dyn Iterator<Item = u16>,
+    ) -> std::io::Result<Ensemble> {
         let root = tempfile_dir::TempDir::new()?;
+        let mut next = || {
+            reserved
+                .next()
+                .ok_or_else(|| std::io::Error::other("not enough ports for the ensemble"))
+        };
         let mut ports = Vec::new();
         for _ in 0..n {
-            ports.push((free_port()?, free_port()?, free_port()?));
+            ports.push((next()?, next()?, next()?));
         }
         let peers: String = ports
             .iter()
