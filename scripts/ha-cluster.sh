@@ -57,8 +57,8 @@ server.1=127.0.0.1:2888:3888
 server.2=127.0.0.1:2889:3889
 server.3=127.0.0.1:2890:3890
 CFG
-  java -Xmx128m -Dzookeeper.admin.enableServer=false -Dzookeeper.log.dir="$zdir" \
-    -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
+  java -Xmx512m -Dzookeeper.admin.enableServer=false -Dzookeeper.log.dir="$zdir" \
+    -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$zdir/zoo.cfg" > "$zdir/server.log" 2>&1 &
   pids+=($!)
   zk_servers="${zk_servers:+$zk_servers,}127.0.0.1:$((2180 + i))"

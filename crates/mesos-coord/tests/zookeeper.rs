@@ -177,3 +177,60 @@ async fn a_leader_cut_off_from_zookeeper_steps_down() {
     role_becomes(&b, |r| *r == Role::Leader).await;
     zk.resume(0);
 }
+
+/// 50,000 agents' records (~1 KB each, as the master's admitted-agent
+/// records with resources and attributes) written in one batch and read
+/// back by another store: the buckets stay under ZooKeeper's 1 MB per
+/// znode and per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_thousand_agents_fit_in_zookeeper() {
+    let zk = ensemble(1);
+    let url = zk.url("/big");
+    let s = session(&url, 10_000).await;
+    let record = vec![b'a'; 1000];
+    let writes: Vec<(String, Vec<u8>)> = (0..50_000)
+        .map(|i| {
+            (
+                format!("agents/{i:08}-0000-4000-8000-000000000000-S{i}"),
+                record.clone(),
+            )
+        })
+        .collect();
+    let store = ZkStore::new(s.clone(), "/big/registry", None);
+    let written = tokio::task::spawn_blocking(move || store.write_batch(&writes))
+        .await
+        .unwrap();
+    if let Err(e) = written {
+        let log = zk.log(0);
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        panic!("{e}; the server's log ends: {tail:#?}");
+    }
+    let again = ZkStore::new(s.clone(), "/big/registry", None);
+    let (n, one) = tokio::task::spawn_blocking(move || {
+        let all = again.list("agents/").unwrap();
+        again.put("agents/extra", b"x", 0).unwrap();
+        (
+            all.len(),
+            again
+                .get("agents/00000007-0000-4000-8000-000000000000-S7")
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(n, 50_000);
+    assert_eq!(one.unwrap().value.len(), 1000);
+    let buckets = s.client().list_children("/big/registry").await.unwrap();
+    for b in buckets {
+        let (_, stat) = s
+            .client()
+            .get_data(&format!("/big/registry/{b}"))
+            .await
+            .unwrap();
+        assert!(
+            stat.data_length < 1_000_000,
+            "{b}: {} bytes",
+            stat.data_length
+        );
+    }
+}

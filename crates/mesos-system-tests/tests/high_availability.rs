@@ -276,7 +276,10 @@ fn pymesos_framework_and_agents_follow_two_leader_failovers() {
     let mut sched = PyScheduler::start(&py, &[&url, &TASKS.to_string(), &marker]);
     let first = sched.line_where("a subscription", |v| v["event"] == "subscribed");
     let fid = first["framework_id"].as_str().unwrap().to_string();
-    assert_eq!(first["master"], format!("127.0.0.1:{}", masters[leader].port));
+    assert_eq!(
+        first["master"],
+        format!("127.0.0.1:{}", masters[leader].port)
+    );
     let running = wait_until(60, "every task running", || {
         let t = framework_tasks(&masters[leader], &fid)?;
         (t.len() == TASKS && t.iter().all(|(_, s)| s == "TASK_RUNNING")).then_some(t)
@@ -302,14 +305,25 @@ fn pymesos_framework_and_agents_follow_two_leader_failovers() {
             "round {round}: kill -> agents and framework on the new leader in {:.1} s",
             killed.elapsed().as_secs_f64()
         );
-        assert_eq!(tasks, running, "the same tasks, still running, none duplicated");
+        assert_eq!(
+            tasks, running,
+            "the same tasks, still running, none duplicated"
+        );
         let sub = sched.line_where("a re-subscription", |v| {
             v["event"] == "subscribed" && v["count"] == round + 2
         });
-        assert_eq!(sub["framework_id"], fid.as_str(), "re-subscribed with its id");
+        assert_eq!(
+            sub["framework_id"],
+            fid.as_str(),
+            "re-subscribed with its id"
+        );
         assert_eq!(sub["master"], format!("127.0.0.1:{}", masters[leader].port));
         sched.reconciled(round + 2, TASKS, "TASK_RUNNING");
-        assert_eq!(processes_with_env(&marker).len(), TASKS, "tasks kept running");
+        assert_eq!(
+            processes_with_env(&marker).len(),
+            TASKS,
+            "tasks kept running"
+        );
         // The killed master comes back (its supervisor) and follows.
         masters[old].start();
         let leader_pid = masters[leader].pid();
@@ -401,7 +415,10 @@ fn a_leader_partitioned_from_zookeeper_stops_and_no_two_leaders_ever_write() {
         })
     };
     wait_until(30, "writes acknowledged by the first leader", || {
-        registry_writes(&masters[0].log()).len().ge(&5).then_some(())
+        registry_writes(&masters[0].log())
+            .len()
+            .ge(&5)
+            .then_some(())
     });
 
     zk.pause(0);

@@ -11,8 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where Debian's package puts ZooKeeper (its jar names the rest of its
-/// class path in its manifest). `$ZOOKEEPER_CLASSPATH` overrides.
-const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+/// class path in its manifest), with slf4j's simple logger so the servers'
+/// logs reach `server.log` (without it they log nothing).
+/// `$ZOOKEEPER_CLASSPATH` overrides.
+const CLASSPATH: &str =
+    "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
 
 struct Server {
     dir: PathBuf,
@@ -143,7 +146,7 @@ impl Ensemble {
             std::env::var("ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| CLASSPATH.to_string());
         use std::os::unix::process::CommandExt;
         let child = Command::new("java")
-            .arg("-Xmx128m")
+            .arg("-Xmx512m")
             .arg("-XX:+UseSerialGC")
             .arg("-Dzookeeper.admin.enableServer=false")
             .arg(format!("-Dzookeeper.log.dir={}", s.dir.display()))
