@@ -267,7 +267,29 @@ async fn lead(
     let _loops = shared.clone().start_leading(store);
     shared.set_role(MasterRole::Leading);
     tracing::info!("Recovered the registry; serving as the leading master");
-    Outcome::LostAsLeader(contender.lost().await)
+    let lost = contender.lost();
+    tokio::pin!(lost);
+    let mut health = session.health();
+    loop {
+        tokio::select! {
+            why = &mut lost => return Outcome::LostAsLeader(why),
+            changed = health.changed() => {
+                if changed.is_err() {
+                    return Outcome::LostAsLeader(contender.lost().await);
+                }
+                match *health.borrow_and_update() {
+                    ZkHealth::Disconnected => tracing::warn!(
+                        "Disconnected from ZooKeeper: this leader makes no changes (503) until the connection and ZooKeeper's quorum are back, or the session timeout ({:?}) passes",
+                        session.session_timeout()
+                    ),
+                    ZkHealth::Connected => {
+                        tracing::info!("Reconnected to ZooKeeper: changes resume")
+                    }
+                    ZkHealth::Expired => {}
+                }
+            }
+        }
+    }
 }
 
 /// `Some(message)` while the leader cannot make changes (its ZooKeeper
