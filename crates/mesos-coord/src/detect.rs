@@ -199,13 +199,28 @@ impl MasterLocation {
             return Ok(e);
         }
         let mut leader = self.detect(session_timeout);
+        self.first_leader(&mut leader, within).await
+    }
+
+    /// The first leader `leader` (this location's [`detect`](Self::detect))
+    /// reports, waiting up to `within`; the receiver stays usable to
+    /// follow the leader from there.
+    pub async fn first_leader(
+        &self,
+        leader: &mut watch::Receiver<Option<String>>,
+        within: Duration,
+    ) -> Result<String, NoLeader> {
         let found = tokio::time::timeout(within, leader.wait_for(Option::is_some)).await;
         match found {
-            Ok(Ok(l)) => Ok(l.clone().unwrap_or_default()),
-            _ => Err(NoLeader {
-                location: self.to_string(),
-                within,
-            }),
+            Ok(Ok(l)) => l.clone().ok_or_else(|| self.no_leader(within)),
+            _ => Err(self.no_leader(within)),
+        }
+    }
+
+    fn no_leader(&self, within: Duration) -> NoLeader {
+        NoLeader {
+            location: self.to_string(),
+            within,
         }
     }
 }

@@ -152,20 +152,9 @@ pub async fn subscribe_opts(
         .build()?;
     let content_type = options.content_type;
     let mut leader = location.detect(options.zk_session_timeout);
-    let endpoint = match tokio::time::timeout(
-        options.leader_timeout,
-        leader.wait_for(Option::is_some),
-    )
-    .await
-    {
-        Ok(Ok(l)) => l.clone().unwrap_or_default(),
-        _ => {
-            return Err(SchedulerError::NoLeaderDetected(mesos_coord::NoLeader {
-                location: location.to_string(),
-                within: options.leader_timeout,
-            }));
-        }
-    };
+    let endpoint = location
+        .first_leader(&mut leader, options.leader_timeout)
+        .await?;
     let opened = open(&http, &endpoint, &info, content_type).await?;
     let target = Arc::new(Mutex::new(Target {
         url: opened.url,
