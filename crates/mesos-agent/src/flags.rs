@@ -2,10 +2,11 @@
 //!
 //! Flags are parsed by clap from the argv that `mesos_flags::load` assembles
 //! out of `/etc/mesos-slave`, `MESOS_*` variables and the command line.
-//! [`AgentFlags::validate`] then checks what clap cannot (master address
-//! syntax, enumerated values) and produces the typed settings the agent uses.
+//! [`AgentFlags::validate`] then checks what clap cannot (the `--master`
+//! forms, enumerated values) and produces the typed settings the agent uses.
 
 use clap::Parser;
+use mesos_coord::MasterLocation;
 use mesos_flags::Duration;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -21,9 +22,15 @@ use std::path::PathBuf;
     rename_all = "snake_case"
 )]
 pub struct AgentFlags {
-    /// Master to register with: `host:port` (also `http://host:port`).
+    /// Master to register with: `host:port` (also `http://host:port`,
+    /// `master@host:port`), `zk://[user:pass@]host1:port1,host2:port2/path`
+    /// (the leading master of a ZooKeeper group, followed as it changes) or
+    /// `file:///path` holding either.
     #[arg(long)]
     pub master: String,
+    /// ZooKeeper session timeout when `--master` is `zk://`.
+    #[arg(long, default_value = "10secs")]
+    pub zk_session_timeout: Duration,
     /// IP address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub ip: IpAddr,
@@ -90,7 +97,8 @@ pub struct AgentFlags {
     /// Run tasks as their user (accepted; tasks run as the agent's user).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = true)]
     pub switch_user: bool,
-    /// Initial backoff between registration attempts (doubles up to 10 s).
+    /// Initial backoff between registration attempts (doubles up to 10 s);
+    /// after a leader change the first attempt waits a random part of it.
     #[arg(long, default_value = "1secs")]
     pub registration_backoff_factor: Duration,
     /// First wait before an unacknowledged status update is re-sent to the
@@ -172,8 +180,6 @@ impl std::fmt::Display for Bytes {
 /// A flag value that clap accepted but the agent cannot use.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FlagsError {
-    #[error("ZooKeeper master detection is not available in this build; pass --master=<host:port>")]
-    ZooKeeper,
     #[error("invalid --master '{0}': {1}")]
     Master(String, String),
     #[error("invalid --recover '{0}': expected 'reconnect' or 'cleanup'")]
@@ -184,69 +190,20 @@ pub enum FlagsError {
     ExecutorEnvironment(String),
 }
 
-/// Where the master is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MasterAddress {
-    pub host: String,
-    pub port: u16,
-}
-
-impl MasterAddress {
-    /// `http://host:port`.
-    pub fn base_url(&self) -> String {
-        if self.host.contains(':') {
-            format!("http://[{}]:{}", self.host, self.port)
-        } else {
-            format!("http://{}:{}", self.host, self.port)
-        }
-    }
-
-    /// The agent API endpoint on the master.
-    pub fn agent_api_url(&self) -> String {
-        format!("{}/master/api/v1/agent", self.base_url())
-    }
-}
-
-/// Parses `--master`: `host:port`, `http://host:port[/...]`, `master@host:port`.
-/// The port defaults to 5050.
-pub fn parse_master(text: &str) -> Result<MasterAddress, FlagsError> {
-    let t = text.trim();
-    if t.starts_with("zk://") {
-        return Err(FlagsError::ZooKeeper);
-    }
-    let bad = |why: &str| FlagsError::Master(text.to_string(), why.to_string());
-    if t.starts_with("https://") {
-        return Err(bad("https is not supported in this build"));
-    }
-    let rest = t.strip_prefix("http://").unwrap_or(t);
-    let rest = rest.strip_prefix("master@").unwrap_or(rest);
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(bad("expected host:port"));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
-        (h.to_string(), after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (authority.to_string(), None),
-        }
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(bad("expected host:port"));
-    }
-    let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| bad("invalid port"))?,
-        None => 5050,
-    };
-    Ok(MasterAddress { host, port })
+/// Parses `--master`: `host:port` (port 5050 when omitted),
+/// `http://host:port[/]`, `master@host:port`, `[v6addr]:port`,
+/// `zk://[user:pass@]h1:p1,.../path` or `file:///path` holding one of
+/// those. The forms are those of every client (`mesos_coord::MasterLocation`);
+/// this only names the flag in the error.
+pub fn parse_master(text: &str) -> Result<MasterLocation, FlagsError> {
+    MasterLocation::parse(text)
+        .map_err(|e| FlagsError::Master(text.trim().to_string(), e.to_string()))
 }
 
 /// Values derived from the flags once they are known to be usable.
 #[derive(Debug, Clone)]
 pub struct Validated {
-    pub master: MasterAddress,
+    pub master: MasterLocation,
     /// Replaces the inherited environment of executors when set.
     pub executor_environment: Option<BTreeMap<String, String>>,
 }
@@ -374,39 +331,69 @@ mod tests {
         assert_eq!(f.port, 0);
     }
 
+    /// The forms themselves are tested with the parser they share
+    /// (`mesos_coord::MasterLocation`); here, that the agent takes each
+    /// kind and names its flag in errors.
     #[test]
     fn master_forms() {
+        let direct = |host: &str, port| MasterLocation::Direct {
+            host: host.into(),
+            port,
+        };
+        assert_eq!(parse_master("10.0.0.1:5050"), Ok(direct("10.0.0.1", 5050)));
+        assert_eq!(parse_master("http://h:6000/"), Ok(direct("h", 6000)));
+        assert_eq!(parse_master("master@h:7000"), Ok(direct("h", 7000)));
+        assert_eq!(parse_master("h"), Ok(direct("h", 5050)));
         assert_eq!(
-            parse_master("10.0.0.1:5050").unwrap(),
-            MasterAddress {
-                host: "10.0.0.1".into(),
-                port: 5050
-            }
+            parse_master("[::1]:5050")
+                .unwrap()
+                .direct_endpoint()
+                .as_deref(),
+            Some("[::1]:5050")
         );
+        let zk = parse_master("zk://u:p@a:2181,b:2181/mesos").unwrap();
+        let MasterLocation::ZooKeeper(url) = &zk else {
+            panic!("{zk:?}")
+        };
+        assert_eq!(url.servers, vec!["a:2181", "b:2181"]);
+        assert_eq!(url.path, "/mesos");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("master");
+        std::fs::write(&file, "zk://a:2181/mesos\n").unwrap();
+        assert!(matches!(
+            parse_master(&format!("file://{}", file.display())),
+            Ok(MasterLocation::ZooKeeper(_))
+        ));
+        for (bad, why) in [
+            ("h:notaport", "bad port"),
+            ("", "empty master address"),
+            ("zk://a:2181", "missing znode path"),
+            ("zk://a:2181/", "root"),
+        ] {
+            let e = parse_master(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid --master '{bad}'")), "{e}");
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn zookeeper_masters_are_taken_with_their_session_timeout() {
+        let f = parse(&["--master=zk://z1:2181,z2:2181/mesos", "--work_dir=/w"]).unwrap();
+        assert_eq!(f.zk_session_timeout.to_string(), "10secs");
+        assert!(matches!(
+            f.validate().unwrap().master,
+            MasterLocation::ZooKeeper(_)
+        ));
+        let f = parse(&[
+            "--master=zk://z1/mesos",
+            "--work_dir=/w",
+            "--zk_session_timeout=3secs",
+        ])
+        .unwrap();
         assert_eq!(
-            parse_master("http://h:6000/").unwrap(),
-            MasterAddress {
-                host: "h".into(),
-                port: 6000
-            }
+            f.zk_session_timeout.get(),
+            std::time::Duration::from_secs(3)
         );
-        assert_eq!(parse_master("master@h:7000").unwrap().port, 7000);
-        assert_eq!(parse_master("h").unwrap().port, 5050);
-        assert_eq!(
-            parse_master("[::1]:5050").unwrap().base_url(),
-            "http://[::1]:5050"
-        );
-        assert_eq!(
-            parse_master("zk://a:2181/mesos"),
-            Err(FlagsError::ZooKeeper)
-        );
-        assert!(
-            FlagsError::ZooKeeper
-                .to_string()
-                .contains("ZooKeeper master detection is not available in this build")
-        );
-        assert!(parse_master("h:notaport").is_err());
-        assert!(parse_master("").is_err());
     }
 
     #[test]

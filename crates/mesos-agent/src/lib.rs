@@ -19,7 +19,9 @@
 //!   state machine returning [`core::Effect`]s; unit-tested without I/O.
 //! * [`runtime`] — performs effects (master calls, executor streams, process
 //!   launch/kill, timers) and feeds results back into the core.
-//! * [`master_link`] — registration with the master and the call sender.
+//! * [`master_link`] — registration with the leading master (a fixed one,
+//!   or the one a `zk://` group elects, followed as it changes) and the
+//!   call sender.
 //! * [`http`] — routing and endpoints (executor API, state, files, ...).
 //! * Leaf modules: [`flags`], [`detect`] (resources), [`paths`] (sandbox
 //!   layout), [`launcher`], [`fetcher`], [`proc_tree`] (killing process
@@ -337,6 +339,10 @@ pub async fn start_with_logging(
     });
     let link = Arc::new(master_link::Link::default());
     let backoff = flags.registration_backoff_factor.get();
+    let leader = validated.master.detect(flags.zk_session_timeout.get());
+    if let mesos_coord::MasterLocation::ZooKeeper(url) = &validated.master {
+        info!("Detecting the leading master in {url}");
+    }
     let tasks = vec![
         tokio::spawn({
             let shared = shared.clone();
@@ -346,7 +352,7 @@ pub async fn start_with_logging(
                 while shared.read(|c| c.recovering()) {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                master_link::run_registration(shared, link, validated.master, backoff).await
+                master_link::run_registration(shared, link, leader, backoff).await
             }
         }),
         tokio::spawn(master_link::run_call_sender(shared.clone(), link, calls_rx)),
@@ -392,12 +398,15 @@ async fn tick_loop(shared: Arc<runtime::Shared>) {
     }
 }
 
-/// The local address used to reach the master (no packet is sent).
-async fn outbound_ip(master: &flags::MasterAddress) -> Option<IpAddr> {
-    let target = tokio::net::lookup_host((master.host.as_str(), master.port))
-        .await
-        .ok()?
-        .next()?;
+/// The local address used to reach the master (no packet is sent). With
+/// ZooKeeper, the route to its first server stands in for the route to
+/// masters not known yet.
+async fn outbound_ip(master: &mesos_coord::MasterLocation) -> Option<IpAddr> {
+    let route_to = match master {
+        mesos_coord::MasterLocation::Direct { host, port } => mesos_coord::host_port(host, *port),
+        mesos_coord::MasterLocation::ZooKeeper(url) => url.servers.first()?.clone(),
+    };
+    let target = tokio::net::lookup_host(route_to).await.ok()?.next()?;
     let bind: SocketAddr = if target.is_ipv4() {
         "0.0.0.0:0".parse().ok()?
     } else {

@@ -7,8 +7,13 @@
 //! stream ends (or cannot be opened) the agent waits, doubling the wait from
 //! `--registration_backoff_factor` up to 10 s, and registers again with the
 //! same agent id.
+//!
+//! Which master: the leader `mesos_coord::MasterLocation::detect` reports
+//! (`--master=host:port` is a leader that never changes; `zk://` follows
+//! the group). When another master leads, the agent drops its stream and
+//! registers with the new leader after a random wait of up to
+//! `--registration_backoff_factor`, as Mesos agents do.
 
-use crate::flags::MasterAddress;
 use crate::runtime::Shared;
 use futures::StreamExt;
 use mesos_types::agent_protocol::{AgentCall, AgentEvent};
@@ -16,6 +21,7 @@ use mesos_types::recordio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -59,77 +65,176 @@ pub fn redirect_target(location: &str) -> Option<String> {
     Some(format!("http://{authority}/master/api/v1/agent"))
 }
 
-/// Keeps the agent registered with the master, forever.
+/// A random duration in `[0, max]`. After a leader change every agent
+/// re-registers at once; spreading the first attempts keeps the new leader
+/// from a thundering herd (Mesos's randomized registration backoff).
+pub fn jitter(max: Duration) -> Duration {
+    let (r, _) = uuid::Uuid::new_v4().as_u64_pair();
+    max.mul_f64(r as f64 / u64::MAX as f64)
+}
+
+/// The agent API endpoint of the master at `host:port`.
+pub fn agent_api_url(endpoint: &str) -> String {
+    format!("http://{endpoint}/master/api/v1/agent")
+}
+
+/// Keeps the agent registered with the leading master, forever. `leader`
+/// is the leading master's `host:port` as it changes
+/// (`mesos_coord::MasterLocation::detect`): while none is known the agent
+/// waits; when another master leads, the current attempt or event stream
+/// is dropped and the agent registers with the new leader (same agent id)
+/// after a random part of `backoff_factor`. A stream that ends or an
+/// attempt that fails is retried after a backoff doubling from
+/// `backoff_factor` up to [`MAX_BACKOFF`]. A `307` from a master that does
+/// not lead is followed until the detected leader changes.
 pub async fn run_registration(
     shared: Arc<Shared>,
     link: Arc<Link>,
-    master: MasterAddress,
+    mut leader: watch::Receiver<Option<String>>,
     backoff_factor: Duration,
 ) {
     let initial = backoff_factor.max(Duration::from_millis(10));
     let mut backoff = initial;
-    let mut url = master.agent_api_url();
+    // The leader `url` was made for; a redirect changes `url` only.
+    let mut target: Option<String> = None;
+    let mut url = String::new();
     loop {
         if let Some(reason) = shared.shutdown_by_master().borrow().clone() {
             // A gone agent is refused for good; its owner stops it.
             info!("Not registering again: the master shut this agent down ({reason})");
             return;
         }
-        let register = shared.read(|c| c.register_call());
-        let response = shared
-            .client
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .json(&register)
-            .send()
-            .await;
-        match response {
-            Err(e) => warn!("Failed to connect to master at {url}: {}", error_chain(&e)),
-            Ok(r) if r.status().is_redirection() => {
-                let location = r
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                match redirect_target(location) {
-                    Some(target) => {
-                        info!("Master redirected us to {target}");
-                        url = target;
-                    }
-                    None => warn!(
-                        "Master answered {} with an unusable Location '{location}'",
-                        r.status()
-                    ),
-                }
-            }
-            Ok(r) if r.status() != reqwest::StatusCode::OK => {
-                let status = r.status();
-                let body = r.text().await.unwrap_or_default();
-                warn!("Master refused registration: {status} {body}");
-            }
-            Ok(r) => {
-                let stream_id = r
-                    .headers()
-                    .get("Mesos-Stream-Id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                link.set(Some((url.clone(), stream_id)));
-                if read_events(&shared, r).await {
+        let Some(endpoint) = current_leader(&mut leader).await else {
+            warn!("Master detection stopped; not registering again");
+            return;
+        };
+        if target.as_deref() != Some(endpoint.as_str()) {
+            url = agent_api_url(&endpoint);
+            target = Some(endpoint);
+        }
+        let ended = tokio::select! {
+            registered = register_once(&shared, &link, &mut url) => Some(registered),
+            () = leader_change(&mut leader) => None,
+        };
+        if link.get().is_some() {
+            // Dropped mid-stream for another leader: the connection is
+            // closed with the attempt, so the core is disconnected here.
+            link.set(None);
+            shared.handle(|c| {
+                c.disconnected();
+                Vec::new()
+            });
+        }
+        let new_leader = match ended {
+            None => true,
+            Some(registered) => {
+                if registered {
                     backoff = initial;
                 }
-                link.set(None);
-                shared.handle(|c| {
-                    c.disconnected();
-                    Vec::new()
-                });
-                warn!("Lost the connection to the master at {url}; registering again");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {
+                        backoff = next_backoff(backoff);
+                        false
+                    }
+                    () = leader_change(&mut leader) => true,
+                }
+            }
+        };
+        if new_leader {
+            let leading = leader.borrow().clone();
+            let wait = jitter(initial);
+            match leading {
+                Some(l) => info!(
+                    "The leading master is now {l}; registering in {}ms",
+                    wait.as_millis()
+                ),
+                None => info!("The leading master is gone"),
+            }
+            backoff = initial;
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The leading master, waiting (and saying so) while none is known; `None`
+/// if detection stopped.
+async fn current_leader(leader: &mut watch::Receiver<Option<String>>) -> Option<String> {
+    let mut said = false;
+    loop {
+        if let Some(endpoint) = leader.borrow_and_update().clone() {
+            return Some(endpoint);
+        }
+        if !said {
+            info!("No leading master detected; waiting for one");
+            said = true;
+        }
+        leader.changed().await.ok()?;
+    }
+}
+
+/// Resolves when the leading master changes (never, once detection stops).
+async fn leader_change(leader: &mut watch::Receiver<Option<String>>) {
+    if leader.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// One registration attempt at `url` (which a redirect changes) and, if the
+/// master takes it, the event stream until it ends; true if we got
+/// registered on it.
+async fn register_once(shared: &Arc<Shared>, link: &Link, url: &mut String) -> bool {
+    let register = shared.read(|c| c.register_call());
+    let response = shared
+        .client
+        .post(url.as_str())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .json(&register)
+        .send()
+        .await;
+    match response {
+        Err(e) => warn!("Failed to connect to master at {url}: {}", error_chain(&e)),
+        Ok(r) if r.status().is_redirection() => {
+            let location = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            match redirect_target(location) {
+                Some(target) => {
+                    info!("Master redirected us to {target}");
+                    *url = target;
+                }
+                None => warn!(
+                    "Master answered {} with an unusable Location '{location}'",
+                    r.status()
+                ),
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = next_backoff(backoff);
+        Ok(r) if r.status() != reqwest::StatusCode::OK => {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            warn!("Master refused registration: {status} {body}");
+        }
+        Ok(r) => {
+            let stream_id = r
+                .headers()
+                .get("Mesos-Stream-Id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            link.set(Some((url.clone(), stream_id)));
+            let registered = read_events(shared, r).await;
+            link.set(None);
+            shared.handle(|c| {
+                c.disconnected();
+                Vec::new()
+            });
+            warn!("Lost the connection to the master at {url}; registering again");
+            return registered;
+        }
     }
+    false
 }
 
 /// Reads the event stream until it ends; true if we got registered on it.
@@ -246,6 +351,15 @@ mod tests {
             b = next_backoff(b);
         }
         assert_eq!(seen, vec![1, 2, 4, 8, 10, 10]);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_bound() {
+        let max = Duration::from_millis(100);
+        let waits: Vec<Duration> = (0..50).map(|_| jitter(max)).collect();
+        assert!(waits.iter().all(|w| *w <= max));
+        assert!(waits.iter().any(|w| *w != waits[0]), "the waits are spread");
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

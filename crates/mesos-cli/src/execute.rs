@@ -10,7 +10,8 @@ use mesos_types::*;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "mesos-execute", version = MESOS_VERSION, args_override_self = true, rename_all = "snake_case")]
 pub struct ExecuteFlags {
-    /// Master `host:port`.
+    /// Master: `host:port`, `zk://host:2181/mesos` (the leading master,
+    /// followed if another takes over) or `file:///path` holding either.
     #[arg(long)]
     pub master: String,
     /// Task name, also used as the task id.

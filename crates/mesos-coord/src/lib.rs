@@ -9,14 +9,17 @@
 //! * [`Leadership`]: leader election. [`Standalone`] elects itself at once
 //!   (a master without `--zk`); [`zk::Contender`] contends in a ZooKeeper
 //!   group; [`zk::Detector`] follows a group's leader.
-//! * [`MasterLocation`]: how agents and schedulers find the master
-//!   (`host:port`, `zk://...`, `file:///...`).
+//! * [`MasterLocation`]: how agents, schedulers and the CLIs find the
+//!   master (`host:port`, `zk://...`, `file:///...`), and follow the
+//!   leading one ([`MasterLocation::detect`]).
 
 mod detect;
 mod store;
 pub mod zk;
 
-pub use detect::{MasterLocation, ParseError};
+pub use detect::{
+    DEFAULT_MASTER_PORT, MASTER_INFO_LABEL, MasterLocation, NoLeader, ParseError, host_port,
+};
 pub use store::{LocalStore, MemoryStore, Store, StoreError, Versioned, conformance};
 
 /// Leader election for one contender: its role, as it changes.

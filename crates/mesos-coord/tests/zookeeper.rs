@@ -1,11 +1,12 @@
 //! The ZooKeeper backend against a real ensemble (Debian's `zookeeper`,
 //! which the README's test command installs): the store conformance suite,
 //! election and detection, fencing of a deposed leader, and a leader cut off
-//! from ZooKeeper losing its role within the session timeout.
+//! from ZooKeeper losing its role within the session timeout; and how
+//! clients follow the leading master's endpoint (`MasterLocation::detect`).
 
 use mesos_coord::zk::testing::{self, Ensemble};
 use mesos_coord::zk::{Detector, Role, ZkSession, ZkStore, ZkUrl};
-use mesos_coord::{Store, StoreError, conformance};
+use mesos_coord::{MasterLocation, Store, StoreError, conformance};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
@@ -233,4 +234,58 @@ async fn fifty_thousand_agents_fit_in_zookeeper() {
             stat.data_length
         );
     }
+}
+
+/// What every client of the master uses: the leader's `host:port`, as
+/// masters come and go in the group (lowest sequence leads), `None` while
+/// there is none; and the one-shot form with its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_follow_the_leading_masters_endpoint() {
+    let zk = ensemble(1);
+    let url = zk.url("/detect");
+    let location = MasterLocation::parse(&url).unwrap();
+    let admin = session(&url, 4000).await;
+    let a: std::net::SocketAddr = "127.0.0.1:5001".parse().unwrap();
+    let b: std::net::SocketAddr = "127.0.0.1:5002".parse().unwrap();
+
+    let none = location
+        .leader_within(Duration::from_secs(4), Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        none.to_string(),
+        format!("no leading master found in {url} within 0.5s")
+    );
+
+    let mut leader = location.detect(Duration::from_secs(4));
+    let node_a = testing::announce_master(&admin, a).await.unwrap();
+    let node_b = testing::announce_master(&admin, b).await.unwrap();
+    let is = |want: Option<&'static str>| move |l: &Option<String>| l.as_deref() == want;
+    timeout(
+        Duration::from_secs(30),
+        leader.wait_for(is(Some("127.0.0.1:5001"))),
+    )
+    .await
+    .expect("the first master leads")
+    .unwrap();
+    assert_eq!(
+        location
+            .leader_within(Duration::from_secs(4), Duration::from_secs(30))
+            .await
+            .as_deref(),
+        Ok("127.0.0.1:5001")
+    );
+    admin.client().delete(&node_a, None).await.unwrap();
+    timeout(
+        Duration::from_secs(30),
+        leader.wait_for(is(Some("127.0.0.1:5002"))),
+    )
+    .await
+    .expect("the second master leads once the first is gone")
+    .unwrap();
+    admin.client().delete(&node_b, None).await.unwrap();
+    timeout(Duration::from_secs(30), leader.wait_for(is(None)))
+        .await
+        .expect("no leader once both are gone")
+        .unwrap();
 }

@@ -1,5 +1,7 @@
 //! `mesos-execute --master=HOST:PORT --name=NAME --command=CMD`: runs one
-//! task and prints its status updates as Apache Mesos's tool does.
+//! task and prints its status updates as Apache Mesos's tool does. With
+//! `--master=zk://...` the SDK follows the leading master: after a
+//! failover the framework is subscribed again (same id) and the run goes on.
 
 use mesos_cli::{ExecuteFlags, format_update, pick_offer};
 use mesos_flags::FlagSources;
@@ -40,6 +42,14 @@ fn current_user() -> String {
         .unwrap_or_else(|_| "root".into())
 }
 
+/// A call that failed is not the end of the run: during a change of
+/// leading master calls can fail, and the SDK re-subscribes by itself.
+fn warn_on(what: &str, result: Result<(), mesos_scheduler::SchedulerError>) {
+    if let Err(e) = result {
+        eprintln!("Failed to {what}: {e}");
+    }
+}
+
 async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
     let need = Resources::parse(&flags.resources, "*").map_err(anyhow::Error::msg)?;
     let mut sub = mesos_scheduler::subscribe_with(
@@ -55,6 +65,15 @@ async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
     let mut exit_code = 1;
     while let Some(event) = sub.events.recv().await {
         match event.kind {
+            // Only after a failover to another master (the first one is
+            // the subscription itself).
+            EventType::SUBSCRIBED => {
+                println!("Subscribed with ID {}", caller.framework_id);
+                if launched.is_some() {
+                    // The new master does not know we stopped wanting offers.
+                    let _ = caller.suppress().await;
+                }
+            }
             EventType::OFFERS => {
                 let offers = event.offers.map(|o| o.offers).unwrap_or_default();
                 let mut decline: Vec<OfferID> = offers.iter().map(|o| o.id.clone()).collect();
@@ -62,19 +81,26 @@ async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
                     && let Some(o) = pick_offer(&offers, &need, &flags.role)
                 {
                     decline.retain(|id| id != &o.id);
-                    caller
+                    // A call can fail while the leading master changes;
+                    // the next offer (from the new leader) is tried then.
+                    match caller
                         .launch(
                             vec![o.id.clone()],
                             vec![flags.task(o.agent_id.clone())],
                             None,
                         )
-                        .await?;
-                    println!("Submitted task '{}' to agent '{}'", flags.name, o.agent_id);
-                    launched = Some(o.agent_id.clone());
-                    caller.suppress().await?;
+                        .await
+                    {
+                        Ok(()) => {
+                            println!("Submitted task '{}' to agent '{}'", flags.name, o.agent_id);
+                            launched = Some(o.agent_id.clone());
+                            warn_on("suppress offers", caller.suppress().await);
+                        }
+                        Err(e) => eprintln!("Failed to launch task '{}': {e}", flags.name),
+                    }
                 }
                 if !decline.is_empty() {
-                    caller.decline(decline, None).await?;
+                    warn_on("decline offers", caller.decline(decline, None).await);
                 }
             }
             EventType::UPDATE => {
@@ -82,7 +108,8 @@ async fn run(flags: ExecuteFlags) -> anyhow::Result<i32> {
                     continue;
                 };
                 println!("{}", format_update(&status));
-                caller.acknowledge(&status).await?;
+                // Unacknowledged, the update is sent again.
+                warn_on("acknowledge the update", caller.acknowledge(&status).await);
                 if status.state == TaskState::TASK_RUNNING
                     && !kill_sent
                     && let (Some(after), Some(agent)) = (flags.kill_after, launched.clone())

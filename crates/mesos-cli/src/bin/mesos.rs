@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     let ctx = Context {
         master_env: std::env::var("MESOS_MASTER").ok(),
         width: term::stdout_width(),
+        leader_timeout: None,
     };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

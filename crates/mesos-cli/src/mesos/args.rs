@@ -3,6 +3,7 @@
 //! Pure, so every rule is unit-tested without a cluster.
 
 use clap::{Args, Parser, Subcommand};
+use mesos_coord::MasterLocation;
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 
@@ -17,8 +18,9 @@ pub const DEFAULT_MASTER: &str = "127.0.0.1:5050";
     after_help = "Exit status: 0 on success, 1 on any error (one line on stderr)."
 )]
 pub struct Cli {
-    /// Master as `host:port` or `http://host:port` (default: $MESOS_MASTER,
-    /// then 127.0.0.1:5050).
+    /// Master as `host:port`, `http://host:port`, `zk://host:2181/mesos`
+    /// (its leading master) or `file:///path` holding one (default:
+    /// $MESOS_MASTER, then 127.0.0.1:5050).
     #[arg(long, global = true)]
     pub master: Option<String>,
     /// Print the JSON the master answered instead of a table.
@@ -175,55 +177,19 @@ pub enum QuotaCommand {
 pub enum ArgError {
     #[error("{0}")]
     Invalid(String),
-    #[error(
-        "'{0}': ZooKeeper master detection is not supported until high availability lands (issue 12); pass the leading master's host:port"
-    )]
-    ZooKeeper(String),
 }
 
-/// The master's base URL (`http://host:port`) from `--master`, else
-/// `MESOS_MASTER`, else [`DEFAULT_MASTER`].
-pub fn master_url<'a>(flag: Option<&'a str>, env: Option<&'a str>) -> Result<String, ArgError> {
+/// Where the master is, from `--master`, else `MESOS_MASTER`, else
+/// [`DEFAULT_MASTER`]: any form every Mesos client takes
+/// (`mesos_coord::MasterLocation`: `host:port`, `http://host:port`,
+/// `zk://...`, `file:///path`).
+pub fn master_location<'a>(
+    flag: Option<&'a str>,
+    env: Option<&'a str>,
+) -> Result<MasterLocation, ArgError> {
     let given = |v: Option<&'a str>| v.map(str::trim).filter(|t| !t.is_empty());
     let text = given(flag).or(given(env)).unwrap_or(DEFAULT_MASTER);
-    if text.starts_with("zk://") {
-        return Err(ArgError::ZooKeeper(text.into()));
-    }
-    if text.starts_with("https://") {
-        return Err(ArgError::Invalid(format!(
-            "--master '{text}': TLS is not supported; use http://host:port"
-        )));
-    }
-    let rest = text.strip_prefix("http://").unwrap_or(text);
-    let hostport = rest.trim_end_matches('/');
-    if hostport.is_empty() || hostport.contains(['/', '?', '#', '@', ' ']) {
-        return Err(ArgError::Invalid(format!(
-            "--master '{text}': expected host:port or http://host:port"
-        )));
-    }
-    // `host` alone means the master's default port; an IPv6 literal
-    // must be bracketed to carry one.
-    let has_port = match hostport.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && !host.ends_with(':') => {
-            if port.parse::<u16>().is_err() {
-                return Err(ArgError::Invalid(format!(
-                    "--master '{text}': invalid port '{port}'"
-                )));
-            }
-            true
-        }
-        Some(_) => {
-            return Err(ArgError::Invalid(format!(
-                "--master '{text}': expected host:port (bracket IPv6 addresses)"
-            )));
-        }
-        None => false,
-    };
-    Ok(if has_port {
-        format!("http://{hostport}")
-    } else {
-        format!("http://{hostport}:5050")
-    })
+    MasterLocation::parse(text).map_err(|e| ArgError::Invalid(format!("--master: {e}")))
 }
 
 /// `cpus=1,mem=512` (also `cpus:1;mem:512`, the agent's `--resources`
@@ -302,32 +268,45 @@ pub fn machine_id(text: &str) -> Result<Value, ArgError> {
 mod tests {
     use super::*;
 
+    /// The forms themselves are tested with the parser every client
+    /// shares (`mesos_coord::MasterLocation`); here, which source wins and
+    /// that errors name the flag and the problem.
     #[test]
     fn master_address_forms() {
-        let ok = |f: Option<&str>, e: Option<&str>| master_url(f, e).unwrap();
-        assert_eq!(ok(None, None), "http://127.0.0.1:5050");
-        assert_eq!(ok(None, Some("m:1")), "http://m:1");
-        assert_eq!(ok(Some("a:2"), Some("m:1")), "http://a:2");
-        assert_eq!(ok(Some("http://a:2/"), None), "http://a:2");
-        assert_eq!(ok(Some("a"), None), "http://a:5050");
-        assert_eq!(ok(Some("[::1]:5051"), None), "http://[::1]:5051");
-        assert_eq!(ok(Some(" "), Some("m:1")), "http://m:1");
-        for bad in [
-            "a:x",
-            "a:99999",
-            "http://a:1/path",
-            "::1",
-            "u@a:1",
-            "https://a:1",
+        let ok = |f: Option<&str>, e: Option<&str>| {
+            master_location(f, e)
+                .unwrap()
+                .direct_endpoint()
+                .unwrap_or_default()
+        };
+        assert_eq!(ok(None, None), "127.0.0.1:5050");
+        assert_eq!(ok(None, Some("m:1")), "m:1");
+        assert_eq!(ok(Some("a:2"), Some("m:1")), "a:2");
+        assert_eq!(ok(Some("http://a:2/"), None), "a:2");
+        assert_eq!(ok(Some("a"), None), "a:5050");
+        assert_eq!(ok(Some("[::1]:5051"), None), "[::1]:5051");
+        assert_eq!(ok(Some(" "), Some("m:1")), "m:1");
+        for (bad, why) in [
+            ("a:x", "bad port 'x'"),
+            ("a:99999", "bad port '99999'"),
+            ("http://a:1/path", "without a path"),
+            ("::1", "bracket IPv6"),
+            ("u@a:1", "only 'master@'"),
+            ("https://a:1", "https is not supported"),
+            ("zk://z1:2181", "missing znode path"),
         ] {
-            assert!(
-                matches!(master_url(Some(bad), None), Err(ArgError::Invalid(_))),
-                "{bad}"
-            );
+            let e = master_location(Some(bad), None).unwrap_err().to_string();
+            assert!(e.starts_with("--master: "), "{bad}: {e}");
+            assert!(e.contains(why), "{bad}: {e}");
         }
-        let zk = master_url(Some("zk://z1:2181/mesos"), None).unwrap_err();
-        assert!(matches!(zk, ArgError::ZooKeeper(_)));
-        assert!(zk.to_string().contains("issue 12"), "{zk}");
+        assert!(matches!(
+            master_location(Some("zk://z1:2181,z2:2181/mesos"), None),
+            Ok(MasterLocation::ZooKeeper(_))
+        ));
+        assert!(matches!(
+            master_location(None, Some("zk://z1/mesos")),
+            Ok(MasterLocation::ZooKeeper(_))
+        ));
     }
 
     #[test]

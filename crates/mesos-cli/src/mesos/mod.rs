@@ -53,12 +53,25 @@ pub struct Context {
     pub master_env: Option<String>,
     /// Width to fit tables to; `None` prints whole values.
     pub width: Option<usize>,
+    /// How long to wait for a `zk://` group to have a leader (`None`:
+    /// [`LEADER_TIMEOUT`]).
+    pub leader_timeout: Option<std::time::Duration>,
 }
+
+/// How long a command waits for a `zk://` group to have a leading master.
+pub const LEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs one command line, writing its output to `out`.
 pub async fn run(cli: Cli, ctx: &Context, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
-    let master = args::master_url(cli.master.as_deref(), ctx.master_env.as_deref())?;
-    let client = Client::new(master)?;
+    let location = args::master_location(cli.master.as_deref(), ctx.master_env.as_deref())?;
+    let leader = location
+        .leader_within(
+            mesos_coord::zk::DEFAULT_SESSION_TIMEOUT,
+            ctx.leader_timeout.unwrap_or(LEADER_TIMEOUT),
+        )
+        .await
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let client = Client::new(format!("http://{leader}"))?;
     let json = cli.json;
     match cli.command {
         Command::Agent(AgentCommand::List) => {

@@ -24,7 +24,7 @@ pub struct Cluster {
 }
 
 /// Where cargo put this crate's examples (the `mesos-executor` one).
-fn examples_dir() -> PathBuf {
+pub fn examples_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/examples
     let dir = exe
@@ -116,6 +116,7 @@ pub async fn cli_at(master: &str, args: &[&str]) -> Result<String, CliError> {
     let ctx = Context {
         master_env: None,
         width: None,
+        leader_timeout: None,
     };
     tokio::time::timeout(DEADLINE, run(cli, &ctx, &mut out))
         .await

@@ -34,7 +34,7 @@ impl Member {
             && p > 0
             && p <= u16::MAX as u64
         {
-            return Some(format!("{h}:{p}"));
+            return Some(crate::host_port(h, p as u16));
         }
         info["pid"]
             .as_str()

@@ -296,3 +296,46 @@ impl Drop for Ensemble {
         }
     }
 }
+
+/// The `MasterInfo` JSON a Mesos master at `addr` writes into its
+/// `json.info_` znode (spec §8.1), for tests that stand in for a master's
+/// own announcement.
+pub fn master_info_json(addr: std::net::SocketAddr) -> Vec<u8> {
+    let ip = addr.ip().to_string();
+    // `ip` is the IPv4 address in network order read as a little-endian
+    // integer (127.0.0.1 -> 16777343); 0 for IPv6, as Mesos leaves it.
+    let packed = match addr.ip() {
+        std::net::IpAddr::V4(v4) => u32::from_le_bytes(v4.octets()),
+        std::net::IpAddr::V6(_) => 0,
+    };
+    let port = addr.port();
+    serde_json::json!({
+        "address": {"hostname": ip, "ip": ip, "port": port},
+        "hostname": ip,
+        "id": format!("test-master-{port}"),
+        "ip": packed,
+        "pid": format!("master@{}", crate::host_port(&ip, port)),
+        "port": port,
+        "version": "1.11.0",
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Announces a master at `addr` in the group of `session`'s URL the way a
+/// master joins it: an ephemeral sequential `json.info_` znode holding its
+/// `MasterInfo`. Returns the znode's path; deleting it (or closing the
+/// session) deposes that master.
+pub async fn announce_master(
+    session: &super::ZkSession,
+    addr: std::net::SocketAddr,
+) -> Result<String, super::ZkError> {
+    let options = zookeeper_client::CreateMode::EphemeralSequential
+        .with_acls(zookeeper_client::Acls::anyone_all());
+    let prefix = format!("{}/{}", session.url().path, crate::MASTER_INFO_LABEL);
+    let (_, seq) = session
+        .client()
+        .create(&prefix, &master_info_json(addr), &options)
+        .await?;
+    Ok(format!("{prefix}{seq}"))
+}
