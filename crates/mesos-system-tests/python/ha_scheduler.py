@@ -38,11 +38,12 @@ class HaScheduler(Scheduler):
         with self.lock:
             self.subscriptions += 1
             count = self.subscriptions
-        address = (master_info or {}).get("address", {})
+        # pymesos hands over the master it connected to as hostname/port.
+        info = master_info or {}
         say({
             "event": "subscribed",
             "framework_id": driver.framework_id,
-            "master": "%s:%s" % (address.get("ip"), address.get("port")),
+            "master": "%s:%s" % (info.get("hostname"), info.get("port")),
             "count": count,
         })
         driver.reconcileTasks([])
