@@ -102,7 +102,9 @@ HA cluster up (files under $dir):
   agents     127.0.0.1:$((base + 1))  127.0.0.1:$((base + 3))   (--master=$zk)
   leader     curl -sI http://127.0.0.1:$base/master/redirect   (Location: //<leader>)
   try        $bin/mesos-execute --master=$zk --name=hello --command='echo hello'
+Kill the leader (kill -9 <pid>, pids: pgrep -f 'mesos-master --ip=127.0.0.1') and another takes over.
 Ctrl-C stops everything.
 TXT
-wait -n "${pids[@]}" || true
-echo "a process of the cluster exited; stopping the rest (logs under $dir)" >&2
+# Runs until Ctrl-C. Killing a master (try the leader) leaves the others:
+# one of them takes over, agents and frameworks follow.
+wait

@@ -4,7 +4,7 @@
 //! their `json.info_` znodes, as a master joining the group would.
 
 use mesos_agent::AgentFlags;
-use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::testing;
 use mesos_coord::zk::{ZkSession, ZkUrl};
 use mesos_master::{MasterFlags, MasterHandle};
 use serde_json::Value;
@@ -15,14 +15,6 @@ use tokio::time::timeout;
 
 /// Every wait ends here at the latest (a hang is a failure).
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn ensemble() -> Ensemble {
-    assert!(
-        testing::available(),
-        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
-    );
-    Ensemble::start(1, 200).expect("starting a ZooKeeper server")
-}
 
 async fn master() -> MasterHandle {
     let flags = <MasterFlags as clap::Parser>::parse_from([
@@ -61,7 +53,7 @@ async fn agent_on(master: &MasterHandle, id: &str, pred: impl Fn(&Value) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_follows_the_leading_master_through_zookeeper() {
-    let zk = ensemble();
+    let zk = testing::test_ensemble(1, None);
     let url = zk.url("/mesos");
     let admin = ZkSession::connect(&ZkUrl::parse(&url).unwrap(), Duration::from_secs(4))
         .await

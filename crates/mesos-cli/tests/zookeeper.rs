@@ -9,7 +9,7 @@
 mod support;
 
 use mesos_cli::mesos::{Context, args::Cli, run};
-use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::testing;
 use mesos_coord::zk::{ZkSession, ZkUrl};
 use mesos_master::{MasterFlags, MasterHandle};
 use serde_json::Value;
@@ -17,14 +17,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
 use tokio::io::AsyncBufReadExt;
-
-fn ensemble() -> Ensemble {
-    assert!(
-        testing::available(),
-        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
-    );
-    Ensemble::start(1, 200).expect("starting a ZooKeeper server")
-}
 
 async fn admin(url: &str) -> ZkSession {
     ZkSession::connect(&ZkUrl::parse(url).unwrap(), Duration::from_secs(4))
@@ -67,7 +59,7 @@ fn execute(args: &[String]) -> tokio::process::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_and_mesos_execute_find_the_leader_through_zookeeper() {
-    let zk = ensemble();
+    let zk = testing::test_ensemble(1, None);
     let url = zk.url("/mesos");
     let cluster = Cluster::start().await;
     let zk_admin = admin(&url).await;
@@ -139,7 +131,7 @@ async fn the_cli_and_mesos_execute_find_the_leader_through_zookeeper() {
 /// ids), and the task's end reaches `mesos-execute` through it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mesos_execute_survives_a_change_of_leading_master() {
-    let zk = ensemble();
+    let zk = testing::test_ensemble(1, None);
     let url = zk.url("/mesos");
     let zk_admin = admin(&url).await;
     let a = master().await;

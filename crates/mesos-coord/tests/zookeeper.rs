@@ -4,7 +4,7 @@
 //! from ZooKeeper losing its role within the session timeout; and how
 //! clients follow the leading master's endpoint (`MasterLocation::detect`).
 
-use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::testing;
 use mesos_coord::zk::{Detector, Role, ZkSession, ZkStore, ZkUrl};
 use mesos_coord::{MasterLocation, Store, StoreError, conformance};
 use std::sync::Arc;
@@ -12,14 +12,6 @@ use std::time::Duration;
 use tokio::time::timeout;
 
 const LABEL: &str = "json.info_";
-
-fn ensemble(n: usize) -> Ensemble {
-    assert!(
-        testing::available(),
-        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
-    );
-    Ensemble::start(n, 200).expect("starting a ZooKeeper ensemble")
-}
 
 async fn session(url: &str, timeout_ms: u64) -> Arc<ZkSession> {
     let url = ZkUrl::parse(url).unwrap();
@@ -41,7 +33,7 @@ async fn role_becomes(c: &mesos_coord::zk::Contender, want: impl Fn(&Role) -> bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zookeeper_backend() {
-    let zk = ensemble(3);
+    let zk = testing::test_ensemble(3, None);
     let url = zk.url("/mesos");
 
     // The store conformance suite, as for the embedded stores.
@@ -139,19 +131,12 @@ async fn zookeeper_backend() {
 /// session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_zookeeper_steps_down() {
-    let zk = ensemble(3);
+    let zk = testing::test_ensemble(3, None);
     // The cut-off member talks to server 0 only, the other to servers 1 and 2.
     let first = session(&zk.url_of(0, "/cut"), 2000).await;
     let a = first.contend(LABEL, b"{}").await.unwrap();
     role_becomes(&a, |r| *r == Role::Leader).await;
-    let rest = format!(
-        "zk://{}/cut",
-        zk.connect_string()
-            .split(',')
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let rest = zk.url_without(0, "/cut");
     let second = session(&rest, 2000).await;
     let b = second.contend(LABEL, b"{}").await.unwrap();
     role_becomes(&b, |r| matches!(r, Role::Follower { .. })).await;
@@ -185,7 +170,7 @@ async fn a_leader_cut_off_from_zookeeper_steps_down() {
 /// znode and per request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_thousand_agents_fit_in_zookeeper() {
-    let zk = ensemble(1);
+    let zk = testing::test_ensemble(1, None);
     let url = zk.url("/big");
     let s = session(&url, 10_000).await;
     let record = vec![b'a'; 1000];
@@ -241,7 +226,7 @@ async fn fifty_thousand_agents_fit_in_zookeeper() {
 /// there is none; and the one-shot form with its deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_follow_the_leading_masters_endpoint() {
-    let zk = ensemble(1);
+    let zk = testing::test_ensemble(1, None);
     let url = zk.url("/detect");
     let location = MasterLocation::parse(&url).unwrap();
     let admin = session(&url, 4000).await;

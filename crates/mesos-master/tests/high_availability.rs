@@ -6,20 +6,12 @@
 
 mod common;
 
-use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::testing;
 use mesos_coord::zk::{ZkSession, ZkUrl};
 use mesos_master::leadership::MasterRole;
 use mesos_master::{MasterFlags, MasterHandle};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn ensemble() -> Ensemble {
-    assert!(
-        testing::available(),
-        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
-    );
-    Ensemble::start(3, 200).expect("a ZooKeeper ensemble starts")
-}
 
 async fn zk_master(zk: &str, session_timeout: &str) -> MasterHandle {
     let zk_flag = format!("--zk={zk}");
@@ -98,7 +90,7 @@ async fn weight_of(h: &MasterHandle, role: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_the_others_point_to_it_and_the_registry_survives_failover() {
-    let zk = ensemble();
+    let zk = testing::test_ensemble(3, None);
     let url = zk.url("/mesos");
     let a = zk_master(&url, "4secs").await;
     role_becomes(&a, "the leader", |r| *r == MasterRole::Leading).await;
@@ -132,53 +124,29 @@ async fn one_leader_the_others_point_to_it_and_the_registry_survives_failover() 
 
     // A follower sends clients to the leader.
     let http = no_redirects();
-    let r = http
+    let scheduler = http
         .post(format!("http://{}/api/v1/scheduler", b.addr))
         .header("Content-Type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 307);
-    assert_eq!(
-        r.headers()["location"],
-        format!("//127.0.0.1:{port}/master/api/v1/scheduler").as_str()
-    );
-    let r = http
-        .get(format!("http://{}/master/tasks?limit=3", c.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 307);
-    assert_eq!(
-        r.headers()["location"],
-        format!("//127.0.0.1:{port}/master/tasks?limit=3").as_str()
-    );
-    let r = http
-        .get(format!("http://{}/master/redirect", b.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 307);
-    assert_eq!(
-        r.headers()["location"],
-        format!("//127.0.0.1:{port}").as_str()
-    );
-    let r = http
+        .body("{}");
+    let tasks = http.get(format!("http://{}/master/tasks?limit=3", c.addr));
+    let redirect = http.get(format!("http://{}/master/redirect", b.addr));
+    // The web UI of a follower sends the browser to the leader.
+    let ui = http
         .get(format!("http://{}/", b.addr))
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        307,
-        "the web UI of a follower sends the browser to the leader"
-    );
-    assert_eq!(
-        r.headers()["location"],
-        format!("//127.0.0.1:{port}/").as_str()
-    );
+        .header("Accept", "text/html");
+    for (request, location) in [
+        (scheduler, "/master/api/v1/scheduler"),
+        (tasks, "/master/tasks?limit=3"),
+        (redirect, ""),
+        (ui, "/"),
+    ] {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 307, "{location}");
+        assert_eq!(
+            r.headers()["location"],
+            format!("//127.0.0.1:{port}{location}").as_str()
+        );
+    }
     // ... and still answers what every master answers.
     let state = get_json(&format!("http://{}/master/state", b.addr)).await;
     assert_eq!(state["leader"], format!("master@127.0.0.1:{port}"));
@@ -224,17 +192,10 @@ async fn one_leader_the_others_point_to_it_and_the_registry_survives_failover() 
 /// registry as it was. Healing the link does not bring the old leader back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_zookeeper_steps_down() {
-    let zk = ensemble();
+    let zk = testing::test_ensemble(3, None);
     let a = zk_master(&zk.url_of(0, "/mesos"), "2secs").await;
     role_becomes(&a, "the leader", |r| *r == MasterRole::Leading).await;
-    let rest = format!(
-        "zk://{}/mesos",
-        zk.connect_string()
-            .split(',')
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let rest = zk.url_without(0, "/mesos");
     let b = zk_master(&rest, "2secs").await;
     role_becomes(&b, "a follower", follows(&id_of(&a))).await;
     assert_eq!(put_weight(&a, "before", 3.0).await, 200);
@@ -261,7 +222,7 @@ async fn a_leader_cut_off_from_zookeeper_steps_down() {
 /// (within the session timeout) it resumes, with every acknowledged write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_zookeeper_quorum_pauses_changes_until_it_returns() {
-    let mut zk = ensemble();
+    let mut zk = testing::test_ensemble(3, None);
     let url = zk.url("/mesos");
     let a = zk_master(&url, "20secs").await;
     role_becomes(&a, "the leader", |r| *r == MasterRole::Leading).await;

@@ -5,7 +5,7 @@
 //! masters do not announce themselves here: the test writes their
 //! `json.info_` znodes, as a master joining the group would.
 
-use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::testing;
 use mesos_coord::zk::{ZkSession, ZkUrl};
 use mesos_master::{MasterFlags, MasterHandle};
 use mesos_scheduler::{Options, SchedulerError, Subscription};
@@ -17,14 +17,6 @@ use tokio::time::timeout;
 
 /// Every wait ends here at the latest (a hang is a failure).
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn ensemble() -> Ensemble {
-    assert!(
-        testing::available(),
-        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
-    );
-    Ensemble::start(1, 200).expect("starting a ZooKeeper server")
-}
 
 async fn master() -> MasterHandle {
     master_on(0).await
@@ -100,7 +92,7 @@ async fn next_of(sub: &mut Subscription, kind: EventType) -> Event {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zk_subscription_follows_the_leader_and_keeps_its_framework_id() {
-    let zk = ensemble();
+    let zk = testing::test_ensemble(1, None);
     let url = zk.url("/mesos");
     let admin = ZkSession::connect(&ZkUrl::parse(&url).unwrap(), Duration::from_secs(4))
         .await

@@ -237,3 +237,70 @@ pub fn processes_with_env(marker: &str) -> Vec<i32> {
     }
     out
 }
+
+/// A Python script of `python/` run with the client virtualenv, whose
+/// stdout lines are JSON objects handed over as they are printed (other
+/// lines go to stderr). Killed when dropped.
+pub struct PyScript {
+    pub proc: Proc,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    /// Every object read so far, in order.
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl PyScript {
+    pub fn start(py: &std::path::Path, script: &str, args: &[&str]) -> PyScript {
+        let mut child = Command::new(py)
+            .arg(python_script(script))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {script}: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let name = script.to_string();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => eprintln!("{name}: {line}"),
+                }
+            }
+        });
+        PyScript {
+            proc: Proc(child),
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next printed object that satisfies `pred`, within 90 s; panics
+    /// naming `what` and listing what was printed otherwise.
+    pub fn line_where(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(e) => panic!(
+                    "the script printed no {what} ({e}); it printed {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+}

@@ -5,61 +5,7 @@
 
 use mesos_system_tests::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// `python/failover_scheduler.py` as a child process; every stdout line is
-/// a JSON object, handed over as it is printed.
-struct PyScheduler {
-    proc: Proc,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl PyScheduler {
-    fn start(py: &std::path::Path, args: &[&str]) -> PyScheduler {
-        let mut child = Command::new(py)
-            .arg(python_script("failover_scheduler.py"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn failover_scheduler.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        if tx.send(v).is_err() {
-                            return;
-                        }
-                    }
-                    Err(_) => eprintln!("failover_scheduler.py: {line}"),
-                }
-            }
-        });
-        PyScheduler {
-            proc: Proc(child),
-            lines,
-        }
-    }
-
-    /// The next printed object that satisfies `pred`.
-    fn line_where(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(v) if pred(&v) => return v,
-                Ok(v) => seen.push(v),
-                Err(e) => panic!("scheduler printed no {what} ({e}); it printed {seen:?}"),
-            }
-        }
-    }
-}
 
 /// Polls the master's view of framework `fid` until `pred` holds on it.
 /// The view is `(framework, completed)`; `completed` says in which list
@@ -104,7 +50,7 @@ fn killed_scheduler_fails_over_within_timeout_and_is_removed_after_it() {
     let marker = format!("MESOS_FAILOVER_TEST={}-{}", std::process::id(), free_port());
 
     // A new framework (failover_timeout 60 s) launches a long task.
-    let mut first = PyScheduler::start(&py, &[&c.master, "60", &marker]);
+    let mut first = PyScript::start(&py, "failover_scheduler.py", &[&c.master, "60", &marker]);
     let running = first.line_where("TASK_RUNNING", |v| v["state"] == "TASK_RUNNING");
     let fid = running["framework_id"].as_str().unwrap().to_string();
     let task = running["task_id"].as_str().unwrap().to_string();
@@ -131,7 +77,11 @@ fn killed_scheduler_fails_over_within_timeout_and_is_removed_after_it() {
     // Within the timeout: the same framework id is accepted, the task is
     // reconciled as still RUNNING and is the same process. The new
     // scheduler lowers failover_timeout to 2 s (a re-subscription may).
-    let mut second = PyScheduler::start(&py, &[&c.master, "2", &marker, &fid, &task]);
+    let mut second = PyScript::start(
+        &py,
+        "failover_scheduler.py",
+        &[&c.master, "2", &marker, &fid, &task],
+    );
     let reconciled = second.line_where("reconciliation answer", |v| v["reregistered"] == true);
     assert_eq!(reconciled["framework_id"], fid.as_str(), "{reconciled}");
     assert_eq!(reconciled["state"], "TASK_RUNNING", "{reconciled}");
@@ -165,7 +115,11 @@ fn killed_scheduler_fails_over_within_timeout_and_is_removed_after_it() {
     }
 
     // After the timeout the id is refused with a clear error.
-    let mut third = PyScheduler::start(&py, &[&c.master, "2", &marker, &fid, &task]);
+    let mut third = PyScript::start(
+        &py,
+        "failover_scheduler.py",
+        &[&c.master, "2", &marker, &fid, &task],
+    );
     let refused = third.line_where("error", |v| v.get("error").is_some());
     assert_eq!(refused["error"], "Framework has been removed", "{refused}");
     let status = third.proc.0.wait().expect("wait");

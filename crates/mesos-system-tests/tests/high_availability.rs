@@ -10,25 +10,14 @@
 //!   registry's write history (each master's log: term and ZooKeeper zxid
 //!   of every write) never shows an older leader writing after a newer one.
 
-use mesos_coord::zk::testing::{self, Ensemble};
+use mesos_coord::zk::testing;
 use mesos_system_tests::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const SESSION_TIMEOUT: &str = "2secs";
-
-fn ensemble() -> Ensemble {
-    assert!(
-        testing::available(),
-        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
-    );
-    let mut ports = std::iter::from_fn(|| Some(free_port()));
-    Ensemble::start_on(3, 200, &mut ports).expect("a ZooKeeper ensemble starts")
-}
 
 /// One master slot: restarted on the same port and directory after a kill,
 /// as a supervisor would.
@@ -138,73 +127,16 @@ fn agreed_leader(masters: &[MasterSlot], not: Option<usize>) -> usize {
     })
 }
 
-/// `python/ha_scheduler.py`; every stdout line is a JSON object.
-struct PyScheduler {
-    _proc: Proc,
-    lines: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl PyScheduler {
-    fn start(py: &Path, args: &[&str]) -> PyScheduler {
-        let mut child = Command::new(py)
-            .arg(python_script("ha_scheduler.py"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn ha_scheduler.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        if tx.send(v).is_err() {
-                            return;
-                        }
-                    }
-                    Err(_) => eprintln!("ha_scheduler.py: {line}"),
-                }
-            }
+/// Waits until `python/ha_scheduler.py` printed, for every task, an update
+/// with `state` from its (re)subscription number `sub`.
+fn reconciled(sched: &mut PyScript, sub: u64, tasks: usize, state: &str) {
+    let mut answered = std::collections::BTreeSet::new();
+    while answered.len() < tasks {
+        let v = sched.line_where("reconciliation answers for every task", |v| {
+            v["event"] == "update" && v["subscription"] == sub
         });
-        PyScheduler {
-            _proc: Proc(child),
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The next printed object that satisfies `pred` (all are kept).
-    fn line_where(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-                Err(e) => panic!(
-                    "the scheduler printed no {what} ({e}); it printed {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// Waits for one update per task from subscription `sub` with `state`.
-    fn reconciled(&mut self, sub: u64, tasks: usize, state: &str) {
-        let mut answered = std::collections::BTreeSet::new();
-        while answered.len() < tasks {
-            let v = self.line_where("reconciliation answers for every task", |v| {
-                v["event"] == "update" && v["subscription"] == sub
-            });
-            assert_eq!(v["state"], state, "{v}");
-            answered.insert(v["task_id"].as_str().unwrap_or_default().to_string());
-        }
+        assert_eq!(v["state"], state, "{v}");
+        answered.insert(v["task_id"].as_str().unwrap_or_default().to_string());
     }
 }
 
@@ -256,7 +188,8 @@ fn start_zk_agent(zk: &str, dir: &Path) -> Proc {
 #[test]
 fn pymesos_framework_and_agents_follow_two_leader_failovers() {
     let Some(py) = python() else { return };
-    let zk = ensemble();
+    let mut ports = std::iter::from_fn(|| Some(free_port()));
+    let zk = testing::test_ensemble(3, Some(&mut ports));
     let url = zk.url("/mesos");
     let root = tempfile::tempdir().unwrap();
     let mut masters: Vec<MasterSlot> = (0..3)
@@ -273,7 +206,7 @@ fn pymesos_framework_and_agents_follow_two_leader_failovers() {
 
     const TASKS: usize = 4;
     let marker = format!("MESOS_HA_TEST={}", uuid::Uuid::new_v4());
-    let mut sched = PyScheduler::start(&py, &[&url, &TASKS.to_string(), &marker]);
+    let mut sched = PyScript::start(&py, "ha_scheduler.py", &[&url, &TASKS.to_string(), &marker]);
     let first = sched.line_where("a subscription", |v| v["event"] == "subscribed");
     let fid = first["framework_id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -322,7 +255,7 @@ fn pymesos_framework_and_agents_follow_two_leader_failovers() {
             "re-subscribed with its id"
         );
         assert_eq!(sub["master"], format!("127.0.0.1:{}", masters[leader].port));
-        sched.reconciled(round + 2, TASKS, "TASK_RUNNING");
+        reconciled(&mut sched, round + 2, TASKS, "TASK_RUNNING");
         let mut now = processes_with_env(&marker);
         now.sort();
         assert_eq!(now, processes, "the tasks' processes kept running");
@@ -367,17 +300,11 @@ fn registry_writes(log: &str) -> Vec<(u64, i64)> {
 
 #[test]
 fn a_leader_partitioned_from_zookeeper_stops_and_no_two_leaders_ever_write() {
-    let zk = ensemble();
+    let mut ports = std::iter::from_fn(|| Some(free_port()));
+    let zk = testing::test_ensemble(3, Some(&mut ports));
     let root = tempfile::tempdir().unwrap();
     // Master 0 talks to ZooKeeper server 0 only; the others to servers 1, 2.
-    let rest = format!(
-        "zk://{}/mesos",
-        zk.connect_string()
-            .split(',')
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let rest = zk.url_without(0, "/mesos");
     let mut masters = vec![MasterSlot::new(root.path(), 0, zk.url_of(0, "/mesos"))];
     assert_eq!(agreed_leader(&masters, None), 0);
     masters.push(MasterSlot::new(root.path(), 1, rest.clone()));

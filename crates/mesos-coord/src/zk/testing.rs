@@ -65,6 +65,22 @@ pub fn available() -> bool {
         || Path::new("/usr/share/java/zookeeper.jar").exists()
 }
 
+/// An ensemble of `n` servers for a test (tick 200 ms, so sessions of
+/// 0.4 to 4 s are allowed), or a failure that says how to install
+/// ZooKeeper. `reserved` hands out the ports (three per server) for
+/// harnesses that reserve their own; `None` asks the kernel.
+pub fn test_ensemble(n: usize, reserved: Option<&mut dyn Iterator<Item = u16>>) -> Ensemble {
+    assert!(
+        available(),
+        "ZooKeeper is not installed: run scripts/test.sh (it installs Debian's `zookeeper`)"
+    );
+    match reserved {
+        Some(ports) => Ensemble::start_on(n, 200, ports),
+        None => Ensemble::start(n, 200),
+    }
+    .expect("a ZooKeeper ensemble starts")
+}
+
 fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -233,6 +249,20 @@ impl Ensemble {
         format!(
             "zk://127.0.0.1:{}/{}",
             self.servers[i].client_port,
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// `zk://<every server but i>/<path>`: a client that keeps ZooKeeper
+    /// while server `i` is cut off.
+    pub fn url_without(&self, i: usize, path: &str) -> String {
+        let servers: Vec<String> = (0..self.servers.len())
+            .filter(|j| *j != i)
+            .map(|j| format!("127.0.0.1:{}", self.servers[j].client_port))
+            .collect();
+        format!(
+            "zk://{}/{}",
+            servers.join(","),
             path.trim_start_matches('/')
         )
     }
