@@ -188,6 +188,8 @@ pub enum FlagsError {
     Containerizers(String),
     #[error("invalid --executor_environment_variables: {0}")]
     ExecutorEnvironment(String),
+    #[error("invalid --zk_session_timeout '{0}': must be at least 100ms")]
+    ZkSessionTimeout(String),
 }
 
 /// Parses `--master`: `host:port` (port 5050 when omitted),
@@ -197,7 +199,7 @@ pub enum FlagsError {
 /// this only names the flag in the error.
 pub fn parse_master(text: &str) -> Result<MasterLocation, FlagsError> {
     MasterLocation::parse(text)
-        .map_err(|e| FlagsError::Master(text.trim().to_string(), e.to_string()))
+        .map_err(|e| FlagsError::Master(mesos_coord::zk::redact(text.trim()), e.to_string()))
 }
 
 /// Values derived from the flags once they are known to be usable.
@@ -212,6 +214,11 @@ impl AgentFlags {
     /// Checks the values clap could not check.
     pub fn validate(&self) -> Result<Validated, FlagsError> {
         let master = parse_master(&self.master)?;
+        if self.zk_session_timeout.get() < std::time::Duration::from_millis(100) {
+            return Err(FlagsError::ZkSessionTimeout(
+                self.zk_session_timeout.to_string(),
+            ));
+        }
         if self.recover != "reconnect" && self.recover != "cleanup" {
             return Err(FlagsError::Recover(self.recover.clone()));
         }
@@ -374,6 +381,23 @@ mod tests {
             assert!(e.starts_with(&format!("invalid --master '{bad}'")), "{e}");
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_session_timeout_too_short_to_connect_and_a_password_in_errors_are_refused() {
+        let f = parse(&[
+            "--master=zk://z1/mesos",
+            "--work_dir=/w",
+            "--zk_session_timeout=0secs",
+        ])
+        .unwrap();
+        let e = f.validate().unwrap_err().to_string();
+        assert!(e.contains("--zk_session_timeout"), "{e}");
+        let e = parse_master("zk://u:secret@z1:x/mesos")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "{e}");
+        assert!(e.contains("bad port"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub enum StoreError {
         found: u64,
     },
     /// The writer lost the right to write (a ZooKeeper-backed store whose
-    /// writer is no longer the elected leader). Nothing was written.
+    /// writer is no longer the elected leader), or another wrote. This
+    /// request's write did not land (but for the part of a batch an
+    /// undo could not take back, see `zk::ZkStore`).
     #[error("write refused: {0}")]
     Fenced(String),
     #[error("storage failure: {0}")]

@@ -222,12 +222,19 @@ pub fn validate_quorum(
     } else {
         "the ZooKeeper servers in --zk"
     };
+    // Counting ZooKeeper servers is a guess at the layout (one master per
+    // server); say how to state the real number.
+    let hint = if masters.is_some() {
+        ""
+    } else {
+        ". If this cluster runs another number of masters than ZooKeeper servers, say how many with --masters=N"
+    };
     if q == 0 {
         return Err("--quorum must be at least 1".into());
     }
     if q > n {
         return Err(format!(
-            "--quorum={q} is more than the {n} masters ({counted}): no registry write could ever be acknowledged"
+            "--quorum={q} is more than the {n} masters ({counted}): no registry write could ever be acknowledged{hint}"
         ));
     }
     if q * 2 <= n && !quorum_unsafe {
@@ -235,7 +242,7 @@ pub fn validate_quorum(
             "--quorum=1 with 2 masters is not a majority: each side of a partition could elect its own leader and accept writes (split brain). Use --quorum=2, or pass --quorum_unsafe to accept the risk".to_string()
         } else {
             format!(
-                "--quorum={q} is not a strict majority of {n} masters ({counted}); use --quorum={} or more, or pass --quorum_unsafe to accept the risk of two leaders",
+                "--quorum={q} is not a strict majority of {n} masters ({counted}); use --quorum={} or more, or pass --quorum_unsafe to accept the risk of two leaders{hint}",
                 n / 2 + 1
             )
         };
@@ -281,6 +288,13 @@ mod tests {
             &[three, "--quorum=2", "--masters=3"],
             &[three, "--quorum=3", "--masters=5"],
             &[three, "--quorum=2", "--masters=m1:5050,m2:5050,m3:5050"],
+            // Three masters on one ZooKeeper server, three on five.
+            &["--zk=zk://z1:2181/mesos", "--quorum=2", "--masters=3"],
+            &[
+                "--zk=zk://z1,z2,z3,z4,z5/mesos",
+                "--quorum=2",
+                "--masters=3",
+            ],
             &["--zk=zk://z1,z2/mesos", "--quorum=1", "--quorum_unsafe"],
             &[three, "--registry=in_memory"],
             &[zk_file_arg.as_str(), "--quorum=2"],
@@ -292,6 +306,7 @@ mod tests {
         let bad: &[(&[&str], &str)] = &[
             (&["--zk=zk://z1:2181/mesos"], "--quorum is required"),
             (&["--zk=zk://z1,z2/mesos", "--quorum=1"], "not a majority"),
+            (&["--zk=zk://z1:2181/mesos", "--quorum=2"], "--masters=N"),
             (
                 &[three, "--quorum=2", "--masters=1"],
                 "more than the 1 masters",

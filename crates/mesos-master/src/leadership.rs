@@ -285,7 +285,9 @@ async fn lead(
                     ZkHealth::Connected => {
                         tracing::info!("Reconnected to ZooKeeper: changes resume")
                     }
-                    ZkHealth::Expired => {}
+                    ZkHealth::Expired => {
+                        return Outcome::LostAsLeader("the ZooKeeper session expired".into());
+                    }
                 }
             }
         }

@@ -80,15 +80,17 @@ impl Shared {
     /// Records the role, and in the book who leads and since when.
     pub(crate) fn set_role(&self, role: MasterRole) {
         self.write(|m, now| match &role {
-            MasterRole::Leading => {
-                m.elected_time = Some(now);
+            // Elected (`master/elected` 1) from the moment it won, as in
+            // Mesos; it answers 503 until the registry is read.
+            MasterRole::Recovering | MasterRole::Leading => {
+                m.elected_time.get_or_insert(now);
                 m.leader = Some(m.info.clone());
             }
             MasterRole::Standby { leader } => {
                 m.elected_time = None;
                 m.leader = leader.clone();
             }
-            MasterRole::Recovering | MasterRole::Lost(_) => {
+            MasterRole::Lost(_) => {
                 m.elected_time = None;
                 m.leader = None;
             }
@@ -118,7 +120,11 @@ impl Shared {
             self.read(|m| (m.info.clone(), m.config.clone(), m.start_time));
         let mut book = recover_book(store, info, config, now_secs())?;
         book.start_time = start_time;
-        self.write(|m, _| *m = book);
+        self.write(|m, _| {
+            book.elected_time = m.elected_time;
+            book.leader = m.leader.clone();
+            *m = book;
+        });
         Ok(())
     }
 
@@ -299,6 +305,11 @@ async fn start_inner(
             addr.ip().to_string()
         }
     });
+    if flags.zk.is_some() && flags.advertise_ip.is_none() && addr.ip().is_unspecified() {
+        tracing::warn!(
+            "Listening on {addr} without --advertise_ip: this master announces 127.0.0.1 in ZooKeeper, which only clients on this host can reach; set --ip or --advertise_ip"
+        );
+    }
     let adv_port = flags.advertise_port.unwrap_or(addr.port());
     let hostname = flags.hostname.clone().unwrap_or_else(|| adv_ip.clone());
     let id = uuid::Uuid::new_v4().to_string();
@@ -469,9 +480,19 @@ async fn allocation_loop(shared: Arc<Shared>, interval: std::time::Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => shared.write(|m, now| m.allocate(now)),
-            _ = shared.wake.notified() => shared.write(|m, now| m.allocate_changed(now)),
+        let full = tokio::select! {
+            _ = tick.tick() => true,
+            _ = shared.wake.notified() => false,
+        };
+        // A leader cut off from ZooKeeper makes no offers: it may no
+        // longer lead.
+        if shared.paused_reason().is_some() {
+            continue;
+        }
+        if full {
+            shared.write(|m, now| m.allocate(now));
+        } else {
+            shared.write(|m, now| m.allocate_changed(now));
         }
     }
 }
@@ -486,6 +507,10 @@ async fn timer_loop(shared: Arc<Shared>, period: std::time::Duration) {
     let secs = period.as_secs_f64();
     loop {
         tick.tick().await;
+        // Nor does it time agents out while it cannot know it still leads.
+        if shared.paused_reason().is_some() {
+            continue;
+        }
         shared.write(|m, now| {
             m.tick(now);
             m.silent_agents(now, secs);

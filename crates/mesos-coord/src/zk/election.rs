@@ -19,27 +19,35 @@ pub struct Member {
 
 impl Member {
     /// `host:port` of a Mesos master from its `json.info_` data: the
-    /// `address` (hostname, else ip) and port, else the `pid`
-    /// (`master@ip:port`), as the detectors of pymesos and Mesos read it.
+    /// `address`'s ip and port, else the `pid` (`master@ip:port`), else the
+    /// hostname, as the detectors of pymesos and Mesos read it.
     pub fn master_endpoint(&self) -> Option<String> {
         let info: serde_json::Value = serde_json::from_slice(&self.data).ok()?;
         let address = &info["address"];
         let port = address["port"].as_u64().or_else(|| info["port"].as_u64());
+        let port = port.filter(|p| *p > 0 && *p <= u64::from(u16::MAX));
+        // The address's IP first (what pymesos reads; the C++ detector
+        // reads the pid's IP): a hostname may be cosmetic or unresolvable.
+        let ip = address["ip"].as_str().filter(|h| !h.is_empty());
+        if let (Some(ip), Some(port)) = (ip, port) {
+            return Some(join_host_port(ip, port));
+        }
+        if let Some(hp) = info["pid"].as_str().and_then(|pid| pid.split_once('@')) {
+            return Some(hp.1.to_string());
+        }
         let host = address["hostname"]
             .as_str()
-            .or_else(|| address["ip"].as_str())
-            .or_else(|| info["hostname"].as_str());
-        if let (Some(h), Some(p)) = (host, port)
-            && !h.is_empty()
-            && p > 0
-            && p <= u16::MAX as u64
-        {
-            return Some(crate::host_port(h, p as u16));
-        }
-        info["pid"]
-            .as_str()
-            .and_then(|pid| pid.split_once('@'))
-            .map(|(_, hp)| hp.to_string())
+            .or_else(|| info["hostname"].as_str())
+            .filter(|h| !h.is_empty())?;
+        Some(join_host_port(host, port?))
+    }
+}
+
+fn join_host_port(host: &str, port: u64) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -78,39 +86,25 @@ struct GroupView {
 }
 
 /// Follows `group` until `sink` returns false or the session ends. Every
-/// change of the children is one call of `sink`.
+/// change of the children is one call of `sink`. A lost connection is
+/// waited out (the session may well survive it); only the session's end
+/// is an error. `create`: make the group if it is missing (contenders);
+/// otherwise wait for it to appear (detectors).
 async fn follow_group(
     session: &ZkSession,
     group: &str,
     label: &str,
+    create: bool,
     mut sink: impl FnMut(GroupView) -> bool,
 ) -> Result<(), ZkError> {
-    let client = session.client();
     let mut health = session.health();
     loop {
         if *health.borrow() == ZkHealth::Expired {
             return Err(ZkError::Expired);
         }
-        match client.list_and_watch_children(group).await {
-            Ok((children, watcher)) => {
-                let members = members(children, label);
-                let mut leader = None;
-                for (name, sequence) in &members {
-                    match client.get_data(&format!("{group}/{name}")).await {
-                        Ok((data, _)) => {
-                            leader = Some(Member {
-                                name: name.clone(),
-                                sequence: *sequence,
-                                data,
-                            });
-                            break;
-                        }
-                        // Gone between the listing and now: the watch fires.
-                        Err(E::NoNode) => continue,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if !sink(GroupView { members, leader }) {
+        match look(session, group, label, create).await {
+            Ok(Look::View(view, watcher)) => {
+                if !sink(view) {
                     return Ok(());
                 }
                 tokio::select! {
@@ -118,8 +112,19 @@ async fn follow_group(
                     _ = health.wait_for(|h| *h == ZkHealth::Expired) => return Err(ZkError::Expired),
                 }
             }
-            Err(E::NoNode) => session.ensure_path(group).await?,
-            Err(E::ConnectionLoss) => {
+            Ok(Look::Missing(watcher)) => {
+                if !sink(GroupView {
+                    members: vec![],
+                    leader: None,
+                }) {
+                    return Ok(());
+                }
+                tokio::select! {
+                    _ = watcher.changed() => {}
+                    _ = health.wait_for(|h| *h == ZkHealth::Expired) => return Err(ZkError::Expired),
+                }
+            }
+            Err(E::ConnectionLoss) | Err(E::Timeout) => {
                 // Wait for the client to reconnect (or give up); a short
                 // pause keeps a flapping link from spinning this loop.
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -129,6 +134,59 @@ async fn follow_group(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+enum Look {
+    View(GroupView, zookeeper_client::OneshotWatcher),
+    /// The group does not exist (detectors only); watched for creation.
+    Missing(zookeeper_client::OneshotWatcher),
+}
+
+/// Lists the group (with a watch) and reads its leader's data.
+async fn look(
+    session: &ZkSession,
+    group: &str,
+    label: &str,
+    create: bool,
+) -> Result<Look, zookeeper_client::Error> {
+    let client = session.client();
+    let (children, watcher) = match client.list_and_watch_children(group).await {
+        Ok(r) => r,
+        Err(E::NoNode) if create => {
+            match session.ensure_path(group).await {
+                Ok(()) => {}
+                Err(ZkError::Zk(e)) => return Err(e),
+                Err(_) => return Err(E::ConnectionLoss),
+            }
+            client.list_and_watch_children(group).await?
+        }
+        Err(E::NoNode) => {
+            return match client.check_and_watch_stat(group).await? {
+                (None, watcher) => Ok(Look::Missing(watcher)),
+                // Created meanwhile: look again at once.
+                (Some(_), watcher) => Ok(Look::Missing(watcher)),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let members = members(children, label);
+    let mut leader = None;
+    for (name, sequence) in &members {
+        match client.get_data(&format!("{group}/{name}")).await {
+            Ok((data, _)) => {
+                leader = Some(Member {
+                    name: name.clone(),
+                    sequence: *sequence,
+                    data,
+                });
+                break;
+            }
+            // Gone between the listing and now: the watch fires.
+            Err(E::NoNode) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Look::View(GroupView { members, leader }, watcher))
 }
 
 /// A member of a group contending for leadership.
@@ -168,7 +226,7 @@ impl ZkSession {
         let session = self.clone();
         let label = label.to_string();
         let task = tokio::spawn(async move {
-            let result = follow_group(&session, &group, &label, |view| {
+            let result = follow_group(&session, &group, &label, true, |view| {
                 let role = match view.members.first() {
                     Some((first, _)) if *first == name => Role::Leader,
                     _ if !view.members.iter().any(|(n, _)| *n == name) => {
@@ -280,10 +338,10 @@ impl Detector {
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
-                match ZkSession::connect(&url, session_timeout).await {
+                match ZkSession::connect_to_watch(&url, session_timeout).await {
                     Ok(session) => {
                         backoff = Duration::from_millis(100);
-                        let r = follow_group(&session, &url.path, &label, |view| {
+                        let r = follow_group(&session, &url.path, &label, false, |view| {
                             tx.send_if_modified(|l| {
                                 let changed = *l != view.leader;
                                 if changed {
@@ -361,7 +419,23 @@ mod tests {
             m(r#"{"address":{"hostname":"m1","ip":"10.0.0.1","port":5050},"pid":"master@10.0.0.1:5050"}"#)
                 .master_endpoint()
                 .as_deref(),
+            Some("10.0.0.1:5050")
+        );
+        assert_eq!(
+            m(r#"{"address":{"hostname":"m1","ip":"::1","port":5050}}"#)
+                .master_endpoint()
+                .as_deref(),
+            Some("[::1]:5050")
+        );
+        assert_eq!(
+            m(r#"{"address":{"hostname":"m1","port":5050}}"#)
+                .master_endpoint()
+                .as_deref(),
             Some("m1:5050")
+        );
+        assert_eq!(
+            m(r#"{"address":{"ip":"10.0.0.1","port":70000}}"#).master_endpoint(),
+            None
         );
         assert_eq!(
             m(r#"{"pid":"master@10.0.0.1:5051"}"#)

@@ -33,6 +33,23 @@ pub const DEFAULT_PORT: u16 = 2181;
 /// Mesos's `--zk_session_timeout` default.
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `text` with the password of a `zk://user:password@...` URL masked, for
+/// messages and logs.
+pub fn redact(text: &str) -> String {
+    let Some(rest) = text.strip_prefix("zk://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let creds = &rest[..at];
+            let user = creds.split_once(':').map(|(u, _)| u).unwrap_or(creds);
+            format!("zk://{user}:***@{}", &rest[at + 1..])
+        }
+        None => text.to_string(),
+    }
+}
+
 /// A parsed `zk://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZkUrl {
@@ -57,7 +74,7 @@ impl ZkUrl {
     pub fn parse(text: &str) -> Result<ZkUrl, ZkUrlError> {
         let t = text.trim();
         let err = |reason: &str| ZkUrlError {
-            url: t.to_string(),
+            url: redact(t),
             reason: reason.to_string(),
         };
         let rest = t
@@ -171,9 +188,26 @@ impl Drop for ZkSession {
 
 impl ZkSession {
     /// Opens a session with the ensemble `url` names (any server will do)
-    /// and creates the group path if missing. Fails if no server answers
-    /// within the session timeout.
+    /// and creates the group path if missing (masters, stores). Fails if no
+    /// server answers within the session timeout.
     pub async fn connect(url: &ZkUrl, session_timeout: Duration) -> Result<ZkSession, ZkError> {
+        let session = ZkSession::open(url, session_timeout).await?;
+        session.ensure_path(&url.path).await?;
+        Ok(session)
+    }
+
+    /// [`ZkSession::connect`] for those who only watch a group (agents,
+    /// schedulers, CLIs): the group path is not created, as Mesos's
+    /// detectors do not create it (a detector creating it first would give
+    /// it an open ACL).
+    pub async fn connect_to_watch(
+        url: &ZkUrl,
+        session_timeout: Duration,
+    ) -> Result<ZkSession, ZkError> {
+        ZkSession::open(url, session_timeout).await
+    }
+
+    async fn open(url: &ZkUrl, session_timeout: Duration) -> Result<ZkSession, ZkError> {
         let mut connector = zookeeper_client::Client::connector()
             .with_session_timeout(session_timeout)
             .with_connection_timeout(session_timeout.min(Duration::from_secs(2)));
@@ -192,17 +226,24 @@ impl ZkSession {
                 ));
             }
         };
+        // The servers may grant another timeout than asked (they bound it
+        // to 2..20 ticks): theirs is the one that decides when the session
+        // expires, so it is the one the local expiry counts.
+        let negotiated = client.session_timeout();
+        if negotiated != session_timeout {
+            tracing::warn!(
+                "ZooKeeper granted a session timeout of {negotiated:?} instead of the {session_timeout:?} asked"
+            );
+        }
         let (tx, health) = watch::channel(ZkHealth::Connected);
-        let monitor = tokio::spawn(monitor_session(client.state_watcher(), tx, session_timeout));
-        let session = ZkSession {
+        let monitor = tokio::spawn(monitor_session(client.state_watcher(), tx, negotiated));
+        Ok(ZkSession {
             client,
             url: url.clone(),
-            timeout: session_timeout,
+            timeout: negotiated,
             health,
             monitor,
-        };
-        session.ensure_path(&url.path).await?;
-        Ok(session)
+        })
     }
 
     pub fn client(&self) -> &zookeeper_client::Client {
@@ -213,6 +254,7 @@ impl ZkSession {
         &self.url
     }
 
+    /// The timeout the servers granted.
     pub fn session_timeout(&self) -> Duration {
         self.timeout
     }
@@ -310,6 +352,9 @@ mod tests {
         assert_eq!(u.path, "/mesos");
         assert_eq!(u.credentials, Some(("u".into(), "p".into())));
         assert_eq!(u.to_string(), "zk://u:***@h1:2181,h2:2182/mesos");
+        assert_eq!(redact("zk://u:p@h1/m"), "zk://u:***@h1/m");
+        assert_eq!(redact("zk://h1/a@b"), "zk://h1/a@b");
+        assert_eq!(redact("h1:5050"), "h1:5050");
         let u = ZkUrl::parse("zk://h1/a/b").unwrap();
         assert_eq!(u.servers, vec!["h1:2181"]);
         assert_eq!(u.path, "/a/b");
@@ -323,10 +368,12 @@ mod tests {
             ("zk://user@h1/mesos", "credentials"),
             ("zk://h1/a//b", "bad znode path"),
             ("zk://h1/a/../b", "bad znode path"),
+            ("zk://user:secret@h1:x/mesos", "bad port"),
             ("http://h1/mesos", "zk://"),
         ] {
             let e = ZkUrl::parse(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
+            assert!(!e.contains("secret"), "the password is not shown: {e}");
         }
     }
 }

@@ -3,22 +3,26 @@
 //! znode per key would put 50,000 agents' names in one child listing, past
 //! the 1 MB a ZooKeeper reply may carry; one znode for everything would
 //! pass the 1 MB a znode may hold. Buckets keep both small: 50,000 agent
-//! records of ~1 KB are ~200 KB per bucket.
+//! records of ~1 KB are ~12 KB per bucket, so a write rewrites little.
 //!
 //! Every write is a ZooKeeper multi-op that first checks the writer's group
 //! membership znode ([`Fence`]): once another master has been elected (the
 //! old one's session expired, so its znode is gone) no write of the old
 //! leader can succeed. Bucket writes also carry the bucket's znode version,
-//! so a writer whose cache is stale fails instead of overwriting.
+//! so a writer whose cache is stale fails instead of overwriting. A batch
+//! over one request's size is written as several multi-ops; if one fails
+//! the ones before are undone. A multi-op whose answer was lost with the
+//! connection is read back to learn whether it landed.
 
+use super::ZkHealth;
 use super::ZkSession;
 use crate::store::{Store, StoreError, Versioned};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use zookeeper_client::{CreateMode, Error as E, MultiWriteError, MultiWriteResult};
+use zookeeper_client::{CreateMode, Error as E, MultiWriteError, MultiWriteResult, Stat};
 
 /// How many buckets keys are hashed into.
-pub const BUCKETS: usize = 256;
+pub const BUCKETS: usize = 4096;
 
 /// The largest bucket written (ZooKeeper's default `jute.maxbuffer` is
 /// 1 MB, for a znode and for a whole request).
@@ -41,7 +45,7 @@ pub struct Fence {
 /// Stable across versions and hosts (it decides where records are found).
 /// FNV alone leaves its low bits poorly mixed for keys that differ in a few
 /// digits (agent ids `...-S1`, `...-S2`): 50,000 such keys put 2 MB in one
-/// of 256 buckets.
+/// of 256 buckets (and mixed, the same keys spread evenly).
 pub fn bucket_of(key: &str) -> usize {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key.bytes() {
@@ -54,6 +58,11 @@ pub fn bucket_of(key: &str) -> usize {
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^= h >> 33;
     (h % BUCKETS as u64) as usize
+}
+
+/// A bucket's znode name (`b0000` ... `b4095`).
+fn bucket_name(b: usize) -> String {
+    format!("b{b:04}")
 }
 
 const FORMAT: u8 = 1;
@@ -126,6 +135,34 @@ struct Bucket {
     entries: BTreeMap<String, Versioned>,
 }
 
+/// One bucket's new content, and what it replaces.
+struct BucketWrite {
+    bucket: usize,
+    bytes: Vec<u8>,
+    entries: BTreeMap<String, Versioned>,
+    old: Bucket,
+}
+
+/// The outcome of a multi-op whose answer was lost, from what each of its
+/// buckets holds now (`Some`: this write's bytes at the next version). A
+/// multi-op is atomic: all or none landed; a mix means someone else wrote.
+fn decide_outcome(
+    seen: Vec<Option<Stat>>,
+    lost: &zookeeper_client::Error,
+) -> Result<Vec<Stat>, StoreError> {
+    if !seen.is_empty() && seen.iter().all(Option::is_some) {
+        return Ok(seen.into_iter().flatten().collect());
+    }
+    if seen.iter().all(Option::is_none) {
+        return Err(StoreError::Backend(format!(
+            "ZooKeeper: {lost}; the write did not land"
+        )));
+    }
+    Err(StoreError::Fenced(
+        "the registry was changed by another writer".into(),
+    ))
+}
+
 /// Registry state in ZooKeeper (see the module docs). Reads are served from
 /// a cache filled on first use; the fenced writer is the only writer, and a
 /// stale cache makes its next write fail rather than overwrite.
@@ -162,7 +199,7 @@ impl ZkStore {
     }
 
     fn bucket_path(&self, b: usize) -> String {
-        format!("{}/b{b:03}", self.root)
+        format!("{}/{}", self.root, bucket_name(b))
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, Option<Vec<Bucket>>> {
@@ -193,7 +230,15 @@ impl ZkStore {
         let mut buckets = vec![Bucket::default(); BUCKETS];
         let reads = children
             .iter()
-            .filter_map(|c| c.strip_prefix('b')?.parse::<usize>().ok())
+            // Only the exact names this store writes: `b1` or `b+001` are
+            // not bucket 1 (two names for one bucket would make its cached
+            // version arbitrary).
+            .filter_map(|c| {
+                c.strip_prefix('b')?
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|b| bucket_name(*b) == *c)
+            })
             .filter(|b| *b < BUCKETS)
             .map(|b| {
                 let path = self.bucket_path(b);
@@ -204,7 +249,9 @@ impl ZkStore {
                 Ok((data, stat)) => {
                     buckets[b] = Bucket {
                         znode_version: Some(stat.version),
-                        entries: decode_bucket(&data)?,
+                        entries: decode_bucket(&data).map_err(|e| {
+                            StoreError::Backend(format!("{}: {e}", self.bucket_path(b)))
+                        })?,
                     };
                 }
                 Err(E::NoNode) => {}
@@ -232,7 +279,7 @@ impl ZkStore {
         &self,
         changed: Vec<(usize, BTreeMap<String, Versioned>)>,
     ) -> Result<(), StoreError> {
-        let mut encoded = Vec::with_capacity(changed.len());
+        let mut writes = Vec::with_capacity(changed.len());
         for (b, entries) in changed {
             let bytes = encode_bucket(&entries);
             if bytes.len() > MAX_BUCKET_BYTES {
@@ -241,89 +288,189 @@ impl ZkStore {
                     bytes.len()
                 )));
             }
-            let version = self.lock_cache().as_ref().and_then(|c| c[b].znode_version);
-            encoded.push((b, bytes, version, entries));
+            let old = self
+                .lock_cache()
+                .as_ref()
+                .map(|c| c[b].clone())
+                .unwrap_or_default();
+            writes.push(BucketWrite {
+                bucket: b,
+                bytes,
+                entries,
+                old,
+            });
         }
-        let mut chunks: Vec<Vec<_>> = vec![];
+        let mut chunks: Vec<Vec<BucketWrite>> = vec![];
         let mut size = 0;
-        for item in encoded {
-            if chunks.is_empty() || size + item.1.len() > MAX_MULTI_BYTES {
+        for w in writes {
+            if chunks.is_empty() || size + w.bytes.len() > MAX_MULTI_BYTES {
                 chunks.push(vec![]);
                 size = 0;
             }
-            size += item.1.len();
+            size += w.bytes.len();
             if let Some(last) = chunks.last_mut() {
-                last.push(item);
+                last.push(w);
             }
         }
-        let client = self.session.client();
-        let create = CreateMode::Persistent.with_acls(self.session.acls());
+        // Written chunks with their new znode versions, to undo them if a
+        // later chunk of the same batch fails: a batch is all or nothing.
+        let mut written: Vec<(Vec<BucketWrite>, Vec<i32>)> = Vec::new();
         for chunk in chunks {
-            let mut multi = client.new_multi_writer();
-            if let Some(f) = &self.fence {
-                multi.add_check_version(&f.node, 0).map_err(backend)?;
-            }
-            for (b, bytes, version, _) in &chunk {
-                let path = self.bucket_path(*b);
-                match version {
-                    Some(v) => multi.add_set_data(&path, bytes, Some(*v)),
-                    None => multi.add_create(&path, bytes, &create),
-                }
-                .map_err(backend)?;
-            }
-            let results = match multi.commit().await {
-                Ok(r) => r,
-                Err(MultiWriteError::OperationFailed { index: 0, source })
-                    if self.fence.is_some() =>
-                {
-                    return Err(StoreError::Fenced(format!(
-                        "this writer is no longer the leader (its znode {}: {source})",
-                        self.fence
-                            .as_ref()
-                            .map(|f| f.node.as_str())
-                            .unwrap_or_default()
-                    )));
-                }
-                Err(MultiWriteError::OperationFailed {
-                    source: E::BadVersion | E::NodeExists,
-                    ..
-                }) => {
-                    return Err(StoreError::Fenced(
-                        "the registry was changed by another writer".into(),
-                    ));
-                }
-                Err(e) => return Err(backend(e)),
-            };
-            let mut zxid = 0;
-            let mut cache = self.lock_cache();
-            let offset = usize::from(self.fence.is_some());
-            for ((b, _, _, entries), result) in
-                chunk.into_iter().zip(results.into_iter().skip(offset))
-            {
-                let stat = match result {
-                    MultiWriteResult::SetData { stat } | MultiWriteResult::Create { stat, .. } => {
-                        stat
+            match self.write_chunk(&chunk).await {
+                Ok(stats) => {
+                    let zxid = stats.iter().map(|s| s.mzxid).max().unwrap_or(0);
+                    let versions: Vec<i32> = stats.iter().map(|s| s.version).collect();
+                    if let Some(c) = self.lock_cache().as_mut() {
+                        for (w, v) in chunk.iter().zip(&versions) {
+                            c[w.bucket] = Bucket {
+                                znode_version: Some(*v),
+                                entries: w.entries.clone(),
+                            };
+                        }
                     }
-                    _ => return Err(backend("unexpected multi-op result")),
-                };
-                zxid = zxid.max(stat.mzxid);
-                if let Some(c) = cache.as_mut() {
-                    c[b] = Bucket {
-                        znode_version: Some(stat.version),
-                        entries,
-                    };
+                    // The write history the partition test reads:
+                    // ZooKeeper's zxid orders the writes of every master;
+                    // the term says whose they were.
+                    tracing::info!(
+                        term = self.fence.as_ref().map(|f| f.term).unwrap_or(0),
+                        zxid,
+                        "Registry write committed to ZooKeeper"
+                    );
+                    written.push((chunk, versions));
+                }
+                Err(e) => {
+                    self.undo(written).await;
+                    return Err(e);
                 }
             }
-            drop(cache);
-            // The write history the partition test reads: ZooKeeper's zxid
-            // orders writes of every master; the term says whose they were.
-            tracing::info!(
-                term = self.fence.as_ref().map(|f| f.term).unwrap_or(0),
-                zxid,
-                "Registry write committed to ZooKeeper"
-            );
         }
         Ok(())
+    }
+
+    /// One fenced multi-op. When the connection is lost with the request in
+    /// flight, ZooKeeper may or may not have applied it: the buckets are
+    /// read back once the connection returns and the outcome decided from
+    /// what they hold (this writer is the only one, so its own bytes at the
+    /// next version mean the write landed).
+    async fn write_chunk(&self, chunk: &[BucketWrite]) -> Result<Vec<Stat>, StoreError> {
+        let client = self.session.client();
+        let create = CreateMode::Persistent.with_acls(self.session.acls());
+        let mut multi = client.new_multi_writer();
+        if let Some(f) = &self.fence {
+            multi.add_check_version(&f.node, 0).map_err(backend)?;
+        }
+        for w in chunk {
+            let path = self.bucket_path(w.bucket);
+            match w.old.znode_version {
+                Some(v) => multi.add_set_data(&path, &w.bytes, Some(v)),
+                None => multi.add_create(&path, &w.bytes, &create),
+            }
+            .map_err(backend)?;
+        }
+        let results = match multi.commit().await {
+            Ok(r) => r,
+            Err(MultiWriteError::OperationFailed { index: 0, source }) if self.fence.is_some() => {
+                return Err(StoreError::Fenced(format!(
+                    "this writer is no longer the leader (its znode {}: {source})",
+                    self.fence
+                        .as_ref()
+                        .map(|f| f.node.as_str())
+                        .unwrap_or_default()
+                )));
+            }
+            Err(MultiWriteError::OperationFailed {
+                source: E::BadVersion | E::NodeExists | E::NoNode,
+                ..
+            }) => {
+                return Err(StoreError::Fenced(
+                    "the registry was changed by another writer".into(),
+                ));
+            }
+            Err(e @ MultiWriteError::OperationFailed { .. }) => return Err(backend(e)),
+            Err(MultiWriteError::RequestFailed { source }) => {
+                return self.outcome_of(chunk, source).await;
+            }
+        };
+        let offset = usize::from(self.fence.is_some());
+        results
+            .into_iter()
+            .skip(offset)
+            .map(|r| match r {
+                MultiWriteResult::SetData { stat } | MultiWriteResult::Create { stat, .. } => {
+                    Ok(stat)
+                }
+                _ => Err(backend("unexpected multi-op result")),
+            })
+            .collect()
+    }
+
+    /// Decides whether a multi-op whose answer was lost was applied.
+    async fn outcome_of(
+        &self,
+        chunk: &[BucketWrite],
+        lost: zookeeper_client::Error,
+    ) -> Result<Vec<Stat>, StoreError> {
+        let mut health = self.session.health();
+        let back = tokio::time::timeout(
+            self.session.session_timeout() * 2,
+            health.wait_for(|h| *h != ZkHealth::Disconnected),
+        )
+        .await;
+        if !matches!(back, Ok(Ok(h)) if *h == ZkHealth::Connected) {
+            return Err(StoreError::Fenced(format!(
+                "the ZooKeeper session ended with a registry write in flight ({lost})"
+            )));
+        }
+        let client = self.session.client();
+        let mut seen = Vec::with_capacity(chunk.len());
+        for w in chunk {
+            match client.get_data(&self.bucket_path(w.bucket)).await {
+                Ok((data, stat)) => {
+                    let next = w.old.znode_version.map_or(0, |v| v + 1);
+                    seen.push((stat.version == next && data == w.bytes).then_some(stat));
+                }
+                Err(E::NoNode) => seen.push(None),
+                Err(e) => {
+                    return Err(backend(format!(
+                        "{lost}; whether the write landed is unknown ({e})"
+                    )));
+                }
+            }
+        }
+        decide_outcome(seen, &lost)
+    }
+
+    /// Puts back what `written` replaced (newest first), fenced like any
+    /// write. If that fails too, the registry keeps part of the batch; the
+    /// caller was told the batch failed, so nothing unwritten was
+    /// acknowledged.
+    async fn undo(&self, written: Vec<(Vec<BucketWrite>, Vec<i32>)>) {
+        let client = self.session.client();
+        for (chunk, versions) in written.into_iter().rev() {
+            let mut multi = client.new_multi_writer();
+            if let Some(f) = &self.fence
+                && multi.add_check_version(&f.node, 0).is_err()
+            {
+                return;
+            }
+            for (w, v) in chunk.iter().zip(&versions) {
+                let path = self.bucket_path(w.bucket);
+                let op = if w.old.znode_version.is_some() {
+                    multi.add_set_data(&path, &encode_bucket(&w.old.entries), Some(*v))
+                } else {
+                    multi.add_delete(&path, Some(*v))
+                };
+                if op.is_err() {
+                    return;
+                }
+            }
+            if let Err(e) = multi.commit().await {
+                tracing::error!(
+                    "Could not undo part of a failed registry batch ({e}); the registry keeps it"
+                );
+                return;
+            }
+        }
     }
 
     /// Every bucket's current entries (cloned from the cache).
@@ -476,5 +623,42 @@ mod tests {
                 "largest bucket {largest} bytes"
             );
         }
+    }
+
+    #[test]
+    fn a_lost_answer_is_decided_by_what_the_buckets_hold() {
+        let lost = zookeeper_client::Error::ConnectionLoss;
+        let stat = Stat {
+            czxid: 1,
+            mzxid: 2,
+            pzxid: 1,
+            ctime: 0,
+            mtime: 0,
+            version: 1,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: 0,
+            data_length: 3,
+            num_children: 0,
+        };
+        assert_eq!(
+            decide_outcome(vec![Some(stat), Some(stat)], &lost)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(
+            matches!(decide_outcome(vec![None, None], &lost), Err(StoreError::Backend(m)) if m.contains("did not land"))
+        );
+        assert!(matches!(
+            decide_outcome(vec![Some(stat), None], &lost),
+            Err(StoreError::Fenced(_))
+        ));
+    }
+
+    #[test]
+    fn bucket_names_are_exact() {
+        assert_eq!(bucket_name(1), "b0001");
+        assert_eq!(bucket_name(BUCKETS - 1), "b4095");
     }
 }
