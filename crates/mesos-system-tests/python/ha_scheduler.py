@@ -11,7 +11,9 @@ one JSON object per line:
     {"event": "launched", "task_id"}
     {"event": "update", "task_id", "state", "reason", "subscription"}
 "subscription" counts (re)subscriptions, so the test can tell the answers
-to the latest reconciliation apart. Runs until killed.
+to the latest reconciliation apart. A line "reconcile" on stdin asks for
+implicit reconciliation again and prints {"event": "reconciling", "count"};
+later updates carry that count as "reconciliation". Runs until killed.
 """
 import json
 import sys
@@ -32,6 +34,7 @@ class HaScheduler(Scheduler):
         self.marker = marker
         self.launched = 0
         self.subscriptions = 0
+        self.reconciliations = 0
         self.lock = threading.Lock()
 
     def _subscribed(self, driver, master_info):
@@ -82,7 +85,15 @@ class HaScheduler(Scheduler):
             "state": update.state,
             "reason": update.get("reason"),
             "subscription": self.subscriptions,
+            "reconciliation": self.reconciliations,
         })
+
+    def reconcile(self, driver):
+        with self.lock:
+            self.reconciliations += 1
+            count = self.reconciliations
+        say({"event": "reconciling", "count": count})
+        driver.reconcileTasks([])
 
     def error(self, driver, message):
         say({"event": "error", "message": message})
@@ -95,8 +106,12 @@ def main():
     framework.name = "pymesos ha"
     framework.hostname = "localhost"
     framework.failover_timeout = 3600
-    driver = MesosSchedulerDriver(HaScheduler(tasks, marker), framework, zk, use_addict=True)
+    sched = HaScheduler(tasks, marker)
+    driver = MesosSchedulerDriver(sched, framework, zk, use_addict=True)
     driver.start()
+    for line in sys.stdin:
+        if line.strip() == "reconcile":
+            sched.reconcile(driver)
     driver.join()
 
 

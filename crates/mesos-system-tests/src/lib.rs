@@ -243,6 +243,7 @@ pub fn processes_with_env(marker: &str) -> Vec<i32> {
 /// lines go to stderr). Killed when dropped.
 pub struct PyScript {
     pub proc: Proc,
+    stdin: Option<std::process::ChildStdin>,
     lines: std::sync::mpsc::Receiver<serde_json::Value>,
     /// Every object read so far, in order.
     pub seen: Vec<serde_json::Value>,
@@ -253,10 +254,12 @@ impl PyScript {
         let mut child = Command::new(py)
             .arg(python_script(script))
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {script}: {e}"));
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = std::sync::mpsc::channel();
         let name = script.to_string();
@@ -274,9 +277,18 @@ impl PyScript {
         });
         PyScript {
             proc: Proc(child),
+            stdin,
             lines,
             seen: Vec::new(),
         }
+    }
+
+    /// Writes `line` to the script's stdin.
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("the script's stdin");
+        writeln!(stdin, "{line}").expect("write to the script");
+        stdin.flush().expect("flush the script's stdin");
     }
 
     /// The next printed object that satisfies `pred`, within 90 s; panics

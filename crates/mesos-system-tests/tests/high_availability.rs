@@ -127,13 +127,20 @@ fn agreed_leader(masters: &[MasterSlot], not: Option<usize>) -> usize {
     })
 }
 
-/// Waits until `python/ha_scheduler.py` printed, for every task, an update
-/// with `state` from its (re)subscription number `sub`.
-fn reconciled(sched: &mut PyScript, sub: u64, tasks: usize, state: &str) {
+/// Asks `python/ha_scheduler.py` to reconcile all its tasks and waits until
+/// the master answered for every one, each in `state`.
+fn reconciled(sched: &mut PyScript, tasks: usize, state: &str) {
+    sched.send("reconcile");
+    let count = sched.line_where("the reconciliation request", |v| {
+        v["event"] == "reconciling"
+    })["count"]
+        .clone();
     let mut answered = std::collections::BTreeSet::new();
     while answered.len() < tasks {
         let v = sched.line_where("reconciliation answers for every task", |v| {
-            v["event"] == "update" && v["subscription"] == sub
+            v["event"] == "update"
+                && v["reconciliation"] == count
+                && v["reason"] == "REASON_RECONCILIATION"
         });
         assert_eq!(v["state"], state, "{v}");
         answered.insert(v["task_id"].as_str().unwrap_or_default().to_string());
@@ -255,7 +262,8 @@ fn pymesos_framework_and_agents_follow_two_leader_failovers() {
             "re-subscribed with its id"
         );
         assert_eq!(sub["master"], format!("127.0.0.1:{}", masters[leader].port));
-        reconciled(&mut sched, round + 2, TASKS, "TASK_RUNNING");
+        // Once every agent is back, reconciliation answers for every task.
+        reconciled(&mut sched, TASKS, "TASK_RUNNING");
         let mut now = processes_with_env(&marker);
         now.sort();
         assert_eq!(now, processes, "the tasks' processes kept running");
