@@ -17,11 +17,10 @@
 use crate::error::ApiError;
 use crate::server::Shared;
 use mesos_coord::Store;
-use mesos_coord::zk::{Contender, Role, ZkHealth, ZkSession, ZkStore, ZkUrl};
+use mesos_coord::zk::{Contender, Role, SessionProbe, ZkHealth, ZkSession, ZkStore, ZkUrl};
 use mesos_types::MasterInfo;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// The group label of Mesos masters (spec 8.1).
 pub const LABEL: &str = "json.info_";
@@ -163,7 +162,7 @@ pub async fn run_election(shared: Arc<Shared>, election: ZkElection) {
             }
         };
         backoff = Duration::from_millis(200);
-        shared.set_zk_health(session.health());
+        shared.set_zk_probe(session.probe());
         let contender = match session.contend(LABEL, &election.info_json).await {
             Ok(c) => c,
             Err(e) => {
@@ -295,16 +294,13 @@ async fn lead(
 }
 
 /// `Some(message)` while the leader cannot make changes (its ZooKeeper
-/// connection is down): `/master/health` reports it and the leader's
-/// endpoints answer 503 until the link is back.
-pub fn paused_reason(health: Option<&watch::Receiver<ZkHealth>>) -> Option<String> {
-    match health.map(|h| *h.borrow()) {
-        Some(ZkHealth::Disconnected) => Some(
-            "Disconnected from ZooKeeper: no changes are made until the connection (or ZooKeeper's quorum) is back".into(),
-        ),
-        Some(ZkHealth::Expired) => Some("The ZooKeeper session expired".into()),
-        _ => None,
-    }
+/// session is disconnected, expired, or has not been answered for half its
+/// timeout): `/master/health` reports it and the leader's endpoints answer
+/// 503 until ZooKeeper answers again.
+pub fn paused_reason(probe: Option<&SessionProbe>) -> Option<String> {
+    probe?.problem().map(|why| {
+        format!("{why}: no changes are made until ZooKeeper (and its quorum) answers again")
+    })
 }
 
 #[cfg(test)]

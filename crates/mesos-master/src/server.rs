@@ -10,7 +10,7 @@ use crate::master::registry::{
 };
 use crate::master::{Master, MasterConfig, now_secs};
 use anyhow::Context;
-use mesos_coord::zk::ZkHealth;
+use mesos_coord::zk::SessionProbe;
 use mesos_coord::{LocalStore, MemoryStore, Store};
 use mesos_daemon::logging::Logging;
 use mesos_types::policy::{QuotaConfig, WeightInfo};
@@ -30,7 +30,7 @@ pub struct Shared {
     /// Where this master stands (see [`crate::leadership`]).
     role: watch::Sender<MasterRole>,
     /// The ZooKeeper session's health, with `--zk`.
-    zk_health: Mutex<Option<watch::Receiver<ZkHealth>>>,
+    zk_probe: Mutex<Option<SessionProbe>>,
     pub flags: MasterFlags,
     pub effective_flags: BTreeMap<String, String>,
     /// The master's log file (`--log_dir`), served as `/master/log`.
@@ -98,15 +98,15 @@ impl Shared {
         self.role.send_replace(role);
     }
 
-    pub(crate) fn set_zk_health(&self, health: watch::Receiver<ZkHealth>) {
-        *self.zk_health.lock().unwrap_or_else(|p| p.into_inner()) = Some(health);
+    pub(crate) fn set_zk_probe(&self, probe: SessionProbe) {
+        *self.zk_probe.lock().unwrap_or_else(|p| p.into_inner()) = Some(probe);
     }
 
     /// Why the leader cannot make changes right now (ZooKeeper unreachable),
     /// if it cannot.
     pub fn paused_reason(&self) -> Option<String> {
         crate::leadership::paused_reason(
-            self.zk_health
+            self.zk_probe
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .as_ref(),
@@ -377,7 +377,7 @@ async fn start_inner(
         wake: Notify::new(),
         registry_wake: Notify::new(),
         role: watch::Sender::new(MasterRole::Standby { leader: None }),
-        zk_health: Mutex::new(None),
+        zk_probe: Mutex::new(None),
         flags,
         effective_flags,
         log_file,

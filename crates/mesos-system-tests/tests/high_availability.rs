@@ -415,3 +415,71 @@ fn a_leader_partitioned_from_zookeeper_stops_and_no_two_leaders_ever_write() {
         .and_then(|w| w["weight"].as_f64());
     assert_eq!(held, Some(last), "the last acknowledged write is kept");
 }
+
+/// A leader whose process stalls (SIGSTOP, as a paused VM or a long GC)
+/// past its session timeout has been replaced when it wakes; it must not
+/// acknowledge anything then, though its connection looks fine to it until
+/// it next reads the socket. (Its registry write would be refused by the
+/// fence anyway; the session probe also stops it before it tries.)
+#[test]
+fn a_leader_that_wakes_from_a_stall_acknowledges_nothing() {
+    let mut ports = std::iter::from_fn(|| Some(free_port()));
+    let zk = testing::test_ensemble(3, Some(&mut ports));
+    let url = zk.url("/mesos");
+    let root = tempfile::tempdir().unwrap();
+    let mut masters = vec![MasterSlot::new(root.path(), 0, url.clone())];
+    assert_eq!(agreed_leader(&masters, None), 0);
+    masters.push(MasterSlot::new(root.path(), 1, url));
+    assert_eq!(agreed_leader(&masters, None), 0);
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let put = |m: &MasterSlot, w: f64| {
+        http.put(format!("{}/weights", m.url()))
+            .json(&json!([{"role": "stall", "weight": w}]))
+            .send()
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(put(&masters[0], 1.0).ok(), Some(200));
+
+    let pid = nix::unistd::Pid::from_raw(masters[0].proc.as_ref().unwrap().0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    // The other master takes over once ZooKeeper expires the stalled one's
+    // session (asking only it: the stalled one cannot answer).
+    let follower = &masters[1];
+    let leader_pid = follower.pid();
+    wait_until(60, "the other master to lead", || {
+        let s = follower.state()?;
+        (s["leader"] == leader_pid.as_str() && s.get("elected_time").is_some()).then_some(())
+    });
+    // Elected, it answers 503 until it has read the registry.
+    wait_until(30, "the new leader to acknowledge a write", || {
+        (put(follower, 2.0).ok() == Some(200)).then_some(())
+    });
+    // The write reaches the stalled master before it wakes (the kernel
+    // queues it), so it is there in the same instant as the news from
+    // ZooKeeper. Whatever it answers (503, or nothing as it exits), it is
+    // not an acknowledgement.
+    let woke = std::thread::scope(|scope| {
+        let write = scope.spawn(|| put(&masters[0], 3.0));
+        // Time for the request to be sent and queued; the order of events
+        // is what the test is about, not a race it hides.
+        std::thread::sleep(Duration::from_millis(300));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        write.join().unwrap()
+    });
+    assert!(!matches!(woke, Ok(200)), "{woke:?}");
+    let weights: Value = reqwest::blocking::get(format!("{}/weights", follower.url()))
+        .unwrap()
+        .json()
+        .unwrap();
+    let held = weights
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["role"] == "stall")
+        .and_then(|w| w["weight"].as_f64());
+    assert_eq!(held, Some(2.0), "{weights}");
+}

@@ -178,11 +178,14 @@ pub struct ZkSession {
     timeout: Duration,
     health: watch::Receiver<ZkHealth>,
     monitor: tokio::task::JoinHandle<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
+    probe: SessionProbe,
 }
 
 impl Drop for ZkSession {
     fn drop(&mut self) {
         self.monitor.abort();
+        self.heartbeat.abort();
     }
 }
 
@@ -237,12 +240,21 @@ impl ZkSession {
         }
         let (tx, health) = watch::channel(ZkHealth::Connected);
         let monitor = tokio::spawn(monitor_session(client.state_watcher(), tx, negotiated));
+        let probe = SessionProbe {
+            health: health.clone(),
+            epoch: tokio::time::Instant::now(),
+            last_answer_ms: Default::default(),
+            timeout: negotiated,
+        };
+        let heartbeat = tokio::spawn(heartbeat(client.clone(), probe.clone()));
         Ok(ZkSession {
             client,
             url: url.clone(),
             timeout: negotiated,
             health,
             monitor,
+            heartbeat,
+            probe,
         })
     }
 
@@ -262,6 +274,11 @@ impl ZkSession {
     /// The session's health, as it changes.
     pub fn health(&self) -> watch::Receiver<ZkHealth> {
         self.health.clone()
+    }
+
+    /// What a leader checks before it acts (see [`SessionProbe`]).
+    pub fn probe(&self) -> SessionProbe {
+        self.probe.clone()
     }
 
     /// Creates `path` and its parents (persistent, open ACL unless the URL
@@ -288,6 +305,64 @@ impl ZkSession {
     pub async fn expired(&self) {
         let mut h = self.health.clone();
         let _ = h.wait_for(|s| *s == ZkHealth::Expired).await;
+    }
+}
+
+/// Whether a session can be trusted right now: its health, and how long
+/// ZooKeeper has not answered. The client learns of a lost connection only
+/// when it next reads the socket; a process that was stalled (paused VM,
+/// SIGSTOP, long GC) past its session timeout still believes it is
+/// connected when it wakes, though the servers have expired its session and
+/// another master may lead. A heartbeat asks ZooKeeper every quarter of the
+/// timeout; silence for half of it means the session cannot be trusted.
+#[derive(Debug, Clone)]
+pub struct SessionProbe {
+    health: watch::Receiver<ZkHealth>,
+    epoch: tokio::time::Instant,
+    /// Milliseconds after `epoch` of the last answer (0: at connect).
+    last_answer_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    timeout: Duration,
+}
+
+impl SessionProbe {
+    /// `None` while the session is connected and answering; otherwise why
+    /// not.
+    pub fn problem(&self) -> Option<String> {
+        match *self.health.borrow() {
+            ZkHealth::Disconnected => {
+                return Some("Disconnected from ZooKeeper".into());
+            }
+            ZkHealth::Expired => return Some("The ZooKeeper session expired".into()),
+            ZkHealth::Connected => {}
+        }
+        let last = Duration::from_millis(
+            self.last_answer_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let silent = self.epoch.elapsed().saturating_sub(last);
+        (silent > self.timeout / 2).then(|| {
+            format!(
+                "No answer from ZooKeeper for {:.1}s (session timeout {:?})",
+                silent.as_secs_f64(),
+                self.timeout
+            )
+        })
+    }
+}
+
+/// Asks ZooKeeper something trivial every quarter of the session timeout
+/// and records when it answered.
+async fn heartbeat(client: zookeeper_client::Client, probe: SessionProbe) {
+    let mut tick = tokio::time::interval(probe.timeout / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if client.check_stat("/").await.is_ok() {
+            let now = probe.epoch.elapsed().as_millis() as u64;
+            probe
+                .last_answer_ms
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
