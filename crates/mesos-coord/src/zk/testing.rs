@@ -20,9 +20,13 @@ struct Server {
     child: Option<Child>,
 }
 
+/// Each server's Java heap unless asked otherwise: plenty for tests.
+pub const DEFAULT_HEAP_MB: u32 = 128;
+
 /// A running ensemble.
 pub struct Ensemble {
     servers: Vec<Server>,
+    heap_mb: u32,
     _root: Option<tempfile_dir::TempDir>,
 }
 
@@ -71,6 +75,14 @@ impl Ensemble {
     /// formed). `tick_ms` is ZooKeeper's `tickTime`: sessions may last from
     /// 2 to 20 ticks.
     pub fn start(n: usize, tick_ms: u32) -> std::io::Result<Ensemble> {
+        Ensemble::start_with_heap(n, tick_ms, DEFAULT_HEAP_MB)
+    }
+
+    /// [`Ensemble::start`] with `heap_mb` of Java heap per server (`-Xmx`).
+    /// A server keeps its last 500 committed writes in memory, so a client
+    /// writing large multi-ops (the registry's buckets at scale) needs more
+    /// than the default.
+    pub fn start_with_heap(n: usize, tick_ms: u32, heap_mb: u32) -> std::io::Result<Ensemble> {
         let root = tempfile_dir::TempDir::new()?;
         let mut ports = Vec::new();
         for _ in 0..n {
@@ -104,6 +116,7 @@ impl Ensemble {
         }
         let mut e = Ensemble {
             servers,
+            heap_mb,
             _root: Some(root),
         };
         for i in 0..n {
@@ -123,7 +136,7 @@ impl Ensemble {
             std::env::var("ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| CLASSPATH.to_string());
         use std::os::unix::process::CommandExt;
         let child = Command::new("java")
-            .arg("-Xmx128m")
+            .arg(format!("-Xmx{}m", self.heap_mb))
             .arg("-XX:+UseSerialGC")
             .arg("-Dzookeeper.admin.enableServer=false")
             .arg(format!("-Dzookeeper.log.dir={}", s.dir.display()))
