@@ -34,8 +34,11 @@ if want p6; then
   $bench --scenario=launch --tasks=2000 --concurrency=16 --json=$out/p6.json
   $bench --scenario=launch --tasks=500 --concurrency=1 --json=$out/p6_serial.json
 fi
-# P8: SIGKILL the master and restart it on its redb registry.
+# P8: SIGKILL the leader of three masters on a ZooKeeper ensemble; and
+# SIGKILL the master and restart it on its redb registry.
 if want p8; then
+  $bench --scenario=failover --ha --agents=1000 --json=$out/p8_ha_1k.json
+  $bench --scenario=failover --ha --agents=10000 --json=$out/p8_ha_10k.json
   $bench --scenario=failover --agents=1000 --json=$out/p8_1k.json
   $bench --scenario=failover --agents=10000 --json=$out/p8_10k.json
 fi

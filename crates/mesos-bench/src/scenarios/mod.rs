@@ -8,7 +8,9 @@
 //! * `detect` (P9): silenced agents found unreachable by health checking
 //!   with both cores busy; no healthy agent removed.
 //! * `failover` (P8): SIGKILL the master, restart it on its embedded
-//!   store, time until every agent re-registered with its tasks.
+//!   store, time until every agent re-registered with its tasks; with
+//!   `--ha`, SIGKILL the leader of three masters on a ZooKeeper ensemble
+//!   and time the election and the re-registration with the new leader.
 //! * `static` (internal): serves one file's bytes, P11's reference.
 //! * `master` (internal): serves a master in this process for the others'
 //!   `--master_process` mode, so master and simulator each get their own
@@ -147,6 +149,20 @@ pub struct Args {
     /// detect: the master's `--max_agent_ping_timeouts`.
     #[arg(long, default_value_t = 3)]
     pub max_ping_timeouts: u32,
+    /// failover: three masters on a throwaway 3-server ZooKeeper ensemble
+    /// (`--zk`, `--quorum=2`); the leader is SIGKILLed and another takes
+    /// over, instead of one master restarted on its embedded store.
+    #[arg(long, default_value_t = false)]
+    pub ha: bool,
+    /// failover --ha: the masters' `--zk_session_timeout` (ZooKeeper notices
+    /// the killed leader only when its session expires).
+    #[arg(long, default_value = "2secs", value_parser = parse_duration)]
+    pub zk_session_timeout: Duration,
+    /// failover --ha: pause before a simulated agent sends its registration
+    /// again when the master answers 503 (no leader yet, or the new leader
+    /// still reading the registry).
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub register_retry: Duration,
     /// detect: threads spinning to keep every core busy (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub busy_threads: usize,
@@ -317,13 +333,14 @@ pub fn metric(v: &serde_json::Value, key: &str) -> f64 {
     v.get(key).and_then(|x| x.as_f64()).unwrap_or(0.0)
 }
 
-/// Polls `/metrics/snapshot` until `key >= target`; returns the time waited
-/// or the last value seen when `timeout` passes.
+/// Polls `/metrics/snapshot` every `poll` until `key >= target`; returns
+/// the time waited or the last value seen when `timeout` passes.
 pub async fn wait_metric(
     http: &reqwest::Client,
     master: std::net::SocketAddr,
     key: &str,
     target: f64,
+    poll: Duration,
     timeout: Duration,
 ) -> Result<Duration, f64> {
     let start = Instant::now();
@@ -335,7 +352,7 @@ pub async fn wait_metric(
                 return Ok(start.elapsed());
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(poll).await;
     }
     Err(last)
 }

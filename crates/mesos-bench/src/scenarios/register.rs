@@ -134,6 +134,7 @@ async fn run_once(
         master.addr(),
         "master/slaves_active",
         ok as f64,
+        Duration::from_millis(100),
         Duration::from_secs(120),
     )
     .await;

@@ -118,15 +118,34 @@ impl SimAgent {
             frameworks: vec![],
             checkpointed_resources: vec![],
         };
-        // The same request `mesos-agent` sends (master_link::run_registration).
-        let resp = pool
-            .client()
-            .post(pool.url())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .json(&call)
-            .send()
-            .await?;
+        // The same request `mesos-agent` sends (master_link::run_registration);
+        // a 307 from a master that does not lead is followed by the client.
+        let body =
+            Bytes::from(serde_json::to_vec(&call).map_err(|e| SimError::Protocol(e.to_string()))?);
+        let resp = loop {
+            let sent = pool
+                .client()
+                .post(pool.url())
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            let not_yet = match &sent {
+                Ok(r) => r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                Err(e) => e.is_connect(),
+            };
+            match pool.config.register_retry {
+                Some(pause) if not_yet => {
+                    if let Ok(r) = sent {
+                        let _ = r.bytes().await; // keeps the connection reusable
+                    }
+                    SimStats::bump(&pool.stats.register_retries);
+                    tokio::time::sleep(pause).await;
+                }
+                _ => break sent?,
+            }
+        };
         if resp.status() != reqwest::StatusCode::OK {
             return Err(SimError::Status {
                 status: resp.status().as_u16(),

@@ -59,6 +59,10 @@ pub struct SimConfig {
     pub retry_interval: Duration,
     /// Calls (not streams) in flight across the whole pool.
     pub max_calls_in_flight: usize,
+    /// A registration the master cannot take yet (503: no leader, or the
+    /// leader is still recovering; or no connection) is sent again after
+    /// this pause, as `mesos-agent` keeps trying. `None`: it fails.
+    pub register_retry: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -73,6 +77,7 @@ impl Default for SimConfig {
             task_duration: None,
             retry_interval: Duration::from_secs(10),
             max_calls_in_flight: 256,
+            register_retry: None,
         }
     }
 }
@@ -81,6 +86,8 @@ impl Default for SimConfig {
 #[derive(Debug, Default)]
 pub struct SimStats {
     pub registered: AtomicU64,
+    /// Registrations sent again after a 503 or a refused connection.
+    pub register_retries: AtomicU64,
     pub streams_closed: AtomicU64,
     pub tasks_launched: AtomicU64,
     pub tasks_live: AtomicU64,

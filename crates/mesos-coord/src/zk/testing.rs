@@ -23,9 +23,13 @@ struct Server {
     child: Option<Child>,
 }
 
+/// Each server's Java heap unless asked otherwise: plenty for tests.
+pub const DEFAULT_HEAP_MB: u32 = 512;
+
 /// A running ensemble.
 pub struct Ensemble {
     servers: Vec<Server>,
+    heap_mb: u32,
     _root: Option<tempfile_dir::TempDir>,
 }
 
@@ -90,11 +94,19 @@ impl Ensemble {
     /// formed). `tick_ms` is ZooKeeper's `tickTime`: sessions may last from
     /// 2 to 20 ticks.
     pub fn start(n: usize, tick_ms: u32) -> std::io::Result<Ensemble> {
+        Ensemble::start_with_heap(n, tick_ms, DEFAULT_HEAP_MB)
+    }
+
+    /// [`Ensemble::start`] with `heap_mb` of Java heap per server (`-Xmx`).
+    /// A server keeps its last 500 committed writes in memory, so a client
+    /// writing large multi-ops (the registry's buckets at scale) needs more
+    /// than the default.
+    pub fn start_with_heap(n: usize, tick_ms: u32, heap_mb: u32) -> std::io::Result<Ensemble> {
         let mut ports = Vec::new();
         for _ in 0..3 * n {
             ports.push(free_port()?);
         }
-        Ensemble::start_on(n, tick_ms, &mut ports.into_iter())
+        Ensemble::start_full(n, tick_ms, heap_mb, &mut ports.into_iter())
     }
 
     /// [`Ensemble::start`] on ports the caller reserved (three per server:
@@ -103,6 +115,15 @@ impl Ensemble {
     pub fn start_on(
         n: usize,
         tick_ms: u32,
+        reserved: &mut dyn Iterator<Item = u16>,
+    ) -> std::io::Result<Ensemble> {
+        Ensemble::start_full(n, tick_ms, DEFAULT_HEAP_MB, reserved)
+    }
+
+    fn start_full(
+        n: usize,
+        tick_ms: u32,
+        heap_mb: u32,
         reserved: &mut dyn Iterator<Item = u16>,
     ) -> std::io::Result<Ensemble> {
         let root = tempfile_dir::TempDir::new()?;
@@ -143,6 +164,7 @@ impl Ensemble {
         }
         let mut e = Ensemble {
             servers,
+            heap_mb,
             _root: Some(root),
         };
         for i in 0..n {
@@ -162,7 +184,7 @@ impl Ensemble {
             std::env::var("ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| CLASSPATH.to_string());
         use std::os::unix::process::CommandExt;
         let child = Command::new("java")
-            .arg("-Xmx512m")
+            .arg(format!("-Xmx{}m", self.heap_mb))
             .arg("-XX:+UseSerialGC")
             .arg("-Dzookeeper.admin.enableServer=false")
             .arg(format!("-Dzookeeper.log.dir={}", s.dir.display()))
