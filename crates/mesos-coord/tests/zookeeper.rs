@@ -274,3 +274,38 @@ async fn clients_follow_the_leading_masters_endpoint() {
         .expect("no leader once both are gone")
         .unwrap();
 }
+
+/// A detector started before any master created the group (agents often
+/// start first) waits for it without creating it, then finds the leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detector_started_before_the_group_exists_finds_its_leader() {
+    let zk = testing::test_ensemble(1, None);
+    let url = zk.url("/later/mesos");
+    let detector = Detector::start(ZkUrl::parse(&url).unwrap(), LABEL, Duration::from_secs(4));
+    let admin = session(&zk.url("/admin"), 4000).await;
+    // The detector did not create the group.
+    let mut created = false;
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+        created |= admin
+            .client()
+            .check_stat("/later/mesos")
+            .await
+            .unwrap()
+            .is_some();
+    }
+    assert!(!created, "a detector must not create the group");
+    let master = session(&url, 4000).await;
+    let _member = master
+        .contend(LABEL, br#"{"address":{"ip":"10.0.0.9","port":5050}}"#)
+        .await
+        .unwrap();
+    let mut leader = detector.leader();
+    let found = timeout(Duration::from_secs(30), leader.wait_for(|l| l.is_some()))
+        .await
+        .expect("the detector finds the leader once the group exists")
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert_eq!(found.master_endpoint().as_deref(), Some("10.0.0.9:5050"));
+}

@@ -124,6 +124,7 @@ async fn follow_group(
                     _ = health.wait_for(|h| *h == ZkHealth::Expired) => return Err(ZkError::Expired),
                 }
             }
+            Ok(Look::Again) => {}
             Err(E::ConnectionLoss) | Err(E::Timeout) => {
                 // Wait for the client to reconnect (or give up); a short
                 // pause keeps a flapping link from spinning this loop.
@@ -140,6 +141,8 @@ enum Look {
     View(GroupView, zookeeper_client::OneshotWatcher),
     /// The group does not exist (detectors only); watched for creation.
     Missing(zookeeper_client::OneshotWatcher),
+    /// The group appeared while looking: look again.
+    Again,
 }
 
 /// Lists the group (with a watch) and reads its leader's data.
@@ -163,8 +166,9 @@ async fn look(
         Err(E::NoNode) => {
             return match client.check_and_watch_stat(group).await? {
                 (None, watcher) => Ok(Look::Missing(watcher)),
-                // Created meanwhile: look again at once.
-                (Some(_), watcher) => Ok(Look::Missing(watcher)),
+                // Created since the listing: its exists-watch would only
+                // fire at its next change, so look again at once.
+                (Some(_), _) => Ok(Look::Again),
             };
         }
         Err(e) => return Err(e),

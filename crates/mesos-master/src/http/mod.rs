@@ -225,7 +225,16 @@ fn leader_gate(shared: &Shared, route: &str, uri: &Uri, ui: bool) -> Option<Resp
     };
     Some(match gate {
         Gate::Redirect(location) => redirect(&location),
-        Gate::Unavailable(why) => error_response(ApiError::Unavailable(why)),
+        // Expected around every election (clients retry): not logged per
+        // request, which at 10k agents re-registering floods the log.
+        Gate::Unavailable(why) => {
+            tracing::debug!("503 for {route}: {why}");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"message": why}),
+                None,
+            )
+        }
         Gate::Serve => return None,
     })
 }
