@@ -247,6 +247,7 @@ async fn lead(
     } else {
         Arc::new(mesos_coord::MemoryStore::default())
     };
+    let started = std::time::Instant::now();
     let recover = {
         let shared = shared.clone();
         let store = store.clone();
@@ -265,7 +266,10 @@ async fn lead(
     }
     let _loops = shared.clone().start_leading(store);
     shared.set_role(MasterRole::Leading);
-    tracing::info!("Recovered the registry; serving as the leading master");
+    tracing::info!(
+        "Recovered the registry in {} ms; serving as the leading master",
+        started.elapsed().as_millis()
+    );
     let lost = contender.lost();
     tokio::pin!(lost);
     let mut health = session.health();
