@@ -291,6 +291,19 @@ fn pymesos_framework_and_agents_follow_two_leader_failovers() {
     );
 }
 
+/// The weight master `m` (the leader) holds for `role`.
+fn weight_held(m: &MasterSlot, role: &str) -> Option<f64> {
+    let weights: Value = reqwest::blocking::get(format!("{}/weights", m.url()))
+        .ok()?
+        .json()
+        .ok()?;
+    weights
+        .as_array()?
+        .iter()
+        .find(|w| w["role"] == role)
+        .and_then(|w| w["weight"].as_f64())
+}
+
 /// `term=<n> zxid=<n>` of every registry write in a master's log.
 fn registry_writes(log: &str) -> Vec<(u64, i64)> {
     log.lines()
@@ -403,17 +416,11 @@ fn a_leader_partitioned_from_zookeeper_stops_and_no_two_leaders_ever_write() {
         "the old leader acknowledged after the new one: {acked:?}"
     );
     let last = acked.last().unwrap().1 as f64;
-    let weights: Value = reqwest::blocking::get(format!("{}/weights", masters[new].url()))
-        .unwrap()
-        .json()
-        .unwrap();
-    let held = weights
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["role"] == "partition")
-        .and_then(|w| w["weight"].as_f64());
-    assert_eq!(held, Some(last), "the last acknowledged write is kept");
+    assert_eq!(
+        weight_held(&masters[new], "partition"),
+        Some(last),
+        "the last acknowledged write is kept"
+    );
 }
 
 /// A leader whose process stalls (SIGSTOP, as a paused VM or a long GC)
@@ -471,15 +478,5 @@ fn a_leader_that_wakes_from_a_stall_acknowledges_nothing() {
         write.join().unwrap()
     });
     assert!(!matches!(woke, Ok(200)), "{woke:?}");
-    let weights: Value = reqwest::blocking::get(format!("{}/weights", follower.url()))
-        .unwrap()
-        .json()
-        .unwrap();
-    let held = weights
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["role"] == "stall")
-        .and_then(|w| w["weight"].as_f64());
-    assert_eq!(held, Some(2.0), "{weights}");
+    assert_eq!(weight_held(follower, "stall"), Some(2.0));
 }
