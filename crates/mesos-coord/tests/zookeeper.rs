@@ -309,3 +309,59 @@ async fn a_detector_started_before_the_group_exists_finds_its_leader() {
         .unwrap();
     assert_eq!(found.master_endpoint().as_deref(), Some("10.0.0.9:5050"));
 }
+
+/// A batch too big for one request is written in parts; when a later part
+/// is refused (here another writer changed one of its buckets), the parts
+/// already written are undone, so the batch is all or nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_half_way_is_undone() {
+    let zk = testing::test_ensemble(1, None);
+    let url = zk.url("/undo");
+    let s = session(&url, 10_000).await;
+    // Eight keys in eight different buckets, 100 KB each: a batch of all
+    // of them takes two requests of at most 512 KB.
+    let mut keys: Vec<String> = Vec::new();
+    let mut buckets = std::collections::BTreeSet::new();
+    for i in 0.. {
+        let k = format!("agents/undo-{i}");
+        if buckets.insert(mesos_coord::zk::bucket_of(&k)) {
+            keys.push(k);
+        }
+        if keys.len() == 8 {
+            break;
+        }
+    }
+    keys.sort_by_key(|k| mesos_coord::zk::bucket_of(k));
+    let value = |tag: u8| vec![tag; 100_000];
+    let first: Vec<(String, Vec<u8>)> = keys.iter().map(|k| (k.clone(), value(b'a'))).collect();
+    let a = Arc::new(ZkStore::new(s.clone(), "/undo/registry", None));
+    let a2 = a.clone();
+    tokio::task::spawn_blocking(move || a2.write_batch(&first).unwrap())
+        .await
+        .unwrap();
+    // Another writer changes the last bucket behind the first one's back.
+    let last = keys[7].clone();
+    let other = ZkStore::new(s.clone(), "/undo/registry", None);
+    let l2 = last.clone();
+    tokio::task::spawn_blocking(move || other.write_batch(&[(l2, value(b'o'))]).unwrap())
+        .await
+        .unwrap();
+    let second: Vec<(String, Vec<u8>)> = keys.iter().map(|k| (k.clone(), value(b'b'))).collect();
+    let a2 = a.clone();
+    let refused = tokio::task::spawn_blocking(move || a2.write_batch(&second))
+        .await
+        .unwrap();
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    let fresh = ZkStore::new(s.clone(), "/undo/registry", None);
+    let held = tokio::task::spawn_blocking(move || {
+        keys.iter()
+            .map(|k| (k.clone(), fresh.get(k).unwrap().unwrap().value[0]))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for (k, tag) in held {
+        let want = if k == last { b'o' } else { b'a' };
+        assert_eq!(tag, want, "{k}: the refused batch left nothing behind");
+    }
+}

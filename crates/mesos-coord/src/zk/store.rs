@@ -392,16 +392,27 @@ impl ZkStore {
             }
         };
         let offset = usize::from(self.fence.is_some());
-        results
-            .into_iter()
-            .skip(offset)
-            .map(|r| match r {
-                MultiWriteResult::SetData { stat } | MultiWriteResult::Create { stat, .. } => {
-                    Ok(stat)
+        let mut stats = Vec::with_capacity(chunk.len());
+        for (w, r) in chunk.iter().zip(results.into_iter().skip(offset)) {
+            let stat = match r {
+                MultiWriteResult::SetData { stat } => stat,
+                // ZooKeeper answers a create inside a multi-op with an
+                // invalid stat (ZOOKEEPER-4026): version -1, which as an
+                // expected version later would mean "any version" and
+                // switch the check off. Ask for the real one.
+                MultiWriteResult::Create { stat, .. } if stat.version >= 0 && stat.mzxid > 0 => {
+                    stat
                 }
-                _ => Err(backend("unexpected multi-op result")),
-            })
-            .collect()
+                MultiWriteResult::Create { .. } => client
+                    .check_stat(&self.bucket_path(w.bucket))
+                    .await
+                    .map_err(backend)?
+                    .ok_or_else(|| backend("a bucket just created is gone"))?,
+                _ => return Err(backend("unexpected multi-op result")),
+            };
+            stats.push(stat);
+        }
+        Ok(stats)
     }
 
     /// Decides whether a multi-op whose answer was lost was applied.
